@@ -1,0 +1,32 @@
+"""All configuration in one object, read from ``COCRED_*`` environment variables.
+
+Nothing else in cocred reads ``os.environ``; the composition root
+(``api.bootstrap``) turns a ``Settings`` into wired services.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """cocred settings; each field is ``COCRED_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="COCRED_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///var/cocred.sqlite",
+        description="sqlite:///PATH (default, zero set-up) or postgresql://USER@HOST:PORT/DB"
+        "[?schema=NAME]",
+    )
+    max_clock_skew_seconds: int = Field(
+        300, ge=0, description="refuse envelopes whose ts is further ahead of our clock"
+    )
+    verify_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="threads that verify signatures (Ed25519 releases the GIL)",
+    )

@@ -1,0 +1,210 @@
+"""Ingest benchmark: cocred append against the limits measured in the same run.
+
+    python bench/ingest.py [--events 20000] [--single 2000] [--postgres URL]
+
+Prints (a) the limits: a verify-only loop (one core, PyNaCl) over the very same
+events and raw ``sqlite3`` executemany of the same bytes in one transaction;
+(b) cocred batched append (1,000 per transaction) with one verify thread and
+with one per core, as events/s and as a ratio to the verify-only rate;
+(c) cocred one-event-per-call durable append on SQLite; (d) the same on
+PostgreSQL when it answers. Targets: (b) >= 0.7x verify-only on one thread and
+>= 1.6x with both cores; (c) >= 2,000 events/s. No asserts: it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ledger.envelope import Envelope, sign_envelope  # noqa: E402
+from ledger.keys import SigningKey, verify_signature  # noqa: E402
+from ledger.ledger import Ledger  # noqa: E402
+from ledger.store import open_store  # noqa: E402
+from tests.support import registration  # noqa: E402
+
+KINDS = ["idea", "photo", "video", "design", "text"]
+
+
+def make_events(count: int, actors: int, seed: int = 7) -> list[bytes]:
+    """Registrations, then contributions with ~300-byte bodies, round-robin over actors."""
+    rnd = random.Random(seed)
+    keys = [SigningKey.from_seed(rnd.randbytes(32)) for _ in range(actors)]
+    events = [registration(k).canonical_bytes() for k in keys]
+    seqs = dict.fromkeys(range(actors), 1)
+    while len(events) < count:
+        i = len(events) % actors
+        seqs[i] += 1
+        body = {
+            "content": rnd.randbytes(32).hex(),
+            "kind": rnd.choice(KINDS),
+            "title": " ".join(
+                rnd.choice(
+                    [
+                        "sunset",
+                        "harbour",
+                        "remix",
+                        "blue",
+                        "chair",
+                        "lamp",
+                        "poster",
+                        "tee",
+                        "summer",
+                        "city",
+                    ]
+                )
+                for _ in range(6)
+            ),
+            "derived_from": [{"contribution": rnd.randbytes(16).hex(), "share": "3/10"}],
+            "coauthors": [],
+        }
+        env = sign_envelope(
+            keys[i],
+            "ContributionSubmitted",
+            body,
+            seq=seqs[i],
+            campaign="summer-26",
+            ts="2026-11-22T10:00:00Z",
+        )
+        events.append(env.canonical_bytes())
+    return events[:count]
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def verify_only(events: list[bytes]) -> float:
+    """The limit: parse already done, just Ed25519 verify with cached public keys."""
+    tasks = []
+    keys: dict[str, bytes] = {}
+    for raw in events:
+        env = Envelope.from_bytes(raw)
+        if env.type == "KeyRegistered":
+            from ledger.keys import b64url_decode
+
+            keys[env.actor] = b64url_decode(env.body["jwk"]["x"])
+        tasks.append((keys[env.actor], env.signing_bytes(), env.signature))
+    start = time.perf_counter()
+    for public, message, signature in tasks:
+        verify_signature(public, message, signature)
+    return rate(len(tasks), time.perf_counter() - start)
+
+
+def raw_sqlite(events: list[bytes], folder: Path) -> float:
+    db = sqlite3.connect(folder / "raw.sqlite")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE e (id INTEGER PRIMARY KEY, data BLOB)")
+    start = time.perf_counter()
+    with db:
+        db.executemany("INSERT INTO e (data) VALUES (?)", ((e,) for e in events))
+    seconds = time.perf_counter() - start
+    db.close()
+    return rate(len(events), seconds)
+
+
+def batched(url: str, events: list[bytes], threads: int, batch: int = 1000) -> float:
+    ledger = Ledger(open_store(url), verify_threads=threads, max_clock_skew=None)
+    start = time.perf_counter()
+    for i in range(0, len(events), batch):
+        ledger.append_batch(events[i : i + batch])
+    seconds = time.perf_counter() - start
+    assert ledger.size() == len(events)
+    ledger.close()
+    return rate(len(events), seconds)
+
+
+def one_by_one(url: str, events: list[bytes]) -> float:
+    ledger = Ledger(open_store(url), verify_threads=1, max_clock_skew=None)
+    start = time.perf_counter()
+    for raw in events:
+        ledger.append(raw)
+    seconds = time.perf_counter() - start
+    ledger.close()
+    return rate(len(events), seconds)
+
+
+def postgres_url(base: str) -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(base, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error:
+        return None
+    return f"{base}?schema=bench_{uuid.uuid4().hex[:10]}"
+
+
+def drop(url: str) -> None:
+    store = open_store(url)
+    store.drop()  # type: ignore[attr-defined]
+    store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--single", type=int, default=2_000, help="events for one-by-one runs")
+    parser.add_argument("--actors", type=int, default=500)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "COCRED_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    args = parser.parse_args()
+
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+    events = make_events(args.events, args.actors)
+    avg = sum(map(len, events)) / len(events)
+    print(f"events: {len(events)} from {args.actors} actors, {avg:.0f} bytes on average")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        limit = verify_only(events)
+        print(f"(a) verify-only, 1 core:            {limit:9,.0f} events/s  (the limit)")
+        print(f"(a) raw sqlite3 executemany, 1 tx:  {raw_sqlite(events, folder):9,.0f} events/s")
+        rows = []
+        for threads in (1, os.cpu_count() or 1):
+            r = batched(f"sqlite:///{folder}/b{threads}.sqlite", events, threads)
+            target = 0.7 if threads == 1 else 1.6
+            rows.append((threads, r))
+            print(
+                f"(b) cocred batched, {threads} verify thread(s): {r:9,.0f} events/s  "
+                f"= {r / limit:.2f} x verify-only (target >= {target})"
+            )
+        single = one_by_one(f"sqlite:///{folder}/one.sqlite", events[: args.single])
+        print(f"(c) cocred one per call, SQLite:    {single:9,.0f} events/s  (target >= 2,000)")
+
+    url = postgres_url(args.postgres)
+    if url is None:
+        print(f"(d) PostgreSQL at {args.postgres} does not answer: skipped")
+        return
+    try:
+        for threads in (1, os.cpu_count() or 1):
+            r = batched(url, events, threads)
+            print(
+                f"(d) cocred batched on PostgreSQL, {threads} thread(s): {r:9,.0f} events/s  "
+                f"= {r / limit:.2f} x verify-only"
+            )
+            drop(url)
+        single = one_by_one(url, events[: args.single])
+        print(f"(d) cocred one per call, PostgreSQL: {single:8,.0f} events/s")
+    finally:
+        drop(url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,337 @@
+"""The anchoring port: what the ledger asks of a chain, and what it gets back.
+
+The ledger summarises batches of its log as checkpoints (tree size, Merkle root)
+and asks an ``Anchor`` to write each root on a chain, one transaction per
+checkpoint. This module holds only the interface, the values that cross it and the
+errors it raises; it imports nothing from web3 or ``contracts/``. The web3
+implementation is ``contracts.web3_anchor.Web3Anchor``.
+
+Byte fields serialise as ``0x``-prefixed lowercase hex, as Ethereum tools print
+them, so a receipt can be pasted into a block explorer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from typing import Any, Protocol, Self, cast, runtime_checkable
+
+from ledger.errors import LedgerError, MalformedError, VerificationError
+
+MAX_TREE_SIZE = 2**64 - 1  # the contract stores sizes as uint64
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class AnchorError(LedgerError):
+    """Root of every error raised while anchoring, looking up or verifying an anchor."""
+
+    code = "AnchorError"
+
+
+class AnchorMalformedError(AnchorError, MalformedError):
+    """A receipt, record or checkpoint handed to the port is not well formed."""
+
+    code = "AnchorMalformed"
+
+
+class AnchorConfigError(AnchorError):
+    """The adapter is set up wrongly: chain id, contract address, key or URL."""
+
+    code = "AnchorConfig"
+
+
+class AnchorConnectionError(AnchorError):
+    """The Ethereum node could not be reached, or did not answer in time.
+
+    ``tx_hash`` is set when the connection was lost after a transaction was sent.
+    """
+
+    code = "AnchorConnection"
+
+    def __init__(self, detail: str, tx_hash: bytes | None = None) -> None:
+        super().__init__(detail)
+        self.tx_hash = tx_hash
+
+
+class AnchorNodeError(AnchorError):
+    """The node refused a request (nonce too low, insufficient funds, bad params)."""
+
+    code = "AnchorNode"
+
+
+class AnchorTimeoutError(AnchorError):
+    """A transaction was sent but no receipt appeared in time; it may still be mined.
+
+    ``tx_hash`` names it: look it up before sending another, or the same root may be
+    refused as already anchored.
+    """
+
+    code = "AnchorTimeout"
+
+    def __init__(self, detail: str, tx_hash: bytes) -> None:
+        super().__init__(detail)
+        self.tx_hash = tx_hash
+
+
+class AnchorRevertedError(AnchorError):
+    """The contract refused the call; ``reason`` is the decoded revert.
+
+    ``error`` is the Solidity error name (``"TreeSizeMustGrow"``, ``"Error"`` for a
+    require string, ``"Panic"``, or ``""`` when the revert carried no data),
+    ``arguments`` its decoded arguments, ``tx_hash`` the mined transaction if the
+    revert happened on chain rather than in a pre-flight call.
+    """
+
+    code = "AnchorReverted"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        reason: str,
+        error: str = "",
+        arguments: Mapping[str, Any] | None = None,
+        tx_hash: bytes | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.error = error
+        self.arguments = dict(arguments or {})
+        self.tx_hash = tx_hash
+
+
+class AnchorNotOwnerError(AnchorRevertedError):
+    """The signing key is not the contract's owner (``NotOwner``)."""
+
+
+class AnchorTreeSizeError(AnchorRevertedError):
+    """The checkpoint does not grow the tree past the last anchor (``TreeSizeMustGrow``)."""
+
+
+class AnchorDuplicateRootError(AnchorRevertedError):
+    """The root was anchored before (``RootAlreadyAnchored``)."""
+
+
+class AnchorVerificationError(AnchorError, VerificationError):
+    """An anchor receipt parsed but the chain does not back it; the message says where."""
+
+    code = "AnchorVerificationFailed"
+
+
+class AnchorNotFoundError(AnchorVerificationError):
+    """The receipt's transaction is not on the chain (never sent, or reorganised away)."""
+
+    code = "AnchorNotFound"
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def _parse_hex(name: str, value: Any, length: int) -> bytes:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise AnchorMalformedError(f"{name}: expected 0x-prefixed hex, got {value!r:.80}")
+    try:
+        raw = bytes.fromhex(value[2:])
+    except ValueError:
+        raise AnchorMalformedError(f"{name}: not hex: {value!r:.80}") from None
+    if len(raw) != length:
+        raise AnchorMalformedError(f"{name}: expected {length} bytes, got {len(raw)}")
+    return raw
+
+
+def _check_bytes(name: str, value: Any, length: int) -> None:
+    if not isinstance(value, bytes) or len(value) != length:
+        shown = len(value) if isinstance(value, bytes) else type(value).__name__
+        raise AnchorMalformedError(f"{name}: expected {length} bytes, got {shown}")
+
+
+def _check_int(name: str, value: Any, low: int, high: int = MAX_TREE_SIZE) -> None:
+    if type(value) is not int or not low <= value <= high:
+        raise AnchorMalformedError(f"{name}: expected an integer in [{low}, {high}], got {value!r}")
+
+
+def _check_address(name: str, value: Any) -> None:
+    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
+        raise AnchorMalformedError(f"{name}: expected a 0x-prefixed 20-byte address, got {value!r}")
+
+
+def _load(cls: type, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+    """Parse ``raw`` into a dict holding exactly the fields of ``cls``."""
+    name = cls.__name__
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise AnchorMalformedError(f"{name}: not JSON: {exc}") from None
+    if not isinstance(raw, Mapping):
+        raise AnchorMalformedError(f"{name}: expected a JSON object, got {type(raw).__name__}")
+    expected = {f.name for f in fields(cls)}
+    missing, extra = expected - raw.keys(), raw.keys() - expected
+    if missing or extra:
+        raise AnchorMalformedError(
+            f"{name}: missing fields {sorted(missing)}, unexpected fields {sorted(extra)}"
+        )
+    return dict(raw)
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class AnchorReceipt:
+    """Proof-of-sending for one anchored checkpoint: where to find it on chain.
+
+    Construction validates every field and raises ``AnchorMalformedError``.
+    """
+
+    chain_id: int
+    contract: str
+    tx_hash: bytes
+    block_number: int
+    root_hash: bytes
+    tree_size: int
+    gas_used: int
+
+    def __post_init__(self) -> None:
+        _check_int("chain_id", self.chain_id, 1)
+        _check_address("contract", self.contract)
+        _check_bytes("tx_hash", self.tx_hash, 32)
+        _check_int("block_number", self.block_number, 0)
+        _check_bytes("root_hash", self.root_hash, 32)
+        _check_int("tree_size", self.tree_size, 1)
+        _check_int("gas_used", self.gas_used, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the receipt as a JSON-ready dict (bytes as 0x-hex)."""
+        data = asdict(self)
+        data["tx_hash"], data["root_hash"] = _hex(self.tx_hash), _hex(self.root_hash)
+        return data
+
+    def to_json(self) -> str:
+        """Return the receipt as compact JSON with sorted keys."""
+        return _dump(self.to_dict())
+
+    @classmethod
+    def from_json(cls, raw: str | bytes | Mapping[str, Any]) -> Self:
+        """Parse a receipt from JSON text or an already-parsed object.
+
+        Raises ``AnchorMalformedError`` naming the first bad field.
+        """
+        data = _load(cls, raw)
+        data["tx_hash"] = _parse_hex("tx_hash", data["tx_hash"], 32)
+        data["root_hash"] = _parse_hex("root_hash", data["root_hash"], 32)
+        return cls(**data)
+
+    from_dict = from_json
+
+
+@dataclass(frozen=True)
+class AnchorRecord:
+    """What the chain says about one root: the tree size, when and by whom it was anchored.
+
+    Construction validates every field and raises ``AnchorMalformedError``.
+    """
+
+    root_hash: bytes
+    tree_size: int
+    block_number: int
+    timestamp: int
+    anchored_by: str
+
+    def __post_init__(self) -> None:
+        _check_bytes("root_hash", self.root_hash, 32)
+        _check_int("tree_size", self.tree_size, 1)
+        _check_int("block_number", self.block_number, 0)
+        _check_int("timestamp", self.timestamp, 0)
+        _check_address("anchored_by", self.anchored_by)
+
+    @property
+    def anchored_at(self) -> datetime:
+        """The block's timestamp as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.timestamp, UTC)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as a JSON-ready dict (bytes as 0x-hex)."""
+        data = asdict(self)
+        data["root_hash"] = _hex(self.root_hash)
+        return data
+
+    def to_json(self) -> str:
+        """Return the record as compact JSON with sorted keys."""
+        return _dump(self.to_dict())
+
+    @classmethod
+    def from_json(cls, raw: str | bytes | Mapping[str, Any]) -> Self:
+        """Parse a record from JSON text or an already-parsed object.
+
+        Raises ``AnchorMalformedError`` naming the first bad field.
+        """
+        data = _load(cls, raw)
+        data["root_hash"] = _parse_hex("root_hash", data["root_hash"], 32)
+        return cls(**data)
+
+    from_dict = from_json
+
+
+# --------------------------------------------------------------------------- the port
+
+
+@runtime_checkable
+class AnchorableCheckpoint(Protocol):
+    """Anything with a tree size and a 32-byte Merkle root, e.g. the ledger's checkpoint."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def root_hash(self) -> bytes: ...
+
+
+def checkpoint_fields(checkpoint: AnchorableCheckpoint) -> tuple[bytes, int]:
+    """Return ``(root_hash, size)`` of a checkpoint after checking they can be anchored.
+
+    Raises ``AnchorMalformedError`` if the root is not 32 bytes or the size is not an
+    integer in [1, 2**64 - 1].
+    """
+    root, size = getattr(checkpoint, "root_hash", None), getattr(checkpoint, "size", None)
+    _check_bytes("checkpoint root_hash", root, 32)
+    _check_int("checkpoint size", size, 1)
+    return cast(bytes, root), cast(int, size)
+
+
+@runtime_checkable
+class Anchor(Protocol):
+    """What the ledger needs from a chain: anchor a checkpoint's root, look a root up."""
+
+    def anchor(self, checkpoint: AnchorableCheckpoint) -> AnchorReceipt:
+        """Write the checkpoint's root on chain in one transaction; return its receipt.
+
+        Raises ``AnchorRevertedError`` (or a subclass) when the contract refuses,
+        ``AnchorConnectionError``, ``AnchorNodeError``, ``AnchorTimeoutError``,
+        ``AnchorMalformedError`` for a checkpoint that cannot be anchored.
+        """
+        ...
+
+    def lookup(self, root: bytes) -> AnchorRecord | None:
+        """Return what the chain records for ``root``, or None if it was never anchored."""
+        ...
+
+
+@runtime_checkable
+class VerifiableAnchor(Anchor, Protocol):
+    """An ``Anchor`` that can also check a receipt against the chain (for auditors)."""
+
+    def verify_receipt(self, receipt: AnchorReceipt) -> None:
+        """Return if the chain backs ``receipt``; raise ``AnchorVerificationError`` if not."""
+        ...

@@ -1,0 +1,92 @@
+"""The ledger's errors: one root, malformed input apart from failed checks.
+
+``MalformedError`` means the input could not be parsed into the expected shape;
+``VerificationError`` means it parsed but a check failed. Every message names the
+step and the mismatch, so an auditor can act on it without a debugger.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Root of every error the ledger raises on purpose."""
+
+    code = "LedgerError"
+
+    def __init__(self, detail: str, **ids: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        # Ids (actor, seq, position, ...) that a caller or the HTTP layer can report.
+        self.ids = ids
+
+
+class MalformedError(LedgerError):
+    """Input (an envelope, a proof, a checkpoint, a key file) could not be parsed."""
+
+    code = "Malformed"
+
+
+class VerificationError(LedgerError):
+    """Input parsed but did not verify (signature, proof, checkpoint, anchor)."""
+
+    code = "VerificationFailed"
+
+
+class MalformedEventError(MalformedError):
+    """An envelope is not valid JSON, has missing/extra fields, wrong types, or is too big."""
+
+    code = "MalformedEvent"
+
+
+class UnknownKeyError(VerificationError):
+    """The envelope names an actor or key the ledger has never registered."""
+
+    code = "UnknownKey"
+
+
+class RevokedKeyError(VerificationError):
+    """The envelope's key was revoked, or rotated away, before this event."""
+
+    code = "RevokedKey"
+
+
+class SignatureError(VerificationError):
+    """The Ed25519 signature does not verify over the canonical bytes."""
+
+    code = "BadSignature"
+
+
+class KeyEventError(VerificationError):
+    """A key registration or rotation breaks the key rules (wrong id, no proof of possession)."""
+
+    code = "BadKeyEvent"
+
+
+class SequenceError(LedgerError):
+    """The envelope's ``seq`` does not follow the actor's last one."""
+
+    code = "SequenceError"
+
+
+class ReplayError(SequenceError):
+    """The actor already used this ``seq``: a replay or a lost race, refused."""
+
+    code = "Replay"
+
+
+class SequenceGapError(SequenceError):
+    """The ``seq`` skips numbers; it must be exactly the actor's last ``seq`` + 1."""
+
+    code = "SequenceGap"
+
+
+class NotFoundError(LedgerError):
+    """No event at that position, or no such actor."""
+
+    code = "NotFound"
+
+
+class StorageError(LedgerError):
+    """The database could not be reached or refused the operation for a non-input reason."""
+
+    code = "StorageUnavailable"

@@ -1,0 +1,190 @@
+"""The log in PostgreSQL, for many API workers and follower processes.
+
+Built on ``eventsourcing.postgres``. The library serialises inserts with
+``LOCK TABLE … IN EXCLUSIVE MODE`` so commit order is notification-id order; but
+ids have gaps (a failed insert burns a sequence value), so while that lock is
+held we also write each event's dense position. Never enable the library's
+``POSTGRES_ENABLE_DB_FUNCTIONS``: its insert function takes no table lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.sql import SQL, Identifier
+
+from ledger.errors import StorageError
+from ledger.store import (
+    EVENTS_TABLE,
+    PAGE,
+    POSITIONS_TABLE,
+    ConflictError,
+    LogStore,
+    NewRecord,
+    StoredRecord,
+)
+
+# Keep one transaction well under the ~16 MB statement where psycopg's pipeline
+# mode was seen to hang (NOTES-eventsourcing.md).
+MAX_BATCH_BYTES = 5 * 1024 * 1024
+
+
+class _Recorder(PostgresApplicationRecorder):
+    """The library's recorder plus the dense position table, under its table lock."""
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        super().__init__(datastore, events_table_name=EVENTS_TABLE)
+        schema = Identifier(self.datastore.schema)
+        self.positions = SQL("{0}.{1}").format(schema, Identifier(POSITIONS_TABLE))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, "
+                "notification_id bigint NOT NULL UNIQUE)"
+            ).format(self.positions)
+        )
+        self.insert_positions = SQL(
+            "INSERT INTO {0} (position, notification_id) "
+            "SELECT (SELECT COALESCE(MAX(position), -1) FROM {0}) + t.ord, t.nid "
+            "FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(nid, ord) "
+            "RETURNING position"
+        ).format(self.positions)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs) or []
+        # Still inside the transaction that holds the EXCLUSIVE lock on the events
+        # table, so MAX(position) cannot move under us.
+        curs.execute(self.insert_positions, (list(ids),))
+        return sorted(row["position"] for row in curs.fetchall())
+
+
+class PostgresLogStore(LogStore):
+    """A ``LogStore`` in PostgreSQL (optionally in its own schema)."""
+
+    def __init__(
+        self,
+        *,
+        dbname: str,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        schema: str = "",
+        url: str = "",
+        create: bool = True,
+    ) -> None:
+        self.url = url
+        self.schema = schema or "public"
+        try:
+            self.datastore = PostgresDatastore(
+                dbname,
+                host,
+                port,
+                user,
+                password,
+                schema=self.schema,
+                originator_id_type="text",
+                pool_size=2,
+                max_overflow=8,
+                lock_timeout=30,
+                connect_timeout=5,
+                pool_open_timeout=5,
+            )
+            if create:
+                with self.datastore.transaction(commit=True) as curs:
+                    curs.execute(
+                        SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.schema))
+                    )
+            self.recorder = _Recorder(self.datastore)
+            if create:
+                self.recorder.create_table()
+        except PersistenceError as exc:
+            raise StorageError(
+                f"cannot open PostgreSQL ledger at {host}:{port}/{dbname}: {exc}"
+            ) from exc
+        t = (Identifier(self.schema), Identifier(POSITIONS_TABLE), Identifier(EVENTS_TABLE))
+        self._select = SQL(
+            "SELECT p.position, e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM {0}.{1} p JOIN {0}.{2} e ON e.notification_id = p.notification_id "
+        ).format(*t)
+        self._size = SQL("SELECT COALESCE(MAX(position), -1) + 1 AS n FROM {0}.{1}").format(*t)
+        self._exists = SQL(
+            "SELECT 1 FROM {0}.{2} WHERE originator_id = %s AND originator_version = %s"
+        ).format(*t)
+
+    def insert(self, records: Sequence[NewRecord]) -> list[int]:
+        if not records:
+            return []
+        total = sum(len(r.data) for r in records)
+        if total > MAX_BATCH_BYTES:
+            raise StorageError(
+                f"a batch of {total} bytes is over the PostgreSQL limit of "
+                f"{MAX_BATCH_BYTES} bytes per transaction; split it"
+            )
+        events = [StoredEvent(r.actor, r.seq, r.type, r.data) for r in records]
+        try:
+            positions = self.recorder.insert_events(events)
+        except IntegrityError as exc:
+            raise ConflictError(f"an (actor, seq) of the batch is already stored: {exc}") from exc
+        except PersistenceError as exc:
+            raise StorageError(f"PostgreSQL insert failed: {exc}") from exc
+        return list(positions or [])
+
+    def _query(self, sql: Any, params: Sequence[Any]) -> list[Any]:
+        try:
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(sql, params, prepare=True)
+                return list(curs.fetchall())
+        except PersistenceError as exc:
+            raise StorageError(f"PostgreSQL read failed: {exc}") from exc
+
+    @staticmethod
+    def _records(rows: list[Any]) -> list[StoredRecord]:
+        return [
+            StoredRecord(
+                r["position"],
+                r["originator_id"],
+                r["originator_version"],
+                r["topic"],
+                bytes(r["state"]),
+            )
+            for r in rows
+        ]
+
+    def read(
+        self, start: int = 0, limit: int = PAGE, *, types: Sequence[str] = ()
+    ) -> list[StoredRecord]:
+        sql = self._select + SQL("WHERE p.position >= %s ")
+        params: list[Any] = [start]
+        if types:
+            sql += SQL("AND e.topic = ANY(%s) ")
+            params.append(list(types))
+        sql += SQL("ORDER BY p.position LIMIT %s")
+        return self._records(self._query(sql, [*params, limit]))
+
+    def read_actor(
+        self, actor: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[StoredRecord]:
+        sql = self._select + SQL(
+            "WHERE e.originator_id = %s AND e.originator_version > %s "
+            "ORDER BY e.originator_version LIMIT %s"
+        )
+        return self._records(self._query(sql, [actor, after_seq, limit]))
+
+    def exists(self, actor: str, seq: int) -> bool:
+        return bool(self._query(self._exists, [actor, seq]))
+
+    def size(self) -> int:
+        return int(self._query(self._size, [])[0]["n"])
+
+    def close(self) -> None:
+        self.datastore.close()
+
+    def drop(self) -> None:
+        """Drop this store's schema (tests only): everything in it is gone."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(self.schema)))

@@ -1,0 +1,130 @@
+"""Canonical JSON: RFC 8785's published examples, our fast path equal to rfc8785, refusals."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.canonical import CanonicalizationError, canonical, parse_json
+
+# RFC 8785 §3.2.2 ("string" and "literals" members; numbers are refused here, see below).
+RFC_STRING_INPUT = (
+    r'{"string": "\u20ac$\u000F\u000aA' + "'" + r'\u0042\u0022\u005c\\\"\/",'
+    r' "literals": [null, true, false]}'
+)
+RFC_STRING_OUTPUT = '{"literals":[null,true,false],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+
+# RFC 8785 §3.2.3, sorting of object properties: keys compare as UTF-16 code units.
+RFC_SORT_INPUT = r"""{
+  "\u20ac": "Euro Sign",
+  "\r": "Carriage Return",
+  "\ufb33": "Hebrew Letter Dalet With Dagesh",
+  "1": "One",
+  "\ud83d\ude00": "Emoji: Grinning Face",
+  "\u0080": "Control",
+  "\u00f6": "Latin Small Letter O With Diaeresis"
+}"""
+RFC_SORT_ORDER = [
+    "Carriage Return",
+    "One",
+    "Control",
+    "Latin Small Letter O With Diaeresis",
+    "Euro Sign",
+    "Emoji: Grinning Face",
+    "Hebrew Letter Dalet With Dagesh",
+]
+
+
+def test_string_escaping_matches_rfc_8785_example() -> None:
+    assert canonical(parse_json(RFC_STRING_INPUT)).decode() == RFC_STRING_OUTPUT
+
+
+def test_property_order_matches_rfc_8785_example_including_astral_keys() -> None:
+    out = canonical(parse_json(RFC_SORT_INPUT))
+    assert list(json.loads(out).values()) == RFC_SORT_ORDER
+    assert out == rfc8785.dumps(json.loads(RFC_SORT_INPUT))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            '{"n": 4.50}',
+            "numbers must be integers (money in minor units, shares as strings), got 4.50",
+        ),
+        (
+            '{"n": 1E30}',
+            "numbers must be integers (money in minor units, shares as strings), got 1E30",
+        ),
+        ('{"n": NaN}', "JSON constant NaN is not allowed"),
+        (
+            '{"n": 9007199254740992}',
+            "integer 9007199254740992 is outside the safe range ±(2**53-1)",
+        ),
+        ('{"a": 1, "a": 2}', "duplicate object key 'a'"),
+    ],
+)
+def test_parse_refuses_what_cannot_be_signed_unambiguously(text: str, message: str) -> None:
+    with pytest.raises(CanonicalizationError) as caught:
+        parse_json(text)
+    assert caught.value.detail == message
+
+
+def test_parse_refuses_invalid_json_with_the_parser_reason() -> None:
+    with pytest.raises(
+        CanonicalizationError,
+        match=r"^not valid JSON: Expecting property name enclosed in double quotes: line 1 col",
+    ):
+        parse_json("{nope")
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ({"x": 0.5}, "numbers must be integers (money in minor units, shares as strings), got 0.5"),
+        ({"x": 2**60}, f"integer {2**60} is outside the safe range ±(2**53-1)"),
+        ({1: "x"}, "object keys must be strings, got 1"),
+        ({"x": {1, 2}}, "set values cannot be encoded as JSON"),
+        ({"x": "\ud800"}, "string is not valid Unicode: surrogates not allowed"),
+    ],
+)
+def test_canonical_refuses_values_outside_i_json(value: object, message: str) -> None:
+    with pytest.raises(CanonicalizationError) as caught:
+        canonical(value)
+    assert caught.value.detail == message
+
+
+json_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | json_text,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(json_text, children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_fast_path_equals_the_rfc8785_reference(value: object) -> None:
+    assert canonical(value) == rfc8785.dumps(value)
+
+
+@given(st.dictionaries(json_text, json_values, min_size=2, max_size=8), st.randoms())
+def test_canonical_bytes_do_not_depend_on_key_insertion_order(
+    value: dict, rnd: random.Random
+) -> None:
+    items = list(value.items())
+    rnd.shuffle(items)
+    assert canonical(dict(items)) == canonical(value)
+
+
+@given(json_values)
+def test_canonical_bytes_round_trip_through_the_strict_parser(value: object) -> None:
+    encoded = canonical(value)
+    assert parse_json(encoded) == value
+    assert canonical(parse_json(encoded)) == encoded

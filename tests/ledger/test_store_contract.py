@@ -1,0 +1,83 @@
+"""One contract for the log store, run against a SQLite file and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.errors import StorageError
+from ledger.store import ConflictError, LogStore, NewRecord, open_store
+
+A, B, C = "a" * 43, "b" * 43, "c" * 43
+
+
+def rec(actor: str, seq: int, data: bytes = b"{}") -> NewRecord:
+    return NewRecord(actor, seq, "Noted", data)
+
+
+def test_positions_are_dense_and_start_at_zero(store: LogStore) -> None:
+    assert store.size() == 0
+    assert store.insert([rec(A, 1, b"a1"), rec(A, 2, b"a2")]) == [0, 1]
+    assert store.insert([rec(B, 1, b"b1")]) == [2]
+    assert store.size() == 3
+    assert [(r.position, r.actor, r.seq, r.data) for r in store.read(0)] == [
+        (0, A, 1, b"a1"),
+        (1, A, 2, b"a2"),
+        (2, B, 1, b"b1"),
+    ]
+
+
+def test_a_conflicting_batch_writes_nothing_and_positions_stay_dense(store: LogStore) -> None:
+    store.insert([rec(A, 1)])
+    with pytest.raises(ConflictError, match=r"^an \(actor, seq\) of the batch is already stored"):
+        store.insert([rec(C, 1), rec(A, 1)])
+    assert store.size() == 1
+    assert not store.exists(C, 1)
+    # On PostgreSQL the failed insert burned notification ids; positions must not show it.
+    assert store.insert([rec(C, 1)]) == [1]
+    assert [r.position for r in store.iterate()] == [0, 1]
+
+
+def test_reads_by_position_actor_type_and_pages(store: LogStore) -> None:
+    store.insert([rec(A, 1), rec(B, 1), NewRecord(A, 2, "Other", b"x"), rec(A, 3)])
+    assert store.get(2).type == "Other"
+    assert store.get(4) is None and store.get(-1) is None
+    assert [r.seq for r in store.read_actor(A)] == [1, 2, 3]
+    assert [r.seq for r in store.read_actor(A, after_seq=1, limit=1)] == [2]
+    assert [r.position for r in store.read(1, 2)] == [1, 2]
+    assert [r.position for r in store.read(0, types=["Other"])] == [2]
+    assert [r.position for r in store.iterate(1, 3, page=1)] == [1, 2]
+    assert store.exists(B, 1) and not store.exists(B, 2)
+
+
+def test_stored_bytes_come_back_verbatim(store: LogStore) -> None:
+    data = bytes(range(256))
+    store.insert([rec(A, 1, data)])
+    assert store.get(0).data == data
+
+
+def test_a_reopened_store_keeps_everything(store_url: str) -> None:
+    with open_store(store_url) as first:
+        first.insert([rec(A, 1), rec(A, 2)])
+    with open_store(store_url) as again:
+        assert again.size() == 2
+        assert again.insert([rec(A, 3)]) == [2]
+
+
+def test_an_unknown_url_scheme_is_refused() -> None:
+    with pytest.raises(StorageError) as caught:
+        open_store("mysql://localhost/x")
+    assert caught.value.detail == (
+        "database URL 'mysql://localhost/x' is not sqlite:///PATH or postgresql://…"
+    )
+
+
+def test_opening_a_missing_sqlite_file_without_create_is_refused(tmp_path) -> None:
+    with pytest.raises(StorageError) as caught:
+        open_store(f"sqlite:///{tmp_path}/none.sqlite", create=False)
+    assert caught.value.detail == f"no ledger database at {tmp_path}/none.sqlite"
+
+
+@pytest.mark.postgres
+def test_an_unreachable_postgres_is_a_storage_error() -> None:
+    with pytest.raises(StorageError, match=r"^cannot open PostgreSQL ledger at 127.0.0.1:1/test"):
+        open_store("postgresql://postgres@127.0.0.1:1/test")
