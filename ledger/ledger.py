@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +37,12 @@ from ledger.store import ConflictError, LogStore, NewRecord, StoredRecord
 
 MAX_BATCH = 10_000
 _PARALLEL_MIN = 64  # below this, thread hand-off costs more than it saves
+
+
+class LogMovedError(LedgerError):
+    """A conditional append found the log longer than expected: re-check and retry."""
+
+    code = "LogMoved"
 
 
 class BatchTooLargeError(MalformedError):
@@ -136,7 +142,13 @@ class Ledger:
         """
         return self.append_batch([item])[0]
 
-    def append_batch(self, items: Sequence[EnvelopeInput]) -> list[int]:
+    def append_batch(
+        self,
+        items: Sequence[EnvelopeInput],
+        *,
+        expected_size: int | None = None,
+        check: Callable[[Sequence[Envelope]], None] | None = None,
+    ) -> list[int]:
         """Check and append many events in ONE transaction: all-or-nothing.
 
         Either every event is durable when this returns, or none was written and
@@ -144,13 +156,31 @@ class Ledger:
         Events of one actor must follow each other by seq within the batch.
         Signatures are verified in parallel threads. At most ``max_batch`` events
         (``BatchTooLargeError``).
+
+        ``check`` runs after the ledger's own checks and before the insert (the
+        campaign rules use it); whatever it raises propagates and nothing is
+        written. ``expected_size`` makes the insert conditional on the log still
+        having exactly that many events, so rules checked against state at that
+        size cannot be invalidated by a concurrent append: if the log moved, the
+        insert is refused with ``LogMovedError`` and the caller re-checks.
         """
         prepared, _, pending = self._prepare(items, {})
         self._verify(prepared, pending, prefix=len(prepared) > 1)
+        if check is not None:
+            check([p.envelope for p in prepared])
         records = [p.record for p in prepared]
         try:
-            positions = self.store.insert(records)
+            positions = self.store.insert(records, expected_size=expected_size)
         except ConflictError as exc:
+            if expected_size is not None:
+                size = self.store.size()
+                if size != expected_size:
+                    raise LogMovedError(
+                        f"the log grew from {expected_size} to {size} events while this batch "
+                        f"was checked; check again",
+                        expected=expected_size,
+                        size=size,
+                    ) from exc
             raise self._diagnose_conflict(prepared) from exc
         with self._lock:
             for p in prepared:

@@ -47,18 +47,26 @@ class _Recorder(PostgresApplicationRecorder):
         )
         self.insert_positions = SQL(
             "INSERT INTO {0} (position, notification_id) "
-            "SELECT (SELECT COALESCE(MAX(position), -1) FROM {0}) + t.ord, t.nid "
+            "SELECT COALESCE(%s::bigint, (SELECT MAX(position) + 1 FROM {0}), 0) + t.ord - 1, "
+            "t.nid "
             "FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(nid, ord) "
             "RETURNING position"
         ).format(self.positions)
 
     def _fetch_ids_after_insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        curs: Any,
+        stored_events: Sequence[StoredEvent],
+        expected_size: int | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs) or []
         # Still inside the transaction that holds the EXCLUSIVE lock on the events
-        # table, so MAX(position) cannot move under us.
-        curs.execute(self.insert_positions, (list(ids),))
+        # table, so MAX(position) cannot move under us. With expected_size, a
+        # position already taken violates the primary key: a database error, which
+        # aborts the transaction (a Python exception raised here would not: the
+        # library commits before re-raising it).
+        curs.execute(self.insert_positions, (expected_size, list(ids)))
         return sorted(row["position"] for row in curs.fetchall())
 
 
@@ -116,7 +124,9 @@ class PostgresLogStore(LogStore):
             "SELECT 1 FROM {0}.{2} WHERE originator_id = %s AND originator_version = %s"
         ).format(*t)
 
-    def insert(self, records: Sequence[NewRecord]) -> list[int]:
+    def insert(
+        self, records: Sequence[NewRecord], *, expected_size: int | None = None
+    ) -> list[int]:
         if not records:
             return []
         total = sum(len(r.data) for r in records)
@@ -127,7 +137,7 @@ class PostgresLogStore(LogStore):
             )
         events = [StoredEvent(r.actor, r.seq, r.type, r.data) for r in records]
         try:
-            positions = self.recorder.insert_events(events)
+            positions = self.recorder.insert_events(events, expected_size=expected_size)
         except IntegrityError as exc:
             raise ConflictError(f"an (actor, seq) of the batch is already stored: {exc}") from exc
         except PersistenceError as exc:

@@ -38,7 +38,11 @@ class _Recorder(SQLiteApplicationRecorder):
         ]
 
     def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        expected_size: int | None = None,
+        **_: Any,
     ) -> Sequence[int] | None:
         # Write first: a deferred transaction that reads first cannot always
         # upgrade to a write lock under WAL, but one that writes first waits for it.
@@ -48,8 +52,11 @@ class _Recorder(SQLiteApplicationRecorder):
         )
         c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
         last_id = c.fetchone()[0]
-        c.execute(f"SELECT COALESCE(MAX(position), -1) FROM {POSITIONS_TABLE}")
-        base = c.fetchone()[0] + 1
+        if expected_size is None:
+            c.execute(f"SELECT COALESCE(MAX(position), -1) FROM {POSITIONS_TABLE}")
+            base = c.fetchone()[0] + 1
+        else:  # a position already taken makes the primary key refuse the whole batch
+            base = expected_size
         count = len(stored_events)
         first_id = last_id - count + 1
         rows = [(base + i, first_id + i) for i in range(count)]
@@ -80,12 +87,14 @@ class SQLiteLogStore(LogStore):
         except PersistenceError as exc:
             raise StorageError(f"cannot open SQLite ledger {path}: {exc}") from exc
 
-    def insert(self, records: Sequence[NewRecord]) -> list[int]:
+    def insert(
+        self, records: Sequence[NewRecord], *, expected_size: int | None = None
+    ) -> list[int]:
         if not records:
             return []
         events = [StoredEvent(r.actor, r.seq, r.type, r.data) for r in records]
         try:
-            positions = self.recorder.insert_events(events)
+            positions = self.recorder.insert_events(events, expected_size=expected_size)
         except IntegrityError as exc:
             raise ConflictError(f"an (actor, seq) of the batch is already stored: {exc}") from exc
         except PersistenceError as exc:

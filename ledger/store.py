@@ -58,11 +58,15 @@ class LogStore(ABC):
     url: str
 
     @abstractmethod
-    def insert(self, records: Sequence[NewRecord]) -> list[int]:
+    def insert(
+        self, records: Sequence[NewRecord], *, expected_size: int | None = None
+    ) -> list[int]:
         """Insert all records in one durable transaction; return their positions.
 
-        All-or-nothing: raises ``ConflictError`` if any (actor, seq) exists, and
-        ``StorageError`` if the database fails; in both cases nothing is written.
+        All-or-nothing: raises ``ConflictError`` if any (actor, seq) exists, or if
+        ``expected_size`` is given and the log no longer has exactly that many
+        events (the first record must land at position ``expected_size``); and
+        ``StorageError`` if the database fails. In every case nothing is written.
         """
 
     @abstractmethod
@@ -123,6 +127,23 @@ def sqlite_path(url: str) -> Path | None:
     if "://" not in url:
         return Path(url)
     return None
+
+
+def sqlalchemy_url(url: str) -> tuple[str, str | None]:
+    """The SQLAlchemy URL and schema for a ledger URL, so read models share its database.
+
+    ``sqlite:///path`` (or a bare path) -> (``sqlite:///path``, None);
+    ``postgresql://u@h:p/db?schema=s`` -> (``postgresql+psycopg://u@h:p/db``, ``s``).
+    Raises ``StorageError`` for other schemes.
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        return f"sqlite:///{path}", None
+    parsed = urlparse(url)
+    if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        schema = parse_qs(parsed.query).get("schema", [None])[0]
+        return parsed._replace(scheme="postgresql+psycopg", query="").geturl(), schema
+    raise StorageError(f"database URL {url!r} is not sqlite:///PATH or postgresql://…")
 
 
 def open_store(url: str, *, create: bool = True) -> LogStore:

@@ -285,3 +285,43 @@ def test_a_second_ledger_on_the_same_store_sees_the_first_ones_appends(ledger: L
         f"actor {ANA.actor}: seq 2 is already used (taken by another writer)",
     )
     assert ledger.append(note(ANA, 3)) == 2
+
+
+def test_a_conditional_append_is_refused_when_the_log_moved(ledger: Ledger) -> None:
+    from ledger.ledger import LogMovedError
+
+    ledger.append(registration(ANA))
+    size = ledger.size()
+    ledger.append(registration(BEN))  # someone else appends after we looked
+    with pytest.raises(LogMovedError) as caught:
+        ledger.append_batch([note(ANA, 2)], expected_size=size)
+    assert caught.value.detail == (
+        "the log grew from 1 to 2 events while this batch was checked; check again"
+    )
+    assert ledger.size() == 2
+    assert ledger.append_batch([note(ANA, 2)], expected_size=2) == [2]
+
+
+def test_a_replay_under_a_condition_that_holds_is_still_a_replay(ledger: Ledger) -> None:
+    ledger.append(registration(ANA))
+    ledger.append(note(ANA, 2))
+    stale = Ledger(ledger.store, verify_threads=1)
+    stale._states[ANA.actor] = ledger.actor_state(ANA.actor).__class__(
+        ANA.actor, 1, ledger.actor_state(ANA.actor).keys
+    )
+    with pytest.raises(ReplayError) as caught:
+        stale.append_batch([note(ANA, 2, "again")], expected_size=2)
+    assert caught.value.detail == (
+        f"actor {ANA.actor}: seq 2 is already used (taken by another writer)"
+    )
+
+
+def test_a_check_callback_can_refuse_and_nothing_is_written(ledger: Ledger) -> None:
+    def no_notes(envelopes) -> None:
+        if any(e.type == "NoteShared" for e in envelopes):
+            raise KeyEventError("notes are closed")
+
+    ledger.append(registration(ANA))
+    with pytest.raises(KeyEventError, match="^notes are closed$"):
+        ledger.append_batch([note(ANA, 2)], check=no_notes)
+    assert ledger.size() == 1
