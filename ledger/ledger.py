@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,10 +33,11 @@ from ledger.errors import (
     StorageError,
 )
 from ledger.keys import verify_signature
+from ledger.parallel import ParallelVerifier
 from ledger.store import ConflictError, LogStore, NewRecord, StoredRecord
 
 MAX_BATCH = 10_000
-_PARALLEL_MIN = 64  # below this, thread hand-off costs more than it saves
+_PARALLEL_MIN = 256  # below this, handing work to processes costs more than it saves
 
 
 class LogMovedError(LedgerError):
@@ -98,9 +99,13 @@ class Ledger:
         self.max_batch = max_batch
         self._states: dict[str, ActorState] = {}
         self._lock = threading.Lock()
-        threads = verify_threads if verify_threads is not None else (os.cpu_count() or 1)
-        self._pool = ThreadPoolExecutor(threads, "cocred-verify") if threads > 1 else None
-        self.verify_threads = threads
+        # Cores that verify signatures: above 1, batches of _PARALLEL_MIN or more are
+        # verified on that many worker processes, started on first need (a CLI
+        # call that appends one event never pays for them).
+        self.verify_threads = (
+            verify_threads if verify_threads is not None else (os.cpu_count() or 1)
+        )
+        self._verifier: ParallelVerifier | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -217,8 +222,8 @@ class Ledger:
         prepared: list[Prepared] = []
         pending: list[Future[int | None]] = []
         single = len(items) == 1
-        pool = self._pool if len(items) >= _PARALLEL_MIN else None
-        step = max(16, len(items) // (self.verify_threads * 4))
+        pool = self._parallel() if len(items) >= _PARALLEL_MIN else None
+        step = max(32, len(items) // (self.verify_threads * 4))
         submitted = 0
         for index, item in enumerate(items):
             try:
@@ -240,11 +245,19 @@ class Ledger:
                     raise
                 raise _with_index(exc, index) from exc
             if pool is not None and len(prepared) - submitted >= step:
-                pending.append(pool.submit(_verify_range, prepared, submitted, len(prepared)))
+                pending.append(_submit(pool, prepared, submitted, len(prepared)))
                 submitted = len(prepared)
         if pool is not None and submitted < len(prepared):
-            pending.append(pool.submit(_verify_range, prepared, submitted, len(prepared)))
+            pending.append(_submit(pool, prepared, submitted, len(prepared)))
         return prepared, overlay, pending
+
+    def _parallel(self) -> ParallelVerifier | None:
+        if self.verify_threads <= 1:
+            return None
+        with self._lock:
+            if self._verifier is None:
+                self._verifier = ParallelVerifier(self.verify_threads)
+        return self._verifier
 
     def _check_clock(self, env: Envelope, now: datetime) -> None:
         if self.max_clock_skew is not None and env.time > now + self.max_clock_skew:
@@ -261,6 +274,7 @@ class Ledger:
         """Wait for (or run) every signature check; raise for the first bad one."""
         if pending:
             bad = next((r for r in (f.result() for f in pending) if r is not None), None)
+            bad = None if bad is None else int(bad)
         else:
             bad = _verify_range(prepared, 0, len(prepared))
         if bad is not None:
@@ -297,9 +311,29 @@ class Ledger:
 
     def close(self) -> None:
         """Stop the verification threads and close the store."""
-        if self._pool is not None:
-            self._pool.shutdown()
+        if self._verifier is not None:
+            self._verifier.close()
         self.store.close()
+
+
+def _submit(
+    pool: ParallelVerifier, prepared: list[Prepared], start: int, stop: int
+) -> Future[int | None]:
+    """Verify ``prepared[start:stop]`` on the pool; the future gives an absolute index."""
+    inner = pool.submit([(p.public_key, p.message, p.signature) for p in prepared[start:stop]])
+    outer: Future[int | None] = Future()
+
+    def done(f: Future[int | None]) -> None:
+        if f.cancelled():
+            outer.cancel()
+        elif f.exception() is not None:
+            outer.set_exception(f.exception())
+        else:
+            r = f.result()
+            outer.set_result(None if r is None else start + r)
+
+    inner.add_done_callback(done)
+    return outer
 
 
 def _verify_range(prepared: Sequence[Prepared], start: int, stop: int) -> int | None:

@@ -9,11 +9,14 @@ held we also write each event's dense position. Never enable the library's
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
 from ledger.errors import StorageError
@@ -87,6 +90,9 @@ class PostgresLogStore(LogStore):
     ) -> None:
         self.url = url
         self.schema = schema or "public"
+        self._conninfo = make_conninfo(
+            dbname=dbname, host=host, port=port, user=user, password=password, connect_timeout=5
+        )
         try:
             self.datastore = PostgresDatastore(
                 dbname,
@@ -102,15 +108,10 @@ class PostgresLogStore(LogStore):
                 connect_timeout=5,
                 pool_open_timeout=5,
             )
-            if create:
-                with self.datastore.transaction(commit=True) as curs:
-                    curs.execute(
-                        SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.schema))
-                    )
             self.recorder = _Recorder(self.datastore)
             if create:
-                self.recorder.create_table()
-        except PersistenceError as exc:
+                self._create()
+        except (PersistenceError, psycopg.Error) as exc:
             raise StorageError(
                 f"cannot open PostgreSQL ledger at {host}:{port}/{dbname}: {exc}"
             ) from exc
@@ -123,6 +124,27 @@ class PostgresLogStore(LogStore):
         self._exists = SQL(
             "SELECT 1 FROM {0}.{2} WHERE originator_id = %s AND originator_version = %s"
         ).format(*t)
+
+    def _create(self) -> None:
+        """Create the schema and tables once, even when many processes start together.
+
+        Concurrent ``CREATE … IF NOT EXISTS`` / ``CREATE OR REPLACE FUNCTION`` race
+        in PostgreSQL's catalogue ("tuple concurrently updated"), so creation runs
+        under a session advisory lock named after the schema.
+        """
+        lock = zlib.crc32(f"cocred:{self.schema}".encode())
+        # Its own connection: a pooled one held here would keep the pool from
+        # finishing its initialisation when create_table asks it for another.
+        with psycopg.connect(self._conninfo, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (lock,))
+            try:
+                with self.datastore.transaction(commit=True) as curs:
+                    curs.execute(
+                        SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.schema))
+                    )
+                self.recorder.create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (lock,))
 
     def insert(
         self, records: Sequence[NewRecord], *, expected_size: int | None = None

@@ -11,13 +11,13 @@ threads (both cores). Stops at the first failure and names its position.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ledger.actors import ActorState, resolve
 from ledger.envelope import Envelope
 from ledger.errors import LedgerError
 from ledger.keys import verify_signature
+from ledger.parallel import ParallelVerifier
 from ledger.store import PAGE, LogStore, StoredRecord
 
 
@@ -98,7 +98,7 @@ def verify_log(
     """Verify every stored event; never raises for bad data, reports it instead."""
     states: dict[str, ActorState] = {}
     count = 0
-    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+    pool = ParallelVerifier(threads) if threads > 1 else None
     try:
         position = 0
         while True:
@@ -115,6 +115,7 @@ def verify_log(
                 tasks.append((record.position, *task))
                 position += 1
             bad = _verify_tasks(tasks, pool, threads)
+            # (pages are verified one after another; within a page, in parallel)
             if bad is not None:  # an earlier bad signature wins over a later failure
                 env = Envelope.from_bytes(records[bad - records[0].position].data)
                 return VerifyReport(
@@ -134,16 +135,21 @@ def verify_log(
                 progress(len(records))
     finally:
         if pool is not None:
-            pool.shutdown()
+            pool.close()
     return VerifyReport(count, len(states), None)
 
 
 def _verify_tasks(
-    tasks: list[tuple[int, bytes, bytes, bytes]], pool: ThreadPoolExecutor | None, threads: int
+    tasks: list[tuple[int, bytes, bytes, bytes]], pool: ParallelVerifier | None, threads: int
 ) -> int | None:
+    """Position of the first task whose signature fails, or None."""
     if pool is None or len(tasks) < 64:
         return _first_bad_signature(tasks)
-    step = max(16, len(tasks) // threads)
-    chunks = [tasks[i : i + step] for i in range(0, len(tasks), step)]
-    results = list(pool.map(_first_bad_signature, chunks))
-    return next((r for r in results if r is not None), None)
+    step = -(-len(tasks) // (threads * 2))
+    slices = [tasks[i : i + step] for i in range(0, len(tasks), step)]
+    futures = [pool.submit([t[1:] for t in chunk]) for chunk in slices]
+    for chunk, future in zip(slices, futures, strict=True):
+        bad = future.result()
+        if bad is not None:
+            return chunk[bad][0]
+    return None

@@ -51,13 +51,15 @@ def test_two_processes_racing_on_one_actor_never_duplicate_or_lose_events(
         subprocess.Popen(
             [sys.executable, "-c", WORKER, store_url, str(path)],
             stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for _, path, _ in files
     ]
     for proc in procs:  # start both only once both are connected
-        assert proc.stdout.readline() == "ready\n"
+        line = proc.stdout.readline()
+        assert line == "ready\n", proc.stderr.read() if proc.poll() is not None else line
     for proc in procs:
         proc.stdin.write("go\n")
         proc.stdin.flush()
