@@ -106,7 +106,7 @@ class PostgresLogStore(LogStore):
                 max_overflow=8,
                 lock_timeout=30,
                 connect_timeout=5,
-                pool_open_timeout=5,
+                pool_open_timeout=None,  # waiting here races between threads
             )
             self.recorder = _Recorder(self.datastore)
             if create:

@@ -94,8 +94,13 @@ def verify_log(
     threads: int = 2,
     page: int = PAGE,
     progress: Callable[[int], None] | None = None,
+    observe: Callable[[StoredRecord], None] | None = None,
 ) -> VerifyReport:
-    """Verify every stored event; never raises for bad data, reports it instead."""
+    """Verify every stored event; never raises for bad data, reports it instead.
+
+    ``observe`` sees every record that passed the structural checks, in log
+    order (the audit feeds its Merkle tree from it, so the log is read once).
+    """
     states: dict[str, ActorState] = {}
     count = 0
     pool = ParallelVerifier(threads) if threads > 1 else None
@@ -113,6 +118,8 @@ def verify_log(
                     break
                 assert task is not None
                 tasks.append((record.position, *task))
+                if observe is not None:
+                    observe(record)
                 position += 1
             bad = _verify_tasks(tasks, pool, threads)
             # (pages are verified one after another; within a page, in parallel)
