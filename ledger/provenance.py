@@ -157,19 +157,22 @@ class Provenance:
     def anchor_now(self) -> RecordedAnchor:
         """Cut a checkpoint if the log grew, anchor it, and record the receipt in the log.
 
-        Returns the existing record when the latest checkpoint is already
-        anchored. Raises ``AnchorError`` (anchoring off, or the chain refused) and
-        ``NotFoundError`` while the log is empty.
+        Returns the latest record when nothing but the ledger's own provenance
+        events arrived since it was anchored. Raises ``AnchorError`` (anchoring
+        off, or the chain refused) and ``NotFoundError`` while the log is empty.
         """
         if self.anchor_port is None:
             raise AnchorError(
                 "anchoring is off: set COCRED_ANCHOR_RPC_URL, "
                 "COCRED_ANCHOR_CONTRACT and COCRED_ANCHOR_PRIVATE_KEY"
             )
+        anchors = self.anchors()
+        if anchors and self._only_own_events_since(anchors[-1].receipt.tree_size):
+            return anchors[-1]  # anchoring our own receipts would never end
         stored = self.checkpoints.cut()
         if stored is None:
             raise NotFoundError("the log is empty: there is nothing to anchor")
-        for recorded in self.anchors():
+        for recorded in anchors:
             if recorded.receipt.tree_size == stored.size:
                 return recorded
         receipt = self.anchor_port.anchor(stored.signed.checkpoint)
@@ -185,6 +188,10 @@ class Provenance:
             seq=self.ledger.next_seq(key.actor),
         )
         return RecordedAnchor(self.ledger.append(env), receipt)
+
+    def _only_own_events_since(self, size: int) -> bool:
+        own = self.identity.key.actor
+        return all(r.actor == own for r in self.ledger.store.iterate(size))
 
     def bundle(self, position: int) -> ProofBundle:
         """The offline proof bundle of the event at ``position``.
