@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import hmac
 import json
+import secrets
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -361,6 +362,17 @@ class Web3Anchor:
                 f"the contract at {self._address} on chain {chain_id} is not cocred's Anchor: "
                 "its code differs from contracts/Anchor.json"
             )
+
+    @classmethod
+    def read_only(cls, url: str, contract_address: str, chain_id: int, **options: Any
+                  ) -> Web3Anchor:
+        """Bind for checking only (auditors): lookups and ``verify_receipt``, never a send.
+
+        Uses a throwaway key, because the sender needs one; nothing is ever signed
+        with it. Raises as ``from_rpc``.
+        """
+        return cls.from_rpc(url, contract_address, "0x" + secrets.token_hex(32), chain_id,
+                            **options)
 
     @classmethod
     def from_rpc(

@@ -108,27 +108,43 @@ def parse_canonical(raw: bytes | str) -> tuple[Any, bytes | None]:
     """Parse JSON strictly and return ``(value, canonical bytes if raw IS canonical)``.
 
     The common input is already canonical (cocred clients and the store write
-    it). The strict parser's hooks refuse floats, NaN and unsafe integers as
-    they are met; then re-encoding with orjson (sorted keys, ~0.4 µs) and
-    comparing bytes is enough: a re-encoding never has duplicate keys, so
-    equality also proves the input had none. Inputs with backslash-u escapes or
-    characters from U+E000 up (where key order could differ) and non-canonical
-    inputs go through ``parse_json`` and give ``(value, None)``.
-    Raises ``CanonicalizationError``.
+    it). For it, parsing and re-encoding with orjson (sorted keys) and comparing
+    bytes is enough, with one walk of the value for floats and unsafe integers:
+    a re-encoding never has duplicate keys, so equality also proves the input
+    had none. Inputs with backslash-u escapes or characters from U+E000 up
+    (where key order could differ from JCS), and every non-canonical input, go
+    through ``parse_json`` and give ``(value, None)``. Raises
+    ``CanonicalizationError``.
     """
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
     if b"\\u" not in raw and (raw.isascii() or not _HIGH_CHARS.search(raw)):
         try:
-            text = raw.decode("utf-8")
-            value = _DECODER.decode(text)
-        except CanonicalizationError:
-            raise
-        except ValueError:  # not JSON, or not UTF-8: let the strict path say why
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             value = _NOT_PARSED
-        if value is not _NOT_PARSED and orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == raw:
+        if (
+            value is not _NOT_PARSED
+            and orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == raw
+            and _only_exact_numbers(value)
+        ):
             return value, raw
     return parse_json(raw), None
+
+
+def _only_exact_numbers(value: Any) -> bool:
+    """False if ``value`` holds a float or an integer beyond ±(2**53-1)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float or (kind is int and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER):
+            return False
+    return True
 
 
 _NOT_PARSED = object()

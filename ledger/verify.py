@@ -10,7 +10,9 @@ threads (both cores). Stops at the first failure and names its position.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ledger.actors import ActorState, resolve
@@ -98,20 +100,22 @@ def verify_log(
 ) -> VerifyReport:
     """Verify every stored event; never raises for bad data, reports it instead.
 
-    ``observe`` sees every record that passed the structural checks, in log
-    order (the audit feeds its Merkle tree from it, so the log is read once).
+    Pages are pipelined: while worker processes verify the signatures of one
+    page, this process reads and checks the next. ``observe`` sees every record
+    that passed the structural checks, in log order (the audit feeds its Merkle
+    tree from it, so the log is read once).
     """
     states: dict[str, ActorState] = {}
-    count = 0
     pool = ParallelVerifier(threads) if threads > 1 else None
+    pending: deque[_Page] = deque()
+    position = 0
+    failure: Failure | None = None
     try:
-        position = 0
-        while True:
+        while failure is None:
             records = store.read(position, page)
             if not records:
                 break
             tasks: list[tuple[int, bytes, bytes, bytes]] = []
-            failure = None
             for record in records:
                 failure, task = _check_record(record, position, states)
                 if failure is not None:
@@ -121,42 +125,62 @@ def verify_log(
                 if observe is not None:
                     observe(record)
                 position += 1
-            bad = _verify_tasks(tasks, pool, threads)
-            # (pages are verified one after another; within a page, in parallel)
-            if bad is not None:  # an earlier bad signature wins over a later failure
-                env = Envelope.from_bytes(records[bad - records[0].position].data)
-                return VerifyReport(
-                    bad,
-                    len(states),
-                    Failure(
-                        bad,
-                        "signature",
-                        f"actor {env.actor} seq {env.seq}: signature does not "
-                        f"verify with key {env.key}",
-                    ),
-                )
-            if failure is not None:
-                return VerifyReport(failure.position, len(states), failure)
-            count = position
+            pending.append(_Page(records, tasks, _start(tasks, pool, threads)))
+            while len(pending) > (2 if failure is None else 0):
+                done = pending.popleft()
+                bad = done.first_bad()
+                if bad is not None:  # an earlier bad signature wins over a later failure
+                    return VerifyReport(bad.position, len(states), bad)
+                if progress is not None:
+                    progress(len(done.tasks))
+        while pending:
+            done = pending.popleft()
+            bad = done.first_bad()
+            if bad is not None:
+                return VerifyReport(bad.position, len(states), bad)
             if progress is not None:
-                progress(len(records))
+                progress(len(done.tasks))
     finally:
         if pool is not None:
             pool.close()
-    return VerifyReport(count, len(states), None)
+    if failure is not None:
+        return VerifyReport(failure.position, len(states), failure)
+    return VerifyReport(position, len(states), None)
 
 
-def _verify_tasks(
+@dataclass
+class _Page:
+    records: list[StoredRecord]
+    tasks: list[tuple[int, bytes, bytes, bytes]]
+    futures: list[tuple[list[tuple[int, bytes, bytes, bytes]], Future[int | None]]]
+
+    def first_bad(self) -> Failure | None:
+        """The first bad signature of this page (waiting for its workers), or None."""
+        position = None
+        if self.futures:
+            for chunk, future in self.futures:
+                index = future.result()
+                if index is not None:
+                    position = chunk[index][0]
+                    break
+        else:
+            position = _first_bad_signature(self.tasks)
+        if position is None:
+            return None
+        env = Envelope.from_bytes(self.records[position - self.records[0].position].data)
+        return Failure(
+            position,
+            "signature",
+            f"actor {env.actor} seq {env.seq}: signature does not verify with key {env.key}",
+        )
+
+
+def _start(
     tasks: list[tuple[int, bytes, bytes, bytes]], pool: ParallelVerifier | None, threads: int
-) -> int | None:
-    """Position of the first task whose signature fails, or None."""
+) -> list[tuple[list[tuple[int, bytes, bytes, bytes]], Future[int | None]]]:
+    """Hand the page's signatures to the workers (nothing when verifying in-process)."""
     if pool is None or len(tasks) < 64:
-        return _first_bad_signature(tasks)
-    step = -(-len(tasks) // (threads * 2))
-    slices = [tasks[i : i + step] for i in range(0, len(tasks), step)]
-    futures = [pool.submit([t[1:] for t in chunk]) for chunk in slices]
-    for chunk, future in zip(slices, futures, strict=True):
-        bad = future.result()
-        if bad is not None:
-            return chunk[bad][0]
-    return None
+        return []
+    step = -(-len(tasks) // threads)
+    chunks = [tasks[i : i + step] for i in range(0, len(tasks), step)]
+    return [(chunk, pool.submit([t[1:] for t in chunk])) for chunk in chunks]

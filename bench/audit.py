@@ -1,0 +1,218 @@
+"""Audit benchmark: cocred audit against the verify-only limit measured in the same run.
+
+    python bench/audit.py [--events 1000000]
+
+Prints: the limit (cores x single-core Ed25519 verify rate on the same events);
+cocred audit (all five steps but the chain) in events/s and as a ratio to the
+limit; the Merkle root of 1M leaves; inclusion-proof build (from the persisted
+tree) + verify time; consistency-proof time; bundle size; gas per anchor (one
+transaction per checkpoint, on the in-process chain); and event -> signed
+checkpoint latency with the default settings. Targets: audit >= 0.8 x the limit;
+proof build+verify <= 1 ms; bundle <= 2 kB; event -> checkpoint <= 10 s. The
+generated log is cached under var/bench/. No asserts: it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest import make_events  # noqa: E402
+
+from ledger.audit import audit  # noqa: E402
+from ledger.checkpoints import CheckpointLog, LedgerIdentity, run_checkpointer  # noqa: E402
+from ledger.envelope import Envelope, sign_envelope  # noqa: E402
+from ledger.keys import b64url_decode, verify_signature  # noqa: E402
+from ledger.ledger import Ledger  # noqa: E402
+from ledger.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion  # noqa: E402
+from ledger.provenance import Provenance  # noqa: E402
+from ledger.store import open_store  # noqa: E402
+from ledger.tree import MerkleTree, engine_for  # noqa: E402
+
+VAR = Path(__file__).resolve().parents[1] / "var" / "bench"
+
+
+def build_log(events: int) -> tuple[str, Path]:
+    """A SQLite ledger of ``events`` signed events (cached between runs)."""
+    VAR.mkdir(parents=True, exist_ok=True)
+    path = VAR / f"audit-{events}.sqlite"
+    url = f"sqlite:///{path}"
+    if path.exists() and open_store(url).size() == events:
+        return url, path
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    ledger = Ledger(open_store(url), max_clock_skew=None)
+    start = time.perf_counter()
+    chunk = 50_000
+    for first in range(0, events, chunk):
+        lines = make_events(min(events, first + chunk), 2000, seed=11)[first:]
+        for i in range(0, len(lines), 5000):
+            ledger.append_batch(lines[i : i + 5000])
+        print(
+            f"  generated {ledger.size():,} events ({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
+    ledger.close()
+    return url, path
+
+
+def single_core_rate(url: str, sample: int = 20_000) -> float:
+    store = open_store(url)
+    keys: dict[str, bytes] = {}
+    tasks = []
+    for record in store.iterate(0, sample):
+        env = Envelope.from_bytes(record.data)
+        if env.type == "KeyRegistered":
+            keys[env.key] = b64url_decode(env.body["jwk"]["x"])
+        tasks.append((keys[env.key], env.signing_bytes(), env.signature))
+    start = time.perf_counter()
+    for public, message, signature in tasks:
+        verify_signature(public, message, signature)
+    return len(tasks) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    print(f"machine: {cores} cores, Python {sys.version.split()[0]}; events: {args.events:,}")
+
+    url, path = build_log(args.events)
+    limit = cores * single_core_rate(url)
+    print(f"limit: {cores} cores x single-core verify = {limit:,.0f} events/s")
+
+    store = open_store(url)
+    engine = engine_for(url)
+    with engine.begin() as conn:  # provenance from an earlier run: start it afresh
+        for table in ("cocred_merkle_nodes", "cocred_merkle_state", "cocred_checkpoints"):
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    tmp = Path(tempfile.mkdtemp())
+    identity = LedgerIdentity.load_or_create(tmp / "ledger.key")
+    checkpoints = CheckpointLog(engine, MerkleTree(engine, store), identity)
+    start = time.perf_counter()
+    checkpoints.cut()
+    print(
+        f"tree catch-up + checkpoint over {args.events:,} events: "
+        f"{time.perf_counter() - start:.1f} s"
+    )
+
+    start = time.perf_counter()
+    report = audit(store, checkpoints.all(), identity.vkey, threads=cores)
+    seconds = time.perf_counter() - start
+    rate = report.events / seconds
+    print(
+        f"cocred audit: {report.events:,} events in {seconds:.1f} s = {rate:,.0f} events/s "
+        f"= {rate / limit:.2f} x the limit (target >= 0.8); ok={report.ok}"
+    )
+
+    leaves = [leaf_hash(r.data) for r in store.iterate(0, 1_000_000)]
+    start = time.perf_counter()
+    root_from_leaf_hashes(leaves)
+    print(f"Merkle root of {len(leaves):,} leaves: {time.perf_counter() - start:.2f} s")
+
+    tree = checkpoints.tree
+    size = tree.size()
+    root = tree.root(size)
+    timings, consistency = [], []
+    for i in range(200):
+        index = (i * 7919) % size
+        t = time.perf_counter()
+        proof = tree.inclusion(index, size)
+        verify_inclusion(
+            leaves[index] if index < len(leaves) else leaf_hash(store.get(index).data), proof, root
+        )
+        timings.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        old = max(1, (i * 104729) % size)
+        verify_consistency(tree.consistency(old, size), tree.root(old), root)
+        consistency.append(time.perf_counter() - t)
+    print(
+        f"inclusion proof build+verify (persisted tree): median "
+        f"{statistics.median(timings) * 1e3:.2f} ms (target <= 1 ms); consistency proof "
+        f"build+verify (+ old root): {statistics.median(consistency) * 1e3:.2f} ms"
+    )
+
+    ledger = Ledger(store)
+    prov = Provenance(ledger, checkpoints)
+    bundle = prov.bundle(size // 2).to_json()
+    body = json.dumps(Envelope.from_bytes(bundle["event"].encode()).body, separators=(",", ":"))
+    total = len(json.dumps(bundle, separators=(",", ":")))
+    print(
+        f"proof bundle: {total} bytes, {total - len(body)} bytes without the event body "
+        f"(target <= 2048)"
+    )
+
+    gas_per_anchor(tmp)
+    checkpoint_latency(tmp)
+
+
+def gas_per_anchor(tmp: Path) -> None:
+    from web3 import EthereumTesterProvider, Web3
+
+    from contracts.web3_anchor import Web3Anchor
+
+    provider = EthereumTesterProvider()
+    key = provider.ethereum_tester.backend.account_keys[0].to_hex()
+    w3 = Web3(provider)
+    address = Web3Anchor.deploy(w3, key, int(w3.eth.chain_id))
+    port = Web3Anchor(w3, address, key, int(w3.eth.chain_id))
+    url = f"sqlite:///{tmp}/anchor.sqlite"
+    ledger = Ledger(open_store(url), verify_threads=1)
+    engine = engine_for(url)
+    identity = LedgerIdentity.load_or_create(tmp / "ledger.key")
+    prov = Provenance(
+        ledger, CheckpointLog(engine, MerkleTree(engine, ledger.store), identity), port
+    )
+    lines = make_events(3000, 50, seed=3)
+    gases, done = [], 0
+    for stop in (100, 1000, 3000):
+        ledger.append_batch(lines[done:stop])
+        done = stop
+        gases.append(prov.anchor_now().receipt.gas_used)
+    print(
+        f"gas per anchor (checkpoints of 100, ~1,000, ~3,000 events; one transaction each): {gases}"
+    )
+
+
+def checkpoint_latency(tmp: Path) -> None:
+    url = f"sqlite:///{tmp}/latency.sqlite"
+    ledger = Ledger(open_store(url), verify_threads=1)
+    engine = engine_for(url)
+    log = CheckpointLog(
+        engine, MerkleTree(engine, ledger.store), LedgerIdentity.load_or_create(tmp / "ledger.key")
+    )  # defaults: 1000 / 5 s
+    from tests.support import registration, seeded_key
+
+    key = seeded_key(5)
+    ledger.append(registration(key))
+    log.cut()
+    stop = threading.Event()
+    worker = threading.Thread(target=run_checkpointer, args=(log, stop), daemon=True)
+    worker.start()
+    latencies = []
+    for seq in range(2, 5):
+        position = ledger.append(sign_envelope(key, "NoteShared", {"n": seq}, seq=seq))
+        start = time.perf_counter()
+        while (log.latest().size if log.latest() else 0) <= position:
+            time.sleep(0.05)
+        latencies.append(time.perf_counter() - start)
+    stop.set()
+    print(
+        f"event -> signed checkpoint with default settings (1,000 events or 5 s, polled "
+        f"every 1 s): {', '.join(f'{x:.1f}' for x in latencies)} s (target <= 10 s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
