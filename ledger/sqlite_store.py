@@ -46,6 +46,19 @@ class _Recorder(SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         # Write first: a deferred transaction that reads first cannot always
         # upgrade to a write lock under WAL, but one that writes first waits for it.
+        count = len(stored_events)
+        if count == 1:  # the one-event-per-request path: two statements, no reads
+            s = stored_events[0]
+            c.execute(
+                self.insert_events_statement,
+                (s.originator_id, s.originator_version, s.topic, s.state),
+            )
+            c.execute(
+                f"INSERT INTO {POSITIONS_TABLE} (position, notification_id) VALUES "
+                f"(COALESCE(?, (SELECT MAX(position) + 1 FROM {POSITIONS_TABLE}), 0), ?)",
+                (expected_size, c.lastrowid),
+            )
+            return [c.lastrowid]  # position is the INTEGER PRIMARY KEY, i.e. the rowid
         c.executemany(
             self.insert_events_statement,
             [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events],
@@ -57,7 +70,6 @@ class _Recorder(SQLiteApplicationRecorder):
             base = c.fetchone()[0] + 1
         else:  # a position already taken makes the primary key refuse the whole batch
             base = expected_size
-        count = len(stored_events)
         first_id = last_id - count + 1
         rows = [(base + i, first_id + i) for i in range(count)]
         c.executemany(f"INSERT INTO {POSITIONS_TABLE} VALUES (?, ?)", rows)
