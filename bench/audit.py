@@ -34,7 +34,8 @@ from ledger.checkpoints import CheckpointLog, LedgerIdentity, run_checkpointer  
 from ledger.envelope import Envelope, sign_envelope  # noqa: E402
 from ledger.keys import b64url_decode, verify_signature  # noqa: E402
 from ledger.ledger import Ledger  # noqa: E402
-from ledger.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion  # noqa: E402
+from ledger.merkle import leaf_hash, root_from_leaf_hashes
+from ledger.proofs import verify_consistency, verify_inclusion
 from ledger.provenance import Provenance  # noqa: E402
 from ledger.store import open_store  # noqa: E402
 from ledger.tree import MerkleTree, engine_for  # noqa: E402

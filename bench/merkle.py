@@ -22,17 +22,8 @@ from typing import TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.checkpoint import Checkpoint, NoteSigner, verify_checkpoint
-from ledger.merkle import (
-    Frontier,
-    MemoryNodes,
-    consistency_proof,
-    inclusion_proof,
-    leaf_hash,
-    root_from_leaf_hashes,
-    tree_root,
-    verify_consistency,
-    verify_inclusion,
-)
+from ledger.merkle import Frontier, MemoryNodes, leaf_hash, root_from_leaf_hashes, tree_root
+from ledger.proofs import consistency_proof, inclusion_proof, verify_consistency, verify_inclusion
 
 T = TypeVar("T")
 

@@ -25,14 +25,8 @@ from ledger.anchoring import AnchorReceipt
 from ledger.checkpoint import verify_checkpoint
 from ledger.checkpoints import StoredCheckpoint
 from ledger.errors import LedgerError
-from ledger.merkle import (
-    Frontier,
-    MemoryNodes,
-    consistency_proof,
-    leaf_hash,
-    tree_root,
-    verify_consistency,
-)
+from ledger.merkle import Frontier, MemoryNodes, leaf_hash, tree_root
+from ledger.proofs import consistency_proof, verify_consistency
 from ledger.provenance import ANCHOR_RECORDED, RecordedAnchor, anchor_receipt
 from ledger.store import LogStore, StoredRecord
 from ledger.verify import Failure, verify_log

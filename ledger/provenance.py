@@ -25,7 +25,8 @@ from ledger.envelope import Envelope, sign_envelope
 from ledger.errors import LedgerError, MalformedError, NotFoundError, VerificationError
 from ledger.keys import b64url, b64url_decode, check_signature, key_id, public_jwk
 from ledger.ledger import Ledger
-from ledger.merkle import InclusionProof, leaf_hash, verify_inclusion
+from ledger.merkle import leaf_hash
+from ledger.proofs import InclusionProof, verify_inclusion
 from ledger.store import PAGE, StoredRecord
 
 ANCHOR_RECORDED = "AnchorRecorded"

@@ -20,17 +20,14 @@ import sqlalchemy as sa
 from ledger.errors import StorageError
 from ledger.merkle import (
     HASH_SIZE,
-    ConsistencyProof,
     Frontier,
-    InclusionProof,
     NodeNotFoundError,
     NodeReader,
     ProofRequestError,
-    consistency_proof,
-    inclusion_proof,
     leaf_hash,
     tree_root,
 )
+from ledger.proofs import ConsistencyProof, InclusionProof, consistency_proof, inclusion_proof
 from ledger.store import LogStore
 
 CHUNK = 256

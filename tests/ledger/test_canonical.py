@@ -140,12 +140,18 @@ def test_canonical_input_is_recognised_and_parsed_like_the_strict_parser(value: 
     assert parse_canonical(b" " + encoded) == (value, None)  # not canonical: strict path
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"n":4.5}', "numbers must be integers (money in minor units, shares as strings), got 4.5"),
-    ('{"n":9007199254740993}', "integer 9007199254740993 is outside the safe range ±(2**53-1)"),
-    ('{"a":1,"a":1}', "duplicate object key 'a'"),
-    ('{"a":NaN}', "JSON constant NaN is not allowed"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            '{"n":4.5}',
+            "numbers must be integers (money in minor units, shares as strings), got 4.5",
+        ),
+        ('{"n":9007199254740993}', "integer 9007199254740993 is outside the safe range ±(2**53-1)"),
+        ('{"a":1,"a":1}', "duplicate object key 'a'"),
+        ('{"a":NaN}', "JSON constant NaN is not allowed"),
+    ],
+)
 def test_the_canonical_fast_path_refuses_like_the_strict_parser(text: str, message: str) -> None:
     from ledger.canonical import parse_canonical
 

@@ -14,23 +14,25 @@ from hypothesis import strategies as st
 from ledger.errors import MalformedError, NotFoundError, VerificationError
 from ledger.merkle import (
     EMPTY_ROOT,
-    ConsistencyProof,
     Frontier,
-    InclusionProof,
     MalformedFrontierError,
     MalformedProofError,
     MemoryNodes,
     NodeConflictError,
     NodeNotFoundError,
     ProofRequestError,
-    consistency_plan,
-    consistency_proof,
-    inclusion_plan,
-    inclusion_proof,
     leaf_hash,
     node_hash,
     root_from_leaf_hashes,
     tree_root,
+)
+from ledger.proofs import (
+    ConsistencyProof,
+    InclusionProof,
+    consistency_plan,
+    consistency_proof,
+    inclusion_plan,
+    inclusion_proof,
     verify_consistency,
     verify_inclusion,
 )

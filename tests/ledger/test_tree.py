@@ -8,13 +8,8 @@ import pytest
 
 from ledger.envelope import sign_envelope
 from ledger.ledger import Ledger
-from ledger.merkle import (
-    ProofRequestError,
-    leaf_hash,
-    root_from_leaf_hashes,
-    verify_consistency,
-    verify_inclusion,
-)
+from ledger.merkle import ProofRequestError, leaf_hash, root_from_leaf_hashes
+from ledger.proofs import verify_consistency, verify_inclusion
 from ledger.store import LogStore
 from ledger.tree import CHUNK, MerkleTree, engine_for
 from tests.support import registration, seeded_key
