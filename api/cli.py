@@ -6,6 +6,7 @@ changed nothing; usage mistakes exit 2 (typer's convention).
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.bootstrap import Services, bootstrap
+from domain.errors import DomainError
 from ledger.actors import KEY_REGISTERED, KEY_REVOKED, KEY_ROTATED, rotation_statement
 from ledger.canonical import CanonicalizationError, parse_json
 from ledger.envelope import sign_envelope
@@ -45,6 +47,8 @@ DbOption = Annotated[
 KeyOption = Annotated[Path, typer.Option("--key", help="Private key file of the signing actor.")]
 
 T = TypeVar("T")
+Refusal = LedgerError | DomainError
+REFUSALS = (LedgerError, DomainError)
 
 
 def fail(code: str, detail: str) -> NoReturn:
@@ -53,25 +57,30 @@ def fail(code: str, detail: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def refuse(exc: LedgerError) -> NoReturn:
+def refuse(exc: Refusal) -> NoReturn:
     fail(exc.code, exc.detail)
 
 
 @contextmanager
 def services(db: str | None, *, create: bool = True) -> Iterator[Services]:
-    """Bootstrap for one command, mapping every ledger error to a clean exit."""
+    """Bootstrap for one command, mapping every ledger or domain error to a clean exit."""
     try:
         with bootstrap(database_url=db, create=create) as built:
             yield built
-    except LedgerError as exc:
+    except REFUSALS as exc:
         refuse(exc)
 
 
 def guarded(action: Callable[[], T]) -> T:
     try:
         return action()
-    except LedgerError as exc:
+    except REFUSALS as exc:
         refuse(exc)
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout (what every campaign verb prints)."""
+    out.print_json(data=data)
 
 
 def progress_bar() -> Progress:
@@ -118,7 +127,7 @@ def _append_signed(
                 key, type_, body, campaign=campaign, seq=svc.ledger.next_seq(key.actor)
             )
         )
-        position = guarded(lambda: svc.ledger.append(env))
+        position = guarded(lambda: svc.campaigns.gate.append(env))
     return {"position": position, "actor": env.actor, "seq": env.seq, "type": env.type}
 
 
@@ -155,8 +164,8 @@ def keys_rotate(
         )
         guarded(lambda: new.save(out_file))
         try:
-            position = svc.ledger.append(env)
-        except LedgerError as exc:
+            position = svc.campaigns.gate.append(env)
+        except REFUSALS as exc:
             out_file.unlink()
             refuse(exc)
     out.print_json(
@@ -224,7 +233,7 @@ def _numbered_lines(source: str) -> list[tuple[int, str]]:
     return [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
-def _line_error(exc: LedgerError, chunk: list[tuple[int, str]], done: int) -> NoReturn:
+def _line_error(exc: Refusal, chunk: list[tuple[int, str]], done: int) -> NoReturn:
     index = exc.ids.get("index")
     if isinstance(index, int):
         detail = exc.detail.split(": ", 1)[1] if exc.detail.startswith("event ") else exc.detail
@@ -244,25 +253,30 @@ def append(
     ] = 1000,
     db: DbOption = None,
 ) -> None:
-    """Append signed envelopes. The whole input is checked first; bad input writes nothing."""
+    """Append signed envelopes through the campaign rules.
+
+    The whole input is checked first (signatures, keys, seqs and the campaign
+    rules, each event against the ones before it); bad input writes nothing.
+    """
     lines = _numbered_lines(source)
     chunks = [lines[i : i + batch] for i in range(0, len(lines), batch)]
     with services(db) as svc, progress_bar() as bar:
+        gate = svc.campaigns.gate
         if len(chunks) > 1:  # check everything before writing anything
             task = bar.add_task("checking", total=len(lines))
-            overlay: dict[str, Any] = {}
-            for chunk in chunks:
-                try:
-                    overlay = svc.ledger.check_batch([text for _, text in chunk], overlay)
-                except LedgerError as exc:
-                    _line_error(exc, chunk, 0)
-                bar.advance(task, len(chunk))
+            with gate.dry_run() as check:
+                for chunk in chunks:
+                    try:
+                        check([text for _, text in chunk])
+                    except REFUSALS as exc:
+                        _line_error(exc, chunk, 0)
+                    bar.advance(task, len(chunk))
         task = bar.add_task("appending", total=len(lines))
         positions: list[int] = []
         for chunk in chunks:
             try:
-                positions += svc.ledger.append_batch([text for _, text in chunk])
-            except LedgerError as exc:
+                positions += gate.append_batch([text for _, text in chunk])
+            except REFUSALS as exc:
                 _line_error(exc, chunk, len(positions))
             bar.advance(task, len(chunk))
     first = f" at positions {positions[0]}..{positions[-1]}" if positions else ""
@@ -316,12 +330,37 @@ def verify(db: DbOption = None) -> None:
 
 
 @app.command()
-def demo(db: DbOption = None) -> None:
-    """Walk the ledger end to end on the database (SQLite file by default)."""
-    from api.demo import ledger_walk
+def demo(
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed (default: the first whose campaign is not in the database).", min=0
+        ),
+    ] = None,
+    members: Annotated[int, typer.Option(help="Members (ring and trolls included).", min=10)] = 60,
+    contributions: Annotated[int, typer.Option(help="Contributions.", min=20)] = 200,
+    votes: Annotated[int, typer.Option(help="Votes cast by the community.", min=0)] = 1500,
+    summary: Annotated[
+        Path | None, typer.Option(help="Also write the JSON summary to this file.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Build a deterministic demo campaign: remixes, co-authors, licences, trolls, a vote ring."""
+    from api.demo import run_demo
 
     with services(db) as svc:
-        guarded(lambda: ledger_walk(svc, out))
+        built = guarded(
+            lambda: run_demo(
+                svc, err, seed=seed, members=members, contributions=contributions, votes=votes
+            )
+        ).to_json()
+    if summary is not None:
+        summary.write_text(json.dumps(built, indent=2) + "\n", encoding="utf-8")
+    print_json(built)
+
+
+# The campaign verbs live in their own module; importing it registers them on ``app``.
+import api.cli_campaign  # noqa: E402, F401
 
 
 def main() -> None:

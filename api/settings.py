@@ -30,3 +30,12 @@ class Settings(BaseSettings):
         ge=1,
         description="threads that verify signatures (Ed25519 releases the GIL)",
     )
+    content_max_bytes: int = Field(
+        16 * 1024 * 1024, ge=1, description="largest upload the content store accepts (bytes)"
+    )
+    append_retries: int = Field(
+        20,
+        ge=1,
+        description="how often the campaign gate re-checks and retries a conditional append "
+        "that lost a race with another writer",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -37,15 +38,21 @@ def ana(tmp_path: Path, db: str) -> Path:
     return key
 
 
+def commitment(note: object) -> str:
+    """A stand-in profile commitment: the hash of some text (only its shape matters here)."""
+    return hashlib.sha256(json.dumps(note).encode()).hexdigest()
+
+
 def sign(key: Path, db: str, body: dict, seq: int | None = None) -> str:
+    """A signed ProfileCommitted (a campaign-free event the gate accepts) committing to ``body``."""
     args = [
         "sign",
         "--key",
         str(key),
         "--type",
-        "NoteShared",
+        "ProfileCommitted",
         "--body",
-        json.dumps(body),
+        json.dumps({"commitment": commitment(body)}),
         "--db",
         db,
     ]
@@ -99,7 +106,7 @@ def test_a_bad_line_anywhere_in_a_large_input_writes_nothing(
 ) -> None:
     lines = [sign(ana, db, {"n": s}, seq=s).strip() for s in range(2, 8)]
     bad = json.loads(lines[4])
-    bad["body"] = {"n": 666}  # the signature no longer covers the body
+    bad["body"] = {"commitment": commitment({"n": 666})}  # the signature no longer covers it
     lines[4] = json.dumps(bad)
     (tmp_path / "in.jsonl").write_text("\n".join(lines))
     failed = cocred("append", str(tmp_path / "in.jsonl"), "--batch", "2", "--db", db, code=1)
@@ -166,7 +173,7 @@ def test_a_byte_changed_in_the_sqlite_file_fails_verify_naming_its_position(
         cocred("append", "-", "--db", db, input=sign(ana, db, {"text": text}))
     assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
     raw = path.read_bytes()
-    at = raw.index(b"tamper-me-please")
+    at = raw.index(commitment({"text": "tamper-me-please"}).encode())
     path.write_bytes(raw[:at] + b"T" + raw[at + 1 :])
     # The real console script, as an auditor would run it.
     done = subprocess.run(

@@ -1,0 +1,237 @@
+"""Signed campaign events, one builder per event type (the bodies of domain/EVENTS.md).
+
+Each function signs one envelope as ``key.actor`` with the given ``seq`` and time
+and returns it; nothing is checked against the campaign state here (the gate
+does that on append). The application services and the demo generator both
+build their events with these, so a body's shape is written down once.
+Raises ``MalformedEventError`` when the result would not be a valid envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from domain.campaign import CAMPAIGN_CLOSED, CAMPAIGN_OPENED, PAYOUTS_SETTLED, POOL_FUNDED
+from domain.contributions import CONTRIBUTION_SUBMITTED
+from domain.licences import LICENCE_GRANTED, LICENCE_REVOKED, REUSE_RECORDED
+from domain.membership import MEMBER_BLOCKED, MEMBER_INVITED, MEMBER_JOINED, MEMBER_UNBLOCKED
+from domain.moderation import CONTRIBUTION_MODERATED
+from domain.policy import DEFAULT_POLICY
+from domain.profiles import MEMBER_ERASED, PROFILE_COMMITTED
+from domain.votes import COMMENT, VOTE_CAST, VOTE_WITHDRAWN
+from ledger.envelope import Envelope, format_ts, sign_envelope
+from ledger.keys import SigningKey
+
+When = str | datetime
+Share = tuple[str, str | None]  # (contribution, "p/q" or None = the policy's default)
+
+
+def _time(value: When | None) -> str | None:
+    return format_ts(value) if isinstance(value, datetime) else value
+
+
+def campaign_opened(
+    key: SigningKey,
+    campaign: str,
+    *,
+    title: str,
+    guidelines: str,
+    starts_at: When,
+    ends_at: When,
+    membership: str = "open",
+    currency: str = "EUR",
+    pool: int = 0,
+    policy: Mapping[str, Any] | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {
+        "title": title,
+        "guidelines": guidelines,
+        "starts_at": _time(starts_at),
+        "ends_at": _time(ends_at),
+        "membership": membership,
+        "currency": currency,
+        "pool": pool,
+        "policy": dict(policy if policy is not None else DEFAULT_POLICY),
+    }
+    return sign_envelope(key, CAMPAIGN_OPENED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def pool_funded(key: SigningKey, campaign: str, amount: int, *, seq: int, at: When) -> Envelope:
+    return sign_envelope(key, POOL_FUNDED, {"amount": amount}, seq=seq, ts=at, campaign=campaign)
+
+
+def campaign_closed(key: SigningKey, campaign: str, *, seq: int, at: When) -> Envelope:
+    return sign_envelope(key, CAMPAIGN_CLOSED, {}, seq=seq, ts=at, campaign=campaign)
+
+
+def payouts_settled(
+    key: SigningKey,
+    campaign: str,
+    *,
+    policy: Mapping[str, Any],
+    total: int,
+    currency: str,
+    export: str,
+    lines: int,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {
+        "policy": {"name": policy["name"], "version": policy["version"]},
+        "total": total,
+        "currency": currency,
+        "export": export,
+        "lines": lines,
+    }
+    return sign_envelope(key, PAYOUTS_SETTLED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def member_invited(key: SigningKey, campaign: str, member: str, *, seq: int, at: When) -> Envelope:
+    return sign_envelope(key, MEMBER_INVITED, {"member": member}, seq=seq, ts=at, campaign=campaign)
+
+
+def member_blocked(
+    key: SigningKey, campaign: str, member: str, reason: str, *, seq: int, at: When
+) -> Envelope:
+    body = {"member": member, "reason": reason}
+    return sign_envelope(key, MEMBER_BLOCKED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def member_unblocked(
+    key: SigningKey, campaign: str, member: str, *, seq: int, at: When
+) -> Envelope:
+    body = {"member": member}
+    return sign_envelope(key, MEMBER_UNBLOCKED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def member_joined(
+    key: SigningKey, campaign: str, guidelines: str, *, seq: int, at: When
+) -> Envelope:
+    body = {"guidelines": guidelines}
+    return sign_envelope(key, MEMBER_JOINED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def contribution_submitted(
+    key: SigningKey,
+    campaign: str,
+    *,
+    content: str,
+    kind: str,
+    title: str,
+    derived_from: Sequence[Share] = (),
+    authors: Sequence[tuple[str, int]] | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body: dict[str, Any] = {
+        "content": content,
+        "kind": kind,
+        "title": title,
+        "derived_from": [{"contribution": c, "share": s} for c, s in derived_from],
+    }
+    if authors is not None:
+        body["authors"] = [{"member": m, "share": s} for m, s in authors]
+    return sign_envelope(key, CONTRIBUTION_SUBMITTED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def vote_cast(
+    key: SigningKey,
+    campaign: str,
+    contribution: str,
+    kind: str,
+    *,
+    comment: str | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body: dict[str, Any] = {"contribution": contribution, "kind": kind}
+    if kind == COMMENT or comment is not None:
+        body["comment"] = comment  # the rules refuse it where it does not belong
+    return sign_envelope(key, VOTE_CAST, body, seq=seq, ts=at, campaign=campaign)
+
+
+def vote_withdrawn(
+    key: SigningKey, campaign: str, contribution: str, kind: str, *, seq: int, at: When
+) -> Envelope:
+    body = {"contribution": contribution, "kind": kind}
+    return sign_envelope(key, VOTE_WITHDRAWN, body, seq=seq, ts=at, campaign=campaign)
+
+
+def licence_granted(
+    key: SigningKey,
+    campaign: str,
+    licence: str,
+    *,
+    licensee: str,
+    channels: Sequence[str],
+    territory: str | Sequence[str],
+    starts_at: When,
+    ends_at: When | None,
+    terms: str,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {
+        "licence": licence,
+        "licensee": licensee,
+        "channels": list(channels),
+        "territory": territory if isinstance(territory, str) else list(territory),
+        "starts_at": _time(starts_at),
+        "ends_at": _time(ends_at),
+        "terms": terms,
+    }
+    return sign_envelope(key, LICENCE_GRANTED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def licence_revoked(
+    key: SigningKey, campaign: str, licence: str, *, seq: int, at: When
+) -> Envelope:
+    body = {"licence": licence}
+    return sign_envelope(key, LICENCE_REVOKED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def reuse_recorded(
+    key: SigningKey,
+    campaign: str,
+    contribution: str,
+    licence: str,
+    *,
+    channel: str,
+    territory: str,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {
+        "contribution": contribution,
+        "licence": licence,
+        "channel": channel,
+        "territory": territory,
+    }
+    return sign_envelope(key, REUSE_RECORDED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def contribution_moderated(
+    key: SigningKey,
+    campaign: str,
+    contribution: str,
+    outcome: str,
+    reason: str,
+    *,
+    note: str | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {"contribution": contribution, "outcome": outcome, "reason": reason, "note": note}
+    return sign_envelope(key, CONTRIBUTION_MODERATED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def profile_committed(key: SigningKey, commitment: str, *, seq: int, at: When) -> Envelope:
+    return sign_envelope(key, PROFILE_COMMITTED, {"commitment": commitment}, seq=seq, ts=at)
+
+
+def member_erased(key: SigningKey, *, seq: int, at: When) -> Envelope:
+    return sign_envelope(key, MEMBER_ERASED, {}, seq=seq, ts=at)

@@ -1,0 +1,155 @@
+"""The gate every append goes through: campaign rules checked against the whole log.
+
+``CampaignApp`` holds the campaign state built by replaying the log and keeps it
+caught up incrementally (``position`` = how many stored events it has applied).
+An append catches up to the store's size N, then asks the ledger for a
+*conditional* append at N whose ``check`` applies the batch's events in order to
+the state, tentatively, each checked against the effects of those before it. If
+another writer appended in between, the ledger refuses with ``LogMovedError``:
+the gate undoes the tentative changes, catches up and tries again (bounded). A
+refusal undoes them too and writes nothing; success keeps them.
+
+Events stored around the gate that the rules refuse (there should be none: every
+writer goes through a gate) are not applied; their positions are kept in
+``ignored`` so that nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+import orjson
+
+from domain.errors import AppendContentionError, DomainError, with_index
+from domain.rules import handle
+from domain.state import State
+from domain.values import Fact, Recorded
+from ledger.actors import ActorState
+from ledger.envelope import Envelope
+from ledger.ledger import EnvelopeInput, Ledger, LogMovedError, to_envelope
+from ledger.store import PAGE, StoredRecord
+
+T = TypeVar("T")
+DEFAULT_RETRIES = 20
+
+
+class CampaignApp:
+    """Checks campaign rules on every append and keeps the state they need; thread-safe."""
+
+    def __init__(self, ledger: Ledger, *, retries: int = DEFAULT_RETRIES) -> None:
+        self.ledger = ledger
+        self.retries = retries
+        self.state = State()
+        self.position = 0
+        self.ignored: list[int] = []
+        self.retried = 0  # how many conditional appends lost a race (for tests and metrics)
+        self._lock = threading.RLock()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def catch_up(self) -> int:
+        """Apply every stored event after ``position``; return the new position.
+
+        Raises ``StorageError`` when the store cannot be read.
+        """
+        with self._lock:
+            store = self.ledger.store
+            while records := store.read(self.position, PAGE):
+                for record in records:
+                    self._replay(record)
+            return self.position
+
+    def _replay(self, record: StoredRecord) -> None:
+        try:
+            handle(self.state, Recorded.from_json(orjson.loads(record.data)))
+        except DomainError:
+            self.ignored.append(record.position)
+        self.position = record.position + 1
+
+    def read(self, query: Callable[[State], T]) -> T:
+        """``query(state)`` on the caught-up state, with no append running meanwhile."""
+        with self._lock:
+            self.catch_up()
+            return query(self.state)
+
+    # -- appending -------------------------------------------------------------------------
+
+    def append(self, item: EnvelopeInput) -> int:
+        """Append one event through the rules; return its position (see ``append_batch``)."""
+        return self.append_batch([item])[0]
+
+    def append_batch(self, items: Sequence[EnvelopeInput]) -> list[int]:
+        """Check and append ``items`` in one transaction; return their positions.
+
+        All or nothing. Raises the ledger's errors (``MalformedEventError``,
+        ``SignatureError``, ``ReplayError`` …), the campaign rules' ``DomainError``
+        of the first event that breaks one (``ids["index"]`` names it in a batch),
+        or ``AppendContentionError`` after ``retries`` lost races.
+        """
+        if not items:
+            return []
+        with self._lock:
+            for _ in range(self.retries):
+                self.catch_up()
+                base = self.position
+                self.state.begin()
+                try:
+                    positions = self.ledger.append_batch(
+                        items, expected_size=base, check=self._check
+                    )
+                except LogMovedError:
+                    self.state.rollback()
+                    self.retried += 1
+                    continue
+                except BaseException:
+                    self.state.rollback()
+                    raise
+                self.state.commit()
+                self.position = positions[-1] + 1
+                return positions
+        raise AppendContentionError(
+            f"the log moved under this append {self.retries} times in a row; try again",
+            retries=self.retries,
+        )
+
+    def _check(self, events: Sequence[Fact]) -> None:
+        """Apply ``events`` in order to the (journaled) state; raise for the first refused."""
+        state = self.state
+        if len(events) == 1:
+            handle(state, events[0])
+            return
+        for index, event in enumerate(events):
+            try:
+                handle(state, event)
+            except DomainError as exc:
+                raise with_index(exc, index) from exc
+
+    @contextmanager
+    def dry_run(self) -> Iterator[Callable[[Sequence[EnvelopeInput]], None]]:
+        """Check batches one after another as if appended, then forget them all.
+
+        Yields ``check(items)``, which raises what ``append_batch`` would (the
+        ledger's errors, then the rules'), each batch seeing the ones checked
+        before it. Nothing is written; the state is restored on exit.
+        """
+        with self._lock:
+            self.catch_up()
+            self.state.begin()
+            actors: dict[str, ActorState] = {}
+
+            def check(items: Sequence[EnvelopeInput]) -> None:
+                nonlocal actors
+                actors = self.ledger.check_batch(items, actors)
+                self._check([_parsed(item) for item in items])
+
+            try:
+                yield check
+            finally:
+                self.state.rollback()
+
+
+def _parsed(item: EnvelopeInput) -> Envelope:
+    return item if isinstance(item, Envelope) else to_envelope(item)

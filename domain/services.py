@@ -1,0 +1,417 @@
+"""Application services: one verb per campaign command, signed by the actor's key.
+
+Each verb stores what belongs in a store (content bytes, the encrypted profile),
+builds and signs the event with the actor's next ``seq`` (``domain.commands``),
+appends it through the gate and returns a ``Receipt``. A refusal raises the
+typed error of the rule it breaks (``DomainError``, or the ledger's
+``LedgerError``) and writes no event. The CLI and the HTTP API stay thin: parse,
+call one verb, print the receipt.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from domain import commands
+from domain.campaign import Campaign, find_campaign
+from domain.commands import Share, When
+from domain.content import ContentStore
+from domain.errors import InvalidSharesError
+from domain.gate import CampaignApp
+from domain.policy import DEFAULT_POLICY
+from domain.profile_store import ProfileStore
+from domain.profiles import ERASED_LABEL, SALT_BYTES, Profile, commitment
+from domain.rules import require_not_erased
+from domain.state import State
+from domain.values import contribution_id
+from ledger.envelope import Envelope
+from ledger.keys import SigningKey
+from ledger.ledger import Ledger
+
+Clock = Callable[[], datetime]
+Authors = Sequence[tuple[str, int]]
+
+
+def utc_now() -> datetime:
+    """Now, in UTC, to the second (the envelope's ``ts``)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Where an accepted event landed, and the ids it created or names."""
+
+    position: int
+    actor: str
+    seq: int
+    type: str
+    ids: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "actor": self.actor,
+            "seq": self.seq,
+            "type": self.type,
+            **self.ids,
+        }
+
+
+class CampaignServices:
+    """The campaign verbs over one gate and the content and profile stores.
+
+    Every verb takes ``at`` (default: the clock) for the event's time.
+    """
+
+    def __init__(
+        self,
+        gate: CampaignApp,
+        content: ContentStore,
+        profiles: ProfileStore,
+        *,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.gate = gate
+        self.content = content
+        self.profiles = profiles
+        self.clock = clock
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.gate.ledger
+
+    def _do(
+        self,
+        key: SigningKey,
+        build: Callable[..., Envelope],
+        *args: Any,
+        at: When | None,
+        ids: Mapping[str, Any],
+        **kw: Any,
+    ) -> Receipt:
+        """Sign ``build(key, *args, **kw)`` with the actor's next seq; append it."""
+        seq = self.ledger.next_seq(key.actor)
+        env = build(key, *args, seq=seq, at=self.clock() if at is None else at, **kw)
+        return Receipt(self.gate.append(env), env.actor, env.seq, env.type, ids)
+
+    # -- the brand -------------------------------------------------------------------------
+
+    def open_campaign(
+        self,
+        key: SigningKey,
+        campaign: str,
+        *,
+        title: str,
+        guidelines: bytes,
+        starts_at: When,
+        ends_at: When,
+        membership: str = "open",
+        currency: str = "EUR",
+        pool: int = 0,
+        policy: Mapping[str, Any] = DEFAULT_POLICY,
+        at: When | None = None,
+    ) -> Receipt:
+        """Open a campaign; the guidelines document goes to the content store."""
+        return self._do(
+            key, commands.campaign_opened, campaign, title=title,
+            guidelines=self.content.put(guidelines), starts_at=starts_at, ends_at=ends_at,
+            membership=membership, currency=currency, pool=pool, policy=policy, at=at,
+            ids={"campaign": campaign},
+        )  # fmt: skip
+
+    def fund_pool(
+        self, key: SigningKey, campaign: str, amount: int, *, at: When | None = None
+    ) -> Receipt:
+        ids = {"campaign": campaign}
+        return self._do(key, commands.pool_funded, campaign, amount, at=at, ids=ids)
+
+    def close_campaign(self, key: SigningKey, campaign: str, *, at: When | None = None) -> Receipt:
+        return self._do(key, commands.campaign_closed, campaign, at=at, ids={"campaign": campaign})
+
+    def settle_payouts(
+        self, key: SigningKey, campaign: str, *, export: str, lines: int, at: When | None = None
+    ) -> Receipt:
+        """Record the payout export's hash; total, currency and policy are the campaign's."""
+        found = self.campaign(campaign)
+        return self._do(
+            key, commands.payouts_settled, campaign, policy=found.policy.raw, total=found.pool,
+            currency=found.currency, export=export, lines=lines, at=at,
+            ids={"campaign": campaign},
+        )  # fmt: skip
+
+    def invite(
+        self, key: SigningKey, campaign: str, member: str, *, at: When | None = None
+    ) -> Receipt:
+        ids = {"campaign": campaign, "member": member}
+        return self._do(key, commands.member_invited, campaign, member, at=at, ids=ids)
+
+    def block(
+        self, key: SigningKey, campaign: str, member: str, reason: str, *, at: When | None = None
+    ) -> Receipt:
+        ids = {"campaign": campaign, "member": member}
+        return self._do(key, commands.member_blocked, campaign, member, reason, at=at, ids=ids)
+
+    def unblock(
+        self, key: SigningKey, campaign: str, member: str, *, at: When | None = None
+    ) -> Receipt:
+        ids = {"campaign": campaign, "member": member}
+        return self._do(key, commands.member_unblocked, campaign, member, at=at, ids=ids)
+
+    def moderate(
+        self,
+        key: SigningKey,
+        campaign: str,
+        contribution: str,
+        outcome: str,
+        reason: str,
+        *,
+        note: bytes | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """Accept, reject or remove; a note document goes to the content store."""
+        return self._do(
+            key, commands.contribution_moderated, campaign, contribution, outcome, reason,
+            note=None if note is None else self.content.put(note), at=at,
+            ids={"campaign": campaign, "contribution": contribution},
+        )  # fmt: skip
+
+    def record_reuse(
+        self,
+        key: SigningKey,
+        campaign: str,
+        contribution: str,
+        licence: str,
+        *,
+        channel: str,
+        territory: str,
+        at: When | None = None,
+    ) -> Receipt:
+        return self._do(
+            key, commands.reuse_recorded, campaign, contribution, licence, channel=channel,
+            territory=territory, at=at,
+            ids={"campaign": campaign, "contribution": contribution, "licence": licence},
+        )  # fmt: skip
+
+    # -- members ---------------------------------------------------------------------------
+
+    def join(
+        self,
+        key: SigningKey,
+        campaign: str,
+        *,
+        guidelines: str | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """Join, accepting ``guidelines`` (by default the campaign's current ones)."""
+        accepted = guidelines if guidelines is not None else self.campaign(campaign).guidelines
+        ids = {"campaign": campaign}
+        return self._do(key, commands.member_joined, campaign, accepted, at=at, ids=ids)
+
+    def submit(
+        self,
+        key: SigningKey,
+        campaign: str,
+        content: bytes,
+        *,
+        kind: str,
+        title: str,
+        authors: Authors | None = None,
+        derived_from: Sequence[Share] = (),
+        content_hash: str | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """Store the content (checked against ``content_hash`` if given) and submit it."""
+        receipt = self._do(
+            key, commands.contribution_submitted, campaign,
+            content=self.content.put(content, content_hash), kind=kind, title=title,
+            derived_from=derived_from, authors=authors, at=at, ids={"campaign": campaign},
+        )  # fmt: skip
+        made = contribution_id(receipt.actor, receipt.seq)
+        return replace(receipt, ids={**receipt.ids, "contribution": made})
+
+    def remix(
+        self,
+        key: SigningKey,
+        campaign: str,
+        content: bytes,
+        *,
+        kind: str,
+        title: str,
+        derived_from: Sequence[Share],
+        authors: Authors | None = None,
+        content_hash: str | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """``submit`` a work derived from at least one earlier contribution."""
+        if not derived_from:
+            raise InvalidSharesError("a remix names at least one contribution it derives from")
+        return self.submit(
+            key, campaign, content, kind=kind, title=title, authors=authors,
+            derived_from=derived_from, content_hash=content_hash, at=at,
+        )  # fmt: skip
+
+    def cast_vote(
+        self,
+        key: SigningKey,
+        campaign: str,
+        contribution: str,
+        kind: str,
+        *,
+        comment: bytes | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """Vote; a comment's text goes to the content store and its hash into the vote."""
+        return self._do(
+            key, commands.vote_cast, campaign, contribution, kind,
+            comment=None if comment is None else self.content.put(comment), at=at,
+            ids={"campaign": campaign, "contribution": contribution},
+        )  # fmt: skip
+
+    def withdraw_vote(
+        self, key: SigningKey, campaign: str, contribution: str, kind: str, *,
+        at: When | None = None,
+    ) -> Receipt:  # fmt: skip
+        ids = {"campaign": campaign, "contribution": contribution}
+        return self._do(key, commands.vote_withdrawn, campaign, contribution, kind, at=at, ids=ids)
+
+    def grant_licence(
+        self,
+        key: SigningKey,
+        campaign: str,
+        contribution: str,
+        name: str,
+        *,
+        licensee: str,
+        channels: Sequence[str],
+        territory: str | Sequence[str],
+        starts_at: When,
+        ends_at: When | None,
+        terms: bytes,
+        at: When | None = None,
+    ) -> Receipt:
+        """Grant licence ``<contribution>/<name>``; the terms document goes to the content store."""
+        licence = f"{contribution}/{name}"
+        return self._do(
+            key, commands.licence_granted, campaign, licence, licensee=licensee,
+            channels=channels, territory=territory, starts_at=starts_at, ends_at=ends_at,
+            terms=self.content.put(terms), at=at,
+            ids={"campaign": campaign, "contribution": contribution, "licence": licence},
+        )  # fmt: skip
+
+    def revoke_licence(
+        self, key: SigningKey, campaign: str, licence: str, *, at: When | None = None
+    ) -> Receipt:
+        ids = {"campaign": campaign, "licence": licence}
+        return self._do(key, commands.licence_revoked, campaign, licence, at=at, ids=ids)
+
+    # -- private data ----------------------------------------------------------------------
+
+    def set_profile(
+        self, key: SigningKey, profile: Profile, *, salt: bytes | None = None,
+        at: When | None = None,
+    ) -> Receipt:  # fmt: skip
+        """Commit to ``profile`` in the log, then store it encrypted under the member's key.
+
+        ``salt`` is random unless given (deterministic demos).
+        """
+        salt = os.urandom(SALT_BYTES) if salt is None else salt
+        committed = commitment(salt, profile)
+        receipt = self._do(key, commands.profile_committed, committed, at=at, ids={})
+        self.profiles.put(key.actor, profile, salt)
+        return receipt
+
+    def erase(self, key: SigningKey, *, at: When | None = None) -> Receipt:
+        """Forget the member: delete key, salt and ciphertext, then append ``MemberErased``.
+
+        Raises ``MemberErasedError`` (before deleting anything) if already erased.
+        """
+        self.gate.read(lambda state: require_not_erased(state, key.actor, "MemberErased"))
+        self.profiles.erase(key.actor)
+        return self._do(key, commands.member_erased, at=at, ids={})
+
+    def export_my_data(self, key: SigningKey) -> dict[str, Any]:
+        """Everything cocred holds about the key's actor (GDPR access), as JSON-ready data."""
+        member = key.actor
+        stored = self.profiles.stored(member)
+
+        def about(state: State) -> dict[str, Any]:
+            return {
+                "member": member,
+                "erased": member in state.erased,
+                "profile": None if stored is None else stored.profile.to_json(),
+                "commitment": None
+                if stored is None
+                else {"salt": stored.salt.hex(), "commitment": stored.commitment},
+                "campaigns": {
+                    cid: standing.to_json()
+                    for (cid, who), standing in state.memberships.items()
+                    if who == member
+                },
+                "contributions": [
+                    c.id for c in state.contributions.values() if member in c.authors
+                ],
+            }
+
+        exported = self.gate.read(about)
+        exported["events"] = [orjson.loads(r.data) for r in self.ledger.store.read_actor(member)]
+        return exported
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def campaign(self, campaign: str) -> Campaign:
+        """The campaign's current state; ``UnknownCampaignError`` if it was never opened."""
+        return self.gate.read(lambda state: find_campaign(state, campaign))
+
+    def labels(self, members: Sequence[str]) -> dict[str, str]:
+        """How to show each member: display name, ``"erased member"``, or the actor id."""
+        erased = self.gate.read(lambda state: {m for m in members if m in state.erased})
+        names = self.profiles.get_many(m for m in members if m not in erased)
+        return {
+            m: ERASED_LABEL if m in erased else (names[m].display_name if m in names else m)
+            for m in members
+        }
+
+    def show(self, campaign: str, *, contributions: bool = False) -> dict[str, Any]:
+        """The campaign with counts (and, if asked, every contribution with its authors)."""
+
+        def summary(state: State) -> tuple[dict[str, Any], list[Any]]:
+            found = find_campaign(state, campaign)
+            standings = [m for (cid, _), m in state.memberships.items() if cid == campaign]
+            works = [c for c in state.contributions.values() if c.campaign == campaign]
+            ids = {c.id for c in works}
+            return {
+                **found.to_json(),
+                "members": {
+                    "joined": sum(m.joined for m in standings),
+                    "blocked": sum(m.blocked for m in standings),
+                },
+                "contributions": len(works),
+                "removed": sum(c.removed for c in works),
+                "live_votes": sum(1 for vote in state.votes if vote[0] in ids),
+                "licences": sum(
+                    1
+                    for lic in state.licences.values()
+                    if lic.contribution in ids and not lic.revoked
+                ),
+            }, works
+
+        shown, works = self.gate.read(summary)
+        if contributions:
+            labels = self.labels(sorted({a for c in works for a in c.authors}))
+            shown["works"] = [
+                {
+                    **c.to_json(),
+                    "authors": [
+                        {"member": m, "share": s, "name": labels[m]}
+                        for m, s in zip(c.authors, c.shares, strict=True)
+                    ],
+                }
+                for c in works
+            ]
+        return shown

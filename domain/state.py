@@ -1,0 +1,98 @@
+"""The in-memory campaign state the rules are checked against, with an undo journal.
+
+The state is a handful of containers of frozen records (campaigns, memberships,
+contributions, live votes, licences, erased members). Every change goes through
+``put``/``add``/``discard``, which, while a journal is open (``begin``), remember
+how to undo it. The gate opens a journal, applies a batch tentatively so that each
+event is checked against the effects of the ones before it, and then either keeps
+it (``commit``: the batch was written) or undoes it (``rollback``: it was refused,
+or the log moved). Replaying the log applies without a journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+from domain.values import Fact
+
+if TYPE_CHECKING:
+    from domain.campaign import Campaign
+    from domain.contributions import Contribution
+    from domain.licences import Licence
+    from domain.membership import Membership
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class State:
+    """Everything the rules need to know, built by applying the log in order."""
+
+    def __init__(self) -> None:
+        self.campaigns: dict[str, Campaign] = {}
+        self.memberships: dict[tuple[str, str], Membership] = {}
+        self.contributions: dict[str, Contribution] = {}
+        # Live votes as (contribution id, member, kind); the strings are shared objects.
+        self.votes: set[tuple[str, str, str]] = set()
+        self.licences: dict[str, Licence] = {}
+        self.erased: set[str] = set()
+        self._names: dict[str, str] = {}
+        self._journal: list[tuple[Any, ...]] | None = None
+
+    # -- journal ---------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start recording changes so that ``rollback`` can undo them."""
+        self._journal = []
+
+    def commit(self) -> None:
+        """Keep every change since ``begin``."""
+        self._journal = None
+
+    def rollback(self) -> None:
+        """Undo every change since ``begin``, newest first."""
+        journal, self._journal = self._journal or [], None
+        for undo, *args in reversed(journal):
+            undo(*args)
+
+    # -- changes ---------------------------------------------------------------------------
+    # The journal holds (bound method, *arguments) tuples: cheaper than closures.
+
+    def put(self, mapping: MutableMapping[K, V], key: K, value: V) -> None:
+        """``mapping[key] = value``, undoably."""
+        journal = self._journal
+        if journal is not None:
+            if key in mapping:
+                journal.append((mapping.__setitem__, key, mapping[key]))
+            else:
+                journal.append((mapping.pop, key))
+        mapping[key] = value
+
+    def add(self, items: set[K], item: K) -> None:
+        """``items.add(item)``, undoably."""
+        if self._journal is not None and item not in items:
+            self._journal.append((items.discard, item))
+        items.add(item)
+
+    def discard(self, items: set[K], item: K) -> None:
+        """``items.discard(item)``, undoably."""
+        if self._journal is not None and item in items:
+            self._journal.append((items.add, item))
+        items.discard(item)
+
+    def name(self, value: str) -> str:
+        """One shared string object per actor id (the log repeats them millions of times)."""
+        return self._names.setdefault(value, value)
+
+
+class Rule(NamedTuple):
+    """How one event type is handled: a pure ``check`` against the state, which returns
+    what ``apply`` then needs, and ``apply``, which changes the state (undoably)."""
+
+    check: Callable[[State, Fact], Any]
+    apply: Callable[[State, Fact, Any], None]
+
+
+def no_change(state: State, ev: Fact, checked: Any) -> None:
+    """``apply`` for events that change no rule state (the projections count them)."""
