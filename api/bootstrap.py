@@ -7,14 +7,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from api.settings import Settings
 from domain.content import ContentStore
 from domain.gate import CampaignApp
 from domain.profile_store import ProfileStore
 from domain.services import CampaignServices
+from ledger.anchoring import (
+    Anchor,
+    AnchorableCheckpoint,
+    AnchorConnectionError,
+    AnchorReceipt,
+    AnchorRecord,
+)
+from ledger.audit import SettlementCheck
+from ledger.checkpoints import CheckpointLog, LedgerIdentity
 from ledger.ledger import Ledger
-from ledger.store import open_store
+from ledger.provenance import Provenance
+from ledger.store import open_store, sqlite_path
+from ledger.tree import MerkleTree, engine_for
 
 
 @dataclass
@@ -30,8 +42,11 @@ class Services:
     campaigns: CampaignServices
     content: ContentStore
     profiles: ProfileStore
+    provenance: Provenance
+    settlement_check: SettlementCheck | None = None
 
     def close(self) -> None:
+        self.provenance.close()
         self.profiles.close()
         self.content.close()
         self.ledger.close()
@@ -70,10 +85,86 @@ def bootstrap(
         ledger.close()
         raise
     gate = CampaignApp(ledger, retries=settings.append_retries)
+    provenance = _provenance(settings, ledger)
     return Services(
         settings=settings,
         ledger=ledger,
         campaigns=CampaignServices(gate, content, profiles),
         content=content,
         profiles=profiles,
+        provenance=provenance,
+        settlement_check=_settlement_check(),
     )
+
+
+def ledger_key_path(settings: Settings) -> Path:
+    """Where the ledger's key lives: the setting, else beside the SQLite file, else var/."""
+    if settings.ledger_key_file is not None:
+        return settings.ledger_key_file
+    path = sqlite_path(settings.database_url)
+    if path is not None:
+        return path.with_name(path.stem + ".ledger.key")
+    return Path("var/ledger.key")
+
+
+def _provenance(settings: Settings, ledger: Ledger) -> Provenance:
+    engine = engine_for(settings.database_url)
+    identity = LedgerIdentity.load_or_create(ledger_key_path(settings), settings.log_origin)
+    checkpoints = CheckpointLog(
+        engine,
+        MerkleTree(engine, ledger.store),
+        identity,
+        every=settings.checkpoint_every,
+        interval=settings.checkpoint_interval_seconds,
+    )
+    anchor = None
+    if settings.anchor_rpc_url and settings.anchor_contract and settings.anchor_private_key:
+        anchor = _LazyAnchor(settings)
+    return Provenance(ledger, checkpoints, anchor)
+
+
+class _LazyAnchor:
+    """The web3 adapter, built on first use: ``import web3`` costs ~2 s per CLI call."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._port: Anchor | None = None
+
+    def _get(self) -> Anchor:
+        if self._port is None:
+            from contracts.web3_anchor import Web3Anchor
+
+            s = self.settings
+            assert s.anchor_rpc_url and s.anchor_contract and s.anchor_private_key
+            chain_id = s.anchor_chain_id
+            if chain_id is None:
+                from web3 import HTTPProvider, Web3
+
+                try:
+                    chain_id = int(Web3(HTTPProvider(s.anchor_rpc_url)).eth.chain_id)
+                except Exception as exc:  # no node: the adapter's typed error says so
+                    raise AnchorConnectionError(
+                        f"no Ethereum node answers at {s.anchor_rpc_url}"
+                    ) from exc
+            self._port = Web3Anchor.from_rpc(
+                s.anchor_rpc_url,
+                s.anchor_contract,
+                s.anchor_private_key.get_secret_value(),
+                chain_id,
+            )
+        return self._port
+
+    def anchor(self, checkpoint: AnchorableCheckpoint) -> AnchorReceipt:
+        return self._get().anchor(checkpoint)
+
+    def lookup(self, root: bytes) -> AnchorRecord | None:
+        return self._get().lookup(root)
+
+
+def _settlement_check() -> SettlementCheck | None:
+    """The audit's step 5, from the projections (None until they provide it)."""
+    try:
+        from projections.audit import settlement_check
+    except ImportError:
+        return None
+    return settlement_check

@@ -361,6 +361,9 @@ def demo(
 
 # The campaign verbs live in their own module; importing it registers them on ``app``.
 import api.cli_campaign  # noqa: E402, F401
+import api.cli_provenance  # noqa: E402
+
+api.cli_provenance.register(app)
 
 
 def main() -> None:

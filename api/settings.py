@@ -7,8 +7,9 @@ Nothing else in cocred reads ``os.environ``; the composition root
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,4 +39,24 @@ class Settings(BaseSettings):
         ge=1,
         description="how often the campaign gate re-checks and retries a conditional append "
         "that lost a race with another writer",
+    )
+    ledger_key_file: Path | None = Field(
+        None,
+        description="the ledger's own Ed25519 key (signs checkpoints and anchor receipts); "
+        "created on first use; default: beside the SQLite file, or var/ledger.key",
+    )
+    log_origin: str | None = Field(
+        None, description="the checkpoint origin line; default cocred.ledger/<key id prefix>"
+    )
+    checkpoint_every: int = Field(1000, ge=1, description="cut a checkpoint every N events")
+    checkpoint_interval_seconds: float = Field(
+        5.0, gt=0, description="... or when this many seconds passed with new events"
+    )
+    anchor_rpc_url: str | None = Field(None, description="Ethereum JSON-RPC URL (anchoring)")
+    anchor_chain_id: int | None = Field(
+        None, description="expected chain id (default: ask the node)"
+    )
+    anchor_contract: str | None = Field(None, description="address of the deployed Anchor")
+    anchor_private_key: SecretStr | None = Field(
+        None, description="hex key that signs anchor transactions (never printed)"
     )

@@ -142,6 +142,10 @@ class Provenance:
         self.identity: LedgerIdentity = checkpoints.identity
         self.anchor_port = anchor
 
+    def close(self) -> None:
+        """Release the provenance tables' connections (the log store closes on its own)."""
+        self.checkpoints.engine.dispose()
+
     def anchors(self) -> list[RecordedAnchor]:
         """Every ``AnchorRecorded`` event in log order."""
         return [RecordedAnchor(r.position, anchor_receipt(r)) for r in self._records()]

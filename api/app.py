@@ -1,0 +1,185 @@
+"""The HTTP application: one factory, one error handler, a body limit, the routers.
+
+Routers are thin (parse → one service call → response model). Every error a
+service raises on purpose is rendered by ``_cocred_error`` as
+``{"error": code, "detail": sentence}`` with the status from ``api.errors``;
+request-shape errors become 422 ``InvalidRequest``; nothing a client sends can
+produce a 500.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import RequestVerifier
+from api.bootstrap import Services
+from api.errors import ApiError, error_body, status_for
+from domain.errors import DomainError
+from ledger.checkpoints import run_checkpointer
+from ledger.errors import LedgerError
+from ledger.tree import engine_for
+
+MAX_BODY = 256 * 1024
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, before the app reads them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(self.limit)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(self.limit)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"error": "PayloadTooLarge", "detail": f"request bodies are limited to {limit} bytes"},
+        status_code=413,
+    )
+
+
+def _cocred_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LedgerError | DomainError)
+    return JSONResponse(error_body(exc), status_code=status_for(exc))
+
+
+def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    detail = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+    return JSONResponse({"error": "InvalidRequest", "detail": detail}, status_code=422)
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HttpError")
+    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "no such resource"
+    return JSONResponse({"error": code, "detail": detail}, status_code=exc.status_code)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Cut checkpoints in the background while serving (every N events or T seconds)."""
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_checkpointer,
+        args=(app.state.services.provenance.checkpoints, stop),
+        name="cocred-checkpointer",
+        daemon=True,
+    )
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        app.state.verifier.engine.dispose()
+
+
+def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
+    """The FastAPI app over ``services`` (the caller owns and closes them)."""
+    from api.routes_auditor import router as auditor
+    from api.routes_events import router as events
+
+    app = FastAPI(
+        lifespan=_lifespan,
+        title="cocred",
+        version="0.1.0",
+        description="A verifiable contribution ledger for co-creation campaigns. Writes are "
+        "Ed25519-signed envelopes; reads of personal data are signed requests "
+        "(RFC 9421 profile, see api/auth.py). Every error is "
+        '{"error": code, "detail": sentence}.',
+    )
+    app.state.services = services
+    app.state.verifier = RequestVerifier(
+        services.ledger, engine_for(services.settings.database_url)
+    )
+    app.add_exception_handler(LedgerError, _cocred_error)
+    app.add_exception_handler(DomainError, _cocred_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(BodyLimit, limit=max_body)
+    for router in (events, auditor):
+        app.include_router(router)
+    return app
+
+
+def services_of(request: Request) -> Services:
+    """The services the app was built with."""
+    services: Services = request.app.state.services
+    return services
+
+
+def page_limit(limit: int, most: int = 1000) -> int:
+    """Check a page size; raise ``ApiError`` (422) when it is out of range."""
+    if not 1 <= limit <= most:
+        raise ApiError("InvalidRequest", f"limit must be from 1 to {most}, got {limit}")
+    return limit
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a machine-readable code, a sentence, and the ids involved."""
+
+    error: str
+    detail: str
+    ids: dict[str, str | int | bool | None] | None = None
+
+
+_MEANING = {
+    401: "the envelope's key or the request's signature does not verify",
+    403: "the signer may not do this",
+    404: "no such thing",
+    409: "conflicts with the ledger's state (replay, closed campaign, …)",
+    410: "the member was erased",
+    413: "the body is too large",
+    422: "the input is malformed",
+    503: "the database (or the chain) is unavailable",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the statuses a route can refuse with (plus 422 and 503)."""
+    return {
+        s: {"model": ErrorBody, "description": _MEANING[s]} for s in sorted({*statuses, 422, 503})
+    }

@@ -1,0 +1,113 @@
+"""The one place where errors become HTTP statuses.
+
+Every error cocred raises on purpose carries a machine-readable ``code`` and a
+sentence (``detail``); the HTTP layer renders ``{"error": code, "detail":
+sentence}`` (plus ``ids`` when there are any) with the status below. Bad input
+is always a 4xx; a 5xx means the server or its database could not do its part.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.errors import DomainError
+from ledger.errors import LedgerError, MalformedError
+
+# By code first (precise), then by the root class (a sensible default).
+STATUS_BY_CODE: dict[str, int] = {
+    # ledger: the envelope and its signature
+    "MalformedEvent": 422,
+    "NotCanonicalizable": 422,
+    "BadKeyFile": 422,
+    "BadKeyEvent": 422,
+    "Malformed": 422,
+    "MalformedBundle": 422,
+    "BatchTooLarge": 413,
+    "PayloadTooLarge": 413,
+    "UnknownKey": 401,
+    "BadSignature": 401,
+    "RevokedKey": 403,
+    "Replay": 409,
+    "SequenceGap": 409,
+    "LogMoved": 409,
+    "Conflict": 409,
+    "NotFound": 404,
+    "VerificationFailed": 422,
+    "Equivocation": 500,
+    "StorageUnavailable": 503,
+    # signed requests
+    "Unauthenticated": 401,
+    "BadRequestSignature": 401,
+    "StaleRequest": 401,
+    "ReplayedRequest": 401,
+    "Forbidden": 403,
+    # anchoring
+    "AnchorConfig": 503,
+    "AnchorConnection": 503,
+    "AnchorNode": 503,
+    "AnchorTimeout": 504,
+    "AnchorReverted": 409,
+    "AnchorMalformed": 422,
+    "AnchorVerificationFailed": 422,
+    "AnchorNotFound": 404,
+    "AnchorError": 503,
+    # campaign domain
+    "MalformedBody": 422,
+    "UnknownEventType": 422,
+    "InvalidShares": 422,
+    "UnknownCampaign": 404,
+    "UnknownContribution": 404,
+    "UnknownMember": 404,
+    "NoSuchVote": 404,
+    "UnknownLicence": 404,
+    "NoProfile": 404,
+    "NotCampaignOwner": 403,
+    "NotInvited": 403,
+    "MemberBlocked": 403,
+    "NotJoined": 403,
+    "NotAuthor": 403,
+    "SelfVote": 403,
+    "NotLicensee": 403,
+    "MemberErased": 410,
+    "DuplicateCampaign": 409,
+    "DuplicateVote": 409,
+    "CampaignClosed": 409,
+    "OutsideCampaignWindow": 409,
+    "RemovedContribution": 409,
+    "NoLicence": 409,
+    "AlreadySettled": 409,
+    "NotClosed": 409,
+    "ContentMismatch": 422,
+    "ContentTooLarge": 413,
+}
+
+
+def status_for(exc: Exception) -> int:
+    """The HTTP status of a cocred error (4xx for anything the caller can fix)."""
+    code = getattr(exc, "code", "")
+    if code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[code]
+    if isinstance(exc, MalformedError):
+        return 422
+    if isinstance(exc, DomainError):
+        return 409
+    if isinstance(exc, LedgerError):
+        return 400
+    return 500
+
+
+def error_body(exc: DomainError | LedgerError) -> dict[str, Any]:
+    """``{"error": code, "detail": sentence, "ids": {...}}`` (ids only when present)."""
+    body: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
+    ids = {k: v for k, v in exc.ids.items() if isinstance(v, str | int | bool) or v is None}
+    if ids:
+        body["ids"] = ids
+    return body
+
+
+class ApiError(LedgerError):
+    """An HTTP-level refusal (authentication, size limits, paging) with its own code."""
+
+    def __init__(self, code: str, detail: str, **ids: object) -> None:
+        super().__init__(detail, **ids)
+        self.code = code
