@@ -35,6 +35,8 @@ test: setup node
 bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/merkle.py
+	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/projections.py
 
 clean:
 	rm -rf $(VENV) contracts/node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -161,10 +161,8 @@ class _LazyAnchor:
         return self._get().lookup(root)
 
 
-def _settlement_check() -> SettlementCheck | None:
-    """The audit's step 5, from the projections (None until they provide it)."""
-    try:
-        from projections.audit import settlement_check
-    except ImportError:
-        return None
-    return settlement_check
+def _settlement_check() -> SettlementCheck:
+    """The audit's step 5: every settled payout export recomputed from the log."""
+    from projections.export import check_settlements
+
+    return check_settlements

@@ -361,8 +361,10 @@ def demo(
 
 # The campaign verbs live in their own module; importing it registers them on ``app``.
 import api.cli_campaign  # noqa: E402, F401
+import api.cli_projections  # noqa: E402
 import api.cli_provenance  # noqa: E402
 
+api.cli_projections.register(app)
 api.cli_provenance.register(app)
 
 

@@ -1,0 +1,409 @@
+"""One campaign's state, built by applying its events in log order.
+
+Handlers trust the event contract (``domain/EVENTS.md``): the domain validated
+every body at append time, so a missing key or a bad fraction raises and stops
+the projection (``LogState`` wraps it as ``ProjectionFailedError``). Acts that
+break a *rule* (a vote by a member who never joined, a self-vote, any campaign
+event after ``CampaignClosed`` but ``PayoutsSettled``) should not be in the log
+either; if one is, it is recorded as ``Ignored`` with the reason, never applied.
+
+Which votes count (RULES.md, rules 1-2): a vote is *active* from ``VoteCast`` to
+``VoteWithdrawn``; it is *counted* while active, its kind has a positive weight,
+its voter is not blocked, and its contribution is not removed or rejected. A
+block silences all of the member's votes, earlier ones included, while it
+stands (a block usually follows the discovery of manipulation); an unblock
+restores them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+from projections.errors import UnsupportedPolicyError
+from projections.exact import parse_fraction
+from projections.facts import Contribution, Grant, Ignored, Member, Moderation, Parent, Reuse
+from projections.policy import Policy, parse_policy
+from projections.scoring import ZERO, Scorer
+
+BRAND_ONLY = frozenset(
+    {
+        "PoolFunded",
+        "CampaignClosed",
+        "MemberInvited",
+        "MemberBlocked",
+        "MemberUnblocked",
+        "ContributionModerated",
+        "PayoutsSettled",
+    }
+)
+
+
+class CampaignState:
+    """Facts, attribution counters and (for cocred-fair v1) the scorer of one campaign."""
+
+    def __init__(self, campaign: str, position: int, brand: str, body: dict[str, Any]) -> None:
+        self.id = campaign
+        self.brand = brand
+        self.opened_at = position
+        self.title: str = body["title"]
+        self.currency: str = body["currency"]
+        self.membership: str = body["membership"]
+        self.starts_at: str = body["starts_at"]
+        self.ends_at: str = body["ends_at"]
+        self.pool: int = body["pool"]
+        self.policy_body: Any = body["policy"]
+        self.funded = 0
+        self.closed_at: int | None = None
+        self.settled: tuple[int, dict[str, Any]] | None = None
+        self.policy: Policy | None = None
+        self.policy_problem: UnsupportedPolicyError | None = None
+        try:
+            self.policy = parse_policy(self.policy_body)
+        except UnsupportedPolicyError as exc:
+            self.policy_problem = exc
+        self.scorer = Scorer(self.policy) if self.policy else None
+        self.weights = dict(self.policy.weights) if self.policy else {}
+        self.members: dict[str, Member] = {}
+        self.contributions: dict[str, Contribution] = {}
+        self.grants: dict[tuple[str, str], Grant] = {}
+        self.reuses: list[Reuse] = []
+        self.moderation: list[Moderation] = []
+        self.ignored: list[Ignored] = []
+        self.active_votes = 0
+        self.joined = 0
+        # What changed since the projector last wrote rows.
+        self.dirty_members: set[str] = set()
+        self.dirty_contributions: set[str] = set()
+        self.dirty_grants: set[tuple[str, str]] = set()
+        self.new_contributions: list[str] = []
+        self.written = {"reuses": 0, "moderation": 0, "ignored": 0}
+        self._handlers: dict[str, Callable[[int, str, int, dict[str, Any]], str | None]] = {
+            "PoolFunded": self._funded,
+            "CampaignClosed": self._closed,
+            "MemberInvited": self._invited,
+            "MemberBlocked": self._blocked,
+            "MemberUnblocked": self._unblocked,
+            "MemberJoined": self._joined,
+            "ContributionSubmitted": self._submitted,
+            "VoteCast": self._voted,
+            "VoteWithdrawn": self._withdrawn,
+            "LicenceGranted": self._granted,
+            "LicenceRevoked": self._revoked,
+            "ReuseRecorded": self._reused,
+            "ContributionModerated": self._moderated,
+            "PayoutsSettled": self._settled,
+        }
+
+    @property
+    def total_pool(self) -> int:
+        """The pool the brand opened with plus every ``PoolFunded``."""
+        return self.pool + self.funded
+
+    def member(self, member: str) -> Member:
+        found = self.members.get(member)
+        if found is None:
+            found = self.members[member] = Member(member)
+        return found
+
+    def apply(self, type_: str, position: int, actor: str, seq: int, body: dict[str, Any]) -> None:
+        """Apply one event of this campaign (unknown types are not passed in)."""
+        if self.closed_at is not None and type_ != "PayoutsSettled":
+            reason: str | None = "the campaign is closed"
+        elif type_ in BRAND_ONLY and actor != self.brand:
+            reason = "only the campaign's brand may do this"
+        else:
+            reason = self._handlers[type_](position, actor, seq, body)
+        if reason is not None:
+            self.ignored.append(Ignored(position, type_, actor, reason))
+
+    # -- brand acts ------------------------------------------------------------------------
+
+    def _funded(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        amount = body["amount"]
+        if type(amount) is not int or amount <= 0:
+            raise ValueError(f"PoolFunded amount must be a positive integer, got {amount!r}")
+        self.funded += amount
+        return None
+
+    def _closed(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        self.closed_at = position
+        return None
+
+    def _invited(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        member = self.member(body["member"])
+        if member.invited_at is None:
+            member.invited_at = position
+            self.dirty_members.add(member.id)
+        return None
+
+    def _blocked(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        member = self.member(body["member"])
+        if member.blocked:
+            return "the member is already blocked"
+        for cid, kind in sorted(member.votes):
+            if self._counted(member, self.contributions[cid], kind):
+                assert self.scorer is not None
+                self.scorer.uncount(member.id, cid, kind)
+        member.blocked_at, member.block_reason = position, body["reason"]
+        if self.scorer:
+            self.scorer.set_blocked(member.id, True)
+        self.dirty_members.add(member.id)
+        return None
+
+    def _unblocked(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        member = self.member(body["member"])
+        if not member.blocked:
+            return "the member is not blocked"
+        member.blocked_at = member.block_reason = None
+        for cid, kind in sorted(member.votes):
+            if self._counted(member, self.contributions[cid], kind):
+                assert self.scorer is not None
+                self.scorer.count(member.id, cid, kind)
+        if self.scorer:
+            self.scorer.set_blocked(member.id, False)
+        self.dirty_members.add(member.id)
+        return None
+
+    def _moderated(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        contribution = self.contributions.get(body["contribution"])
+        if contribution is None:
+            return "unknown contribution"
+        outcome = body["outcome"]
+        before = {vote: self._counted_vote(contribution, *vote) for vote in contribution.votes}
+        was_excluded = contribution.excluded
+        for author, _ in contribution.authors:
+            counters = self.members[author].moderated
+            if contribution.status in counters:
+                counters[contribution.status] -= 1
+            counters[outcome] += 1
+            self.dirty_members.add(author)
+        contribution.status = outcome
+        self.moderation.append(
+            Moderation(position, contribution.id, outcome, body["reason"], body["note"])
+        )
+        if self.scorer and was_excluded != contribution.excluded:
+            for voter, kind in sorted(contribution.votes):
+                now = self._counted_vote(contribution, voter, kind)
+                if before[(voter, kind)] and not now:
+                    self.scorer.uncount(voter, contribution.id, kind)
+                elif now and not before[(voter, kind)]:
+                    self.scorer.count(voter, contribution.id, kind)
+                self.dirty_members.add(voter)
+            self.scorer.set_excluded(contribution.id, contribution.excluded)
+        self.dirty_contributions.add(contribution.id)
+        return None
+
+    def _settled(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        if self.closed_at is None:
+            return "payouts are settled only after the campaign is closed"
+        if self.settled is not None:
+            return "the campaign's payouts are already settled"
+        self.settled = (position, body)
+        return None
+
+    # -- member acts -----------------------------------------------------------------------
+
+    def _joined(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        member = self.member(actor)
+        if self.membership == "invite-only" and member.invited_at is None:
+            return "the campaign is invite-only and the member was not invited"
+        if member.blocked:
+            return "the member is blocked"
+        if member.joined_at is not None:
+            return "the member already joined"
+        member.joined_at = position
+        self.joined += 1
+        self.dirty_members.add(actor)
+        return None
+
+    def _acting(self, actor: str) -> str | None:
+        member = self.members.get(actor)
+        if member is None or member.joined_at is None:
+            return "the actor has not joined the campaign"
+        if member.blocked:
+            return "the actor is blocked in the campaign"
+        return None
+
+    def _submitted(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        problem = self._acting(actor)
+        if problem:
+            return problem
+        cid = f"{actor}:{seq}"
+        percents: dict[str, int] = {}
+        for entry in body.get("authors") or [{"member": actor, "share": 100}]:
+            percents[entry["member"]] = percents.get(entry["member"], 0) + entry["share"]
+        if sum(percents.values()) != 100 or actor not in percents:
+            raise ValueError(f"authors of {cid} must include the signer and sum to 100")
+        parents = []
+        for entry in body["derived_from"]:
+            parent = self.contributions.get(entry["contribution"])
+            if parent is None:
+                return f"derived from unknown contribution {entry['contribution']}"
+            if parent.status == "removed":
+                return f"derived from removed contribution {parent.id}"
+            declared = entry["share"]
+            if declared is None:
+                share = self.policy.remix_default_share if self.policy else ZERO
+            else:
+                share = parse_fraction(declared, "derived_from share")
+            parents.append(Parent(parent.id, declared, share))
+        authors = tuple(sorted(percents.items()))
+        contribution = Contribution(
+            cid,
+            position,
+            actor,
+            body["kind"],
+            body["title"],
+            body["content"],
+            authors,
+            tuple(parents),
+        )
+        self.contributions[cid] = contribution
+        for member_id, _ in authors:
+            member = self.member(member_id)
+            member.authored.append(cid)
+            member.coauthored += len(authors) > 1
+            self.dirty_members.add(member_id)
+        for parent_id in dict.fromkeys(p.contribution for p in parents):
+            parent = self.contributions[parent_id]
+            parent.children.append(cid)
+            for author, _ in parent.authors:
+                if author not in percents:
+                    self.members[author].remixed_by_others += 1
+                    self.dirty_members.add(author)
+        if self.scorer:
+            shares: dict[str, Fraction] = {}
+            for p in parents:
+                shares[p.contribution] = shares.get(p.contribution, ZERO) + p.share
+            self.scorer.add_contribution(cid, position, authors, tuple(sorted(shares.items())))
+        self.dirty_contributions.add(cid)
+        self.new_contributions.append(cid)
+        return None
+
+    def _counted(self, member: Member, contribution: Contribution, kind: str) -> bool:
+        return self.weights.get(kind, 0) > 0 and not member.blocked and not contribution.excluded
+
+    def _counted_vote(self, contribution: Contribution, voter: str, kind: str) -> bool:
+        return self._counted(self.members[voter], contribution, kind)
+
+    def _voted(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        problem = self._acting(actor)
+        contribution = self.contributions.get(body["contribution"])
+        kind = body["kind"]
+        if problem:
+            return problem
+        if contribution is None:
+            return "unknown contribution"
+        if contribution.status == "removed":
+            return "the contribution was removed"
+        if actor in contribution.author_ids:
+            return "a self-vote (the voter is an author)"
+        member = self.members[actor]
+        if (contribution.id, kind) in member.votes:
+            return "a duplicate vote (same member, contribution and kind)"
+        member.votes[(contribution.id, kind)] = position
+        contribution.votes[(actor, kind)] = position
+        self._tally(contribution, kind, +1)
+        if self._counted(member, contribution, kind):
+            assert self.scorer is not None
+            self.scorer.count(actor, contribution.id, kind)
+        self.dirty_members.add(actor)
+        return None
+
+    def _withdrawn(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        contribution = self.contributions.get(body["contribution"])
+        member = self.members.get(actor)
+        kind = body["kind"]
+        if contribution is None or member is None or (contribution.id, kind) not in member.votes:
+            return "no such vote to withdraw"
+        counted = self._counted(member, contribution, kind)
+        del member.votes[(contribution.id, kind)], contribution.votes[(actor, kind)]
+        self._tally(contribution, kind, -1)
+        if counted:
+            assert self.scorer is not None
+            self.scorer.uncount(actor, contribution.id, kind)
+        self.dirty_members.add(actor)
+        return None
+
+    def _tally(self, contribution: Contribution, kind: str, step: int) -> None:
+        if kind in contribution.received:
+            contribution.received[kind] += step
+            for author, _ in contribution.authors:
+                self.members[author].received[kind] += step
+                self.dirty_members.add(author)
+        self.active_votes += step
+        self.dirty_contributions.add(contribution.id)
+
+    def _granted(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        licence = body["licence"]
+        contribution = self.contributions.get(licence.rsplit("/", 1)[0])
+        if contribution is None:
+            return "licence of an unknown contribution"
+        if actor not in contribution.author_ids:
+            return "only an author may grant a licence"
+        key = (licence, actor)
+        if key not in self.grants:
+            self.member(actor).licences += 1
+            self.dirty_members.add(actor)
+        self.grants[key] = Grant(licence, actor, contribution.id, dict(body), position)
+        self.dirty_grants.add(key)
+        return None
+
+    def _revoked(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        grant = self.grants.get((body["licence"], actor))
+        if grant is None or grant.revoked_at is not None:
+            return "no live grant of this licence by this author"
+        grant.revoked_at = position
+        self.dirty_grants.add((grant.licence, actor))
+        return None
+
+    def _reused(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        contribution = self.contributions.get(body["contribution"])
+        if contribution is None:
+            return "unknown contribution"
+        key = (body["channel"], body["territory"])
+        distinct = key not in contribution.reuse_keys
+        if distinct:
+            contribution.reuse_keys[key] = position
+            if self.scorer:
+                self.scorer.set_reuses(contribution.id, len(contribution.reuse_keys))
+        contribution.reuse_events += 1
+        self.reuses.append(Reuse(position, contribution.id, body["licence"], *key, distinct))
+        for author, _ in contribution.authors:
+            self.members[author].reuses += 1
+            self.dirty_members.add(author)
+        self.dirty_contributions.add(contribution.id)
+        return None
+
+    # -- after a batch ---------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Bring the scores up to date and collect the rows they changed."""
+        if self.scorer is None:
+            return
+        self.scorer.refresh()
+        self.dirty_contributions |= self.scorer.changed_contributions
+        self.dirty_members |= self.scorer.changed_members
+        self.scorer.changed_contributions = set()
+        self.scorer.changed_members = set()
+
+    def mark_written(self) -> None:
+        """Forget what changed: the tables now hold every row of this state."""
+        self.dirty_members, self.dirty_contributions, self.dirty_grants = set(), set(), set()
+        self.new_contributions = []
+        self.written = {
+            "reuses": len(self.reuses),
+            "moderation": len(self.moderation),
+            "ignored": len(self.ignored),
+        }
+
+    def require_scorer(self) -> Scorer:
+        """The scorer, or ``UnsupportedPolicyError`` when the policy is not cocred-fair v1."""
+        if self.scorer is None:
+            assert self.policy_problem is not None
+            raise UnsupportedPolicyError(
+                f"campaign {self.id}: {self.policy_problem.detail}", campaign=self.id
+            )
+        return self.scorer

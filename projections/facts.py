@@ -1,0 +1,119 @@
+"""What the log says about one campaign, as plain records (no scores: see ``scoring``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+KINDS = ("support", "comment", "save", "share")
+OUTCOMES = ("accepted", "rejected", "removed")
+EXCLUDING = frozenset({"rejected", "removed"})
+
+
+@dataclass(slots=True, eq=False)
+class Member:
+    """A member as seen by one campaign, with the attribution counters kept per event."""
+
+    id: str
+    invited_at: int | None = None
+    joined_at: int | None = None
+    blocked_at: int | None = None
+    block_reason: str | None = None
+    votes: dict[tuple[str, str], int] = field(default_factory=dict)  # (contribution, kind) -> pos
+    authored: list[str] = field(default_factory=list)
+    coauthored: int = 0
+    received: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    reuses: int = 0
+    remixed_by_others: int = 0
+    licences: int = 0
+    moderated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+
+    @property
+    def blocked(self) -> bool:
+        return self.blocked_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Parent:
+    """One ``derived_from`` entry: the declared share (None = policy default) and its value."""
+
+    contribution: str
+    declared: str | None
+    share: Fraction
+
+
+@dataclass(slots=True, eq=False)
+class Contribution:
+    """A submitted contribution and what happened to it."""
+
+    id: str
+    position: int
+    signer: str
+    kind: str
+    title: str
+    content: str
+    authors: tuple[tuple[str, int], ...]  # (member, percent), sorted by member
+    parents: tuple[Parent, ...]  # in declared order
+    children: list[str] = field(default_factory=list)
+    status: str = "open"  # or the latest moderation outcome
+    votes: dict[tuple[str, str], int] = field(default_factory=dict)  # (voter, kind) -> pos
+    received: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    reuse_events: int = 0
+    reuse_keys: dict[tuple[str, str], int] = field(default_factory=dict)  # (channel, terr.) -> pos
+    author_ids: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.author_ids = frozenset(member for member, _ in self.authors)
+
+    @property
+    def excluded(self) -> bool:
+        return self.status in EXCLUDING
+
+    def percent_of(self, member: str) -> int:
+        return next((percent for m, percent in self.authors if m == member), 0)
+
+
+@dataclass(slots=True, eq=False)
+class Grant:
+    """One author's grant of a licence."""
+
+    licence: str
+    author: str
+    contribution: str
+    body: dict[str, Any]
+    granted_at: int
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reuse:
+    """A ``ReuseRecorded`` event; ``distinct`` when it is the first for its channel/territory."""
+
+    position: int
+    contribution: str
+    licence: str
+    channel: str
+    territory: str
+    distinct: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Moderation:
+    """A ``ContributionModerated`` event."""
+
+    position: int
+    contribution: str
+    outcome: str
+    reason: str
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A campaign event the projection did not apply, and why (the domain should prevent it)."""
+
+    position: int
+    type: str
+    actor: str
+    reason: str

@@ -1,0 +1,111 @@
+"""The reward policy a campaign was opened with (``CampaignOpened.body.policy``).
+
+Only ``cocred-fair`` version 1 is implemented (see ``projections/RULES.md`` for
+what each parameter does). A campaign opened with another policy is still
+projected (attribution does not depend on the policy), but its shares and
+payouts cannot be computed: asking for them raises ``UnsupportedPolicyError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from projections.errors import UnsupportedPolicyError
+from projections.exact import parse_fraction
+
+NAME = "cocred-fair"
+VERSION = 1
+KINDS = ("support", "comment", "save", "share")
+
+# Constants of cocred-fair v1 (the policy body has no field for them): each member
+# casts up to VOTE_BUDGET votes at full weight; beyond that, each of the member's n
+# votes weighs VOTE_BUDGET / n rounded down to a multiple of 1 / BUDGET_GRID
+# (see RULES.md, rule 3).
+VOTE_BUDGET = 10
+BUDGET_GRID = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """cocred-fair v1 parameters, parsed exactly."""
+
+    weights: tuple[tuple[str, int], ...]
+    reuse_weight: int
+    remix_default_share: Fraction
+    support_threshold: int
+    per_person_cap: Fraction | None
+    min_payout: int
+    pairwise_bound: Fraction
+    vote_budget: int = VOTE_BUDGET
+    budget_grid: int = BUDGET_GRID
+
+    def weight(self, kind: str) -> int:
+        """The weight of a vote kind (0 for a kind the policy does not list)."""
+        for name, value in self.weights:
+            if name == kind:
+                return value
+        return 0
+
+    @property
+    def ref(self) -> dict[str, Any]:
+        """``{"name", "version"}`` as recorded in ``PayoutsSettled``."""
+        return {"name": NAME, "version": VERSION}
+
+
+def _int(body: Mapping[str, Any], key: str) -> int:
+    value = body[key]
+    if type(value) is not int or value < 0:
+        raise ValueError(f"policy field {key!r} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def policy_name(body: Any) -> str:
+    """``name vN`` of a policy body, for messages."""
+    if isinstance(body, Mapping):
+        return f"{body.get('name')!s} v{body.get('version')!s}"
+    return repr(body)
+
+
+def parse_policy(body: Any) -> Policy:
+    """Parse a policy body.
+
+    Raises ``UnsupportedPolicyError`` when it names another policy or version,
+    and ``ValueError``/``KeyError`` when a cocred-fair v1 body breaks the event
+    contract (the domain validates it, so that means a broken log).
+    """
+    if not isinstance(body, Mapping) or body.get("name") != NAME or body.get("version") != VERSION:
+        raise UnsupportedPolicyError(
+            f"policy {policy_name(body)} is not implemented; these projections compute "
+            f"{NAME} v{VERSION}"
+        )
+    weights = body["weights"]
+    if not isinstance(weights, Mapping):
+        raise ValueError("policy field 'weights' must be an object")
+    cap = body["per_person_cap"]
+    return Policy(
+        weights=tuple(sorted((str(k), _int(weights, k)) for k in weights)),
+        reuse_weight=_int(body, "reuse_weight"),
+        remix_default_share=parse_fraction(body["remix_default_share"], "remix_default_share"),
+        support_threshold=_int(body, "support_threshold"),
+        per_person_cap=None if cap is None else parse_fraction(cap, "per_person_cap"),
+        min_payout=_int(body, "min_payout"),
+        pairwise_bound=parse_fraction(body["pairwise_bound"], "pairwise_bound"),
+    )
+
+
+def default_policy_body() -> dict[str, Any]:
+    """The example policy of EVENTS.md (handy for tests and demos)."""
+    return {
+        "name": NAME,
+        "version": VERSION,
+        "weights": {"support": 1, "comment": 3, "save": 2, "share": 4},
+        "reuse_weight": 20,
+        "remix_default_share": "3/10",
+        "support_threshold": 0,
+        "per_person_cap": None,
+        "min_payout": 0,
+        "pairwise_bound": "1/2",
+    }

@@ -1,0 +1,220 @@
+"""Questions answered from the read-model tables alone (no replay): for the CLI and HTTP.
+
+- ``leaderboard``: every payee's credit share and projected payout, best first;
+- ``attribution``: one contributor's record in a campaign (counters, contributions,
+  licences, reuses of their work, moderation outcomes, credit);
+- ``lineage``: a contribution's ancestors and descendants with the declared
+  shares and the cumulative share along the chain.
+
+They read what the projector last wrote; call ``Projector.catch_up`` first for
+the log's head. Fractions come back as canonical ``"p/q"`` text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from projections.errors import (
+    UnknownCampaignError,
+    UnknownContributionError,
+    UnknownMemberError,
+    UnsupportedPolicyError,
+)
+from projections.exact import fraction_text, from_text
+from projections.payouts import split_pool
+from projections.policy import parse_policy, policy_name
+from projections.projector import Projector
+from projections.tables import Tables
+
+Edges = dict[str, list[tuple[str, Fraction]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """One payee on the leaderboard."""
+
+    rank: int
+    member: str
+    credit: Fraction
+    share: Fraction
+    amount: int
+    capped: bool
+    below_minimum: bool
+
+
+def _campaign(projector: Projector, campaign: str) -> dict[str, Any]:
+    table = projector.tables.campaigns
+    with projector.engine.connect() as conn:
+        row = conn.execute(select(table).where(table.c.campaign == campaign)).mappings().first()
+    if row is None:
+        raise UnknownCampaignError(
+            f"no campaign {campaign!r} in the read models (as of position {projector.position()})",
+            campaign=campaign,
+        )
+    return dict(row)
+
+
+def leaderboard(projector: Projector, campaign: str) -> tuple[dict[str, Any], list[Standing]]:
+    """(the campaign row, payees ranked by amount then credit then member id).
+
+    Raises ``UnknownCampaignError`` and ``UnsupportedPolicyError``.
+    """
+    row = _campaign(projector, campaign)
+    policy_body = orjson.loads(row["policy"])
+    if not row["policy_supported"]:
+        raise UnsupportedPolicyError(
+            f"campaign {campaign}: policy {policy_name(policy_body)} is not implemented",
+            campaign=campaign,
+        )
+    policy = parse_policy(policy_body)
+    members = projector.tables.members
+    with projector.engine.connect() as conn:
+        rows = conn.execute(
+            select(members.c.member, members.c.credit).where(
+                members.c.campaign == campaign, members.c.blocked_at.is_(None)
+            )
+        ).all()
+    credits = {member: from_text(credit) for member, credit in rows}
+    lines = split_pool(
+        credits,
+        row["pool"] + row["funded"],
+        cap=policy.per_person_cap,
+        min_payout=policy.min_payout,
+    )
+    ranked = sorted(lines, key=lambda x: (-x.amount, -x.credit, x.member))
+    return row, [
+        Standing(i + 1, x.member, x.credit, x.share, x.amount, x.capped, x.below_minimum)
+        for i, x in enumerate(ranked)
+    ]
+
+
+def _rows(projector: Projector, table_name: str, **where: Any) -> list[dict[str, Any]]:
+    table = getattr(projector.tables, table_name)
+    query = select(table).where(*(table.c[k] == v for k, v in where.items()))
+    keys = list(table.primary_key.columns)
+    with projector.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query.order_by(*keys)).mappings()]
+
+
+def attribution(projector: Projector, campaign: str, member: str) -> dict[str, Any]:
+    """One contributor's record in a campaign; ``UnknownMemberError`` if never in it.
+
+    ``record`` is the member's row (counters, credit); ``contributions`` each come
+    with the member's percent, co-authors, reuses and moderation; ``licences`` are
+    the member's grants.
+    """
+    _campaign(projector, campaign)
+    found = _rows(projector, "members", campaign=campaign, member=member)
+    if not found:
+        raise UnknownMemberError(
+            f"member {member} has no part in campaign {campaign}", member=member
+        )
+    authored = _rows(projector, "authors", campaign=campaign, member=member)
+    contributions = []
+    for entry in authored:
+        cid = entry["contribution"]
+        row = _rows(projector, "contributions", campaign=campaign, contribution=cid)[0]
+        row["percent"] = entry["percent"]
+        row["coauthors"] = [
+            {"member": a["member"], "percent": a["percent"]}
+            for a in _rows(projector, "authors", campaign=campaign, contribution=cid)
+            if a["member"] != member
+        ]
+        row["reused"] = _rows(projector, "reuses", campaign=campaign, contribution=cid)
+        row["moderation"] = _rows(projector, "moderation", campaign=campaign, contribution=cid)
+        contributions.append(row)
+    contributions.sort(key=lambda row: row["position"])
+    return {
+        "campaign": campaign,
+        "member": member,
+        "as_of": projector.position(),
+        "record": found[0],
+        "contributions": contributions,
+        "licences": _rows(projector, "licences", campaign=campaign, author=member),
+    }
+
+
+def lineage(projector: Projector, campaign: str, contribution: str) -> dict[str, Any]:
+    """Ancestors and descendants of a contribution, each with its path share.
+
+    ``path`` is the fraction of credit that flows from the descendant to the
+    ancestor along every chain between them (the product of the declared shares,
+    summed over chains, computed in log order so diamonds cost nothing extra);
+    removed or rejected contributions are listed but pass nothing.
+    Raises ``UnknownCampaignError`` or ``UnknownContributionError``.
+    """
+    _campaign(projector, campaign)
+    rows = _rows(projector, "contributions", campaign=campaign)
+    info = {row["contribution"]: (row["position"], row["status"]) for row in rows}
+    if contribution not in info:
+        raise UnknownContributionError(
+            f"no contribution {contribution} in campaign {campaign}", contribution=contribution
+        )
+    edges = _rows(projector, "lineage", campaign=campaign)
+    up: Edges = {}
+    down: Edges = {}
+    links: dict[str, list[dict[str, Any]]] = {}
+    for edge in edges:
+        share = from_text(edge["share"])
+        up.setdefault(edge["child"], []).append((edge["parent"], share))
+        down.setdefault(edge["parent"], []).append((edge["child"], share))
+        links.setdefault(edge["child"], []).append(
+            {"parent": edge["parent"], "declared": edge["declared"], "share": edge["share"]}
+        )
+
+    def passes(cid: str) -> bool:
+        return info[cid][1] not in ("removed", "rejected")
+
+    def cone(
+        graph: dict[str, list[tuple[str, Fraction]]], newest_first: bool
+    ) -> dict[str, Fraction]:
+        found = {contribution}
+        frontier = [contribution]
+        while frontier:
+            for other, _ in graph.get(frontier.pop(), []):
+                if other not in found:
+                    found.add(other)
+                    frontier.append(other)
+        paths = {contribution: Fraction(1)}
+        order = sorted(found - {contribution}, key=lambda c: info[c][0], reverse=newest_first)
+        back = down if graph is up else up  # the edges that lead back towards ``contribution``
+        for cid in order:
+            paths[cid] = sum(
+                (
+                    share * paths[other]
+                    for other, share in back.get(cid, [])
+                    if other in paths and passes(other) and passes(cid)
+                ),
+                Fraction(0),
+            )
+        del paths[contribution]
+        return paths
+
+    def listing(paths: dict[str, Fraction]) -> list[dict[str, Any]]:
+        return [
+            {
+                "contribution": cid,
+                "position": info[cid][0],
+                "status": info[cid][1],
+                "path": fraction_text(path),
+                "derived_from": links.get(cid, []),
+            }
+            for cid, path in sorted(paths.items(), key=lambda item: info[item[0]][0])
+        ]
+
+    return {
+        "campaign": campaign,
+        "contribution": contribution,
+        "status": info[contribution][1],
+        "derived_from": links.get(contribution, []),
+        "ancestors": listing(cone(up, newest_first=True)),
+        "descendants": listing(cone(down, newest_first=False)),
+    }
+
+
+__all__ = ["Standing", "Tables", "attribution", "leaderboard", "lineage"]

@@ -1,0 +1,270 @@
+"""Signed campaign events for tests and benchmarks, built per ``domain/EVENTS.md``.
+
+``Script`` plays a campaign: actors (deterministic keys from a seed and a name)
+register, join, submit, vote, remix, licence, get reused, moderated, blocked…
+Every act becomes a signed envelope with the next ``seq`` of its actor and a
+timestamp one second after the previous one. Scripts only produce rule-abiding
+logs (the domain's rules are not in the append path here), so the tests feed
+the projections what the real system would.
+
+``flush(ledger)`` appends what is pending in batches; ``records()`` returns every
+event as the store would (positions from 0), for tests of the pure model that
+need no database. ``tests/projections/lively.py`` plays a whole random campaign.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+from ledger.envelope import Envelope, sign_envelope
+from ledger.keys import SigningKey
+from ledger.ledger import Ledger
+from ledger.store import StoredRecord
+from projections.campaign import CampaignState
+from projections.policy import default_policy_body
+from projections.state import LogState
+from tests.support import registration
+
+START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+KINDS = ("support", "comment", "save", "share")
+GUIDELINES = hashlib.sha256(b"be kind, be original").hexdigest()
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Actor:
+    name: str
+    key: SigningKey
+    seq: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.key.actor
+
+
+class Script:
+    """One campaign's events, in order (see the module docstring)."""
+
+    def __init__(
+        self,
+        campaign: str = "summer-26",
+        *,
+        seed: int = 0,
+        pool: int = 100_000,
+        currency: str = "EUR",
+        membership: str = "open",
+        policy: dict[str, Any] | None = None,
+        brand: str = "brand",
+        keep: bool = True,
+    ) -> None:
+        self.campaign = campaign
+        self.seed = seed
+        self.keep = keep
+        self.pending: list[Envelope] = []
+        self.log: list[tuple[str, int, str, bytes]] = []
+        self.actors: dict[str, Actor] = {}
+        self.ticks = 0
+        self.policy = {**default_policy_body(), **(policy or {})}
+        self.membership = membership
+        self.brand = self.actor(brand)
+        self._sign(
+            self.brand,
+            "CampaignOpened",
+            {
+                "title": f"Campaign {campaign}",
+                "guidelines": GUIDELINES,
+                "starts_at": "2026-05-01T00:00:00Z",
+                "ends_at": "2026-12-31T00:00:00Z",
+                "membership": membership,
+                "currency": currency,
+                "pool": pool,
+                "policy": self.policy,
+            },
+        )
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def actor(self, name: str) -> Actor:
+        """The actor called ``name``, registering its key on first use."""
+        found = self.actors.get(name)
+        if found is None:
+            seed = hashlib.sha256(f"{self.seed}/{name}".encode()).digest()
+            found = self.actors[name] = Actor(name, SigningKey.from_seed(seed), seq=1)
+            self._push(registration(found.key))
+        return found
+
+    def id(self, name: str) -> str:
+        return self.actor(name).id
+
+    def _push(self, env: Envelope) -> None:
+        self.pending.append(env)
+        if self.keep:
+            self.log.append((env.actor, env.seq, env.type, env.canonical_bytes()))
+
+    def _sign(
+        self, actor: Actor, type_: str, body: dict[str, Any], campaign: str | None = ""
+    ) -> Envelope:
+        actor.seq += 1
+        self.ticks += 1
+        env = sign_envelope(
+            actor.key,
+            type_,
+            body,
+            seq=actor.seq,
+            ts=START + timedelta(seconds=self.ticks),
+            campaign=self.campaign if campaign == "" else campaign,
+        )
+        self._push(env)
+        return env
+
+    def flush(self, ledger: Ledger, batch: int = 1000) -> list[int]:
+        """Append every pending event (in batches); return their positions."""
+        positions: list[int] = []
+        for i in range(0, len(self.pending), batch):
+            positions += ledger.append_batch(self.pending[i : i + batch])
+        self.pending = []
+        return positions
+
+    def records(self, start: int = 0) -> list[StoredRecord]:
+        """Every event so far as stored records (positions from ``start``)."""
+        return [
+            StoredRecord(start + i, actor, seq, type_, data)
+            for i, (actor, seq, type_, data) in enumerate(self.log)
+        ]
+
+    # -- brand acts ------------------------------------------------------------------------
+
+    def fund(self, amount: int) -> None:
+        self._sign(self.brand, "PoolFunded", {"amount": amount})
+
+    def invite(self, name: str) -> None:
+        self._sign(self.brand, "MemberInvited", {"member": self.id(name)})
+
+    def block(self, name: str, reason: str = "sock-puppet") -> None:
+        self._sign(self.brand, "MemberBlocked", {"member": self.id(name), "reason": reason})
+
+    def unblock(self, name: str) -> None:
+        self._sign(self.brand, "MemberUnblocked", {"member": self.id(name)})
+
+    def moderate(self, contribution: str, outcome: str, reason: str = "off-topic") -> None:
+        body = {"contribution": contribution, "outcome": outcome, "reason": reason, "note": None}
+        self._sign(self.brand, "ContributionModerated", body)
+
+    def reuse(self, contribution: str, licence: str, channel: str = "web", territory: str = "FR"):
+        body = {
+            "contribution": contribution,
+            "licence": licence,
+            "channel": channel,
+            "territory": territory,
+        }
+        self._sign(self.brand, "ReuseRecorded", body)
+
+    def close(self) -> None:
+        self._sign(self.brand, "CampaignClosed", {})
+
+    def settle(self, export: str, total: int, lines: int, currency: str = "EUR") -> Envelope:
+        body = {
+            "policy": {"name": "cocred-fair", "version": 1},
+            "total": total,
+            "currency": currency,
+            "export": export,
+            "lines": lines,
+        }
+        return self._sign(self.brand, "PayoutsSettled", body)
+
+    # -- member acts -----------------------------------------------------------------------
+
+    def join(self, *names: str) -> None:
+        """Each name joins (invited first when the campaign is invite-only)."""
+        for name in names:
+            if self.membership == "invite-only":
+                self.invite(name)
+            self._sign(self.actor(name), "MemberJoined", {"guidelines": GUIDELINES})
+
+    def submit(
+        self,
+        name: str,
+        title: str = "an idea",
+        *,
+        kind: str = "idea",
+        authors: Sequence[tuple[str, int]] | None = None,
+        derived_from: Sequence[tuple[str, str | None]] = (),
+    ) -> str:
+        """Submit a contribution; return its id. ``authors`` are (name, percent) pairs."""
+        body: dict[str, Any] = {
+            "content": digest(f"{name}/{title}/{self.ticks}"),
+            "kind": kind,
+            "title": title,
+            "derived_from": [{"contribution": c, "share": s} for c, s in derived_from],
+        }
+        if authors is not None:
+            body["authors"] = [{"member": self.id(n), "share": p} for n, p in authors]
+        env = self._sign(self.actor(name), "ContributionSubmitted", body)
+        return f"{env.actor}:{env.seq}"
+
+    def vote(self, name: str, contribution: str, kind: str = "support") -> None:
+        body: dict[str, Any] = {"contribution": contribution, "kind": kind}
+        if kind == "comment":
+            body["comment"] = digest(f"{name} on {contribution}")
+        self._sign(self.actor(name), "VoteCast", body)
+
+    def withdraw(self, name: str, contribution: str, kind: str = "support") -> None:
+        self._sign(self.actor(name), "VoteWithdrawn", {"contribution": contribution, "kind": kind})
+
+    def grant(self, contribution: str, authors: Iterable[str], name: str = "web") -> str:
+        """Every author grants the brand the same licence; return the licence id."""
+        licence = f"{contribution}/{name}"
+        body = {
+            "licence": licence,
+            "licensee": self.brand.id,
+            "channels": ["web", "social"],
+            "territory": "worldwide",
+            "starts_at": "2026-05-01T00:00:00Z",
+            "ends_at": None,
+            "terms": digest("standard terms"),
+        }
+        for author in authors:
+            self._sign(self.actor(author), "LicenceGranted", body)
+        return licence
+
+    def revoke(self, licence: str, author: str) -> None:
+        self._sign(self.actor(author), "LicenceRevoked", {"licence": licence})
+
+    def ring(self, size: int, prefix: str = "puppet", kinds: Sequence[str] = KINDS) -> list[str]:
+        """A sock-puppet ring: each joins, submits, and votes every kind on the others' work."""
+        names = [f"{prefix}{i}" for i in range(size)]
+        self.join(*names)
+        works = {n: self.submit(n, f"{n}'s entry") for n in names}
+        for voter in names:
+            for author in names:
+                if author != voter:
+                    for kind in kinds:
+                        self.vote(voter, works[author], kind)
+        return names
+
+
+def replayed(records: Iterable[StoredRecord]) -> LogState:
+    """The live state after a bulk replay of ``records``."""
+    state = LogState()
+    state.apply_all(records)
+    state.go_live()
+    return state
+
+
+def campaign_of(script: Script) -> CampaignState:
+    """The script's campaign, replayed from its records (no database)."""
+    return replayed(script.records()).campaign(script.campaign)
+
+
+def credit(script: Script, name: str) -> Fraction:
+    """A member's credit in the script's campaign, by name."""
+    scorer = campaign_of(script).require_scorer()
+    return scorer.credit.get(script.id(name), Fraction(0))
