@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import make_events  # noqa: E402
+from ingest import iter_events, make_events  # noqa: E402
 
 from ledger.audit import audit  # noqa: E402
 from ledger.checkpoints import CheckpointLog, LedgerIdentity, run_checkpointer  # noqa: E402
@@ -54,15 +54,19 @@ def build_log(events: int) -> tuple[str, Path]:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     ledger = Ledger(open_store(url), max_clock_skew=None)
     start = time.perf_counter()
-    chunk = 50_000
-    for first in range(0, events, chunk):
-        lines = make_events(min(events, first + chunk), 2000, seed=11)[first:]
-        for i in range(0, len(lines), 5000):
-            ledger.append_batch(lines[i : i + 5000])
-        print(
-            f"  generated {ledger.size():,} events ({time.perf_counter() - start:.0f} s)",
-            flush=True,
-        )
+    batch: list[bytes] = []
+    for raw in iter_events(events, 2000, seed=11):
+        batch.append(raw)
+        if len(batch) == 5000:
+            ledger.append_batch(batch)
+            batch = []
+            if ledger.size() % 100_000 == 0:
+                print(
+                    f"  generated {ledger.size():,} events ({time.perf_counter() - start:.0f} s)",
+                    flush=True,
+                )
+    if batch:
+        ledger.append_batch(batch)
     ledger.close()
     return url, path
 

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,14 +36,19 @@ from tests.support import registration  # noqa: E402
 KINDS = ["idea", "photo", "video", "design", "text"]
 
 
-def make_events(count: int, actors: int, seed: int = 7) -> list[bytes]:
+def iter_events(count: int, actors: int, seed: int = 7) -> Iterator[bytes]:
     """Registrations, then contributions with ~300-byte bodies, round-robin over actors."""
     rnd = random.Random(seed)
     keys = [SigningKey.from_seed(rnd.randbytes(32)) for _ in range(actors)]
-    events = [registration(k).canonical_bytes() for k in keys]
+    made = 0
+    for k in keys:
+        if made == count:
+            return
+        yield registration(k).canonical_bytes()
+        made += 1
     seqs = dict.fromkeys(range(actors), 1)
-    while len(events) < count:
-        i = len(events) % actors
+    while made < count:
+        i = made % actors
         seqs[i] += 1
         body = {
             "content": rnd.randbytes(32).hex(),
@@ -75,8 +81,13 @@ def make_events(count: int, actors: int, seed: int = 7) -> list[bytes]:
             campaign="summer-26",
             ts="2026-11-22T10:00:00Z",
         )
-        events.append(env.canonical_bytes())
-    return events[:count]
+        yield env.canonical_bytes()
+        made += 1
+
+
+def make_events(count: int, actors: int, seed: int = 7) -> list[bytes]:
+    """``iter_events`` as a list."""
+    return list(iter_events(count, actors, seed))
 
 
 def rate(count: int, seconds: float) -> float:
@@ -176,15 +187,21 @@ def main() -> None:
         limit = verify_only(events)
         print(f"(a) verify-only, 1 core:            {limit:9,.0f} events/s  (the limit)")
         print(f"(a) raw sqlite3 executemany, 1 tx:  {raw_sqlite(events, folder):9,.0f} events/s")
-        rows = []
+        one = 0.0
         for threads in (1, os.cpu_count() or 1):
             r = batched(f"sqlite:///{folder}/b{threads}.sqlite", events, threads)
-            target = 0.7 if threads == 1 else 1.6
-            rows.append((threads, r))
-            print(
-                f"(b) cocred batched, {threads} verify thread(s): {r:9,.0f} events/s  "
-                f"= {r / limit:.2f} x verify-only (target >= {target})"
-            )
+            if threads == 1:
+                one = r
+                print(
+                    f"(b) cocred batched, 1 process:      {r:9,.0f} events/s  "
+                    f"= {r / limit:.2f} x verify-only (target >= 0.7)"
+                )
+            else:
+                print(
+                    f"(b) cocred batched, {threads} verify processes: {r:9,.0f} events/s  "
+                    f"= {r / one:.2f} x the one-process rate (target >= 1.6), "
+                    f"{r / limit:.2f} x verify-only"
+                )
         single = one_by_one(f"sqlite:///{folder}/one.sqlite", events[: args.single])
         print(f"(c) cocred one per call, SQLite:    {single:9,.0f} events/s  (target >= 2,000)")
 
