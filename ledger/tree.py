@@ -60,27 +60,42 @@ class SqlNodes(NodeReader):
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._sql: dict[int, str] = {}
+
+    def _union(self, conn: sa.Connection, count: int) -> str:
+        if count not in self._sql:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+            table = f'"{schema}".cocred_merkle_nodes' if schema else "cocred_merkle_nodes"
+            part = (
+                f"SELECT {mark}, substr(hashes, {mark}, {HASH_SIZE}) FROM {table} "
+                f"WHERE level = {mark} AND chunk = {mark}"
+            )
+            self._sql[count] = " UNION ALL ".join([part] * count)
+        return self._sql[count]
 
     def nodes(self, coords: Sequence[Coord]) -> list[bytes]:
         if not coords:
             return []
-        wanted = sorted({(level, index // CHUNK) for level, index in coords})
-        query = sa.select(nodes_table.c.level, nodes_table.c.chunk, nodes_table.c.hashes).where(
-            sa.tuple_(nodes_table.c.level, nodes_table.c.chunk).in_(wanted)
-        )
+        # One query; each part slices just the 32 bytes it needs out of its chunk
+        # (a whole chunk is 8 KB, and a proof touches ~40 of them). Driver-level SQL,
+        # cached by size: compiling a 40-part union per proof cost milliseconds.
+        params: list[int] = []
+        for i, (level, index) in enumerate(coords):
+            params += [i, (index % CHUNK) * HASH_SIZE + 1, level, index // CHUNK]
         with self.engine.connect() as conn:
-            chunks = {(r.level, r.chunk): r.hashes for r in conn.execute(query)}
+            rows = conn.exec_driver_sql(self._union(conn, len(coords)), tuple(params))
+            found = {int(r[0]): bytes(r[1]) for r in rows}
         out = []
-        for level, index in coords:
-            blob = chunks.get((level, index // CHUNK), b"")
-            start = (index % CHUNK) * HASH_SIZE
-            if len(blob) < start + HASH_SIZE:
+        for i, (level, index) in enumerate(coords):
+            digest = found.get(i, b"")
+            if len(digest) != HASH_SIZE:
                 raise NodeNotFoundError(
                     f"tree: no stored node at level {level}, index {index}",
                     level=level,
                     index=index,
                 )
-            out.append(bytes(blob[start : start + HASH_SIZE]))
+            out.append(digest)
         return out
 
 
