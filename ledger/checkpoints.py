@@ -26,7 +26,6 @@ checkpoints_table = sa.Table(
     "cocred_checkpoints",
     metadata,
     sa.Column("size", sa.BigInteger, primary_key=True),
-    sa.Column("root", sa.LargeBinary, nullable=False),
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("cut_at", sa.String(40), nullable=False),
 )
@@ -175,7 +174,6 @@ class CheckpointLog:
                     sa.insert(checkpoints_table),
                     {
                         "size": size,
-                        "root": root,
                         "note": signed.to_text(),
                         "cut_at": cut_at.isoformat(),
                     },

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,8 +32,7 @@ from ledger.errors import (
     SignatureError,
     StorageError,
 )
-from ledger.keys import verify_signature
-from ledger.parallel import ParallelVerifier
+from ledger.parallel import ParallelVerifier, verify_slice
 from ledger.store import ConflictError, LogStore, NewRecord, StoredRecord
 
 MAX_BATCH = 10_000
@@ -276,7 +275,7 @@ class Ledger:
             bad = next((r for r in (f.result() for f in pending) if r is not None), None)
             bad = None if bad is None else int(bad)
         else:
-            bad = _verify_range(prepared, 0, len(prepared))
+            bad = verify_slice([(p.public_key, p.message, p.signature) for p in prepared])
         if bad is not None:
             env = prepared[bad].envelope
             exc = SignatureError(
@@ -334,16 +333,3 @@ def _submit(
 
     inner.add_done_callback(done)
     return outer
-
-
-def _verify_range(prepared: Sequence[Prepared], start: int, stop: int) -> int | None:
-    for i in range(start, stop):
-        p = prepared[i]
-        if not verify_signature(p.public_key, p.message, p.signature):
-            return i
-    return None
-
-
-def read_lines(lines: Iterable[bytes | str]) -> list[bytes | str]:
-    """Non-blank lines of a JSON-lines input."""
-    return [line for line in lines if line.strip()]

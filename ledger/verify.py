@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from ledger.actors import ActorState, resolve
 from ledger.envelope import Envelope
 from ledger.errors import LedgerError
-from ledger.keys import verify_signature
-from ledger.parallel import ParallelVerifier
+from ledger.parallel import ParallelVerifier, verify_slice
 from ledger.store import PAGE, LogStore, StoredRecord
 
 
@@ -81,13 +80,6 @@ def _check_record(
         return Failure(record.position, "key state", exc.detail), None
     states[env.actor] = after
     return None, (public, env.signing_bytes(), env.signature)
-
-
-def _first_bad_signature(tasks: list[tuple[int, bytes, bytes, bytes]]) -> int | None:
-    for position, public, message, signature in tasks:
-        if not verify_signature(public, message, signature):
-            return position
-    return None
 
 
 def verify_log(
@@ -164,7 +156,8 @@ class _Page:
                     position = chunk[index][0]
                     break
         else:
-            position = _first_bad_signature(self.tasks)
+            index = verify_slice([t[1:] for t in self.tasks])
+            position = None if index is None else self.tasks[index][0]
         if position is None:
             return None
         env = Envelope.from_bytes(self.records[position - self.records[0].position].data)
