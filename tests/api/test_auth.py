@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -140,3 +141,20 @@ def test_other_covered_components_are_refused(verifier) -> None:
         "BadRequestSignature",
         'the covered components must be exactly ("@method" "@path" "@query" "content-digest")',
     )
+
+
+@pytest.mark.parametrize(
+    "edit, detail",
+    [
+        (lambda h: h.replace(';alg="ed25519"', ';alg="rsa"'), "alg 'rsa' is not ed25519"),
+        (lambda h: h.replace(";created=", ";made="), "the 'created' parameter is missing"),
+        (
+            lambda h: re.sub(r'nonce="[^"]*"', 'nonce="short"', h),
+            "the nonce must have at least 16 characters",
+        ),
+    ],
+)
+def test_signature_parameters_are_checked(verifier, edit, detail) -> None:
+    headers = sign_request(ANA, "GET", "/members/x/export")
+    headers["Signature-Input"] = edit(headers["Signature-Input"])
+    refused(verifier, headers, "BadRequestSignature", detail)

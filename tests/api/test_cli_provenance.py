@@ -88,3 +88,69 @@ def test_a_proof_for_a_missing_position_is_refused(tmp_path: Path) -> None:
     db = demo_db(tmp_path)
     failed = cocred("proof", "999999", "--out", str(tmp_path / "x.json"), "--db", db, code=1)
     assert failed.stderr.strip() == "error[NotFound]: no event at position 999999"
+
+
+def test_extra_checkpoints_must_be_checkpoint_lines(tmp_path: Path) -> None:
+    db = demo_db(tmp_path)
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text('{"note": "nope", "cut_at": "2026-01-01T00:00:00+00:00"}\n')
+    failed = cocred("audit", "--db", db, "--checkpoints", str(kept), code=1)
+    assert (
+        failed.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error[MalformedCheckpoint]: {kept} line 1: ")
+    )
+    kept.write_text("[1]\n")
+    failed = cocred("audit", "--db", db, "--checkpoints", str(kept), code=1)
+    assert (
+        failed.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error[Malformed]: {kept} line 1: not a checkpoint line")
+    )
+    missing = tmp_path / "none.jsonl"
+    failed = cocred("audit", "--db", db, "--checkpoints", str(missing), code=1)
+    assert failed.stderr.strip().startswith(f"error[Malformed]: cannot read {missing}: ")
+
+
+def test_a_witness_copy_with_another_root_fails_the_audit(tmp_path: Path) -> None:
+    db = demo_db(tmp_path)
+    cut = json.loads(cocred("checkpoint", "--db", db).stdout)
+    from ledger.checkpoint import Checkpoint
+    from ledger.checkpoints import LedgerIdentity
+
+    identity = LedgerIdentity.load_or_create(tmp_path / "p.ledger.key")
+    other = identity.signer.sign(Checkpoint(identity.origin, cut["size"], b"\x33" * 32))
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text(json.dumps({"note": other.to_text(), "cut_at": cut["cut_at"]}) + "\n")
+    failed = cocred("audit", "--db", db, "--checkpoints", str(kept), code=1)
+    assert (
+        failed.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"error[AuditFailed]: position {cut['size']}: equivocation: "
+            f"size {cut['size']} has two roots"
+        )
+    )
+
+
+def test_verify_proof_refuses_unreadable_and_malformed_bundles(tmp_path: Path) -> None:
+    missing = tmp_path / "none.json"
+    failed = cocred("verify-proof", str(missing), "--ledger-key", "k", code=1)
+    assert failed.stderr.strip().startswith(f"error[MalformedBundle]: cannot read {missing}: ")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    failed = cocred("verify-proof", str(bad), "--ledger-key", "k", code=1)
+    assert failed.stderr.strip().startswith(f"error[MalformedBundle]: {bad} is not JSON: ")
+    bad.write_text('{"v": 1}')
+    failed = cocred("verify-proof", str(bad), "--ledger-key", "k", code=1)
+    assert failed.stderr.strip() == (
+        "error[MalformedBundle]: bundle: must be an object with exactly anchor, checkpoint, "
+        "event, key, path, position, v"
+    )
+
+
+def test_deploying_needs_an_rpc_url_and_a_key(tmp_path: Path) -> None:
+    failed = cocred("anchor", "deploy", "--db", f"sqlite:///{tmp_path}/d.sqlite", code=1)
+    assert failed.stderr.strip() == (
+        "error[AnchorConfig]: set --rpc (or COCRED_ANCHOR_RPC_URL) and COCRED_ANCHOR_PRIVATE_KEY"
+    )

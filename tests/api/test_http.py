@@ -127,3 +127,32 @@ def test_the_openapi_lists_the_error_shape(client: TestClient) -> None:
     post_events = spec["paths"]["/events"]["post"]["responses"]
     assert {"401", "409", "422"} <= set(post_events)
     assert "ErrorBody" in spec["components"]["schemas"]
+
+
+def test_proof_ranges_are_checked(client: TestClient) -> None:
+    post(client, registration(ANA))
+    post(client, commit(2))
+    assert client.get("/proofs/inclusion", params={"position": 2, "size": 2}).json() == {
+        "error": "InvalidRequest",
+        "detail": "position 2 is not below size 2",
+    }
+    assert client.get("/proofs/consistency", params={"old": 3, "new": 2}).json() == {
+        "error": "InvalidRequest",
+        "detail": "old size 3 is larger than new size 2",
+    }
+    response = client.get("/proofs/inclusion", params={"position": -1, "size": 2})
+    assert response.status_code == 422 and response.json()["error"] == "InvalidRequest"
+
+
+def test_a_batch_is_all_or_nothing_and_an_empty_one_is_refused(client: TestClient) -> None:
+    lines = b"\n".join(e.canonical_bytes() for e in (registration(ANA), commit(2), commit(4)))
+    response = client.post("/events/batch", content=lines)
+    assert response.status_code == 409 and response.json()["error"] == "SequenceGap"
+    assert response.json()["ids"]["index"] == 2
+    assert client.get("/log").json()["size"] == 0
+    good = b"\n".join(e.canonical_bytes() for e in (registration(ANA), commit(2)))
+    assert client.post("/events/batch", content=good).json() == {"positions": [0, 1]}
+    assert client.post("/events/batch", content=b"\n\n").json() == {
+        "error": "MalformedEvent",
+        "detail": "the batch is empty: send one envelope per line",
+    }
