@@ -24,10 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import RequestVerifier
 from api.bootstrap import Services
 from api.errors import ApiError, error_body, status_for
+from api.reads import Reads
 from domain.errors import DomainError
 from ledger.checkpoints import run_checkpointer
 from ledger.errors import LedgerError
 from ledger.tree import engine_for
+from projections.errors import ProjectionError
 
 MAX_BODY = 256 * 1024
 
@@ -77,7 +79,7 @@ def _too_large(limit: int) -> JSONResponse:
 
 
 def _cocred_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, LedgerError | DomainError)
+    assert isinstance(exc, LedgerError | DomainError | ProjectionError)
     return JSONResponse(error_body(exc), status_code=status_for(exc))
 
 
@@ -115,6 +117,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop.set()
         worker.join(timeout=5)
         app.state.verifier.engine.dispose()
+        app.state.reads.close()
 
 
 def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
@@ -135,8 +138,10 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     app.state.verifier = RequestVerifier(
         services.ledger, engine_for(services.settings.database_url)
     )
+    app.state.reads = Reads(services)
     app.add_exception_handler(LedgerError, _cocred_error)
     app.add_exception_handler(DomainError, _cocred_error)
+    app.add_exception_handler(ProjectionError, _cocred_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(BodyLimit, limit=max_body)
@@ -149,6 +154,12 @@ def services_of(request: Request) -> Services:
     """The services the app was built with."""
     services: Services = request.app.state.services
     return services
+
+
+def reads_of(request: Request) -> Reads:
+    """The read models of this process (caught up on demand)."""
+    reads: Reads = request.app.state.reads
+    return reads
 
 
 def page_limit(limit: int, most: int = 1000) -> int:

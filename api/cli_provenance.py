@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,10 +19,12 @@ import typer
 from api.cli import DbOption, err, fail, guarded, out, progress_bar, refuse, services
 from ledger.anchoring import AnchorError, AnchorReceipt
 from ledger.audit import audit as run_audit
+from ledger.audit_reports import AuditReports
 from ledger.checkpoint import SignedCheckpoint
 from ledger.checkpoints import StoredCheckpoint
 from ledger.errors import LedgerError, MalformedError
 from ledger.provenance import MalformedBundleError, ProofBundle, verify_bundle
+from ledger.tree import engine_for
 
 anchor_app = typer.Typer(no_args_is_help=True, help="Anchor checkpoints on an Ethereum network.")
 
@@ -153,9 +155,14 @@ def audit(
         Path | None,
         typer.Option(help="More checkpoints to hold the log to (kept by you or a witness)."),
     ] = None,
+    record: Annotated[
+        bool,
+        typer.Option(help="Record the result in the database (the auditor page shows the latest)."),
+    ] = True,
 ) -> None:
     """Verify the ledger end to end; exit 1 naming the first failure (position, step, why)."""
     extra = _extra_checkpoints(checkpoints)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     with services(db, create=False) as svc:
         prov = svc.provenance
         vkey = ledger_key or prov.identity.vkey
@@ -178,6 +185,12 @@ def audit(
                 threads=svc.settings.verify_threads,
                 progress=lambda n: bar.advance(task, n),
             )
+        if record:
+            engine = engine_for(svc.settings.database_url)
+            try:
+                guarded(lambda: AuditReports(engine).record(report, started_at))
+            finally:
+                engine.dispose()
     for line in report.steps:
         out.print(f"ok  {line}", highlight=False)
     if report.failure is not None:

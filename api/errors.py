@@ -12,6 +12,7 @@ from typing import Any
 
 from domain.errors import DomainError
 from ledger.errors import LedgerError, MalformedError
+from projections.errors import ProjectionError
 
 # By code first (precise), then by the root class (a sensible default).
 STATUS_BY_CODE: dict[str, int] = {
@@ -89,14 +90,14 @@ def status_for(exc: Exception) -> int:
         return STATUS_BY_CODE[code]
     if isinstance(exc, MalformedError):
         return 422
-    if isinstance(exc, DomainError):
+    if isinstance(exc, DomainError | ProjectionError):
         return 409
     if isinstance(exc, LedgerError):
         return 400
     return 500
 
 
-def error_body(exc: DomainError | LedgerError) -> dict[str, Any]:
+def error_body(exc: DomainError | LedgerError | ProjectionError) -> dict[str, Any]:
     """``{"error": code, "detail": sentence, "ids": {...}}`` (ids only when present)."""
     body: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
     ids = {k: v for k, v in exc.ids.items() if isinstance(v, str | int | bool) or v is None}

@@ -1,0 +1,64 @@
+"""The read side the HTTP routes and the web pages share: read models caught up on demand.
+
+One ``Reads`` per process (``app.state.reads``). ``projector()`` catches the
+read-model tables up to the log's head and returns the projector, for the
+``projections.queries`` functions (leaderboard, attribution, lineage);
+``state()`` returns the live in-memory state at that position, for explanations
+and payout settlements. Several worker processes share the tables: when another
+one wrote first (``ReadModelMovedError``), the catch-up is simply tried again.
+``audits`` holds the recorded audit results (``cocred audit``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from api.bootstrap import Services
+from ledger.audit_reports import AuditReports
+from ledger.tree import engine_for
+from projections.errors import ReadModelMovedError
+from projections.projector import Projector
+from projections.state import LogState
+
+_ATTEMPTS = 5
+
+
+class Reads:
+    """Read models for one process; thread-safe; ``close()`` releases them."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._lock = threading.RLock()
+        self._projector: Projector | None = None
+        self._engine = engine_for(services.settings.database_url)
+        self.audits = AuditReports(self._engine)
+
+    def _get(self) -> Projector:
+        if self._projector is None:
+            self._projector = Projector(self.services.ledger.store)
+        return self._projector
+
+    def projector(self) -> Projector:
+        """The projector, its tables caught up to the log's head (at least as of this call)."""
+        with self._lock:
+            projector = self._get()
+            for attempt in range(_ATTEMPTS):
+                try:
+                    projector.catch_up()
+                    break
+                except ReadModelMovedError:
+                    if attempt == _ATTEMPTS - 1:
+                        raise
+            return projector
+
+    def state(self) -> LogState:
+        """The live state of every campaign at the tables' position (caught up first)."""
+        with self._lock:
+            return self.projector().current()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._projector is not None:
+                self._projector.close()
+                self._projector = None
+            self._engine.dispose()
