@@ -122,7 +122,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     """The FastAPI app over ``services`` (the caller owns and closes them)."""
+    from fastapi.staticfiles import StaticFiles
+
+    from api.pages import STATIC
+    from api.pages import router as pages
     from api.routes_auditor import router as auditor
+    from api.routes_brands import router as brands
+    from api.routes_contributors import router as contributors
     from api.routes_events import router as events
 
     app = FastAPI(
@@ -145,7 +151,8 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(BodyLimit, limit=max_body)
-    for router in (events, auditor):
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (events, contributors, brands, auditor, pages):
         app.include_router(router)
     return app
 

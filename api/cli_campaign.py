@@ -424,7 +424,7 @@ def profile_export(key: KeyOption, db: DbOption = None) -> None:
     """Print everything cocred holds about you, as JSON (your right of access)."""
     signer = _key(key)
     with services(db, create=False) as svc:
-        data = guarded(lambda: svc.campaigns.export_my_data(signer))
+        data = guarded(lambda: svc.campaigns.export_my_data(signer.actor))
     print_json(data)
 
 

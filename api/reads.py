@@ -12,6 +12,8 @@ one wrote first (``ReadModelMovedError``), the catch-up is simply tried again.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from api.bootstrap import Services
 from ledger.audit_reports import AuditReports
@@ -55,6 +57,16 @@ class Reads:
         """The live state of every campaign at the tables' position (caught up first)."""
         with self._lock:
             return self.projector().current()
+
+    @contextmanager
+    def reading(self) -> Iterator[LogState]:
+        """The live state, caught up, with no catch-up mutating it until the block ends.
+
+        Every catch-up changes the one state object in place, so whatever is read
+        inside the block (a page, an explanation, a settlement) is of one position.
+        """
+        with self._lock:
+            yield self.state()
 
     def close(self) -> None:
         with self._lock:

@@ -8,16 +8,20 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
-from api.app import errors, page_limit, services_of
+from api.app import errors, page_limit, reads_of, services_of
 from api.errors import ApiError
+from ledger.audit_reports import AuditRecord
 from ledger.checkpoints import StoredCheckpoint
 from ledger.errors import NotFoundError
 from ledger.store import StoredRecord
 
 router = APIRouter(tags=["auditors"])
+# Positions, seqs and offsets are signed 64-bit integers in both databases: a larger
+# number in a request is refused (422) instead of overflowing the driver.
+MAX_POSITION = 2**63 - 1
 
 
 class LoggedEvent(BaseModel):
@@ -67,6 +71,35 @@ class AnchorPage(BaseModel):
     anchors: list[AnchorOut]
 
 
+class AuditFailure(BaseModel):
+    """The first failed check of an audit: the log position, the step and the mismatch."""
+
+    position: int
+    step: str
+    detail: str
+
+
+class AuditOut(BaseModel):
+    """A recorded ``cocred audit`` run: a claim by whoever ran it, not a proof (run your own)."""
+
+    id: int
+    started_at: str
+    finished_at: str
+    ok: bool
+    events: int
+    actors: int
+    checkpoints: int
+    anchors: int
+    anchors_on_chain: int
+    settlements: int
+    steps: list[str]
+    failure: AuditFailure | None
+
+
+class AuditPage(BaseModel):
+    audits: list[AuditOut]
+
+
 class LedgerKeyOut(BaseModel):
     """The verifier key that checkpoints and bundles are checked against."""
 
@@ -77,6 +110,10 @@ class LedgerKeyOut(BaseModel):
 
 def _event(record: StoredRecord) -> LoggedEvent:
     return LoggedEvent(position=record.position, event=orjson.loads(record.data))
+
+
+def _audit(record: AuditRecord) -> AuditOut:
+    return AuditOut.model_validate(record.to_json())
 
 
 def _checkpoint(stored: StoredCheckpoint) -> CheckpointOut:
@@ -90,7 +127,9 @@ def _checkpoint(stored: StoredCheckpoint) -> CheckpointOut:
 
 @router.get("/log", response_model=LogPage, responses=errors())
 def read_log(
-    request: Request, start: int = Query(0, alias="from", ge=0), limit: int = Query(100)
+    request: Request,
+    start: int = Query(0, alias="from", ge=0, le=MAX_POSITION),
+    limit: int = Query(100),
 ) -> LogPage:
     """Events in log order from position ``from`` (at most ``limit``, ≤ 1000)."""
     store = services_of(request).ledger.store
@@ -103,7 +142,7 @@ def read_log(
 
 
 @router.get("/events/{position}", response_model=LoggedEvent, responses=errors(404))
-def read_event(request: Request, position: int) -> LoggedEvent:
+def read_event(request: Request, position: int = Path(ge=0, le=MAX_POSITION)) -> LoggedEvent:
     """The event at ``position``."""
     record = services_of(request).ledger.store.get(position)
     if record is None:
@@ -157,7 +196,7 @@ def consistency_proof(request: Request, old: int = Query(ge=0), new: int = Query
 
 
 @router.get("/proofs/bundle/{position}", responses=errors(404))
-def proof_bundle(request: Request, position: int) -> dict[str, Any]:
+def proof_bundle(request: Request, position: int = Path(ge=0, le=MAX_POSITION)) -> dict[str, Any]:
     """The offline proof bundle of one event (`cocred verify-proof` checks it)."""
     return services_of(request).provenance.bundle(position).to_json()
 
@@ -171,8 +210,24 @@ def anchors(request: Request) -> AnchorPage:
     )
 
 
-@router.get("/ledger-key", response_model=LedgerKeyOut)
+@router.get("/ledger-key", response_model=LedgerKeyOut, responses=errors())
 def ledger_key(request: Request) -> LedgerKeyOut:
     """The ledger's verifier key (pin it once; check every checkpoint and bundle with it)."""
     identity = services_of(request).provenance.identity
     return LedgerKeyOut(origin=identity.origin, vkey=identity.vkey, actor=identity.key.actor)
+
+
+@router.get("/audits/latest", response_model=AuditOut, responses=errors(404))
+def latest_audit(request: Request) -> AuditOut:
+    """The newest recorded audit of this database (``cocred audit`` records one per run)."""
+    record = reads_of(request).audits.latest()
+    if record is None:
+        raise NotFoundError("no audit has been recorded yet: run cocred audit")
+    return _audit(record)
+
+
+@router.get("/audits", response_model=AuditPage, responses=errors())
+def recent_audits(request: Request, limit: int = Query(20)) -> AuditPage:
+    """The newest ``limit`` recorded audits (≤ 1000), newest first."""
+    records = reads_of(request).audits.recent(page_limit(limit))
+    return AuditPage(audits=[_audit(r) for r in records])

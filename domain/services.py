@@ -22,17 +22,16 @@ from domain import commands
 from domain.campaign import Campaign, find_campaign
 from domain.commands import Share, When
 from domain.content import ContentStore
-from domain.errors import InvalidSharesError
+from domain.errors import InvalidSharesError, MalformedBodyError
 from domain.gate import CampaignApp
 from domain.policy import DEFAULT_POLICY
 from domain.profile_store import ProfileStore
-from domain.profiles import ERASED_LABEL, SALT_BYTES, Profile, commitment
-from domain.rules import require_not_erased
+from domain.profiles import ERASED_LABEL, MEMBER_ERASED, SALT_BYTES, Profile, commitment
 from domain.state import State
 from domain.values import contribution_id
 from ledger.envelope import Envelope
 from ledger.keys import SigningKey
-from ledger.ledger import Ledger
+from ledger.ledger import EnvelopeInput, Ledger, to_envelope
 
 Clock = Callable[[], datetime]
 Authors = Sequence[tuple[str, int]]
@@ -327,17 +326,42 @@ class CampaignServices:
         return receipt
 
     def erase(self, key: SigningKey, *, at: When | None = None) -> Receipt:
-        """Forget the member: delete key, salt and ciphertext, then append ``MemberErased``.
+        """Sign the key's ``MemberErased`` with its next seq and ``erase_signed`` it."""
+        seq = self.ledger.next_seq(key.actor)
+        erasure = commands.member_erased(key, seq=seq, at=self.clock() if at is None else at)
+        return self.erase_signed(erasure)
 
-        Raises ``MemberErasedError`` (before deleting anything) if already erased.
+    def erase_signed(self, erasure: EnvelopeInput) -> Receipt:
+        """Forget the signer of a ``MemberErased`` envelope (the CLI and the HTTP API).
+
+        The envelope is first checked as if appended (signature, seq, the rules), so
+        a refused erasure deletes nothing; then the member's profile key, salt and
+        ciphertext are deleted, then the event is appended. Raises
+        ``MalformedEventError``, ``MalformedBodyError`` (another event type), the
+        ledger's signature and sequence errors, or ``MemberErasedError`` when the
+        member was erased already. Should the append itself then fail (another
+        event of the member took its seq meanwhile), the profile stays deleted:
+        the member asked for it, and signing the erasure again records it.
         """
-        self.gate.read(lambda state: require_not_erased(state, key.actor, "MemberErased"))
-        self.profiles.erase(key.actor)
-        return self._do(key, commands.member_erased, at=at, ids={})
+        envelope = to_envelope(erasure)
+        if envelope.type != MEMBER_ERASED:
+            raise MalformedBodyError(
+                f"an erasure is a signed {MEMBER_ERASED} envelope, not a {envelope.type}",
+                actor=envelope.actor,
+                seq=envelope.seq,
+            )
+        with self.gate.dry_run() as check:
+            check([envelope])
+        self.profiles.erase(envelope.actor)
+        position = self.gate.append(envelope)
+        return Receipt(position, envelope.actor, envelope.seq, envelope.type, {})
 
-    def export_my_data(self, key: SigningKey) -> dict[str, Any]:
-        """Everything cocred holds about the key's actor (GDPR access), as JSON-ready data."""
-        member = key.actor
+    def export_my_data(self, member: str) -> dict[str, Any]:
+        """Everything cocred holds about ``member`` (GDPR access), as JSON-ready data.
+
+        The caller checks that the member is the one asking (a signed request, or
+        the member's own key file). Raises ``StorageError`` if a store fails.
+        """
         stored = self.profiles.stored(member)
 
         def about(state: State) -> dict[str, Any]:

@@ -121,7 +121,8 @@ class AuditReports:
         query = sa.select(audits_table).order_by(audits_table.c.id.desc()).limit(limit)
         try:
             with self.engine.connect() as conn:
-                if not sa.inspect(conn).has_table(audits_table.name):
+                schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+                if not sa.inspect(conn).has_table(audits_table.name, schema=schema):
                     return []
                 rows = conn.execute(query).mappings().all()
         except sa.exc.SQLAlchemyError as exc:

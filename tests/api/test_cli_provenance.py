@@ -9,6 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from api.cli import app
+from ledger.audit_reports import AuditRecord, AuditReports
+from ledger.tree import engine_for
 
 runner = CliRunner()
 
@@ -154,3 +156,34 @@ def test_deploying_needs_an_rpc_url_and_a_key(tmp_path: Path) -> None:
     assert failed.stderr.strip() == (
         "error[AnchorConfig]: set --rpc (or COCRED_ANCHOR_RPC_URL) and COCRED_ANCHOR_PRIVATE_KEY"
     )
+
+
+def recorded_audits(db: str) -> list[AuditRecord]:
+    engine = engine_for(db)
+    try:
+        return AuditReports(engine, create=False).recent()
+    finally:
+        engine.dispose()
+
+
+def test_each_audit_is_recorded_unless_told_not_to(tmp_path: Path) -> None:
+    db = demo_db(tmp_path)
+    cocred("checkpoint", "--db", db)
+    cocred("audit", "--db", db, "--no-record")
+    assert recorded_audits(db) == []
+    cocred("audit", "--db", db)
+    [passed] = recorded_audits(db)
+    assert passed.ok is True and passed.failure is None
+    assert passed.events > 50 and passed.checkpoints == 1
+    with sqlite3.connect(tmp_path / "p.sqlite") as conn:
+        data = conn.execute("SELECT state FROM cocred_events WHERE rowid = 10").fetchone()[0]
+        conn.execute(
+            "UPDATE cocred_events SET state = ? WHERE rowid = 10",
+            (data.replace(b'"ts":"2', b'"ts":"1'),),
+        )
+    cocred("audit", "--db", db, code=1)
+    cocred("audit", "--db", db, "--no-record", code=1)
+    failed, first = recorded_audits(db)
+    assert first == passed and failed.ok is False
+    assert failed.failure is not None and failed.failure["position"] == 9
+    assert failed.failure["step"] == "signature"

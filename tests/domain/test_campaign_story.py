@@ -137,7 +137,7 @@ def test_a_member_keeps_a_private_profile_and_the_log_holds_only_its_commitment(
     assert logged is not None
     assert stored.commitment.encode() in logged.data
     assert b"ana@example.org" not in logged.data
-    exported = w.c.export_my_data(w.ana)
+    exported = w.c.export_my_data(w.ana.actor)
     assert exported["profile"] == profile.to_json()
     assert exported["commitment"] == {"salt": stored.salt.hex(), "commitment": stored.commitment}
     assert exported["campaigns"] == {

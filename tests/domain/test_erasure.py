@@ -90,7 +90,7 @@ def test_an_erased_member_leaves_no_trace_in_any_database_file(
     shown = {x["contribution"]: x for x in c.show(CAMPAIGN, contributions=True)["works"]}
     assert shown[work]["authors"] == [{"member": w.ana.actor, "share": 100, "name": ERASED_LABEL}]
     assert shown[remix]["derived_from"] == [{"contribution": work, "share": None}]
-    exported = c.export_my_data(w.ana)
+    exported = c.export_my_data(w.ana.actor)
     assert (exported["erased"], exported["profile"], exported["commitment"]) == (True, None, None)
     assert [e["type"] for e in exported["events"]][-1] == "MemberErased"
     with pytest.raises(MemberErasedError):

@@ -1,0 +1,29 @@
+"""What the browser tests share besides fixtures: the server's handle and screenshots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+@dataclass(frozen=True)
+class Server:
+    """The running server: its base URL, its database, the demo brand's and a member's keys."""
+
+    url: str
+    database_url: str
+    brand_key: Path
+    member_key: Path
+    log: Path
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot as ``test-artifacts/screenshots/<name>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
