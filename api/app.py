@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import RequestVerifier
 from api.bootstrap import Services
 from api.errors import ApiError, error_body, status_for
+from api.group_commit import GroupCommitter
 from api.reads import Reads
 from domain.errors import DomainError
 from ledger.checkpoints import run_checkpointer
@@ -102,11 +103,25 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Cut checkpoints in the background while serving (every N events or T seconds)."""
+    """While serving: group-commit concurrent appends, cut checkpoints in the background.
+
+    On shutdown the committer appends what is queued and refuses new requests.
+    """
+    services: Services = app.state.services
+    settings = services.settings
+    app.state.committer = (
+        GroupCommitter(
+            services.campaigns.gate,
+            max_group=settings.group_commit_max,
+            freeze_gc=settings.gc_freeze,
+        )
+        if settings.group_commit
+        else None
+    )
     stop = threading.Event()
     worker = threading.Thread(
         target=run_checkpointer,
-        args=(app.state.services.provenance.checkpoints, stop),
+        args=(services.provenance.checkpoints, stop),
         name="cocred-checkpointer",
         daemon=True,
     )
@@ -114,6 +129,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if app.state.committer is not None:
+            app.state.committer.close()
         stop.set()
         worker.join(timeout=5)
         app.state.verifier.engine.dispose()

@@ -282,8 +282,17 @@ def serve(
 
             guarded(lambda: build_demo(svc))
     os.environ["COCRED_DATABASE_URL"] = url
+    # A long-lived server freezes its replayed state out of the cyclic GC (api.group_commit).
+    os.environ.setdefault("COCRED_GC_FREEZE", "true")
     err.print(f"serving {url} at http://{host}:{port} (API docs at /docs)", markup=False)
-    uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+    uvicorn.run(
+        "api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,  # warnings only: do not even build the access-log arguments
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from api.app import errors, services_of
 from api.errors import ApiError
+from api.group_commit import GroupCommitter
 from ledger.envelope import MAX_ENVELOPE_BYTES
 from ledger.ledger import MAX_BATCH
 
 router = APIRouter(tags=["events"])
+JSON = "application/json"
 
 
 class Appended(BaseModel):
@@ -27,8 +31,40 @@ class AppendedBatch(BaseModel):
     positions: list[int]
 
 
-@router.post(
+class _HotPathRoute(APIRoute):
+    """A route whose endpoint takes the ``Request`` and returns a ready ``Response``.
+
+    ``POST /events`` is the hot path (thousands per second): this skips FastAPI's
+    per-request dependency solving and response-model validation (~60 µs of ~100 µs
+    per request), while the OpenAPI description stays what the route declares.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
+        return handler
+
+
+async def append_event(request: Request) -> Response:
+    """Append one signed envelope (checked against every ledger and campaign rule).
+
+    Concurrent requests of this process are appended together by the group
+    committer (``api.group_commit``), each with its own position or error.
+    """
+    body = await request.body()
+    if len(body) > MAX_ENVELOPE_BYTES:
+        raise ApiError("PayloadTooLarge", f"an envelope is at most {MAX_ENVELOPE_BYTES} bytes")
+    committer: GroupCommitter | None = getattr(request.app.state, "committer", None)
+    if committer is not None:
+        position = await committer.append(body)
+    else:  # group commit is off, or the app runs without its lifespan
+        position = await _in_thread(services_of(request).campaigns.gate.append, body)
+    return Response(b'{"position":%d}' % position, status_code=201, media_type=JSON)
+
+
+router.add_api_route(
     "/events",
+    append_event,
+    methods=["POST"],
     status_code=201,
     response_model=Appended,
     responses=errors(401, 403, 404, 409, 413),
@@ -42,15 +78,8 @@ class AppendedBatch(BaseModel):
             },
         }
     },
+    route_class_override=_HotPathRoute,
 )
-async def append_event(request: Request) -> Appended:
-    """Append one signed envelope (checked against every ledger and campaign rule)."""
-    body = await request.body()
-    if len(body) > MAX_ENVELOPE_BYTES:
-        raise ApiError("PayloadTooLarge", f"an envelope is at most {MAX_ENVELOPE_BYTES} bytes")
-    services = services_of(request)
-    position = await _in_thread(services.campaigns.gate.append, body)
-    return Appended(position=position)
 
 
 @router.post(

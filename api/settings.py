@@ -40,6 +40,21 @@ class Settings(BaseSettings):
         description="how often the campaign gate re-checks and retries a conditional append "
         "that lost a race with another writer",
     )
+    group_commit: bool = Field(
+        True,
+        description="append concurrent POST /events of one server process in one transaction "
+        "(each request still gets its own position or its own error); off: one transaction "
+        "per request",
+    )
+    group_commit_max: int = Field(
+        500, ge=1, le=10_000, description="most events one group commit appends at once"
+    )
+    gc_freeze: bool = Field(
+        False,
+        description="freeze the campaign state replayed by the server out of Python's cyclic "
+        "garbage collector (gc.freeze), whose full collections otherwise stop the server for "
+        "100+ ms as the state grows; cocred serve turns it on",
+    )
     ledger_key_file: Path | None = Field(
         None,
         description="the ledger's own Ed25519 key (signs checkpoints and anchor receipts); "
