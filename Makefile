@@ -25,7 +25,7 @@ node:
 	else echo "npm not found: chain tests will skip"; fi
 
 demo: setup
-	$(BIN)/cocred demo
+	$(BIN)/cocred serve --demo
 
 test: setup node
 	$(BIN)/ruff check .
@@ -37,6 +37,7 @@ bench: setup
 	$(BIN)/python bench/merkle.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/projections.py
+	$(BIN)/python bench/api_load.py
 
 clean:
 	rm -rf $(VENV) contracts/node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -28,7 +29,7 @@ from api.group_commit import GroupCommitter
 from api.reads import Reads
 from domain.errors import DomainError
 from ledger.checkpoints import run_checkpointer
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, StorageError
 from ledger.tree import engine_for
 from projections.errors import ProjectionError
 
@@ -36,20 +37,27 @@ MAX_BODY = 256 * 1024
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, before the app reads them."""
+    """Refuse request bodies over ``limit`` bytes with 413, before the app reads them.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    ``uploads`` is the larger limit of ``PUT /content/…`` (the content store's own).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, uploads: int | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.uploads = uploads or limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit
+        if scope["method"] == "PUT" and scope["path"].startswith("/content/"):
+            limit = self.uploads
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(self.limit)(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(limit)(scope, receive, send)
             return
         seen = 0
 
@@ -58,14 +66,14 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _BodyTooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _BodyTooLarge:
-            await _too_large(self.limit)(scope, receive, send)
+            await _too_large(limit)(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):
@@ -167,11 +175,32 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     app.add_exception_handler(ProjectionError, _cocred_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(
+        BodyLimit, limit=max_body, uploads=max(max_body, services.settings.content_max_bytes)
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in (events, contributors, brands, auditor, pages):
         app.include_router(router)
     return app
+
+
+def prepare_tables(services: Services) -> None:
+    """Create the tables the app adds beside the log (request nonces, audits) once, up front.
+
+    ``cocred serve`` calls it before starting its worker processes, so that they do
+    not race to create the same tables on a fresh database.
+    """
+    from api.auth import metadata as auth_tables
+    from ledger.audit_reports import AuditReports
+
+    engine = engine_for(services.settings.database_url)
+    try:
+        auth_tables.create_all(engine, checkfirst=True)
+        AuditReports(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"cannot create the server's tables: {exc}") from exc
+    finally:
+        engine.dispose()
 
 
 def services_of(request: Request) -> Services:

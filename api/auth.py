@@ -111,7 +111,11 @@ class RequestVerifier:
         self.ledger = ledger
         self.engine = engine
         self.window = window
-        metadata.create_all(engine, checkfirst=True)
+        try:
+            metadata.create_all(engine, checkfirst=True)
+        except (sa.exc.IntegrityError, sa.exc.ProgrammingError, sa.exc.OperationalError):
+            # Another worker process created it between the check and the CREATE.
+            metadata.create_all(engine, checkfirst=True)
 
     def verify(
         self, method: str, path: str, query: str, body: bytes, headers: dict[str, str]

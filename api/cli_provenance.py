@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from api.bootstrap import Services
 from api.cli import DbOption, err, fail, guarded, out, progress_bar, refuse, services
 from ledger.anchoring import AnchorError, AnchorReceipt
 from ledger.audit import audit as run_audit
@@ -268,23 +269,37 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.", min=1)] = 1,
-    demo: Annotated[bool, typer.Option(help="Load the demo campaign first.")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="First build the demo campaign (unless it is there), cut a checkpoint and "
+            "record an audit, so every page has something to show."
+        ),
+    ] = False,
 ) -> None:
-    """Serve the HTTP API (and its OpenAPI at /docs) with uvicorn."""
+    """Serve the HTTP API (OpenAPI at /docs) and the web pages with uvicorn."""
     import os
 
     import uvicorn
 
+    from api.app import prepare_tables
+
+    campaign = None
     with services(db) as svc:
         url = svc.settings.database_url
-        if demo and guarded(svc.ledger.size) == 0:
-            from domain.demo import build_demo
-
-            guarded(lambda: build_demo(svc))
+        if demo:
+            campaign = _demo_for_serving(svc)
+        guarded(lambda: prepare_tables(svc))
     os.environ["COCRED_DATABASE_URL"] = url
     # A long-lived server freezes its replayed state out of the cyclic GC (api.group_commit).
     os.environ.setdefault("COCRED_GC_FREEZE", "true")
-    err.print(f"serving {url} at http://{host}:{port} (API docs at /docs)", markup=False)
+    base = f"http://{host}:{port}"
+    err.print(f"serving {url} at {base}/ (API docs at {base}/docs)", markup=False)
+    if campaign is not None:
+        err.print(
+            f"  the demo campaign: {base}/c/{campaign}\n  the auditor page:  {base}/audit",
+            markup=False,
+        )
     uvicorn.run(
         "api.asgi:app",
         host=host,
@@ -293,6 +308,36 @@ def serve(
         log_level="warning",
         access_log=False,  # warnings only: do not even build the access-log arguments
     )
+
+
+def _demo_for_serving(svc: Services) -> str:
+    """Build the seed-1 demo unless it is there; checkpoint; record an audit. Its campaign id."""
+    from api.demo import run_demo
+    from domain.demo import demo_campaign_id
+
+    campaign = demo_campaign_id(1)
+    if not guarded(lambda: svc.campaigns.gate.read(lambda state: campaign in state.campaigns)):
+        guarded(lambda: run_demo(svc, err, seed=1, members=60, contributions=200, votes=1500))
+    else:
+        err.print(f"the demo campaign {campaign} is already in this database", markup=False)
+    prov = svc.provenance
+    guarded(prov.checkpoints.cut)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    report = run_audit(
+        svc.ledger.store,
+        guarded(prov.checkpoints.all),
+        prov.identity.vkey,
+        settlements=svc.settlement_check,
+        threads=svc.settings.verify_threads,
+    )
+    engine = engine_for(svc.settings.database_url)
+    try:
+        guarded(lambda: AuditReports(engine).record(report, started_at))
+    finally:
+        engine.dispose()
+    verdict = "passed" if report.ok else f"FAILED: {report.failure}"
+    err.print(f"audit of {report.events} events {verdict}", markup=False)
+    return campaign
 
 
 def register(app: typer.Typer) -> None:

@@ -546,3 +546,18 @@ def test_every_route_documents_its_refusals_as_error_bodies(world: World) -> Non
                 if int(status) >= 400:
                     schema = response["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+
+
+def test_content_uploads_may_exceed_the_general_body_limit(world: World) -> None:
+    """Content has the store's own limit (16 MiB); every other body stays at 256 KiB."""
+    data = bytes(range(256)) * 4096  # 1 MiB
+    digest = hashlib.sha256(data).hexdigest()
+    stored = world.client.put(f"/content/{digest}", content=data)
+    assert stored.status_code == 201 and stored.json() == {"sha256": digest, "size": len(data)}
+    assert world.client.get(f"/content/{digest}").content == data
+    refused(
+        world.client.post("/events", content=data),
+        413,
+        "PayloadTooLarge",
+        "request bodies are limited to 262144 bytes",
+    )
