@@ -2,7 +2,9 @@
 
     python bench/audit.py [--events 1000000]
 
-Prints: the limit (cores x single-core Ed25519 verify rate on the same events);
+Prints: the limit (cores x single-core Ed25519 verify rate on the same events,
+``ledger.keys.verify_signature`` with keys decoded beforehand, measured before and
+after the audit; the faster counts);
 cocred audit (all five steps but the chain) in events/s and as a ratio to the
 limit; the Merkle root of 1M leaves; inclusion-proof build (from the persisted
 tree) + verify time; consistency-proof time; bundle size; gas per anchor (one
@@ -94,8 +96,8 @@ def main() -> None:
     print(f"machine: {cores} cores, Python {sys.version.split()[0]}; events: {args.events:,}")
 
     url, path = build_log(args.events)
-    limit = cores * single_core_rate(url)
-    print(f"limit: {cores} cores x single-core verify = {limit:,.0f} events/s")
+    before = single_core_rate(url)
+    print(f"single-core verify before the audit: {before:,.0f} events/s")
 
     store = open_store(url)
     engine = engine_for(url)
@@ -116,6 +118,12 @@ def main() -> None:
     report = audit(store, checkpoints.all(), identity.vkey, threads=cores)
     seconds = time.perf_counter() - start
     rate = report.events / seconds
+    # The VM is shared and noisy: the verify rate is measured before and after the
+    # audit, and the faster of the two makes the limit (the harder one to reach).
+    after = single_core_rate(url)
+    limit = cores * max(before, after)
+    print(f"single-core verify after the audit: {after:,.0f} events/s")
+    print(f"limit: {cores} cores x single-core verify (the faster) = {limit:,.0f} events/s")
     print(
         f"cocred audit: {report.events:,} events in {seconds:.1f} s = {rate:,.0f} events/s "
         f"= {rate / limit:.2f} x the limit (target >= 0.8); ok={report.ok}"

@@ -4,7 +4,8 @@ Steps, in order; the first failure ends the audit and is reported with its
 position (or checkpoint size), step, and what was expected against what was found:
 
 1. every signature against the key state at that point, and seq contiguity per
-   actor (``verify_log``, on worker processes: both cores);
+   actor (``check_log``, on worker processes: both cores; the workers also hash
+   their ranges into the Merkle tree, so the log is read once);
 2. the Merkle root recomputed from the stored events equals every checkpoint's
    root at its size, and no size was ever given two roots (checkpoints and
    recorded anchors alike);
@@ -25,11 +26,11 @@ from ledger.anchoring import AnchorReceipt
 from ledger.checkpoint import verify_checkpoint
 from ledger.checkpoints import StoredCheckpoint
 from ledger.errors import LedgerError
-from ledger.merkle import Frontier, MemoryNodes, leaf_hash, tree_root
+from ledger.merkle import MemoryNodes, tree_root
 from ledger.proofs import consistency_proof, verify_consistency
 from ledger.provenance import ANCHOR_RECORDED, RecordedAnchor, anchor_receipt
-from ledger.store import LogStore, StoredRecord
-from ledger.verify import Failure, verify_log
+from ledger.store import LogStore
+from ledger.verify import Failure, check_log
 
 ChainCheck = Callable[[AnchorReceipt], None]
 SettlementCheck = Callable[[LogStore], tuple[int, list[Failure]]]
@@ -69,25 +70,27 @@ def audit(
 ) -> AuditReport:
     """Run the five steps; never raises for bad data, reports the first failure."""
     report = AuditReport(checkpoints=len(checkpoints))
-    frontier, nodes = Frontier(), MemoryNodes()
+    nodes = MemoryNodes()
+    verified, kept = check_log(
+        store,
+        threads=threads,
+        progress=progress,
+        tree=nodes,
+        keep=frozenset({ANCHOR_RECORDED}),
+    )
     recorded: list[RecordedAnchor] = []
-
-    def observe(record: StoredRecord) -> None:
-        nodes.add(frontier.append(leaf_hash(record.data)))
-        if record.type == ANCHOR_RECORDED:
+    for record in kept:  # before any failure of step 1, so first in log order
+        try:
             recorded.append(RecordedAnchor(record.position, anchor_receipt(record)))
-
-    try:
-        verified = verify_log(store, threads=threads, progress=progress, observe=observe)
-    except LedgerError as exc:  # a malformed AnchorRecorded receipt
-        report.failure = Failure(frontier.size, "anchor", exc.detail)
-        return report
+        except LedgerError as exc:  # a malformed AnchorRecorded receipt
+            report.failure = Failure(record.position + 1, "anchor", exc.detail)
+            return report
     report.events, report.actors, report.anchors = verified.events, verified.actors, len(recorded)
     report.steps.append(f"1 signatures: {verified.events} events from {verified.actors} actors")
     if verified.failure is not None:
         report.failure = verified.failure
         return report
-    size = frontier.size
+    size = verified.events
 
     for failure in (
         _roots(checkpoints, recorded, nodes, size),

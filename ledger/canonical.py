@@ -102,33 +102,65 @@ def _dumps(value: Any) -> bytes:
 
 
 _HIGH_CHARS = re.compile(rb"[\xee-\xf4]")  # UTF-8 lead bytes of U+E000 and above
+SORTED_SAFE = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+NOT_CANONICAL: Any = object()
+
+
+def canonical_value(raw: bytes) -> Any:
+    """The value of ``raw`` when ``raw`` is exactly its canonical form, else ``NOT_CANONICAL``.
+
+    The fast path of ``parse_canonical``: orjson parses, re-encodes with sorted
+    keys and 53-bit integers only (``OPT_STRICT_INTEGER`` raises beyond), and the
+    bytes are compared; a re-encoding never has duplicate keys, so equality also
+    proves the input had none. Inputs with backslash-u escapes or characters from
+    U+E000 up (where key order could differ from JCS), with floats, or that are
+    not canonical give ``NOT_CANONICAL``: the caller takes the strict path.
+    """
+    if (b"\\" in raw and b"\\u" in raw) or not (raw.isascii() or not _HIGH_CHARS.search(raw)):
+        return NOT_CANONICAL
+    try:
+        value = orjson.loads(raw)
+        if orjson.dumps(value, option=SORTED_SAFE) != raw:
+            return NOT_CANONICAL
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return NOT_CANONICAL
+    if may_hold_floats(raw) and not _only_exact_numbers(value):
+        return NOT_CANONICAL
+    return value
+
+
+def may_hold_floats(raw: bytes, start: int = 0, end: int | None = None) -> bool:
+    """False when canonical bytes ``raw[start:end]`` cannot hold a float.
+
+    orjson writes every float with a '.' or a signed exponent ('1.5', '1e+20',
+    '1e-7'; a test holds it to that), so bytes without '.', '+' and 'e-' hold no
+    float and need no walk of the value (most bodies have none of the three).
+    """
+    stop = len(raw) if end is None else end
+    return (
+        raw.find(b".", start, stop) >= 0
+        or raw.find(b"+", start, stop) >= 0
+        or raw.find(b"e-", start, stop) >= 0
+    )
+
+
+def only_exact_numbers(value: Any) -> bool:
+    """False if ``value`` holds a float or an integer beyond ±(2**53-1)."""
+    return _only_exact_numbers(value)
 
 
 def parse_canonical(raw: bytes | str) -> tuple[Any, bytes | None]:
     """Parse JSON strictly and return ``(value, canonical bytes if raw IS canonical)``.
 
     The common input is already canonical (cocred clients and the store write
-    it). For it, parsing and re-encoding with orjson (sorted keys) and comparing
-    bytes is enough, with one walk of the value for floats and unsafe integers:
-    a re-encoding never has duplicate keys, so equality also proves the input
-    had none. Inputs with backslash-u escapes or characters from U+E000 up
-    (where key order could differ from JCS), and every non-canonical input, go
-    through ``parse_json`` and give ``(value, None)``. Raises
-    ``CanonicalizationError``.
+    it) and takes ``canonical_value``. Every other input goes through
+    ``parse_json`` and gives ``(value, None)``. Raises ``CanonicalizationError``.
     """
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
-    if b"\\u" not in raw and (raw.isascii() or not _HIGH_CHARS.search(raw)):
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            value = _NOT_PARSED
-        if (
-            value is not _NOT_PARSED
-            and orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == raw
-            and _only_exact_numbers(value)
-        ):
-            return value, raw
+    value = canonical_value(raw)
+    if value is not NOT_CANONICAL:
+        return value, raw
     return parse_json(raw), None
 
 
@@ -145,9 +177,6 @@ def _only_exact_numbers(value: Any) -> bool:
         elif kind is float or (kind is int and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER):
             return False
     return True
-
-
-_NOT_PARSED = object()
 
 
 def _fast_path_ok(value: Any) -> bool:

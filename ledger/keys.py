@@ -1,9 +1,10 @@
 """Ed25519 keys: ids (RFC 7638 thumbprints), key files, signing and verification.
 
 Signing uses ``cryptography``; verification uses PyNaCl (libsodium), measured here
-at ~70 µs per verify against ~135 µs for ``cryptography`` — and it means every
+at ~57 µs per verify against ~114 µs for ``cryptography`` — and it means every
 signature the ledger accepts was made by one implementation and checked by
-another. Both release the GIL, so verification scales across threads.
+another. Verification calls libsodium's ``crypto_sign_open`` directly on the raw
+32-byte key (no ``VerifyKey`` object per key, ~1 µs less per call).
 
 A key file is a private JWK (RFC 8037 ``OKP``/``Ed25519`` with ``d``) plus the
 ``actor`` it acts for: an actor id is the thumbprint of the actor's *first* key
@@ -22,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -87,11 +89,25 @@ def _verify_key(public_key: bytes) -> nacl.signing.VerifyKey:
     return nacl.signing.VerifyKey(public_key)
 
 
+_open = nacl.bindings.crypto_sign_open
+_BadSignature = nacl.exceptions.BadSignatureError
+
+
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """True when ``signature`` is a valid Ed25519 signature of ``message`` (PyNaCl)."""
+    """True when ``signature`` is a valid Ed25519 signature of ``message`` (PyNaCl).
+
+    Raises ``ValueError`` (PyNaCl's) when the key is not 32 bytes or the
+    signature not 64.
+    """
+    if len(public_key) != 32 or len(signature) != 64:
+        try:  # let PyNaCl say what is wrong
+            _verify_key(public_key).verify(message, signature)
+        except nacl.exceptions.BadSignatureError:
+            return False
+        return True
     try:
-        _verify_key(public_key).verify(message, signature)
-    except nacl.exceptions.BadSignatureError:
+        _open(signature + message, public_key)
+    except _BadSignature:
         return False
     return True
 

@@ -14,29 +14,28 @@ primary key refuses the second insert, which surfaces as ``ReplayError``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from ledger.actors import ActorState, resolve
-from ledger.envelope import Envelope
+from ledger.actors import KEY_EVENT_TYPES, ActorState, resolve
+from ledger.envelope import Envelope, fast_parse
 from ledger.errors import (
     LedgerError,
     MalformedError,
-    MalformedEventError,
     ReplayError,
     SignatureError,
     StorageError,
 )
-from ledger.parallel import ParallelVerifier, verify_slice
+from ledger.parallel import Job, WorkerPool, clock_refusal, pack_tasks, verify_slice
 from ledger.store import ConflictError, LogStore, NewRecord, StoredRecord
 
 MAX_BATCH = 10_000
 _PARALLEL_MIN = 256  # below this, handing work to processes costs more than it saves
+_SLICE_MIN = 64  # events per (full-size) slice handed to a worker
 
 
 class LogMovedError(LedgerError):
@@ -52,18 +51,6 @@ class BatchTooLargeError(MalformedError):
 
 
 EnvelopeInput = Envelope | bytes | str | dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """An envelope that passed every check but the signature, ready to verify and insert."""
-
-    envelope: Envelope
-    public_key: bytes
-    message: bytes
-    signature: bytes
-    record: NewRecord
-    after: ActorState
 
 
 def to_envelope(item: EnvelopeInput) -> Envelope:
@@ -82,6 +69,111 @@ def _with_index(exc: LedgerError, index: int) -> LedgerError:
     return new
 
 
+def _current(state: ActorState | None) -> tuple[str | None, bytes | None]:
+    """The id and public key of the actor's current key, or (None, None)."""
+    if state is None or state.keys[-1].until is not None:
+        return None, None
+    return state.keys[-1].key, state.keys[-1].public
+
+
+def _slices(count: int, workers: int) -> list[int]:
+    """Bounds of the slices a batch of ``count`` is verified in, on ``workers`` workers.
+
+    About four slices per worker: small enough that a worker slowed down by
+    something else on its core holds the batch back little (the others take more
+    slices), big enough to cost nothing to send. The first ones are a quarter as
+    big, so every worker starts soon after the batch does; the last ones half as
+    big, so the batch waits less for the last to come back.
+    """
+    size = max(_SLICE_MIN, -(-count // (4 * workers)))
+    quarter, half = max(1, size // 4), max(1, size // 2)
+    head = min(count, workers * quarter)
+    tail = min(count - head, workers * half)
+    middle = count - head - tail
+    pieces = -(-middle // size)
+    sizes = [quarter] * (head // quarter) + [head % quarter]
+    sizes += [middle // pieces + (i < middle % pieces) for i in range(pieces)]
+    sizes += [half] * (tail // half) + [tail % half]
+    return [0, *itertools.accumulate(n for n in sizes if n)]
+
+
+class _Batch:
+    """A batch being checked: key states as of each event, and the rows to insert.
+
+    ``add`` applies one parsed event in log order. The common event (not a key
+    event, next seq, signed by the actor's current key) is checked right here
+    without building an ``ActorState`` per event; anything else goes through
+    ``resolve``, which names the rule it breaks.
+    """
+
+    __slots__ = ("ledger", "overlay", "live", "records", "envelopes")
+
+    def __init__(self, ledger: Ledger, overlay: dict[str, ActorState], envelopes: bool) -> None:
+        self.ledger = ledger
+        self.overlay = overlay
+        # actor -> [state as of its last key change, seq now, its first seq in the batch,
+        #           its current key's id and public key (None, None: it has none)]
+        self.live: dict[str, list[Any]] = {}
+        self.records: list[NewRecord] = []
+        self.envelopes: list[Envelope] | None = [] if envelopes else None
+
+    def add(
+        self, actor: str, key: str, seq: int, type_: str, data: bytes, env: Envelope | None
+    ) -> bytes:
+        """Check the next event against its actor's key state; return the key that signs it.
+
+        Raises the ``LedgerError`` of the rule it breaks (see ``resolve``).
+        """
+        entry = self.live.get(actor)
+        if entry is None:
+            state = self.overlay.get(actor)
+            if state is None:
+                state = self.ledger.actor_state(actor, at_least=seq - 1)
+            entry = self.live[actor] = [
+                state,
+                0 if state is None else state.seq,
+                seq,
+                *_current(state),
+            ]
+        if seq == entry[1] + 1 and key == entry[3] and type_ not in KEY_EVENT_TYPES:
+            public: bytes = entry[4]
+            entry[1] = seq
+        else:
+            state = entry[0]
+            if state is not None and state.seq != entry[1]:
+                state = ActorState(actor, entry[1], state.keys)
+            if env is None:
+                env = Envelope.trusted(data)
+            public, after = resolve(state, env)
+            entry[0], entry[1], entry[3], entry[4] = after, after.seq, *_current(after)
+        self.records.append(NewRecord(actor, seq, type_, data))
+        if self.envelopes is not None:
+            self.envelopes.append(env if env is not None else Envelope.trusted(data))
+        return public
+
+    def states(self) -> dict[str, tuple[int, ActorState]]:
+        """Each actor's first seq in the batch and its state after the batch."""
+        out = {}
+        for actor, (state, seq, first, *_) in self.live.items():
+            out[actor] = (first, state if state.seq == seq else ActorState(actor, seq, state.keys))
+        return out
+
+    def signature_error(self, index: int, prefix: bool) -> LedgerError:
+        record = self.records[index]
+        env_key = self._key_of(index)
+        exc = SignatureError(
+            f"actor {record.actor} seq {record.seq}: signature does not verify with key {env_key}",
+            actor=record.actor,
+            seq=record.seq,
+        )
+        return _with_index(exc, index) if prefix else exc
+
+    def _key_of(self, index: int) -> str:
+        if self.envelopes is not None:
+            return self.envelopes[index].key
+        return Envelope.trusted(self.records[index].data).key
+
+
 class Ledger:
     """Checks and appends signed events to a ``LogStore``; safe to share between threads."""
 
@@ -98,13 +190,13 @@ class Ledger:
         self.max_batch = max_batch
         self._states: dict[str, ActorState] = {}
         self._lock = threading.Lock()
-        # Cores that verify signatures: above 1, batches of _PARALLEL_MIN or more are
-        # verified on that many worker processes, started on first need (a CLI
-        # call that appends one event never pays for them).
+        # Cores that check events: above 1, batches of _PARALLEL_MIN or more are
+        # parsed and verified on that many worker processes, started on first need
+        # (a CLI call that appends one event never pays for them).
         self.verify_threads = (
             verify_threads if verify_threads is not None else (os.cpu_count() or 1)
         )
-        self._verifier: ParallelVerifier | None = None
+        self._verifier: WorkerPool | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -158,8 +250,9 @@ class Ledger:
         Either every event is durable when this returns, or none was written and
         the error names the first offending event (``index`` in ``exc.ids``).
         Events of one actor must follow each other by seq within the batch.
-        Signatures are verified in parallel threads. At most ``max_batch`` events
-        (``BatchTooLargeError``).
+        Batches of 256 events or more are parsed and verified on worker processes
+        (``verify_threads`` of them; see ``ledger.parallel``). At most
+        ``max_batch`` events (``BatchTooLargeError``).
 
         ``check`` runs after the ledger's own checks and before the insert (the
         campaign rules use it); whatever it raises propagates and nothing is
@@ -168,11 +261,11 @@ class Ledger:
         size cannot be invalidated by a concurrent append: if the log moved, the
         insert is refused with ``LogMovedError`` and the caller re-checks.
         """
-        prepared, _, pending = self._prepare(items, {})
-        self._verify(prepared, pending, prefix=len(prepared) > 1)
+        batch = self._check(items, {}, envelopes=check is not None, sig_prefix=len(items) > 1)
         if check is not None:
-            check([p.envelope for p in prepared])
-        records = [p.record for p in prepared]
+            assert batch.envelopes is not None
+            check(batch.envelopes)
+        records = batch.records
         try:
             positions = self.store.insert(records, expected_size=expected_size)
         except ConflictError as exc:
@@ -185,10 +278,9 @@ class Ledger:
                         expected=expected_size,
                         size=size,
                     ) from exc
-            raise self._diagnose_conflict(prepared) from exc
+            raise self._diagnose_conflict(batch) from exc
         with self._lock:
-            for p in prepared:
-                self._remember(p)
+            self._remember(batch)
         return positions
 
     def check_batch(
@@ -200,136 +292,172 @@ class Ledger:
         import can be checked whole before any part of it is written. Returns the
         updated overlay.
         """
-        prepared, overlay, pending = self._prepare(items, dict(overlay or {}))
-        self._verify(prepared, pending, prefix=True)
+        overlay = dict(overlay or {})
+        batch = self._check(items, overlay, envelopes=False, sig_prefix=True)
+        for actor, (_, state) in batch.states().items():
+            overlay[actor] = state
         return overlay
 
-    def _prepare(
-        self, items: Sequence[EnvelopeInput], overlay: dict[str, ActorState]
-    ) -> tuple[list[Prepared], dict[str, ActorState], list[Future[int | None]]]:
-        """Parse and check every envelope but the signature, in order.
+    def _check(
+        self,
+        items: Sequence[EnvelopeInput],
+        overlay: dict[str, ActorState],
+        *,
+        envelopes: bool,
+        sig_prefix: bool,
+    ) -> _Batch:
+        """Parse and check every envelope, in order, then every signature.
 
-        With verify threads, each slice of prepared envelopes is handed to them as
-        soon as it is ready, so verification (which releases the GIL) overlaps the
-        parsing of the next slice. Returns the futures of those verifications.
+        The first event that is malformed or breaks a key/seq rule is refused
+        before any signature counts; then the first bad signature. Errors name
+        the event's index unless the batch holds one event (signature errors:
+        unless ``sig_prefix`` is false). Big batches are parsed and verified on
+        the worker processes while this one applies the key states.
         """
         if len(items) > self.max_batch:
             raise BatchTooLargeError(
                 f"a batch holds at most {self.max_batch} events, got {len(items)}"
             )
         now = datetime.now(UTC)
-        prepared: list[Prepared] = []
-        pending: list[Future[int | None]] = []
-        single = len(items) == 1
+        batch = _Batch(self, overlay, envelopes)
         pool = self._parallel() if len(items) >= _PARALLEL_MIN else None
-        step = max(32, len(items) // (self.verify_threads * 4))
-        submitted = 0
-        for index, item in enumerate(items):
+        if pool is None:
+            bad = self._check_here(items, now, batch)
+        else:
+            with pool.lock:
+                try:
+                    bad = self._check_on(pool, items, now, batch)
+                finally:
+                    pool.settle()
+        if bad is not None:
+            raise batch.signature_error(bad, sig_prefix)
+        return batch
+
+    def _check_here(
+        self, items: Sequence[EnvelopeInput], now: datetime, batch: _Batch
+    ) -> int | None:
+        """Check a batch in this process; return the index of the first bad signature."""
+        return verify_slice(self._parse(items, 0, len(items), now, batch))
+
+    def _parse(
+        self,
+        items: Sequence[EnvelopeInput],
+        start: int,
+        stop: int,
+        now: datetime,
+        batch: _Batch,
+    ) -> list[tuple[bytes, bytes, bytes]]:
+        """Parse and check ``items[start:stop]`` in order; return their signature checks.
+
+        Raises the first event's ``LedgerError``, naming its index unless the
+        batch holds one event.
+        """
+        single = len(items) == 1
+        skew = self.max_clock_skew
+        limit = None if skew is None else now + skew
+        tasks: list[tuple[bytes, bytes, bytes]] = []
+        for index in range(start, stop):
+            item = items[index]
             try:
-                env = to_envelope(item)
-                self._check_clock(env, now)
-                state = overlay.get(env.actor)
-                if state is None:
-                    state = self.actor_state(env.actor, at_least=env.seq - 1)
-                public, after = resolve(state, env)
-                overlay[env.actor] = after
-                record = NewRecord(env.actor, env.seq, env.type, env.canonical_bytes())
-                prepared.append(
-                    Prepared(env, public, env.signing_bytes(), env.signature, record, after)
-                )
+                raw = cast(bytes, item) if type(item) is bytes else None
+                parts = None if raw is None else fast_parse(raw)
+                if parts is not None:
+                    assert raw is not None
+                    obj, signature, message, moment = parts
+                    actor, seq, type_ = obj["actor"], obj["seq"], obj["type"]
+                    if limit is not None and moment > limit:
+                        assert skew is not None
+                        raise clock_refusal(actor, seq, obj["ts"], skew)
+                    env = None
+                    if batch.envelopes is not None or type_ in KEY_EVENT_TYPES:
+                        env = Envelope.from_parts(raw, obj, signature)
+                    public = batch.add(actor, obj["key"], seq, type_, raw, env)
+                else:
+                    env = to_envelope(item)
+                    self._check_clock(env, now)
+                    public = batch.add(
+                        env.actor, env.key, env.seq, env.type, env.canonical_bytes(), env
+                    )
+                    signature, message = env.signature, env.signing_bytes()
             except LedgerError as exc:
-                for future in pending:
-                    future.cancel()
                 if single:
                     raise
                 raise _with_index(exc, index) from exc
-            if pool is not None and len(prepared) - submitted >= step:
-                pending.append(_submit(pool, prepared, submitted, len(prepared)))
-                submitted = len(prepared)
-        if pool is not None and submitted < len(prepared):
-            pending.append(_submit(pool, prepared, submitted, len(prepared)))
-        return prepared, overlay, pending
+            tasks.append((public, message, signature))
+        return tasks
 
-    def _parallel(self) -> ParallelVerifier | None:
+    def _check_on(
+        self, pool: WorkerPool, items: Sequence[EnvelopeInput], now: datetime, batch: _Batch
+    ) -> int | None:
+        """Check a batch here, slice by slice, while the workers verify the slices already done.
+
+        Parsing and the key states stay in this process, in order (as in
+        ``_check_here``); each slice's signature checks go, packed, to whichever
+        worker has room, so verification overlaps the parsing of the next slice.
+        """
+        bounds = _slices(len(items), pool.workers)
+
+        def job(blob: bytes, lengths: bytes) -> Job:
+            return lambda _: ("verify", (lengths,), blob)
+
+        def jobs() -> Iterator[Job]:  # parsed when a worker has room for the slice
+            for start, stop in itertools.pairwise(bounds):
+                yield job(*pack_tasks(self._parse(items, start, stop, now, batch)))
+
+        for start, first_bad in zip(bounds, pool.ordered(jobs()), strict=False):
+            if first_bad is not None:
+                return start + first_bad
+        return None
+
+    def warm_up(self) -> None:
+        """Start the worker processes now rather than with the first big batch.
+
+        A no-op with one verify thread. A long-lived appender (a server, an
+        import) can call it at start so no batch pays for process start-up.
+        """
+        self._parallel()
+
+    def _parallel(self) -> WorkerPool | None:
         if self.verify_threads <= 1:
             return None
         with self._lock:
-            if self._verifier is None:
-                self._verifier = ParallelVerifier(self.verify_threads)
+            if self._verifier is None or not self._verifier.alive:
+                self._verifier = WorkerPool(self.verify_threads)
         return self._verifier
 
     def _check_clock(self, env: Envelope, now: datetime) -> None:
         if self.max_clock_skew is not None and env.time > now + self.max_clock_skew:
-            raise MalformedEventError(
-                f"envelope: field 'ts' {env.ts} is more than "
-                f"{int(self.max_clock_skew.total_seconds())} s ahead of the ledger's clock",
-                actor=env.actor,
-                seq=env.seq,
-            )
+            raise clock_refusal(env.actor, env.seq, env.ts, self.max_clock_skew)
 
-    def _verify(
-        self, prepared: list[Prepared], pending: list[Future[int | None]], *, prefix: bool
-    ) -> None:
-        """Wait for (or run) every signature check; raise for the first bad one."""
-        if pending:
-            bad = next((r for r in (f.result() for f in pending) if r is not None), None)
-            bad = None if bad is None else int(bad)
-        else:
-            bad = verify_slice([(p.public_key, p.message, p.signature) for p in prepared])
-        if bad is not None:
-            env = prepared[bad].envelope
-            exc = SignatureError(
-                f"actor {env.actor} seq {env.seq}: signature does not verify with key {env.key}",
-                actor=env.actor,
-                seq=env.seq,
-            )
-            raise _with_index(exc, bad) if prefix else exc
+    def _remember(self, batch: _Batch) -> None:
+        # As if each event were remembered in turn: an actor's cached state moves to
+        # the batch's end if it stood just before one of the batch's events.
+        states = self._states
+        for actor, (state, seq, first, *_) in batch.live.items():
+            known = states.get(actor)
+            if first <= (known.seq if known else 0) + 1 <= seq:
+                states[actor] = state if state.seq == seq else ActorState(actor, seq, state.keys)
 
-    def _remember(self, p: Prepared) -> None:
-        known = self._states.get(p.envelope.actor)
-        if (known.seq if known else 0) == p.after.seq - 1:
-            self._states[p.envelope.actor] = p.after
-
-    def _diagnose_conflict(self, prepared: list[Prepared]) -> LedgerError:
+    def _diagnose_conflict(self, batch: _Batch) -> LedgerError:
+        records = batch.records
         with self._lock:
-            for p in prepared:
-                self._states.pop(p.envelope.actor, None)
-        for index, p in enumerate(prepared):
-            env = p.envelope
-            if self.store.exists(env.actor, env.seq):
+            for r in records:
+                self._states.pop(r.actor, None)
+        for index, r in enumerate(records):
+            if self.store.exists(r.actor, r.seq):
                 exc = ReplayError(
-                    f"actor {env.actor}: seq {env.seq} is already used (taken by another writer)",
-                    actor=env.actor,
-                    seq=env.seq,
+                    f"actor {r.actor}: seq {r.seq} is already used (taken by another writer)",
+                    actor=r.actor,
+                    seq=r.seq,
                 )
-                return _with_index(exc, index) if len(prepared) > 1 else exc
+                return _with_index(exc, index) if len(records) > 1 else exc
         return StorageError(
             "the store reported a conflict but no (actor, seq) of the batch "
             "exists; nothing was written"
         )
 
     def close(self) -> None:
-        """Stop the verification threads and close the store."""
+        """Stop the worker processes and close the store."""
         if self._verifier is not None:
             self._verifier.close()
         self.store.close()
-
-
-def _submit(
-    pool: ParallelVerifier, prepared: list[Prepared], start: int, stop: int
-) -> Future[int | None]:
-    """Verify ``prepared[start:stop]`` on the pool; the future gives an absolute index."""
-    inner = pool.submit([(p.public_key, p.message, p.signature) for p in prepared[start:stop]])
-    outer: Future[int | None] = Future()
-
-    def done(f: Future[int | None]) -> None:
-        if f.cancelled():
-            outer.cancel()
-        elif f.exception() is not None:
-            outer.set_exception(f.exception())
-        else:
-            r = f.result()
-            outer.set_result(None if r is None else start + r)
-
-    inner.add_done_callback(done)
-    return outer

@@ -93,6 +93,27 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
     return level[0]
 
 
+def subtree_levels(leaves: Sequence[bytes]) -> list[bytes]:
+    """The perfect-subtree nodes over consecutive leaf hashes, level by level.
+
+    Entry ``k`` joins the ``len(leaves) >> k`` nodes of level ``k`` (leaves at 0).
+    When the first leaf's index is a multiple of a power of two at least
+    ``len(leaves)``, these are exactly the log's nodes over that range, so
+    workers can hash aligned slices and ``MemoryNodes.extend`` stores them.
+    """
+    sha256 = _sha256
+    level = list(leaves)
+    levels = [b"".join(level)]
+    while len(level) > 1:
+        pairs = iter(level)
+        level = [
+            sha256(b"\x01" + left + right).digest()
+            for left, right in zip(pairs, pairs, strict=False)
+        ]
+        levels.append(b"".join(level))
+    return levels
+
+
 def fold(hashes: Sequence[bytes]) -> bytes:
     # The RFC root of adjacent perfect subtrees of strictly decreasing size is the
     # right fold: H(p1, H(p2, ... H(pk-1, pk))).
@@ -241,6 +262,36 @@ class MemoryNodes(NodeReader):
                     f"memory nodes: node ({level}, {index}) would leave a gap"
                     f" after index {stored - 1}"
                 )
+
+    def extend(self, start: int, levels: Sequence[bytes]) -> None:
+        """Store ``subtree_levels`` output for the leaves from index ``start``.
+
+        ``start`` must be a multiple of ``2 ** (len(levels) - 1)`` and every level
+        must continue exactly where it ends now; raises ``NodeConflictError``
+        otherwise.
+        """
+        stored = self._levels
+        for level, joined in enumerate(levels):
+            while len(stored) <= level:
+                stored.append(bytearray())
+            if len(stored[level]) != (start >> level) * HASH_SIZE or len(joined) % HASH_SIZE:
+                raise NodeConflictError(
+                    f"memory nodes: level {level} does not continue at leaf {start}"
+                )
+            stored[level] += joined
+
+    def complete(self, size: int) -> None:
+        """Hash the missing perfect-subtree nodes over the first ``size`` leaves."""
+        stored, sha256 = self._levels, _sha256
+        level = 1
+        while size >> level:
+            while len(stored) <= level:
+                stored.append(bytearray())
+            below, here = stored[level - 1], stored[level]
+            for index in range(len(here) // HASH_SIZE, size >> level):
+                at = 2 * index * HASH_SIZE
+                here += sha256(b"\x01" + below[at : at + 2 * HASH_SIZE]).digest()
+            level += 1
 
     def nodes(self, coords: Sequence[Coord]) -> list[bytes]:
         """Return the stored hashes at ``coords``; raises ``NodeNotFoundError`` if one is absent."""

@@ -4,22 +4,34 @@ For every stored event, in log order: the positions are dense; the bytes parse a
 an envelope and are exactly its canonical form (so any changed byte is caught
 even where it would still parse); the row's actor/seq/type columns match the
 envelope; the key was the actor's valid key at that seq; seqs run 1, 2, 3 … per
-actor; the signature verifies. Signatures are checked a page at a time across
-threads (both cores). Stops at the first failure and names its position.
+actor; the signature verifies. The first failure in log order is reported, with
+its position (at one position, the checks count in that order).
+
+The log is cut into aligned ranges of a power of two. On more than one core,
+worker processes read their ranges from the database themselves and run every
+check that needs no earlier event (parse, canonical form, row columns,
+signatures, and for the audit the range's Merkle nodes); this process applies
+the key states and seq chains in order and verifies what a worker could not
+(an event whose key it had not met yet). See ``ledger.parallel``.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from ledger.actors import ActorState, resolve
+from ledger.actors import KEY_EVENT_TYPES, ActorState, resolve
 from ledger.envelope import Envelope
 from ledger.errors import LedgerError
-from ledger.parallel import ParallelVerifier, verify_slice
+from ledger.keys import verify_signature
+from ledger.merkle import MemoryNodes
+from ledger.parallel import Job, RangeResult, WorkerPool, check_records, row_reader
 from ledger.store import PAGE, LogStore, StoredRecord
+
+_DEPTH = 2  # ranges queued per worker, so none waits while this process applies one
+_PARALLEL_RANGES = 4  # fewer ranges than this: starting workers costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -47,133 +59,182 @@ class VerifyReport:
         return self.failure is None
 
 
-def _check_record(
-    record: StoredRecord, expected: int, states: dict[str, ActorState]
-) -> tuple[Failure | None, tuple[bytes, bytes, bytes] | None]:
-    if record.position != expected:
-        return Failure(
-            expected,
-            "order",
-            f"expected position {expected}, found {record.position} (an event is missing)",
-        ), None
-    try:
-        env = Envelope.from_bytes(record.data)
-    except LedgerError as exc:
-        return Failure(record.position, "parse", exc.detail), None
-    canonical = env.canonical_bytes()
-    if canonical != record.data:
-        return Failure(
-            record.position,
-            "canonical",
-            "stored bytes are not the canonical form of the envelope they hold",
-        ), None
-    if (record.actor, record.seq, record.type) != (env.actor, env.seq, env.type):
-        return Failure(
-            record.position,
-            "index",
-            f"row says actor {record.actor} seq {record.seq} type {record.type}, "
-            f"envelope says actor {env.actor} seq {env.seq} type {env.type}",
-        ), None
-    try:
-        public, after = resolve(states.get(env.actor), env)
-    except LedgerError as exc:
-        return Failure(record.position, "key state", exc.detail), None
-    states[env.actor] = after
-    return None, (public, env.signing_bytes(), env.signature)
-
-
 def verify_log(
     store: LogStore,
     *,
     threads: int = 2,
     page: int = PAGE,
     progress: Callable[[int], None] | None = None,
-    observe: Callable[[StoredRecord], None] | None = None,
 ) -> VerifyReport:
     """Verify every stored event; never raises for bad data, reports it instead.
 
-    Pages are pipelined: while worker processes verify the signatures of one
-    page, this process reads and checks the next. ``observe`` sees every record
-    that passed the structural checks, in log order (the audit feeds its Merkle
-    tree from it, so the log is read once).
+    ``threads`` is the number of worker processes (1: all in this process);
+    ``page`` the size of a range, rounded up to a power of two.
     """
-    states: dict[str, ActorState] = {}
-    pool = ParallelVerifier(threads) if threads > 1 else None
-    pending: deque[_Page] = deque()
+    return check_log(store, threads=threads, page=page, progress=progress)[0]
+
+
+def check_log(
+    store: LogStore,
+    *,
+    threads: int = 2,
+    page: int = PAGE,
+    progress: Callable[[int], None] | None = None,
+    tree: MemoryNodes | None = None,
+    keep: frozenset[str] = frozenset(),
+) -> tuple[VerifyReport, list[StoredRecord]]:
+    """``verify_log``, also filling ``tree`` and returning the records of the ``keep`` types.
+
+    With ``tree``, every perfect-subtree node over the verified log is stored in
+    it (only when all holds). The kept records are those before the first
+    failure, in log order.
+    """
+    chunk = 1 << max(0, (max(page, 1) - 1).bit_length())
+    chain = _Chain(store)
+    kept: list[StoredRecord] = []
+    leaves = tree is not None
+    url = getattr(store, "url", "")
+    pool = None
+    if threads > 1 and url and store.size() >= _PARALLEL_RANGES * chunk:
+        pool = WorkerPool(threads)
     position = 0
-    failure: Failure | None = None
     try:
-        while failure is None:
-            records = store.read(position, page)
-            if not records:
+        ranges = (
+            _ranges_on(pool, url, chunk, chain, leaves, keep)
+            if pool is not None
+            else _ranges_here(store, chunk, leaves, keep)
+        )
+        for result in ranges:
+            failure = chain.apply(result)
+            if failure is not None:
+                kept.extend(r for r in result.kept if r.position < failure.position)
+                return VerifyReport(failure.position, chain.actors, failure), kept
+            kept.extend(result.kept)
+            if tree is not None and result.levels:
+                tree.extend(result.start, result.levels)
+            position += result.count
+            if progress is not None and result.count:
+                progress(result.count)
+            if result.count < chunk:
                 break
-            tasks: list[tuple[int, bytes, bytes, bytes]] = []
-            for record in records:
-                failure, task = _check_record(record, position, states)
-                if failure is not None:
-                    break
-                assert task is not None
-                tasks.append((record.position, *task))
-                if observe is not None:
-                    observe(record)
-                position += 1
-            pending.append(_Page(records, tasks, _start(tasks, pool, threads)))
-            while len(pending) > (2 if failure is None else 0):
-                done = pending.popleft()
-                bad = done.first_bad()
-                if bad is not None:  # an earlier bad signature wins over a later failure
-                    return VerifyReport(bad.position, len(states), bad)
-                if progress is not None:
-                    progress(len(done.tasks))
-        while pending:
-            done = pending.popleft()
-            bad = done.first_bad()
-            if bad is not None:
-                return VerifyReport(bad.position, len(states), bad)
-            if progress is not None:
-                progress(len(done.tasks))
     finally:
         if pool is not None:
+            pool.settle()
             pool.close()
-    if failure is not None:
-        return VerifyReport(failure.position, len(states), failure)
-    return VerifyReport(position, len(states), None)
+    if tree is not None:
+        tree.complete(position)
+    return VerifyReport(position, chain.actors, None), kept
 
 
-@dataclass
-class _Page:
-    records: list[StoredRecord]
-    tasks: list[tuple[int, bytes, bytes, bytes]]
-    futures: list[tuple[list[tuple[int, bytes, bytes, bytes]], Future[int | None]]]
-
-    def first_bad(self) -> Failure | None:
-        """The first bad signature of this page (waiting for its workers), or None."""
-        position = None
-        if self.futures:
-            for chunk, future in self.futures:
-                index = future.result()
-                if index is not None:
-                    position = chunk[index][0]
-                    break
-        else:
-            index = verify_slice([t[1:] for t in self.tasks])
-            position = None if index is None else self.tasks[index][0]
-        if position is None:
-            return None
-        env = Envelope.from_bytes(self.records[position - self.records[0].position].data)
-        return Failure(
-            position,
-            "signature",
-            f"actor {env.actor} seq {env.seq}: signature does not verify with key {env.key}",
-        )
+def _ranges_here(
+    store: LogStore, chunk: int, leaves: bool, keep: frozenset[str]
+) -> Iterator[RangeResult]:
+    keys: dict[str, bytes] = {}
+    read = row_reader(store)
+    start = 0
+    while True:
+        rows = read(start, chunk)
+        yield check_records(rows, start, keys, leaves=leaves, keep=keep)
+        if len(rows) < chunk:
+            return
+        start += chunk
 
 
-def _start(
-    tasks: list[tuple[int, bytes, bytes, bytes]], pool: ParallelVerifier | None, threads: int
-) -> list[tuple[list[tuple[int, bytes, bytes, bytes]], Future[int | None]]]:
-    """Hand the page's signatures to the workers (nothing when verifying in-process)."""
-    if pool is None or len(tasks) < 64:
-        return []
-    step = -(-len(tasks) // threads)
-    chunks = [tasks[i : i + step] for i in range(0, len(tasks), step)]
-    return [(chunk, pool.submit([t[1:] for t in chunk])) for chunk in chunks]
+def _ranges_on(
+    pool: WorkerPool, url: str, chunk: int, chain: _Chain, leaves: bool, keep: frozenset[str]
+) -> Iterator[RangeResult]:
+    """Range results in log order, each range read and checked by whichever worker is free."""
+
+    def job(start: int) -> Job:
+        def make(worker: int) -> tuple[str, tuple[object, ...], None]:
+            keys = pool.keys_for(worker, chain.log)
+            return "records", (url, start, chunk, leaves, keep, keys), None
+
+        return make
+
+    # Ranges run ahead of the end of the log (the caller stops at the first short
+    # one); at most _DEPTH per worker are ever queued.
+    return pool.ordered((job(start) for start in itertools.count(0, chunk)), _DEPTH)
+
+
+class _Chain:
+    """Key states and seq chains, applied in log order (this process's share)."""
+
+    def __init__(self, store: LogStore) -> None:
+        self.store = store
+        # actor -> [state as of its last key change, seq now, current key id (None: none)]
+        self.live: dict[str, list[Any]] = {}
+        self.keys: dict[str, bytes] = {}
+        self.log: list[tuple[str, bytes]] = []  # every key met, for the workers
+
+    @property
+    def actors(self) -> int:
+        return len(self.live)
+
+    def apply(self, result: RangeResult) -> Failure | None:
+        """Apply a range's events; return the range's first failure, if any."""
+        live = self.live
+        failure: Failure | None = None
+        position = result.start
+        for actor, key, seq, type_, data in result.facts:
+            entry = live.get(actor)
+            if (
+                entry is not None
+                and seq == entry[1] + 1
+                and key == entry[2]
+                and type_ not in KEY_EVENT_TYPES
+            ):
+                entry[1] = seq  # the next seq, by the current key: what resolve would give
+                position += 1
+                continue
+            try:
+                self._resolve(position, actor, data)
+            except LedgerError as exc:
+                failure = Failure(position, "key state", exc.detail)
+                break
+            position += 1
+        if failure is None and result.failure is not None:
+            failure = Failure(*result.failure)
+        bad = self._first_bad(result, failure.position if failure else None)
+        if bad is not None:
+            actor, key, seq, _, _ = result.facts[bad - result.start]
+            return Failure(
+                bad,
+                "signature",
+                f"actor {actor} seq {seq}: signature does not verify with key {key}",
+            )
+        return failure
+
+    def _resolve(self, position: int, actor: str, data: bytes | None) -> None:
+        entry = self.live.get(actor)
+        state: ActorState | None = None
+        if entry is not None:
+            state, last = entry[0], entry[1]
+            if state.seq != last:
+                state = ActorState(actor, last, state.keys)
+        if data is None:  # not a key event: only its failure lands here, and it needs the text
+            record = self.store.get(position)
+            assert record is not None
+            data = record.data
+        env = Envelope.from_bytes(data)
+        _, after = resolve(state, env)
+        current = after.keys[-1]
+        self.live[actor] = [after, after.seq, current.key if current.until is None else None]
+        for span in after.keys:
+            if span.key not in self.keys:
+                self.keys[span.key] = span.public
+                self.log.append((span.key, span.public))
+
+    def _first_bad(self, result: RangeResult, limit: int | None) -> int | None:
+        """The first bad signature before ``limit``: the worker's, or one verified here."""
+        bad = result.bad
+        if bad is not None and limit is not None and bad >= limit:
+            bad = None
+        for position, message, signature in result.unknown:
+            if (bad is not None and position >= bad) or (limit is not None and position >= limit):
+                break
+            key = result.facts[position - result.start][1]
+            public = self.keys.get(key)
+            if public is not None and not verify_signature(public, message, signature):
+                return position
+        return bad

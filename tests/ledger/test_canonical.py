@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import orjson
 import pytest
 import rfc8785
 from hypothesis import given
@@ -158,3 +159,30 @@ def test_the_canonical_fast_path_refuses_like_the_strict_parser(text: str, messa
     with pytest.raises(CanonicalizationError) as caught:
         parse_canonical(text)
     assert caught.value.detail == message
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_orjson_writes_every_float_with_a_point_or_a_signed_exponent(value: float) -> None:
+    # canonical_value skips its walk for floats when none of these marks occurs.
+    text = orjson.dumps([value])
+    assert b"." in text or b"e+" in text or b"e-" in text
+
+
+@given(json_values)
+def test_the_fast_canonical_check_agrees_with_the_strict_parser(value: object) -> None:
+    from ledger.canonical import NOT_CANONICAL, canonical_value
+
+    encoded = rfc8785.dumps(value)
+    found = canonical_value(encoded)
+    assert found is NOT_CANONICAL or found == parse_json(encoded)
+    assert canonical_value(b" " + encoded) is NOT_CANONICAL
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"n":4.5}', '{"n":1e+20}', '{"n":1e-7}', "[-0.0]", "1.5", '{"n":9007199254740992}'],
+)
+def test_floats_and_unsafe_integers_never_pass_as_canonical(text: str) -> None:
+    from ledger.canonical import NOT_CANONICAL, canonical_value
+
+    assert canonical_value(text.encode()) is NOT_CANONICAL

@@ -24,6 +24,7 @@ from ledger.merkle import (
     leaf_hash,
     node_hash,
     root_from_leaf_hashes,
+    subtree_levels,
     tree_root,
 )
 from ledger.proofs import (
@@ -715,3 +716,31 @@ def test_proofs_survive_a_json_round_trip(leaf: tuple[int, int], pair: tuple[int
     consistency = consistency_proof(BIG_STORE, *pair)
     assert InclusionProof.from_json(json.loads(json.dumps(inclusion.to_json()))) == inclusion
     assert ConsistencyProof.from_json(json.loads(json.dumps(consistency.to_json()))) == consistency
+
+
+@settings(max_examples=60)
+@given(size=st.integers(0, 700), chunk_level=st.integers(0, 7))
+def test_aligned_ranges_hashed_apart_give_the_frontiers_nodes(size: int, chunk_level: int) -> None:
+    # What the audit's workers do: hash aligned ranges, store them, complete the top.
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(size)]
+    frontier, expected = Frontier(), MemoryNodes()
+    for leaf in leaves:
+        expected.add(frontier.append(leaf))
+    chunk = 1 << chunk_level
+    nodes = MemoryNodes()
+    for start in range(0, size, chunk):
+        nodes.extend(start, subtree_levels(leaves[start : start + chunk]))
+    nodes.complete(size)
+    coords = [(level, index) for level in range(12) for index in range(size >> level)]
+    assert nodes.nodes(coords) == expected.nodes(coords)
+    assert tree_root(nodes, size) == frontier.root()
+    with pytest.raises(NodeNotFoundError):
+        nodes.nodes([(0, size)])
+
+
+def test_a_range_that_does_not_continue_the_stored_ones_is_refused() -> None:
+    nodes = MemoryNodes()
+    nodes.extend(0, subtree_levels([b"\x01" * 32, b"\x02" * 32]))
+    with pytest.raises(NodeConflictError) as caught:
+        nodes.extend(4, subtree_levels([b"\x03" * 32, b"\x04" * 32]))
+    assert caught.value.detail == "memory nodes: level 0 does not continue at leaf 4"
