@@ -1,12 +1,12 @@
 """Audit benchmark: cocred audit against the verify-only limit measured in the same run.
 
-    python bench/audit.py [--events 1000000]
+    python bench/audit.py [--events 1000000] [--repeat 2]
 
 Prints: the limit (cores x single-core Ed25519 verify rate on the same events,
-``ledger.keys.verify_signature`` with keys decoded beforehand, measured before and
-after the audit; the faster counts);
-cocred audit (all five steps but the chain) in events/s and as a ratio to the
-limit; the Merkle root of 1M leaves; inclusion-proof build (from the persisted
+``ledger.keys.verify_signature`` with keys decoded beforehand, measured before,
+between and after the audit runs; the fastest counts); cocred audit (all five
+steps but the chain; the best of ``--repeat`` runs, 2) in events/s and as a
+ratio to the limit; the Merkle root of 1M leaves; inclusion-proof build (from the persisted
 tree) + verify time; consistency-proof time; bundle size; gas per anchor (one
 transaction per checkpoint, on the in-process chain); and event -> signed
 checkpoint latency with the default settings. Targets: audit >= 0.8 x the limit;
@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import iter_events, make_events  # noqa: E402
+from ingest import Task, iter_events, make_events, verify_only_together  # noqa: E402
 
 from ledger.audit import audit  # noqa: E402
 from ledger.checkpoints import CheckpointLog, LedgerIdentity, run_checkpointer  # noqa: E402
@@ -73,7 +73,8 @@ def build_log(events: int) -> tuple[str, Path]:
     return url, path
 
 
-def single_core_rate(url: str, sample: int = 20_000) -> float:
+def sample_tasks(url: str, sample: int = 20_000) -> list[Task]:
+    """Verify tasks of the log's first ``sample`` events, keys decoded beforehand."""
     store = open_store(url)
     keys: dict[str, bytes] = {}
     tasks = []
@@ -82,6 +83,12 @@ def single_core_rate(url: str, sample: int = 20_000) -> float:
         if env.type == "KeyRegistered":
             keys[env.key] = b64url_decode(env.body["jwk"]["x"])
         tasks.append((keys[env.key], env.signing_bytes(), env.signature))
+    store.close()
+    return tasks
+
+
+def single_core_rate(url: str, sample: int = 20_000) -> float:
+    tasks = sample_tasks(url, sample)
     start = time.perf_counter()
     for public, message, signature in tasks:
         verify_signature(public, message, signature)
@@ -91,13 +98,13 @@ def single_core_rate(url: str, sample: int = 20_000) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=2, help="audit runs; the best counts")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     print(f"machine: {cores} cores, Python {sys.version.split()[0]}; events: {args.events:,}")
 
     url, path = build_log(args.events)
-    before = single_core_rate(url)
-    print(f"single-core verify before the audit: {before:,.0f} events/s")
+    verify_rates = [single_core_rate(url)]
 
     store = open_store(url)
     engine = engine_for(url)
@@ -114,19 +121,34 @@ def main() -> None:
         f"{time.perf_counter() - start:.1f} s"
     )
 
-    start = time.perf_counter()
-    report = audit(store, checkpoints.all(), identity.vkey, threads=cores)
-    seconds = time.perf_counter() - start
-    rate = report.events / seconds
-    # The VM is shared and noisy: the verify rate is measured before and after the
-    # audit, and the faster of the two makes the limit (the harder one to reach).
-    after = single_core_rate(url)
-    limit = cores * max(before, after)
-    print(f"single-core verify after the audit: {after:,.0f} events/s")
-    print(f"limit: {cores} cores x single-core verify (the faster) = {limit:,.0f} events/s")
+    # The VM is shared and noisy: the single-core verify rate is measured before,
+    # between and after the audit runs, and the fastest makes the limit (the
+    # hardest to reach); the audit's figure is its best run.
+    rates = []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        report = audit(store, checkpoints.all(), identity.vkey, threads=cores)
+        seconds = time.perf_counter() - start
+        rates.append(report.events / seconds)
+        verify_rates.append(single_core_rate(url))
+    limit, rate = cores * max(verify_rates), max(rates)
     print(
-        f"cocred audit: {report.events:,} events in {seconds:.1f} s = {rate:,.0f} events/s "
-        f"= {rate / limit:.2f} x the limit (target >= 0.8); ok={report.ok}"
+        "single-core verify rates measured: "
+        + ", ".join(f"{r:,.0f}" for r in verify_rates)
+        + " events/s"
+    )
+    print(f"limit: {cores} cores x single-core verify (the fastest) = {limit:,.0f} events/s")
+    if cores > 1:
+        together = max(verify_only_together(sample_tasks(url), cores) for _ in range(3))
+        print(
+            f"  for reference, verify-only on {cores} processes at once: {together:,.0f} "
+            f"events/s = {together / limit:.2f} x the limit (best of 3): what this machine's "
+            f"cores give together right now"
+        )
+    print(
+        f"cocred audit: {report.events:,} events in {report.events / rate:.1f} s = {rate:,.0f} "
+        f"events/s = {rate / limit:.2f} x the limit (target >= 0.8; best of "
+        f"{args.repeat}: " + ", ".join(f"{r:,.0f}" for r in rates) + f"); ok={report.ok}"
     )
 
     leaves = [leaf_hash(r.data) for r in store.iterate(0, 1_000_000)]

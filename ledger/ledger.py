@@ -404,10 +404,13 @@ class Ledger:
             for start, stop in itertools.pairwise(bounds):
                 yield job(*pack_tasks(self._parse(items, start, stop, now, batch)))
 
+        # Every slice is parsed even after a bad signature: a malformed event or a
+        # broken rule anywhere in the batch is refused before any signature counts.
+        bad = None
         for start, first_bad in zip(bounds, pool.ordered(jobs()), strict=False):
-            if first_bad is not None:
-                return start + first_bad
-        return None
+            if first_bad is not None and bad is None:
+                bad = start + first_bad
+        return bad
 
     def warm_up(self) -> None:
         """Start the worker processes now rather than with the first big batch.

@@ -1,23 +1,32 @@
-"""Event checks on worker processes, so ingestion and audits use every core.
+"""Work on worker processes, so ingestion and audits use every core.
 
 Threads are not enough: parsing and rule checks are Python and hold the GIL.
 Each worker is a process of its own (forked from a fork server, or spawned: the
 caller may run threads, which a plain ``fork`` would copy in an undefined state)
 with one pipe, so the caller knows which worker holds what and sends each slice
-as one message.
+as one message. ``WorkerPool.ordered`` hands slices to whichever worker has
+room and gives the replies back in order.
 
-A worker does everything that needs no state from earlier events: the strict
-parse and canonical check, the clock check, the row/envelope agreement, the
-Merkle leaf hashes, and the Ed25519 verification. The caller keeps what is
-sequential (key states and seq chains, in log order) and the insert.
+Two kinds of work, chosen by measurement:
 
-Verifying needs the signer's public key before the caller has applied the key
-events. A key id is the RFC 7638 thumbprint of its key, so a map from key id to
-key is true whatever the event it was read from; each worker keeps one, fed by
-the key events it parses and by the keys the caller learns (sent with the next
-task). An event whose key a worker does not know yet comes back unverified and
-the caller verifies it with the key its key state gives: the same key, since a
-key state's key is always the one with that thumbprint.
+- Appending a batch (``ledger.ledger``): the caller parses and applies key
+  states slice by slice, as it must in order, and each slice's signature checks
+  go packed to a worker (``verify_packed``) while it parses the next. Parsing
+  on the workers too was measured ~10% slower on 2 cores: the caller must still
+  apply every event in order, so what the workers found has to travel back.
+- Re-verifying a stored log (``ledger.verify``, the audit): each worker reads its
+  range from the database itself and runs every check that needs no earlier
+  event (``check_records``: parse, canonical form, row columns, signature,
+  Merkle nodes); the caller applies key states and seq chains to the few facts
+  that come back. Nothing but those facts crosses a pipe.
+
+In the second, verifying needs the signer's public key before the caller has
+applied the key events. A key id is the RFC 7638 thumbprint of its key, so a map
+from key id to key is true whatever the event it was read from; each worker
+keeps one, fed by the key events it reads and by the keys the caller learns
+(sent with the next range). An event whose key a worker has not met yet comes
+back unverified and the caller verifies it with the key its key state gives:
+the same key, since a key state's key is always the one with that thumbprint.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ import weakref
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -48,11 +57,9 @@ from ledger.merkle import subtree_levels
 from ledger.store import LogStore, StoredRecord, open_store
 
 Task = tuple[bytes, bytes, bytes]  # public key, signed bytes, signature
-# What an envelope check gives the caller: actor, key id, seq, type, and the
-# canonical bytes when they differ from the input (None: the input is canonical).
+# What a worker gives the caller of each stored event that passed its checks: actor,
+# key id, seq, type, and the stored bytes of key events (None for the others).
 Fact = tuple[str, str, int, str, bytes | None]
-# A refusal found on a worker: index, error class, detail, ids.
-Refusal = tuple[int, type[LedgerError], str, dict[str, Any]]
 
 
 def verify_slice(tasks: Sequence[Task]) -> int | None:
@@ -66,15 +73,16 @@ def verify_slice(tasks: Sequence[Task]) -> int | None:
 def pack_tasks(tasks: Sequence[Task]) -> tuple[bytes, bytes]:
     """Signature checks as one blob (keys, signatures, then messages) and the messages' lengths.
 
-    Pickling hundreds of small bytes objects one by one costs ten times more, in
-    time the workers wait for.
+    Raises ``ValueError`` for a key that is not 32 bytes or a signature not 64
+    (the blob's layout counts on it). Pickling hundreds of small bytes objects
+    one by one costs ten times more, in time the workers wait for.
     """
+    keys = b"".join([public for public, _, _ in tasks])
+    signatures = b"".join([sig for _, _, sig in tasks])
+    if len(keys) != 32 * len(tasks) or len(signatures) != 64 * len(tasks):
+        raise ValueError("pack_tasks: keys must be 32 bytes and signatures 64")
     lengths = array("I", [len(message) for _, message, _ in tasks])
-    blob = b"".join(
-        [*(public for public, _, _ in tasks), *(sig for _, _, sig in tasks)]
-        + [message for _, message, _ in tasks]
-    )
-    return blob, lengths.tobytes()
+    return b"".join([keys, signatures, *(message for _, message, _ in tasks)]), lengths.tobytes()
 
 
 def verify_packed(blob: bytes, lengths: bytes) -> int | None:
@@ -109,105 +117,6 @@ def learn_key(keys: dict[str, bytes], body: Any) -> bytes | None:
         return None
     keys[key_id(public)] = public
     return public
-
-
-# -- envelopes (the ledger's batches) -------------------------------------------------------
-
-_ABSENT = 0xFFFFFFFF  # the length that stands for a None item
-
-
-def pack(items: Sequence[bytes | None]) -> tuple[bytes, bytes]:
-    """Items as one blob and their lengths, for ``unpack`` on the other side.
-
-    Pickling 500 bytes objects one by one costs ten times more, in time the
-    workers wait for.
-    """
-    lengths = array("I", [_ABSENT if item is None else len(item) for item in items])
-    return b"".join(item for item in items if item is not None), lengths.tobytes()
-
-
-def unpack(blob: bytes, lengths: bytes) -> list[bytes | None]:
-    """The items ``pack`` packed."""
-    items: list[bytes | None] = []
-    at = 0
-    for length in array("I", lengths):
-        if length == _ABSENT:
-            items.append(None)
-        else:
-            items.append(blob[at : at + length])
-            at += length
-    return items
-
-
-def check_envelopes(
-    items: Sequence[bytes | None],
-    limit: datetime | None,
-    skew: timedelta | None,
-    keys: dict[str, bytes],
-) -> tuple[list[Fact | None], Refusal | None, list[tuple[int, bytes | None, bytes, bytes]]]:
-    """Parse and clock-check envelopes in order, up to the first refusal.
-
-    ``None`` items, and items that raise something other than a ``LedgerError``,
-    give ``None`` facts: the caller checks those itself. Returns the facts, the
-    first refusal, and the signature checks to run as ``(index, key or None if
-    unknown, signed bytes, signature)``.
-    """
-    facts: list[Fact | None] = []
-    checks: list[tuple[int, bytes | None, bytes, bytes]] = []
-    for index, raw in enumerate(items):
-        if raw is None:
-            facts.append(None)
-            continue
-        parts = fast_parse(raw)
-        if parts is not None:
-            obj, signature, message, moment = parts
-            actor, key, seq, type_ = obj["actor"], obj["key"], obj["seq"], obj["type"]
-            body, ts, data = obj["body"], obj["ts"], None
-        else:
-            try:
-                env = Envelope.from_bytes(raw)
-            except LedgerError as exc:
-                return facts, (index, type(exc), exc.detail, exc.ids), []
-            except Exception:  # noqa: BLE001 - the caller re-runs it and raises the same
-                facts.append(None)
-                continue
-            actor, key, seq, type_, body, ts = (
-                env.actor,
-                env.key,
-                env.seq,
-                env.type,
-                env.body,
-                env.ts,
-            )
-            signature, message, moment = env.signature, env.signing_bytes(), env.time
-            data = env.canonical_bytes()
-            if data == raw:
-                data = None
-        if limit is not None and moment > limit:
-            assert skew is not None
-            refused = clock_refusal(actor, seq, ts, skew)
-            return facts, (index, type(refused), refused.detail, refused.ids), []
-        facts.append((actor, actor if key == actor else key, seq, _intern(type_), data))
-        if type_ == KEY_REGISTERED:  # self-signed: verified with the key it registers
-            checks.append((index, learn_key(keys, body), message, signature))
-            continue
-        checks.append((index, keys.get(key), message, signature))
-        if type_ == KEY_ROTATED:
-            learn_key(keys, body)
-    return facts, None, checks
-
-
-def _verify_checks(
-    checks: Sequence[tuple[int, bytes | None, bytes, bytes]],
-) -> tuple[int | None, list[int]]:
-    """``(first bad index, indices left unverified before it)``."""
-    unknown: list[int] = []
-    for index, public, message, signature in checks:
-        if public is None:
-            unknown.append(index)
-        elif not verify_signature(public, message, signature):
-            return index, unknown
-    return None, unknown
 
 
 # -- stored records (verify_log and the audit) ---------------------------------------------
@@ -396,19 +305,13 @@ def _serve(conn: Connection) -> None:
         kind, args = message
         reply: Any
         try:
-            if kind == "envelopes":
-                lengths, limit, skew, keys = args
-                items = unpack(conn.recv_bytes(), lengths)
-                _keys.update(keys)
-                facts, refusal, checks = check_envelopes(items, limit, skew, _keys)
-                reply = (facts, refusal, None if refusal else _verify_checks(checks))
+            if kind == "verify":
+                reply = verify_packed(conn.recv_bytes(), args[0])
             elif kind == "records":
                 url, start, limit, leaves, keep, keys = args
                 _keys.update(keys)
                 rows = _read(url, start, limit)
                 reply = check_records(rows, start, _keys, leaves=leaves, keep=keep)
-            elif kind == "verify":
-                reply = verify_packed(conn.recv_bytes(), args[0])
             else:
                 raise ValueError(f"unknown task {kind!r}")
         except Exception as exc:  # noqa: BLE001 - raised again in the caller

@@ -1,9 +1,11 @@
 """Checking on worker processes refuses and accepts exactly what one process does.
 
-Big batches and long logs are parsed and verified on worker processes while the
-calling process applies key states in order. These scenarios run the same input
-through one process and through two workers and compare every outcome: the
-positions and bytes stored, and for a refusal its type, message and ids.
+Big batches have their signatures verified on worker processes while the calling
+process parses the next slice; long logs are read, parsed and verified on them
+while it applies key states in order. These scenarios run the same input through
+one process and through two workers and compare every outcome: the positions and
+bytes stored, for a refusal its type, message and ids, for a stored log the
+first failure it reports.
 """
 
 from __future__ import annotations
@@ -98,6 +100,10 @@ FAULTS: dict[str, Callable[[list[Any]], None]] = {
         b.__setitem__(420, forged_at(420)),
         b.__setitem__(60, forged_at(60)),
     ),
+    "a bad signature in the first slice, a malformed event in the last": lambda b: (
+        b.__setitem__(5, forged_at(5)),
+        b.__setitem__(475, b'{"v":1'),
+    ),
     "unknown actor in the first slice, malformed in the second": lambda b: (
         b.__setitem__(5, notes(1, keys=[seeded_key(999)])[0].canonical_bytes()),
         b.__setitem__(400, b"[]"),
@@ -137,9 +143,8 @@ def test_a_refusal_on_workers_names_the_event_one_process_names(pair, fault: str
     assert outcome(there, good) == outcome(here, good)
 
 
-def test_keys_registered_in_another_workers_slice_are_verified_here(pair) -> None:
-    # The first batch registers every key in the first slice; the second slice's
-    # worker has met none of them, so this process verifies its events.
+def test_a_forged_event_just_after_its_actors_registration_is_named(pair) -> None:
+    # Registrations fill the first slices, their actors' first events the last ones.
     here, there = pair
     keys = [seeded_key(500 + n) for n in range(300)]
     batch = as_bytes([registration(k) for k in keys] + notes(1, keys=keys))
@@ -249,3 +254,18 @@ def test_workers_report_the_first_failure_one_process_reports(stored_log, tmp_pa
     assert reports[0].ok == (tamper == "untouched")
     if tamper == "untouched":
         assert reports[0].events == 1202
+
+
+def test_packed_signature_checks_name_the_first_bad_one_and_refuse_odd_sizes() -> None:
+    from ledger.parallel import pack_tasks, verify_packed
+
+    envs = notes(1)[:5]
+    tasks = [
+        (k.public_bytes, e.signing_bytes(), e.signature) for k, e in zip(KEYS, envs, strict=False)
+    ]
+    assert verify_packed(*pack_tasks(tasks)) is None
+    tasks[3] = (tasks[3][0], tasks[3][1] + b" ", tasks[3][2])
+    tasks[4] = (tasks[4][0], b"", tasks[4][2])
+    assert verify_packed(*pack_tasks(tasks)) == 3
+    with pytest.raises(ValueError, match="keys must be 32 bytes and signatures 64"):
+        pack_tasks([(b"\x01" * 31, b"m", b"\x02" * 64)])
