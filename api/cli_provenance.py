@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +19,9 @@ import typer
 from api.bootstrap import Services
 from api.cli import DbOption, err, fail, guarded, out, progress_bar, refuse, services
 from ledger.anchoring import AnchorError, AnchorReceipt
+from ledger.audit import AuditReport
 from ledger.audit import audit as run_audit
-from ledger.audit_reports import AuditReports
+from ledger.audit_reports import AuditReports, utc_stamp
 from ledger.checkpoint import SignedCheckpoint
 from ledger.checkpoints import StoredCheckpoint
 from ledger.errors import LedgerError, MalformedError
@@ -163,7 +164,7 @@ def audit(
 ) -> None:
     """Verify the ledger end to end; exit 1 naming the first failure (position, step, why)."""
     extra = _extra_checkpoints(checkpoints)
-    started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    started_at = utc_stamp()
     with services(db, create=False) as svc:
         prov = svc.provenance
         vkey = ledger_key or prov.identity.vkey
@@ -187,11 +188,7 @@ def audit(
                 progress=lambda n: bar.advance(task, n),
             )
         if record:
-            engine = engine_for(svc.settings.database_url)
-            try:
-                guarded(lambda: AuditReports(engine).record(report, started_at))
-            finally:
-                engine.dispose()
+            _record_audit(svc, report, started_at)
     for line in report.steps:
         out.print(f"ok  {line}", highlight=False)
     if report.failure is not None:
@@ -322,7 +319,7 @@ def _demo_for_serving(svc: Services) -> str:
         err.print(f"the demo campaign {campaign} is already in this database", markup=False)
     prov = svc.provenance
     guarded(prov.checkpoints.cut)
-    started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    started_at = utc_stamp()
     report = run_audit(
         svc.ledger.store,
         guarded(prov.checkpoints.all),
@@ -330,14 +327,19 @@ def _demo_for_serving(svc: Services) -> str:
         settlements=svc.settlement_check,
         threads=svc.settings.verify_threads,
     )
+    _record_audit(svc, report, started_at)
+    verdict = "passed" if report.ok else f"FAILED: {report.failure}"
+    err.print(f"audit of {report.events} events {verdict}", markup=False)
+    return campaign
+
+
+def _record_audit(svc: Services, report: AuditReport, started_at: str) -> None:
+    """Keep ``report`` in the database's audits table (the auditor page shows the latest)."""
     engine = engine_for(svc.settings.database_url)
     try:
         guarded(lambda: AuditReports(engine).record(report, started_at))
     finally:
         engine.dispose()
-    verdict = "passed" if report.ok else f"FAILED: {report.failure}"
-    err.print(f"audit of {report.events} events {verdict}", markup=False)
-    return campaign
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,6 @@ an HTML 404 page with the sentence; no page is in the OpenAPI schema.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +34,9 @@ from api.campaign_view import (
     when,
 )
 from api.person_view import person_page
-from api.reads import Reads
 from api.svg import percent
 from projections.errors import UnknownCampaignError, UnknownMemberError
 from projections.export import render, settlement_of
-from projections.state import LogState
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -65,11 +62,6 @@ def person_url(member: str, campaign: str | None = None) -> str:
     return f"/people/{member}" + (f"?campaign={campaign}" if campaign else "")
 
 
-def reading(reads: Reads) -> AbstractContextManager[LogState]:
-    """The live state, caught up, held still while a page is built (``Reads.reading``)."""
-    return reads.reading()
-
-
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     reads = reads_of(request)
     context.setdefault("log_size", reads.services.ledger.store.size())
@@ -84,7 +76,7 @@ def not_found(request: Request, sentence: str) -> HTMLResponse:
 @router.get("/", response_class=HTMLResponse)
 def show_home(request: Request) -> HTMLResponse:
     """Every campaign, newest first, and the auditor page."""
-    with reading(reads_of(request)) as state:
+    with reads_of(request).reading() as state:
         cards = campaign_cards(state.campaigns.values())
     return _page(request, "home.html", cards=cards, title=None)
 
@@ -94,7 +86,7 @@ def show_campaign(request: Request, campaign: str) -> HTMLResponse:
     """A campaign: leaderboard and chart, moderation, licences and reuses, exports."""
     reads = reads_of(request)
     try:
-        with reading(reads) as state:
+        with reads.reading() as state:
             found = state.campaign(campaign)
             view = campaign_page(
                 reads.projector(),
@@ -114,7 +106,7 @@ def show_preview(request: Request, campaign: str, fmt: str) -> Response:
     if fmt not in ("json", "csv"):
         return not_found(request, f"no preview in format {fmt!r}: use json or csv")
     try:
-        with reading(reads_of(request)) as state:
+        with reads_of(request).reading() as state:
             settlement = settlement_of(state.campaign(campaign))
     except UnknownCampaignError as exc:
         return not_found(request, exc.detail)
@@ -138,7 +130,7 @@ def show_person(
     """A contributor's timeline, lineage graphs and earnings in one of their campaigns."""
     reads = reads_of(request)
     services = services_of(request)
-    with reading(reads) as state:
+    with reads.reading() as state:
         theirs = sorted(
             (c for c in state.campaigns.values() if actor in c.members), key=lambda c: -c.opened_at
         )

@@ -64,7 +64,8 @@ class AuditRecord:
         }
 
 
-def _now() -> str:
+def utc_stamp() -> str:
+    """Now, in UTC, to the second: ``2026-11-23T22:20:35Z``."""
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -94,7 +95,7 @@ class AuditReports:
             "steps": report.steps,
             "failure": failure,
         }
-        finished = _now()
+        finished = utc_stamp()
         try:
             with self.engine.begin() as conn:
                 metadata.create_all(conn, checkfirst=True)
