@@ -31,7 +31,7 @@ from ledger.errors import (
     StorageError,
 )
 from ledger.parallel import Job, WorkerPool, clock_refusal, pack_tasks, verify_slice
-from ledger.store import ConflictError, LogStore, NewRecord, StoredRecord
+from ledger.store import ConflictError, Insertion, LogStore, NewRecord, StoredRecord
 
 MAX_BATCH = 10_000
 _PARALLEL_MIN = 256  # below this, handing work to processes costs more than it saves
@@ -261,13 +261,26 @@ class Ledger:
         size cannot be invalidated by a concurrent append: if the log moved, the
         insert is refused with ``LogMovedError`` and the caller re-checks.
         """
-        batch = self._check(items, {}, envelopes=check is not None, sig_prefix=len(items) > 1)
-        if check is not None:
-            assert batch.envelopes is not None
-            check(batch.envelopes)
-        records = batch.records
+        # A big batch checked on the worker processes is inserted as it is checked
+        # (``LogStore.begin_insert``): this process writes each slice while the
+        # workers verify, and commits once every event has passed.
+        streamed = len(items) >= _PARALLEL_MIN and self._parallel() is not None
+        insertion = self.store.begin_insert(expected_size=expected_size) if streamed else None
         try:
-            positions = self.store.insert(records, expected_size=expected_size)
+            batch = self._check(
+                items,
+                {},
+                envelopes=check is not None,
+                sig_prefix=len(items) > 1,
+                insertion=insertion,
+            )
+            if check is not None:
+                assert batch.envelopes is not None
+                check(batch.envelopes)
+            if insertion is None:
+                positions = self.store.insert(batch.records, expected_size=expected_size)
+            else:
+                positions = insertion.commit()
         except ConflictError as exc:
             if expected_size is not None:
                 size = self.store.size()
@@ -279,6 +292,9 @@ class Ledger:
                         size=size,
                     ) from exc
             raise self._diagnose_conflict(batch) from exc
+        finally:
+            if insertion is not None:
+                insertion.abort()  # after a commit: nothing to do
         with self._lock:
             self._remember(batch)
         return positions
@@ -305,6 +321,7 @@ class Ledger:
         *,
         envelopes: bool,
         sig_prefix: bool,
+        insertion: Insertion | None = None,
     ) -> _Batch:
         """Parse and check every envelope, in order, then every signature.
 
@@ -312,7 +329,9 @@ class Ledger:
         before any signature counts; then the first bad signature. Errors name
         the event's index unless the batch holds one event (signature errors:
         unless ``sig_prefix`` is false). Big batches are parsed and verified on
-        the worker processes while this one applies the key states.
+        the worker processes while this one applies the key states; and, given
+        an ``insertion``, writes into it every record that has passed so far.
+        When this returns, every record of the batch has been added to it.
         """
         if len(items) > self.max_batch:
             raise BatchTooLargeError(
@@ -326,11 +345,13 @@ class Ledger:
         else:
             with pool.lock:
                 try:
-                    bad = self._check_on(pool, items, now, batch)
+                    bad = self._check_on(pool, items, now, batch, insertion)
                 finally:
                     pool.settle()
         if bad is not None:
             raise batch.signature_error(bad, sig_prefix)
+        if insertion is not None and pool is None:
+            insertion.add(batch.records)
         return batch
 
     def _check_here(
@@ -387,13 +408,20 @@ class Ledger:
         return tasks
 
     def _check_on(
-        self, pool: WorkerPool, items: Sequence[EnvelopeInput], now: datetime, batch: _Batch
+        self,
+        pool: WorkerPool,
+        items: Sequence[EnvelopeInput],
+        now: datetime,
+        batch: _Batch,
+        insertion: Insertion | None,
     ) -> int | None:
         """Check a batch here, slice by slice, while the workers verify the slices already done.
 
         Parsing and the key states stay in this process, in order (as in
         ``_check_here``); each slice's signature checks go, packed, to whichever
         worker has room, so verification overlaps the parsing of the next slice.
+        Once a slice is on its way, its records go into ``insertion`` (if any)
+        while the workers verify: the insert overlaps verification too.
         """
         bounds = _slices(len(items), pool.workers)
 
@@ -401,8 +429,11 @@ class Ledger:
             return lambda _: ("verify", (lengths,), blob)
 
         def jobs() -> Iterator[Job]:  # parsed when a worker has room for the slice
+            records = batch.records
             for start, stop in itertools.pairwise(bounds):
                 yield job(*pack_tasks(self._parse(items, start, stop, now, batch)))
+                if insertion is not None:  # the slice is with a worker: write it meanwhile
+                    insertion.add(records[start:stop])
 
         # Every slice is parsed even after a bad signature: a malformed event or a
         # broken rule anywhere in the batch is refused before any signature counts.

@@ -286,6 +286,9 @@ def _read(url: str, start: int, limit: int) -> list[Row]:
     return read(start, limit)
 
 
+WORKER_NICE = 10  # how much a worker process gives way to its caller (and to the rest)
+
+
 class _Raised:
     """A worker's unexpected exception, sent back to be raised in the caller."""
 
@@ -297,9 +300,14 @@ def _serve(conn: Connection) -> None:
     """A worker's loop: run each task, reply once; a ``None`` task ends it."""
     # A worker is CPU-bound batch work: as SCHED_BATCH, waking up (a slice has
     # arrived) does not preempt the caller, which is still sending the next
-    # worker its slice, or applying key states, on the critical path.
+    # worker its slice, or applying key states, on the critical path. Niced, it
+    # also gives way to the caller whenever the caller has work: with two workers
+    # on two cores, the caller got only about half a core otherwise, and the
+    # workers then waited for it (measured: 2-core appends 13.6k -> 16.4k/s).
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)
     conn.send("ready")
     while (message := conn.recv()) is not None:
         kind, args = message

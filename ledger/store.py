@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ledger.errors import LedgerError, StorageError
@@ -25,9 +26,12 @@ POSITIONS_TABLE = "cocred_positions"
 PAGE = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class NewRecord:
-    """An event ready to insert: who, which seq, its type and its canonical bytes."""
+class NewRecord(NamedTuple):
+    """An event ready to insert: who, which seq, its type and its canonical bytes.
+
+    A named tuple: a batch makes one per event, three times faster than a frozen
+    dataclass, and its fields are already the parameters of the insert.
+    """
 
     actor: str
     seq: int
@@ -52,10 +56,64 @@ class ConflictError(LedgerError):
     code = "Conflict"
 
 
+class Insertion(ABC):
+    """One all-or-nothing insert, written while the rest of its batch is still checked.
+
+    ``add`` takes records in order as they pass their checks; ``commit`` makes
+    every added record durable in one transaction and returns their positions.
+    Whatever the insert met on the way (``ConflictError``, ``StorageError``) is
+    raised by ``commit``, not by ``add``, so a batch is still refused for its
+    first invalid event before any storage conflict counts. ``abort`` drops
+    everything added; it is safe to call at any time, and after ``commit`` it does
+    nothing. Nothing added is visible to readers before ``commit`` returns.
+    """
+
+    @abstractmethod
+    def add(self, records: Sequence[NewRecord]) -> None:
+        """Write ``records`` (the next ones of the batch) into the open transaction."""
+
+    @abstractmethod
+    def commit(self) -> list[int]:
+        """Commit every added record; return their positions (see ``LogStore.insert``)."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Roll back; nothing added is written."""
+
+
+class _BufferedInsertion(Insertion):
+    """An ``Insertion`` that holds the records and inserts them all at ``commit``."""
+
+    def __init__(self, store: LogStore, expected_size: int | None) -> None:
+        self._store = store
+        self._expected_size = expected_size
+        self._records: list[NewRecord] = []
+
+    def add(self, records: Sequence[NewRecord]) -> None:
+        self._records.extend(records)
+
+    def commit(self) -> list[int]:
+        records, self._records = self._records, []
+        return self._store.insert(records, expected_size=self._expected_size)
+
+    def abort(self) -> None:
+        self._records = []
+
+
 class LogStore(ABC):
     """Append-only storage of signed events, in one global order."""
 
     url: str
+
+    def begin_insert(self, *, expected_size: int | None = None) -> Insertion:
+        """An ``Insertion`` for one batch; ``commit`` is ``insert`` of every record added.
+
+        Here it buffers and inserts at ``commit``. A store that can write into
+        an open transaction while the caller still checks the rest of the batch
+        (SQLite) does so: the caller's insert work then overlaps the signature
+        checks of its worker processes instead of following them.
+        """
+        return _BufferedInsertion(self, expected_size)
 
     @abstractmethod
     def insert(

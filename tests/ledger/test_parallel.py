@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from ledger.envelope import Envelope, sign_envelope
-from ledger.errors import LedgerError, SignatureError
-from ledger.ledger import Ledger
+from ledger.errors import LedgerError, MalformedEventError, ReplayError, SignatureError
+from ledger.ledger import Ledger, LogMovedError
 from ledger.store import EVENTS_TABLE, open_store
 from ledger.verify import verify_log
 from tests.support import registration, seeded_key
@@ -174,6 +174,104 @@ def test_a_dry_run_on_workers_carries_states_like_one_process(pair) -> None:
     assert states[0] == states[1]
     assert {s.seq for s in states[1].values()} == {15}
     assert here.size() == there.size() == 0
+
+
+# -- a batch written while it is checked (SQLite: ``LogStore.begin_insert``) -----------------
+
+
+def with_rival(ledger: Ledger, event: Envelope) -> None:
+    """Another writer on the same log appends ``event``; ``ledger``'s cache does not know."""
+    rival = Ledger(open_store(ledger.store.url), verify_threads=1)
+    rival.append(event)
+    rival.close()
+
+
+@pytest.mark.parametrize("later", ["nothing", "a malformed event", "a bad signature"])
+def test_a_seq_taken_by_another_writer_is_named_after_any_worse_fault(pair, later: str) -> None:
+    # The rival's event lands while the batch's first slices are already written:
+    # the batch is refused as a whole, for its first invalid event if it holds one.
+    for ledger in pair:
+        ledger.append_batch(as_bytes([registration(k) for k in KEYS]))
+        with_rival(ledger, notes(1)[7])
+    batch: list[Any] = as_bytes(notes(12))
+    if later == "a malformed event":
+        batch[460] = b"{not json"
+    elif later == "a bad signature":
+        batch[460] = forged_at(460)
+    here, there = pair
+    refused = outcome(there, batch)
+    assert refused == outcome(here, batch)
+    (kind, message, ids), size = refused
+    assert size == 41
+    if later == "nothing":
+        assert kind is ReplayError and ids["index"] == 7
+        assert message == (
+            f"event 7 of the batch: actor {KEYS[7].actor}: seq 2 is already used "
+            f"(taken by another writer)"
+        )
+    else:
+        assert ids["index"] == 460
+        assert kind is (MalformedEventError if later == "a malformed event" else SignatureError)
+    # Both forget what they believed of that actor and take the batch without it.
+    rest = [raw for i, raw in enumerate(as_bytes(notes(12))) if i != 7 and i % 40 != 7]
+    assert outcome(there, rest) == outcome(here, rest)
+    assert [r.data for r in there.store.iterate()] == [r.data for r in here.store.iterate()]
+
+
+def test_a_batch_checked_against_a_size_the_log_has_left_is_refused(pair) -> None:
+    for ledger in pair:
+        ledger.append_batch(as_bytes([registration(k) for k in KEYS]))
+    here, there = pair
+    batch = as_bytes(notes(10))
+    refused = outcome(there, batch, expected_size=39)
+    assert refused == outcome(here, batch, expected_size=39)
+    assert refused[0][0] is LogMovedError and refused[1] == 40
+    assert refused[0][1] == (
+        "the log grew from 39 to 40 events while this batch was checked; check again"
+    )
+    assert outcome(there, batch, expected_size=40) == outcome(here, batch, expected_size=40)
+    assert there.size() == 440
+
+
+def test_a_refusal_by_the_check_callback_leaves_nothing_written(pair) -> None:
+    here, there = pair
+
+    def refuse(envs) -> None:
+        raise CampaignRefusal("the campaign is closed")
+
+    batch = as_bytes([registration(k) for k in KEYS] + notes(8))
+    for ledger in pair:
+        with pytest.raises(CampaignRefusal, match="^the campaign is closed$"):
+            ledger.append_batch(batch, check=refuse)
+        assert ledger.size() == 0
+    assert outcome(there, batch) == outcome(here, batch) == (list(range(360)), 360)
+
+
+class CampaignRefusal(LedgerError):
+    code = "CampaignRefusal"
+
+
+def test_a_big_batch_is_written_slice_by_slice_and_seen_only_once_committed(tmp_path) -> None:
+    ledger = Ledger(open_store(str(tmp_path / "log.sqlite")), verify_threads=2)
+    ledger.append_batch(as_bytes([registration(k) for k in KEYS]))
+    pieces: list[int] = []
+    begin = ledger.store.begin_insert
+
+    def spy(**kwargs: Any):
+        insertion = begin(**kwargs)
+        add = insertion.add
+        insertion.add = lambda records: (pieces.append(len(records)), add(records))  # type: ignore[method-assign]
+        return insertion
+
+    ledger.store.begin_insert = spy  # type: ignore[method-assign]
+    reader = open_store(ledger.store.url)
+    seen: list[int] = []
+    ledger.append_batch(as_bytes(notes(10)), check=lambda envs: seen.append(reader.size()))
+    # One piece per slice (as the workers verify), all of the batch, none seen early.
+    assert len(pieces) > 4 and sum(pieces) == 400
+    assert seen == [40] and reader.size() == 440
+    reader.close()
+    ledger.close()
 
 
 # -- re-verifying a stored log ---------------------------------------------------------------

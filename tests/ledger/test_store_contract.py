@@ -37,6 +37,54 @@ def test_a_conflicting_batch_writes_nothing_and_positions_stay_dense(store: LogS
     assert [r.position for r in store.iterate()] == [0, 1]
 
 
+def test_an_insertion_written_in_pieces_commits_them_as_one_batch(store: LogStore) -> None:
+    store.insert([rec(A, 1)])
+    insertion = store.begin_insert()
+    insertion.add([rec(B, 1, b"b1"), rec(B, 2, b"b2")])
+    insertion.add([])
+    insertion.add([rec(C, 1, b"c1")])
+    # Nothing is visible before the commit, to this store's readers or another's.
+    assert store.size() == 1 and not store.exists(B, 1)
+    with open_store(store.url) as other:
+        assert other.size() == 1
+    assert insertion.commit() == [1, 2, 3]
+    insertion.abort()  # after a commit: nothing to undo
+    assert [(r.position, r.data) for r in store.iterate(1)] == [(1, b"b1"), (2, b"b2"), (3, b"c1")]
+
+
+def test_an_aborted_insertion_writes_nothing_and_frees_the_store(store: LogStore) -> None:
+    insertion = store.begin_insert()
+    insertion.add([rec(A, 1), rec(A, 2)])
+    insertion.abort()
+    assert store.size() == 0 and not store.exists(A, 1)
+    assert store.insert([rec(A, 1)]) == [0]  # the write lock was given back
+
+
+def test_an_insertion_keeps_a_conflict_for_its_commit(store: LogStore) -> None:
+    store.insert([rec(A, 1)])
+    insertion = store.begin_insert()
+    insertion.add([rec(B, 1)])
+    insertion.add([rec(A, 1)])  # taken: not raised here, the batch may hold worse
+    insertion.add([rec(C, 1)])
+    with pytest.raises(ConflictError, match=r"^an \(actor, seq\) of the batch is already stored"):
+        insertion.commit()
+    insertion.abort()
+    assert store.size() == 1 and not store.exists(B, 1) and not store.exists(C, 1)
+    assert store.insert([rec(B, 1)]) == [1]
+
+
+def test_an_insertion_at_a_size_the_log_has_left_is_refused(store: LogStore) -> None:
+    store.insert([rec(A, 1), rec(A, 2)])
+    insertion = store.begin_insert(expected_size=1)
+    insertion.add([rec(B, 1)])
+    with pytest.raises(ConflictError):
+        insertion.commit()
+    assert store.size() == 2
+    insertion = store.begin_insert(expected_size=2)
+    insertion.add([rec(B, 1)])
+    assert insertion.commit() == [2]
+
+
 def test_reads_by_position_actor_type_and_pages(store: LogStore) -> None:
     store.insert([rec(A, 1), rec(B, 1), NewRecord(A, 2, "Other", b"x"), rec(A, 3)])
     assert store.get(2).type == "Other"
