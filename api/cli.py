@@ -24,7 +24,7 @@ from ledger.canonical import CanonicalizationError, parse_json
 from ledger.envelope import sign_envelope
 from ledger.errors import LedgerError, MalformedError
 from ledger.keys import SigningKey, b64url, public_jwk
-from ledger.ledger import MAX_BATCH
+from ledger.ledger import IMPORT_BATCH, MAX_BATCH
 from ledger.verify import verify_log
 
 app = typer.Typer(
@@ -250,7 +250,7 @@ def append(
     source: Annotated[str, typer.Argument(help="JSON-lines file of envelopes, or -.")],
     batch: Annotated[
         int, typer.Option(help="Events per transaction.", min=1, max=MAX_BATCH)
-    ] = 1000,
+    ] = IMPORT_BATCH,
     db: DbOption = None,
 ) -> None:
     """Append signed envelopes through the campaign rules.

@@ -5,7 +5,8 @@
 Prints (a) the limits: a verify-only loop (one core, ``ledger.keys.verify_signature``,
 the PyNaCl call cocred itself verifies with) over the very same events, with the
 public keys decoded beforehand, and raw ``sqlite3`` executemany of the same bytes
-in one transaction; (b) cocred batched append (1,000 per transaction) in one
+in one transaction; (b) cocred batched append (``IMPORT_BATCH`` = 5,000 per
+transaction, what ``cocred append`` uses; also 1,000, for reference) in one
 process and with one worker process per core, as events/s and as a ratio to the
 verify-only rate (the workers are started before the clock starts, as a server or
 an import starts them once; their start-up time is printed apart, and the rate
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ledger.actors import KEY_REGISTERED  # noqa: E402
 from ledger.envelope import Envelope, sign_envelope  # noqa: E402
 from ledger.keys import SigningKey, b64url_decode, public_jwk, verify_signature  # noqa: E402
-from ledger.ledger import Ledger  # noqa: E402
+from ledger.ledger import IMPORT_BATCH, Ledger  # noqa: E402
 from ledger.store import open_store  # noqa: E402
 
 KINDS = ["idea", "photo", "video", "design", "text"]
@@ -174,7 +175,9 @@ def raw_sqlite(events: list[bytes], folder: Path) -> float:
     return rate(len(events), seconds)
 
 
-def batched(url: str, events: list[bytes], threads: int, batch: int = 1000) -> tuple[float, float]:
+def batched(
+    url: str, events: list[bytes], threads: int, batch: int = IMPORT_BATCH
+) -> tuple[float, float]:
     """Events/s of batched appends, and the seconds it took to start the workers."""
     ledger = Ledger(open_store(url), verify_threads=threads, max_clock_skew=None)
     start = time.perf_counter()
@@ -243,7 +246,7 @@ def main() -> None:
         folder = Path(tmp)
         # The VM is shared and noisy: each figure is the best of --repeat runs, the
         # limit as much as cocred's, run in turn so a busy spell hits them alike.
-        limits, ones, manys, startups = [], [], [], []
+        limits, ones, manys, startups, small = [], [], [], [], []
         for n in range(args.repeat):
             limits.append(verify_only(events))
             ones.append(batched(f"sqlite:///{folder}/one-{n}.sqlite", events, 1)[0])
@@ -251,13 +254,19 @@ def main() -> None:
                 r, startup = batched(f"sqlite:///{folder}/many-{n}.sqlite", events, cores)
                 manys.append(r)
                 startups.append(startup)
+            small.append(
+                tuple(
+                    batched(f"sqlite:///{folder}/small-{t}-{n}.sqlite", events, t, 1000)[0]
+                    for t in sorted({1, cores})
+                )
+            )
         limit, one = max(limits), max(ones)
         runs = f"best of {args.repeat}"
         print(f"(a) verify-only, 1 core:            {limit:9,.0f} events/s  (the limit; {runs})")
         print(f"(a) raw sqlite3 executemany, 1 tx:  {raw_sqlite(events, folder):9,.0f} events/s")
         print(
-            f"(b) cocred batched, 1 process:      {one:9,.0f} events/s  "
-            f"= {one / limit:.2f} x verify-only (target >= 0.7; {runs})"
+            f"(b) cocred batched ({IMPORT_BATCH:,} per transaction), 1 process: {one:9,.0f} "
+            f"events/s = {one / limit:.2f} x verify-only (target >= 0.7; {runs})"
         )
         if manys:
             r, startup = max(manys), min(startups)
@@ -265,6 +274,13 @@ def main() -> None:
                 f"(b) cocred batched, {cores} verify processes: {r:9,.0f} events/s  "
                 f"= {r / one:.2f} x the one-process rate (target >= 1.6), "
                 f"{r / limit:.2f} x verify-only ({runs})"
+            )
+            one_k, many_k = (max(column) for column in zip(*small, strict=True))
+            print(
+                f"    with 1,000 per transaction: 1 process {one_k:,.0f} events/s = "
+                f"{one_k / limit:.2f} x verify-only, {cores} processes {many_k:,.0f} = "
+                f"{many_k / one_k:.2f} x one process ({runs}): each commit's fsync and a "
+                f"batch's first and last slices leave the workers idle for a moment"
             )
             with_startup = rate(len(events), len(events) / r + startup)
             print(
