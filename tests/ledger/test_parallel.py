@@ -190,8 +190,9 @@ def with_rival(ledger: Ledger, event: Envelope) -> None:
 def test_a_seq_taken_by_another_writer_is_named_after_any_worse_fault(pair, later: str) -> None:
     # The rival's event lands while the batch's first slices are already written:
     # the batch is refused as a whole, for its first invalid event if it holds one.
+    setup = as_bytes([registration(k) for k in KEYS])  # once: registrations carry the time
     for ledger in pair:
-        ledger.append_batch(as_bytes([registration(k) for k in KEYS]))
+        ledger.append_batch(setup)
         with_rival(ledger, notes(1)[7])
     batch: list[Any] = as_bytes(notes(12))
     if later == "a malformed event":
@@ -219,8 +220,9 @@ def test_a_seq_taken_by_another_writer_is_named_after_any_worse_fault(pair, late
 
 
 def test_a_batch_checked_against_a_size_the_log_has_left_is_refused(pair) -> None:
+    setup = as_bytes([registration(k) for k in KEYS])
     for ledger in pair:
-        ledger.append_batch(as_bytes([registration(k) for k in KEYS]))
+        ledger.append_batch(setup)
     here, there = pair
     batch = as_bytes(notes(10))
     refused = outcome(there, batch, expected_size=39)
