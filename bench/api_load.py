@@ -54,6 +54,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from ingest import drop as drop_schema  # noqa: E402
+from ingest import postgres_answers  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.bootstrap import bootstrap  # noqa: E402
@@ -144,17 +148,6 @@ def build_world(actors: int, per_actor: int, seed: int = 11) -> World:
 # -- servers and databases ---------------------------------------------------------------------
 
 
-def postgres_base(url: str) -> str | None:
-    import psycopg
-
-    try:
-        with psycopg.connect(url, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error:
-        return None
-    return url
-
-
 def fresh_url(backend: str, folder: Path, pg: str, name: str) -> str:
     if backend == "sqlite":
         return f"sqlite:///{folder}/{name}.sqlite"
@@ -162,11 +155,8 @@ def fresh_url(backend: str, folder: Path, pg: str, name: str) -> str:
 
 
 def drop(url: str) -> None:
-    if url.startswith("sqlite"):
-        return
-    store = open_store(url)
-    store.drop()  # type: ignore[attr-defined]
-    store.close()
+    if not url.startswith("sqlite"):
+        drop_schema(url)
 
 
 def load_setup(url: str, setup: list[bytes], key_file: Path) -> None:
@@ -502,8 +492,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for backend in args.backends.split(","):
-            pg = postgres_base(args.postgres) if backend == "postgres" else ""
-            if pg is None:
+            pg = args.postgres if backend == "postgres" else ""
+            if pg and not postgres_answers(pg):
                 print(f"{backend}: PostgreSQL at {args.postgres} does not answer: skipped")
                 continue
             refs = {}

@@ -202,15 +202,21 @@ def one_by_one(url: str, events: list[bytes]) -> float:
     return rate(len(events), seconds)
 
 
-def postgres_url(base: str) -> str | None:
+def postgres_answers(url: str) -> bool:
+    """True when a PostgreSQL server answers at ``url`` (within 3 s)."""
     import psycopg
 
     try:
-        with psycopg.connect(base, connect_timeout=3) as conn:
+        with psycopg.connect(url, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error:
-        return None
-    return f"{base}?schema=bench_{uuid.uuid4().hex[:10]}"
+        return False
+    return True
+
+
+def postgres_url(base: str) -> str | None:
+    """A fresh schema on the server at ``base``, or None when it does not answer."""
+    return f"{base}?schema=bench_{uuid.uuid4().hex[:10]}" if postgres_answers(base) else None
 
 
 def drop(url: str) -> None:

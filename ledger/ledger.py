@@ -112,7 +112,7 @@ class _Batch:
     ``resolve``, which names the rule it breaks.
     """
 
-    __slots__ = ("ledger", "overlay", "live", "records", "envelopes")
+    __slots__ = ("ledger", "overlay", "live", "records", "envelopes", "written")
 
     def __init__(self, ledger: Ledger, overlay: dict[str, ActorState], envelopes: bool) -> None:
         self.ledger = ledger
@@ -121,6 +121,7 @@ class _Batch:
         #           its current key's id and public key (None, None: it has none)]
         self.live: dict[str, list[Any]] = {}
         self.records: list[NewRecord] = []
+        self.written = 0  # records already written into the batch's insertion
         self.envelopes: list[Envelope] | None = [] if envelopes else None
 
     def add(
@@ -267,11 +268,11 @@ class Ledger:
         size cannot be invalidated by a concurrent append: if the log moved, the
         insert is refused with ``LogMovedError`` and the caller re-checks.
         """
-        # A big batch checked on the worker processes is inserted as it is checked
-        # (``LogStore.begin_insert``): this process writes each slice while the
-        # workers verify, and commits once every event has passed.
-        streamed = len(items) >= _PARALLEL_MIN and self._parallel() is not None
-        insertion = self.store.begin_insert(expected_size=expected_size) if streamed else None
+        # A batch goes into an ``Insertion`` (``LogStore.begin_insert``). Checked on
+        # the worker processes, each slice is written while the workers verify the
+        # next ones; otherwise it is written whole after ``check``. It commits once
+        # every event has passed.
+        insertion = self.store.begin_insert(expected_size=expected_size) if len(items) > 1 else None
         try:
             batch = self._check(
                 items,
@@ -286,6 +287,7 @@ class Ledger:
             if insertion is None:
                 positions = self.store.insert(batch.records, expected_size=expected_size)
             else:
+                insertion.add(batch.records[batch.written :])  # what no worker slice wrote
                 positions = insertion.commit()
         except ConflictError as exc:
             if expected_size is not None:
@@ -335,9 +337,9 @@ class Ledger:
         before any signature counts; then the first bad signature. Errors name
         the event's index unless the batch holds one event (signature errors:
         unless ``sig_prefix`` is false). Big batches are parsed and verified on
-        the worker processes while this one applies the key states; and, given
-        an ``insertion``, writes into it every record that has passed so far.
-        When this returns, every record of the batch has been added to it.
+        the worker processes while this one applies the key states and writes
+        each checked slice into ``insertion`` (if given; ``batch.written``
+        counts the records it holds).
         """
         if len(items) > self.max_batch:
             raise BatchTooLargeError(
@@ -356,8 +358,6 @@ class Ledger:
                     pool.settle()
         if bad is not None:
             raise batch.signature_error(bad, sig_prefix)
-        if insertion is not None and pool is None:
-            insertion.add(batch.records)
         return batch
 
     def _check_here(
@@ -440,6 +440,7 @@ class Ledger:
                 yield job(*pack_tasks(self._parse(items, start, stop, now, batch)))
                 if insertion is not None:  # the slice is with a worker: write it meanwhile
                     insertion.add(records[start:stop])
+                    batch.written = stop
 
         # Every slice is parsed even after a bad signature: a malformed event or a
         # broken rule anywhere in the batch is refused before any signature counts.
