@@ -3,16 +3,17 @@
     python bench/audit.py [--events 1000000] [--repeat 2]
 
 Prints: the limit (cores x single-core Ed25519 verify rate on the same events,
-``ledger.keys.verify_signature`` with keys decoded beforehand, over the log's
-first 200,000 events, measured before, between and after the audit runs; the
-fastest counts); cocred audit (all five
-steps but the chain; the best of ``--repeat`` runs, 2) in events/s and as a
-ratio to the limit; the Merkle root of 1M leaves; inclusion-proof build (from the persisted
-tree) + verify time; consistency-proof time; bundle size; gas per anchor (one
-transaction per checkpoint, on the in-process chain); and event -> signed
-checkpoint latency with the default settings. Targets: audit >= 0.8 x the limit;
-proof build+verify <= 1 ms; bundle <= 2 kB; event -> checkpoint <= 10 s. The
-generated log is cached under var/bench/. No asserts: it reports.
+``ledger.keys.verify_signature`` with keys decoded beforehand, over the log's first
+200,000 events, measured before, between and after the audit runs; the fastest
+counts); cocred audit (all five steps but the chain; the best of ``--repeat`` runs, 2)
+in events/s and as a ratio to the limit; what a worker's job costs per event beside its
+signature (one process, paired range by range with the verify-only loop), hence the
+most an audit can reach on this machine right now; the Merkle root of 1M leaves;
+inclusion-proof build (from the persisted tree) + verify time; consistency-proof time;
+bundle size; gas per anchor (one transaction per checkpoint, on the in-process chain);
+and event -> signed checkpoint latency with the default settings. Targets: audit >=
+0.8 x the limit; proof build+verify <= 1 ms; bundle <= 2 kB; event -> checkpoint <=
+10 s. The generated log is cached under var/bench/. No asserts: it reports.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ledger.envelope import Envelope, sign_envelope  # noqa: E402
 from ledger.keys import b64url_decode, verify_signature  # noqa: E402
 from ledger.ledger import Ledger  # noqa: E402
 from ledger.merkle import leaf_hash, root_from_leaf_hashes
+from ledger.parallel import check_records, row_reader
 from ledger.proofs import verify_consistency, verify_inclusion
 from ledger.provenance import Provenance  # noqa: E402
 from ledger.store import open_store  # noqa: E402
@@ -102,6 +104,37 @@ def single_core_rate(url: str, sample: int = LIMIT_SAMPLE) -> float:
     return len(tasks) / (time.perf_counter() - start)
 
 
+# Paired with the verify-only loop range by range, so both see the same moment
+# of the VM's drift.
+WORKER_SAMPLE = 100_000
+
+
+def worker_cost(url: str, sample: int = WORKER_SAMPLE) -> tuple[float, float]:
+    """µs per event of a worker's whole job and of its signature checks alone, one process.
+
+    Range by range (the audit's 1,024 events): reading the range and running
+    ``check_records`` on it as a worker does (with the Merkle nodes), then the
+    verify-only loop over the same events. The keys are learnt by a first,
+    untimed pass, as a worker has them from the earlier ranges.
+    """
+    store = open_store(url)
+    read, keys = row_reader(store), {}
+    tasks = sample_tasks(url, sample)
+    check_records(read(0, sample), 0, keys, leaves=True)
+    checking = verifying = 0.0
+    for start in range(0, len(tasks), 1024):
+        t0 = time.perf_counter()
+        result = check_records(read(start, 1024), start, keys, leaves=True)
+        t1 = time.perf_counter()
+        for public, message, signature in tasks[start : start + 1024]:
+            verify_signature(public, message, signature)
+        t2 = time.perf_counter()
+        assert result.failure is None and result.bad is None and not result.unknown
+        checking, verifying = checking + t1 - t0, verifying + t2 - t1
+    store.close()
+    return checking / len(tasks) * 1e6, verifying / len(tasks) * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -158,6 +191,15 @@ def main() -> None:
         f"cocred audit: {report.events:,} events in {report.events / rate:.1f} s = {rate:,.0f} "
         f"events/s = {rate / limit:.2f} x the limit (target >= 0.8; best of "
         f"{args.repeat}: " + ", ".join(f"{r:,.0f}" for r in rates) + f"); ok={report.ok}"
+    )
+    whole, signature = worker_cost(url)
+    reach = signature / whole
+    print(
+        f"  a worker's job, one process, per event: {whole:.1f} µs, of which the signature "
+        f"{signature:.1f} µs (verify-only, same events, range by range): {whole - signature:.1f} "
+        f"µs of reading, parsing, canonical check and hashing, so an audit can reach at most "
+        f"{reach:.2f} x what the cores verify together"
+        + (f" = {reach * together / limit:.2f} x the limit right now" if cores > 1 else "")
     )
 
     leaves = [leaf_hash(r.data) for r in store.iterate(0, 1_000_000)]
