@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -353,9 +353,9 @@ def served(url: str, tmp_path: Path, workers: int = 2) -> Iterator[str]:
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the server did not answer within 60 s"
             try:
-                if httpx.get(f"{base}/log?limit=1", timeout=5).status_code == 200:
+                if httpx2.get(f"{base}/log?limit=1", timeout=5).status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 time.sleep(0.2)
         yield base
     finally:
@@ -372,13 +372,13 @@ async def hammer(base: str, actors: Sequence[Any]) -> tuple[dict[int, bytes], li
     """Every actor at once, each in seq order; at race seqs, two events on two connections."""
     acknowledged: dict[int, bytes] = {}
     refused: list[Any] = []
-    limits = httpx.Limits(max_connections=32)
+    limits = httpx2.Limits(max_connections=32)
     async with (
-        httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as left,
-        httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as right,
+        httpx2.AsyncClient(base_url=base, limits=limits, timeout=60) as left,
+        httpx2.AsyncClient(base_url=base, limits=limits, timeout=60) as right,
     ):
 
-        async def post(client: httpx.AsyncClient, body: bytes) -> httpx.Response:
+        async def post(client: httpx2.AsyncClient, body: bytes) -> httpx2.Response:
             response = await client.post("/events", content=body)
             if response.status_code == 201:
                 position = response.json()["position"]

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 
 from api.app import create_app
 from api.auth import sign_request
