@@ -364,15 +364,17 @@ class Web3Anchor:
             )
 
     @classmethod
-    def read_only(cls, url: str, contract_address: str, chain_id: int, **options: Any
-                  ) -> Web3Anchor:
+    def read_only(
+        cls, url: str, contract_address: str, chain_id: int, **options: Any
+    ) -> Web3Anchor:
         """Bind for checking only (auditors): lookups and ``verify_receipt``, never a send.
 
         Uses a throwaway key, because the sender needs one; nothing is ever signed
         with it. Raises as ``from_rpc``.
         """
-        return cls.from_rpc(url, contract_address, "0x" + secrets.token_hex(32), chain_id,
-                            **options)
+        return cls.from_rpc(
+            url, contract_address, "0x" + secrets.token_hex(32), chain_id, **options
+        )
 
     @classmethod
     def from_rpc(
