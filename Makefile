@@ -29,6 +29,7 @@ demo: setup
 
 test: setup node
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -q
 
