@@ -24,10 +24,10 @@ from ledger.store import (
     EVENTS_TABLE,
     PAGE,
     POSITIONS_TABLE,
-    ConflictError,
     LogStore,
     NewRecord,
     StoredRecord,
+    stored_conflict,
 )
 
 # Keep one transaction well under the ~16 MB statement where psycopg's pipeline
@@ -161,7 +161,7 @@ class PostgresLogStore(LogStore):
         try:
             positions = self.recorder.insert_events(events, expected_size=expected_size)
         except IntegrityError as exc:
-            raise ConflictError(f"an (actor, seq) of the batch is already stored: {exc}") from exc
+            raise stored_conflict(exc) from exc
         except PersistenceError as exc:
             raise StorageError(f"PostgreSQL insert failed: {exc}") from exc
         return list(positions or [])

@@ -30,11 +30,11 @@ from ledger.store import (
     EVENTS_TABLE,
     PAGE,
     POSITIONS_TABLE,
-    ConflictError,
     Insertion,
     LogStore,
     NewRecord,
     StoredRecord,
+    stored_conflict,
 )
 
 
@@ -55,24 +55,21 @@ class _Recorder(SQLiteApplicationRecorder):
         expected_size: int | None = None,
         **_: Any,
     ) -> Sequence[int] | None:
-        # Write first: a deferred transaction that reads first cannot always
-        # upgrade to a write lock under WAL, but one that writes first waits for it.
-        count = len(stored_events)
-        if count == 1:  # the one-event-per-request path: two statements, no reads
-            s = stored_events[0]
-            c.execute(
-                self.insert_events_statement,
-                (s.originator_id, s.originator_version, s.topic, s.state),
-            )
-            c.execute(
-                f"INSERT INTO {POSITIONS_TABLE} (position, notification_id) VALUES "
-                f"(COALESCE(?, (SELECT MAX(position) + 1 FROM {POSITIONS_TABLE}), 0), ?)",
-                (expected_size, c.lastrowid),
-            )
-            return [c.lastrowid]  # position is the INTEGER PRIMARY KEY, i.e. the rowid
-        rows = [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events]
-        base = _write_batch(c, self.insert_events_statement, rows, expected_size)
-        return list(range(base, base + count))
+        # One event (``SQLiteLogStore.insert`` writes batches through
+        # ``_SQLiteInsertion``): two statements, no reads. Write first: a deferred
+        # transaction that reads first cannot always upgrade to a write lock under
+        # WAL, but one that writes first waits for it.
+        (s,) = stored_events
+        c.execute(
+            self.insert_events_statement,
+            (s.originator_id, s.originator_version, s.topic, s.state),
+        )
+        c.execute(
+            f"INSERT INTO {POSITIONS_TABLE} (position, notification_id) VALUES "
+            f"(COALESCE(?, (SELECT MAX(position) + 1 FROM {POSITIONS_TABLE}), 0), ?)",
+            (expected_size, c.lastrowid),
+        )
+        return [c.lastrowid]  # position is the INTEGER PRIMARY KEY, i.e. the rowid
 
 
 def _write_batch(
@@ -109,8 +106,8 @@ _NEXT_POSITION = f"SELECT COALESCE(MAX(position), -1) + 1 FROM {POSITIONS_TABLE}
 class _SQLiteInsertion(Insertion):
     """An ``Insertion`` written as it goes, in one write transaction on the writer connection.
 
-    Each ``add`` runs what ``_Recorder._insert_events`` runs for a whole batch,
-    for its records: the events, then their positions, which continue from the
+    Each ``add`` writes its records (``_write_batch``): the events, then their
+    positions, which continue from the
     first ``add``'s (the transaction holds the write lock from its first
     statement, so no other writer can come between). The first failure rolls
     everything back at once and is kept for ``commit`` to raise.
@@ -134,7 +131,7 @@ class _SQLiteInsertion(Insertion):
             self._next = base + len(records)
             self._positions.extend(range(base, self._next))
         except sqlite3.IntegrityError as exc:
-            self._fail(ConflictError(f"an (actor, seq) of the batch is already stored: {exc}"))
+            self._fail(stored_conflict(exc))
         except (sqlite3.Error, PersistenceError) as exc:
             self._fail(StorageError(f"SQLite insert failed: {exc}"))
 
@@ -205,7 +202,7 @@ class SQLiteLogStore(LogStore):
         if not records:
             return []
         if len(records) > 1:
-            insertion = _SQLiteInsertion(self, expected_size)
+            insertion = self.begin_insert(expected_size=expected_size)
             try:
                 insertion.add(records)
                 return insertion.commit()
@@ -215,7 +212,7 @@ class SQLiteLogStore(LogStore):
         try:
             positions = self.recorder.insert_events(events, expected_size=expected_size)
         except IntegrityError as exc:
-            raise ConflictError(f"an (actor, seq) of the batch is already stored: {exc}") from exc
+            raise stored_conflict(exc) from exc
         except PersistenceError as exc:
             raise StorageError(f"SQLite insert failed: {exc}") from exc
         return list(positions or [])

@@ -56,6 +56,11 @@ class ConflictError(LedgerError):
     code = "Conflict"
 
 
+def stored_conflict(exc: BaseException) -> ConflictError:
+    """The refusal of an insert that the database's unique keys turned down."""
+    return ConflictError(f"an (actor, seq) of the batch is already stored: {exc}")
+
+
 class Insertion(ABC):
     """One all-or-nothing insert, written while the rest of its batch is still checked.
 
