@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
 import pytest
 
 from ledger.errors import StorageError
@@ -77,12 +80,40 @@ def test_an_insertion_at_a_size_the_log_has_left_is_refused(store: LogStore) -> 
     store.insert([rec(A, 1), rec(A, 2)])
     insertion = store.begin_insert(expected_size=1)
     insertion.add([rec(B, 1)])
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError, match=r"^an \(actor, seq\) of the batch is already stored"):
         insertion.commit()
     assert store.size() == 2
     insertion = store.begin_insert(expected_size=2)
     insertion.add([rec(B, 1)])
     assert insertion.commit() == [2]
+
+
+def test_a_sqlite_insertion_that_fails_midway_is_a_storage_error_and_writes_nothing(
+    tmp_path,
+) -> None:
+    path = tmp_path / "log.sqlite"
+    with open_store(f"sqlite:///{path}") as store:
+        insertion = store.begin_insert()
+        insertion.add([rec(A, 1)])
+        # The insertion holds the write lock: another writer cannot get in meanwhile.
+        with (
+            closing(sqlite3.connect(path, timeout=0)) as other,
+            pytest.raises(sqlite3.OperationalError, match="database is locked"),
+        ):
+            other.execute("DELETE FROM cocred_positions")
+        insertion.abort()
+        with closing(sqlite3.connect(path)) as other:
+            other.execute("DROP TABLE cocred_positions")  # what the next piece writes into
+        insertion = store.begin_insert()
+        insertion.add([rec(B, 1)])  # kept for the commit, like a conflict
+        insertion.add([rec(C, 1)])
+        with pytest.raises(
+            StorageError, match=r"^SQLite insert failed: no such table: cocred_positions$"
+        ):
+            insertion.commit()
+        insertion.abort()
+    with closing(sqlite3.connect(path)) as other:
+        assert other.execute("SELECT COUNT(*) FROM cocred_events").fetchone() == (0,)
 
 
 def test_reads_by_position_actor_type_and_pages(store: LogStore) -> None:
