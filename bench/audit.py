@@ -97,8 +97,7 @@ def sample_tasks(url: str, sample: int = 20_000) -> list[Task]:
 LIMIT_SAMPLE = 200_000
 
 
-def single_core_rate(url: str, sample: int = LIMIT_SAMPLE) -> float:
-    tasks = sample_tasks(url, sample)
+def single_core_rate(tasks: list[Task]) -> float:
     start = time.perf_counter()
     for public, message, signature in tasks:
         verify_signature(public, message, signature)
@@ -110,18 +109,18 @@ def single_core_rate(url: str, sample: int = LIMIT_SAMPLE) -> float:
 WORKER_SAMPLE = 100_000
 
 
-def worker_cost(url: str, sample: int = WORKER_SAMPLE) -> tuple[float, float]:
+def worker_cost(url: str, tasks: list[Task]) -> tuple[float, float]:
     """µs per event of a worker's whole job and of its signature checks alone, one process.
 
     Range by range (the audit's 1,024 events): reading the range and running
     ``check_records`` on it as a worker does (with the Merkle nodes), then the
-    verify-only loop over the same events. The keys are learnt by a first,
-    untimed pass, as a worker has them from the earlier ranges.
+    verify-only loop over the same events (``tasks``: the log's first ones). The
+    keys are learnt by a first, untimed pass, as a worker has them from the
+    earlier ranges.
     """
     store = open_store(url)
     read, keys = row_reader(store), {}
-    tasks = sample_tasks(url, sample)
-    check_records(read(0, sample), 0, keys, leaves=True)
+    check_records(read(0, len(tasks)), 0, keys, leaves=True)
     checking = verifying = 0.0
     for start in range(0, len(tasks), 1024):
         t0 = time.perf_counter()
@@ -146,7 +145,8 @@ def main() -> None:
     print(f"machine: {cores} cores, Python {sys.version.split()[0]}; events: {args.events:,}")
 
     url, path = build_log(args.events)
-    verify_rates = [single_core_rate(url)]
+    tasks = sample_tasks(url, LIMIT_SAMPLE)  # parsed once, for every verify-only figure
+    verify_rates = [single_core_rate(tasks)]
 
     store = open_store(url)
     engine = engine_for(url)
@@ -172,7 +172,7 @@ def main() -> None:
         report = audit(store, checkpoints.all(), identity.vkey, threads=cores)
         seconds = time.perf_counter() - start
         rates.append(report.events / seconds)
-        verify_rates.append(single_core_rate(url))
+        verify_rates.append(single_core_rate(tasks))
     limit, rate = cores * max(verify_rates), max(rates)
     print(
         "single-core verify rates measured: "
@@ -181,9 +181,7 @@ def main() -> None:
     )
     print(f"limit: {cores} cores x single-core verify (the fastest) = {limit:,.0f} events/s")
     if cores > 1:
-        together = max(
-            verify_only_together(sample_tasks(url, LIMIT_SAMPLE), cores) for _ in range(3)
-        )
+        together = max(verify_only_together(tasks, cores) for _ in range(3))
         print(
             f"  for reference, verify-only on {cores} processes at once: {together:,.0f} "
             f"events/s = {together / limit:.2f} x the limit (best of 3): what this machine's "
@@ -194,7 +192,7 @@ def main() -> None:
         f"events/s = {rate / limit:.2f} x the limit (target >= 0.8; best of "
         f"{args.repeat}: " + ", ".join(f"{r:,.0f}" for r in rates) + f"); ok={report.ok}"
     )
-    whole, signature = worker_cost(url)
+    whole, signature = worker_cost(url, tasks[:WORKER_SAMPLE])
     reach = signature / whole
     print(
         f"  a worker's job, one process, per event: {whole:.1f} µs, of which the signature "

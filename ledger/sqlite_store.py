@@ -107,10 +107,10 @@ class _SQLiteInsertion(Insertion):
     """An ``Insertion`` written as it goes, in one write transaction on the writer connection.
 
     Each ``add`` writes its records (``_write_batch``): the events, then their
-    positions, which continue from the
-    first ``add``'s (the transaction holds the write lock from its first
-    statement, so no other writer can come between). The first failure rolls
-    everything back at once and is kept for ``commit`` to raise.
+    positions, which continue from the first ``add``'s (the transaction holds the
+    write lock from its first statement, so no other writer can come between).
+    The first failure rolls everything back at once and is kept for ``commit`` to
+    raise.
     """
 
     def __init__(self, store: SQLiteLogStore, expected_size: int | None) -> None:
