@@ -173,6 +173,11 @@ def _endpoint(w3: Web3) -> str:
     return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
+# How requests/urllib3 word a connection the node closed mid-request (it stopped,
+# say): "Connection aborted." with RemoteDisconnected or a reset.
+_LOST = ("aborted", "reset by peer", "remote end closed", "remotedisconnected")
+
+
 def _translate(exc: Exception, step: str, endpoint: str) -> AnchorError:
     from web3.exceptions import ProviderConnectionError, RequestTimedOut, Web3RPCError
 
@@ -186,6 +191,7 @@ def _translate(exc: Exception, step: str, endpoint: str) -> AnchorError:
         why = (
             f"HTTP {status}" if status is not None
             else "connection refused" if "refused" in text
+            else "connection lost" if any(w in text for w in _LOST)
             else "timed out" if "timed out" in text or "Timeout" in type(exc).__name__
             else type(exc).__name__
         )  # fmt: skip
