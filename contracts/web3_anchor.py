@@ -175,7 +175,7 @@ def _endpoint(w3: Web3) -> str:
 
 # How requests/urllib3 word a connection the node closed mid-request (it stopped,
 # say): "Connection aborted." with RemoteDisconnected or a reset.
-_LOST = ("aborted", "reset by peer", "remote end closed", "remotedisconnected")
+_LOST = ("aborted", "reset by peer", "remote end closed")
 
 
 def _translate(exc: Exception, step: str, endpoint: str) -> AnchorError:
