@@ -2,7 +2,7 @@
 
 Tables in the ledger's database: ``cocred_profile_keys`` (member -> the member's
 random 256-bit AES data key, *wrapped* under an epoch key, and that epoch's id),
-``cocred_profiles`` (member -> nonce and AES-GCM ciphertext of the salt of the
+``cocred_profiles`` (member -> a nonce and the AES-GCM ciphertext of the salt of the
 member's ``ProfileCommitted`` commitment followed by the canonical profile JSON,
 bound to the member id as associated data) and ``cocred_profile_store`` (one
 row: the store's random id, which the epoch key file must name; its row also
@@ -85,8 +85,8 @@ profiles_table = Table(
     "cocred_profiles",
     metadata,
     Column("member", String(43), primary_key=True),
-    Column("nonce", LargeBinary, nullable=False),
-    Column("ciphertext", LargeBinary, nullable=False),  # salt length, salt, profile JSON
+    # nonce || AES-GCM of (salt length, salt, profile JSON): one self-contained value
+    Column("sealed", LargeBinary, nullable=False),
 )
 
 # The layout before epoch keys (raw data keys, salt in clear): read once, to migrate.
@@ -132,13 +132,13 @@ def _aad(member: str) -> bytes:
     return b"cocred-profile:" + member.encode("ascii")
 
 
-def seal(member: str, key: bytes, profile: Profile, salt: bytes) -> tuple[bytes, bytes]:
-    """(nonce, ciphertext) of the salt and the profile under the member's data key."""
+def seal(member: str, key: bytes, profile: Profile, salt: bytes) -> bytes:
+    """Nonce and ciphertext of the salt and the profile under the member's data key."""
     if not 0 < len(salt) < 256:
         raise InvalidProfileError("a profile salt is 1 to 255 bytes", member=member)
     nonce = os.urandom(12)
     plain = bytes([len(salt)]) + salt + profile.canonical_bytes()
-    return nonce, AESGCM(key).encrypt(nonce, plain, _aad(member))
+    return nonce + AESGCM(key).encrypt(nonce, plain, _aad(member))
 
 
 def _parse(member: str, salt: bytes, plain: bytes) -> StoredProfile:
@@ -149,9 +149,9 @@ def _parse(member: str, salt: bytes, plain: bytes) -> StoredProfile:
     return StoredProfile(member, profile, salt)
 
 
-def _open(member: str, key: bytes, nonce: bytes, ciphertext: bytes) -> StoredProfile:
+def _open(member: str, key: bytes, sealed: bytes) -> StoredProfile:
     try:
-        plain = AESGCM(key).decrypt(nonce, ciphertext, _aad(member))
+        plain = AESGCM(key).decrypt(sealed[:12], sealed[12:], _aad(member))
     except InvalidTag as exc:
         raise StorageError(f"the profile of {member} does not decrypt: tampered") from exc
     n = plain[0] if plain else 0
@@ -305,8 +305,7 @@ class ProfileStore:
         keys = {**keys, **fresh}
         sealed = []
         for member, (profile, salt) in latest.items():
-            nonce, ciphertext = seal(member, keys[member], profile, salt)
-            sealed.append({"member": member, "nonce": nonce, "ciphertext": ciphertext})
+            sealed.append({"member": member, "sealed": seal(member, keys[member], profile, salt)})
         if sealed:
             conn.execute(profiles_table.insert(), sealed)
 
@@ -378,18 +377,17 @@ class ProfileStore:
             keys_table.c.member,
             keys_table.c.epoch,
             keys_table.c.key,
-            profiles_table.c.nonce,
-            profiles_table.c.ciphertext,
+            profiles_table.c.sealed,
         ).join(profiles_table, profiles_table.c.member == keys_table.c.member)
         found: dict[str, StoredProfile] = {}
         try:
             with self.engine.connect() as conn:
                 for chunk in _chunks(wanted):
-                    for member, epoch, wrapped, nonce, sealed in conn.execute(
+                    for member, epoch, wrapped, sealed in conn.execute(
                         query.where(keys_table.c.member.in_(chunk))
                     ):
                         key = self.keys.unwrap(epoch, member, bytes(wrapped))
-                        found[member] = _open(member, key, bytes(nonce), bytes(sealed))
+                        found[member] = _open(member, key, bytes(sealed))
         except SQLAlchemyError as exc:
             raise storage_error("reading profiles", exc) from exc
         return found
