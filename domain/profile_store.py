@@ -183,6 +183,8 @@ class ProfileStore:
     def _prepare(self) -> None:
         try:
             with self.engine.begin() as conn:
+                if not inspect(conn).has_table(keys_table.name, self.schema):
+                    return  # opened with create=False on a database without the store
                 store_table.create(conn, checkfirst=True)
             try:
                 with self.engine.begin() as conn:
