@@ -5,12 +5,16 @@ The CLI, the HTTP app, the benchmarks and the tests all call ``bootstrap``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import make_url
+
 from api.settings import Settings
 from domain.content import ContentStore
+from domain.epoch_keys import EpochKeyFile
 from domain.gate import CampaignApp
 from domain.profile_store import ProfileStore
 from domain.services import CampaignServices
@@ -77,7 +81,7 @@ def bootstrap(
     try:
         content = ContentStore(url, max_bytes=settings.content_max_bytes, create=create)
         try:
-            profiles = ProfileStore(url, create=create)
+            profiles = ProfileStore(url, EpochKeyFile(profile_key_path(settings)), create=create)
         except BaseException:
             content.close()
             raise
@@ -105,6 +109,19 @@ def ledger_key_path(settings: Settings) -> Path:
     if path is not None:
         return path.with_name(path.stem + ".ledger.key")
     return Path("var/ledger.key")
+
+
+def profile_key_path(settings: Settings) -> Path:
+    """Where the profile epoch keys live: the setting, else beside the SQLite file, else
+    beside the ledger key, named after the database (one key file per profile store)."""
+    if settings.profile_key_file is not None:
+        return settings.profile_key_file
+    path = sqlite_path(settings.database_url)
+    if path is not None:
+        return path.with_name(path.stem + ".profiles.key")
+    where = make_url(settings.database_url).set(password=None)
+    tag = hashlib.sha256(where.render_as_string().encode()).hexdigest()[:16]
+    return ledger_key_path(settings).with_name(f"profiles-{tag}.key")
 
 
 def _provenance(settings: Settings, ledger: Ledger) -> Provenance:

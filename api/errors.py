@@ -105,6 +105,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "ContentMismatch": 422,
     "ContentTooLarge": 413,
     "Contention": 503,  # the log kept moving under an append: try again
+    "ProfileKeyUnavailable": 503,  # the operator must restore the epoch key file
+    "ProfileKeyMismatch": 503,  # the operator pointed two databases at one key file
     # projections and payout exports
     "ProjectionError": 500,
     "ProjectionFailed": 500,  # a read-model handler failed: a server bug, surfaced

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         description="the ledger's own Ed25519 key (signs checkpoints and anchor receipts); "
         "created on first use; default: beside the SQLite file, or var/ledger.key",
     )
+    profile_key_file: Path | None = Field(
+        None,
+        description="the epoch key file that wraps every member's profile key (kept outside "
+        "the database and its backups; erasure rotates it); created on first use; default: "
+        "beside the SQLite file, else beside the ledger key, named after the database",
+    )
     log_origin: str | None = Field(
         None, description="the checkpoint origin line; default cocred.ledger/<key id prefix>"
     )

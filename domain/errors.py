@@ -252,6 +252,18 @@ class UnknownContentError(DomainError):
     code = "UnknownContent"
 
 
+class ProfileKeyUnavailableError(DomainError):
+    """The profile epoch key file is absent or unreadable: no profile can be read or stored."""
+
+    code = "ProfileKeyUnavailable"
+
+
+class ProfileKeyMismatchError(DomainError):
+    """The profile epoch key file belongs to another database's profile store."""
+
+    code = "ProfileKeyMismatch"
+
+
 # -- the gate ----------------------------------------------------------------------------------
 
 

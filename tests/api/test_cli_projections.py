@@ -11,6 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from api.cli_projections import register
+from domain.epoch_keys import EpochKeyFile
 from domain.profile_store import ProfileStore
 from domain.profiles import Profile
 from ledger.ledger import Ledger
@@ -168,7 +169,10 @@ def test_payment_files_take_payout_handles_from_the_profile_store(
         "error[MissingPayoutHandle]: paypal-csv: 2 payee(s) have no payout handle in the "
         "profile store (never given, or erased): "
     )
-    profiles = ProfileStore(db)
+    from api.bootstrap import profile_key_path  # after api.cli_projections: import cycle
+    from api.settings import Settings
+
+    profiles = ProfileStore(db, EpochKeyFile(profile_key_path(Settings(database_url=db))))
     for name in ("ana", "ben"):
         profiles.put(
             camp.id(name),
