@@ -38,8 +38,9 @@ from ledger.store import (
     stored_conflict,
 )
 
-# Attempts of an insert whose connection failed before it could commit (the
-# library's own retry, which also re-ran inserts that had committed, is bypassed).
+# Attempts of a read, or of an insert whose connection failed before it could
+# commit (the library's own retry, which also re-ran inserts that had committed,
+# is bypassed).
 INSERT_ATTEMPTS = 3
 RETRY_WAIT = 0.2
 # How long to wait for the backend of a lost connection to end its transaction.
@@ -259,12 +260,20 @@ class PostgresLogStore(LogStore):
         return None
 
     def _query(self, sql: Any, params: Sequence[Any]) -> list[Any]:
-        try:
-            with self.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(sql, params, prepare=True)
-                return list(curs.fetchall())
-        except PersistenceError as exc:
-            raise StorageError(f"PostgreSQL read failed: {exc}") from exc
+        # A read may simply run again: after a dropped connection the pool hands
+        # out its dead sibling once, and that should not fail the next request.
+        for attempt_no in range(1, INSERT_ATTEMPTS + 1):
+            try:
+                with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                    curs.execute(sql, params, prepare=True)
+                    return list(curs.fetchall())
+            except (InterfaceError, OperationalError) as exc:
+                if attempt_no == INSERT_ATTEMPTS:
+                    raise StorageError(f"PostgreSQL read failed: {exc}") from exc
+                time.sleep(RETRY_WAIT * attempt_no)
+            except PersistenceError as exc:
+                raise StorageError(f"PostgreSQL read failed: {exc}") from exc
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     @staticmethod
     def _records(rows: list[Any]) -> list[StoredRecord]:
