@@ -273,14 +273,18 @@ def append(
                     bar.advance(task, len(chunk))
         task = bar.add_task("appending", total=len(lines))
         positions: list[int] = []
+        already = 0  # retried events: their exact bytes were in the log, nothing new written
         for chunk in chunks:
             try:
-                positions += gate.append_batch([text for _, text in chunk])
+                appended = gate.append_batch([text for _, text in chunk])
+                positions += appended
+                already += len(appended.stored_before)
             except REFUSALS as exc:
                 _line_error(exc, chunk, len(positions))
             bar.advance(task, len(chunk))
-    first = f" at positions {positions[0]}..{positions[-1]}" if positions else ""
-    out.print(f"appended {len(positions)} events{first}", highlight=False)
+    first = f" at positions {min(positions)}..{max(positions)}" if positions else ""
+    stored = f" ({already} already stored)" if already else ""
+    out.print(f"appended {len(positions)} events{first}{stored}", highlight=False)
 
 
 @app.command("log")

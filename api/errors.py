@@ -47,6 +47,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "NodeNotFound": 500,
     "NodeConflict": 500,
     "StorageUnavailable": 503,
+    "OutcomeUnknown": 503,  # a COMMIT whose answer was lost: resubmit the same bytes
     # HTTP-level refusals (api.errors.ApiError) and signed requests
     "InvalidRequest": 422,
     "UnexpectedEventType": 422,

@@ -54,6 +54,7 @@ from typing import Any
 from domain.errors import DomainError
 from domain.gate import CampaignApp
 from ledger.errors import LedgerError, StorageError
+from ledger.ledger import Appended
 from ledger.store import sqlalchemy_url, sqlite_path
 
 DEFAULT_MAX_GROUP = 500
@@ -61,7 +62,26 @@ DEFAULT_MAX_GROUP = 500
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 FREEZE_EVERY = 1_000  # events appended between two gc.freeze() (see _freeze)
 
-Outcome = int | BaseException
+
+class Placement(int):
+    """An event's position, and whether the log held its exact bytes already.
+
+    An ``int`` (what ``append`` and ``submit`` promise) that also says
+    ``stored_before``: the request repeated an event that was stored (earlier, or
+    earlier in its own group), and the HTTP layer answers 200 instead of 201.
+    """
+
+    stored_before: bool = False
+
+    @classmethod
+    def at(cls, position: int, stored_before: bool) -> Placement:
+        """The placement of an event at ``position``."""
+        out = cls(position)
+        out.stored_before = stored_before
+        return out
+
+
+Outcome = Placement | BaseException
 
 
 class AppendsClosedError(StorageError):
@@ -126,6 +146,9 @@ class GroupCommitter:
 
     async def append(self, item: bytes) -> int:
         """Append one envelope with the others waiting; return its position once durable.
+
+        The position is a ``Placement``: ``stored_before`` is true when these
+        exact bytes were already in the log (nothing new was written for them).
 
         Raises what ``CampaignApp.append(item)`` would raise, or ``AppendsClosedError``.
         """
@@ -266,7 +289,7 @@ class GroupCommitter:
         while end - start > 1:
             self.stats.transactions += 1
             try:
-                return list(self.gate.append_batch(items[start:end]))
+                return _placements(self.gate.append_batch(items[start:end]))
             except (LedgerError, DomainError) as exc:
                 index = exc.ids.get("index")
                 if isinstance(index, int) and 0 <= index < end - start:
@@ -281,7 +304,7 @@ class GroupCommitter:
         self.stats.transactions += 1
         self.stats.alone += 1
         try:
-            return self.gate.append(item)
+            return _placements(self.gate.append_batch([item]))[0]
         except (LedgerError, DomainError) as exc:
             return exc
 
@@ -304,6 +327,11 @@ class GroupCommitter:
             # A closed loop (RuntimeError) means nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle_on_loop, pairs)
+
+
+def _placements(positions: Appended) -> list[Outcome]:
+    stored = positions.stored_before
+    return [Placement.at(p, i in stored) for i, p in enumerate(positions)]
 
 
 def _settle_on_loop(pairs: list[tuple[asyncio.Future[int], Outcome]]) -> None:

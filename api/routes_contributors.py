@@ -371,11 +371,17 @@ class Erased(BaseModel):
     "/keys",
     status_code=201,
     response_model=Registered,
-    responses=errors(401, 409, 413),
+    responses={
+        200: {"model": Registered, "description": "already registered with these exact bytes"},
+        **errors(401, 409, 413),
+    },
     openapi_extra=_ENVELOPE_BODY,
 )
-async def register_key(request: Request) -> Registered:
-    """Register a key: a self-signed ``KeyRegistered`` envelope (seq 1) starts an actor."""
+async def register_key(request: Request, response: Response) -> Registered:
+    """Register a key: a self-signed ``KeyRegistered`` envelope (seq 1) starts an actor.
+
+    201; 200 when these exact bytes are already stored (a retry), with their position.
+    """
     body = await request.body()
     if len(body) > MAX_ENVELOPE_BYTES:
         raise ApiError("PayloadTooLarge", f"an envelope is at most {MAX_ENVELOPE_BYTES} bytes")
@@ -388,8 +394,10 @@ async def register_key(request: Request) -> Registered:
             type=envelope.type,
         )
     gate = services_of(request).campaigns.gate
-    position = await run_in_threadpool(gate.append, envelope)
-    return Registered(position=position, actor=envelope.actor, key=envelope.key)
+    positions = await run_in_threadpool(gate.append_batch, [envelope])
+    if positions.stored_before:
+        response.status_code = 200
+    return Registered(position=positions[0], actor=envelope.actor, key=envelope.key)
 
 
 @router.put(

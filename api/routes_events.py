@@ -49,6 +49,8 @@ async def append_event(request: Request) -> Response:
 
     Concurrent requests of this process are appended together by the group
     committer (``api.group_commit``), each with its own position or error.
+    201: appended; 200: these exact bytes were already stored (a retry), and
+    the position is the stored one.
     """
     body = await request.body()
     if len(body) > MAX_ENVELOPE_BYTES:
@@ -56,9 +58,17 @@ async def append_event(request: Request) -> Response:
     committer: GroupCommitter | None = getattr(request.app.state, "committer", None)
     if committer is not None:
         position = await committer.append(body)
+        stored_before = getattr(position, "stored_before", False)
     else:  # group commit is off, or the app runs without its lifespan
-        position = await _in_thread(services_of(request).campaigns.gate.append, body)
-    return Response(b'{"position":%d}' % position, status_code=201, media_type=JSON)
+        positions = await _in_thread(services_of(request).campaigns.gate.append_batch, [body])
+        position, stored_before = positions[0], bool(positions.stored_before)
+    status = 200 if stored_before else 201
+    return Response(b'{"position":%d}' % position, status_code=status, media_type=JSON)
+
+
+# A retry of stored bytes is a success with the stored position, never a refusal;
+# a lost COMMIT acknowledgement that cannot be read back is OutcomeUnknown (503).
+_RETRIED = {"description": "already stored with these exact bytes (a retry): its position"}
 
 
 router.add_api_route(
@@ -67,7 +77,7 @@ router.add_api_route(
     methods=["POST"],
     status_code=201,
     response_model=Appended,
-    responses=errors(401, 403, 404, 409, 413),
+    responses={200: {"model": Appended, **_RETRIED}, **errors(401, 403, 404, 409, 413)},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -86,7 +96,10 @@ router.add_api_route(
     "/events/batch",
     status_code=201,
     response_model=AppendedBatch,
-    responses=errors(401, 403, 404, 409, 413),
+    responses={
+        200: {"model": AppendedBatch, "description": "every event was already stored"},
+        **errors(401, 403, 404, 409, 413),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -101,8 +114,12 @@ router.add_api_route(
         }
     },
 )
-async def append_batch(request: Request) -> AppendedBatch:
-    """Append many envelopes in one transaction: all or nothing (an import)."""
+async def append_batch(request: Request, response: Response) -> AppendedBatch:
+    """Append many envelopes in one transaction: all or nothing (an import).
+
+    Events already stored with the same bytes get their stored positions and the
+    rest are appended (201); 200 when every event was already stored.
+    """
     lines = [line for line in (await request.body()).split(b"\n") if line.strip()]
     if not lines:
         raise ApiError("MalformedEvent", "the batch is empty: send one envelope per line")
@@ -112,6 +129,8 @@ async def append_batch(request: Request) -> AppendedBatch:
         )
     services = services_of(request)
     positions = await _in_thread(services.campaigns.gate.append_batch, lines)
+    if len(positions.stored_before) == len(positions):
+        response.status_code = 200
     return AppendedBatch(positions=positions)
 
 

@@ -29,7 +29,7 @@ from domain.state import State
 from domain.values import Fact, Recorded
 from ledger.actors import ActorState
 from ledger.envelope import Envelope
-from ledger.ledger import EnvelopeInput, Ledger, LogMovedError, to_envelope
+from ledger.ledger import Appended, EnvelopeInput, Ledger, LogMovedError
 from ledger.store import PAGE, StoredRecord
 
 T = TypeVar("T")
@@ -81,16 +81,18 @@ class CampaignApp:
         """Append one event through the rules; return its position (see ``append_batch``)."""
         return self.append_batch([item])[0]
 
-    def append_batch(self, items: Sequence[EnvelopeInput]) -> list[int]:
+    def append_batch(self, items: Sequence[EnvelopeInput]) -> Appended:
         """Check and append ``items`` in one transaction; return their positions.
 
-        All or nothing. Raises the ledger's errors (``MalformedEventError``,
-        ``SignatureError``, ``ReplayError`` …), the campaign rules' ``DomainError``
+        All or nothing. Events whose exact bytes are already stored are not judged
+        again: they get their stored positions (``stored_before`` names them).
+        Raises the ledger's errors (``MalformedEventError``, ``SignatureError``,
+        ``ReplayError`` …), the campaign rules' ``DomainError``
         of the first event that breaks one (``ids["index"]`` names it in a batch),
         or ``AppendContentionError`` after ``retries`` lost races.
         """
         if not items:
-            return []
+            return Appended()
         with self._lock:
             for _ in range(self.retries):
                 self.catch_up()
@@ -108,7 +110,10 @@ class CampaignApp:
                     self.state.rollback()
                     raise
                 self.state.commit()
-                self.position = positions[-1] + 1
+                # Events already stored keep their (earlier) positions; only the new
+                # ones, written at ``base`` on, move the state's position.
+                fresh = len(positions) - len(positions.stored_before)
+                self.position = base + fresh
                 return positions
         raise AppendContentionError(
             f"the log moved under this append {self.retries} times in a row; try again",
@@ -142,14 +147,11 @@ class CampaignApp:
 
             def check(items: Sequence[EnvelopeInput]) -> None:
                 nonlocal actors
-                actors = self.ledger.check_batch(items, actors)
-                self._check([_parsed(item) for item in items])
+                fresh: list[Envelope] = []  # what is already stored is not judged again
+                actors = self.ledger.check_batch(items, actors, fresh=fresh)
+                self._check(fresh)
 
             try:
                 yield check
             finally:
                 self.state.rollback()
-
-
-def _parsed(item: EnvelopeInput) -> Envelope:
-    return item if isinstance(item, Envelope) else to_envelope(item)

@@ -90,3 +90,13 @@ class StorageError(LedgerError):
     """The database could not be reached or refused the operation for a non-input reason."""
 
     code = "StorageUnavailable"
+
+
+class OutcomeUnknownError(StorageError):
+    """The connection was lost while an append committed, and reading it back failed too.
+
+    The events may or may not be stored. Sending the same bytes again is safe:
+    stored, they are answered with their position; not stored, they are appended.
+    """
+
+    code = "OutcomeUnknown"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -57,6 +57,25 @@ class BatchTooLargeError(MalformedError):
 
 
 EnvelopeInput = Envelope | bytes | str | dict[str, Any]
+
+
+class Appended(list[int]):
+    """The positions of a batch's events, in order, and which of them were there already.
+
+    ``stored_before`` holds the indices of the events that this append did not
+    write because the log already held their exact bytes (from an earlier append,
+    or earlier in the same batch): their positions are the stored ones. A plain
+    ``list[int]`` to every caller that only wants positions.
+    """
+
+    stored_before: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, positions: Sequence[int], stored_before: Iterable[int]) -> Appended:
+        """``positions`` with the indices of the events that were already stored."""
+        out = cls(positions)
+        out.stored_before = frozenset(stored_before)
+        return out
 
 
 def to_envelope(item: EnvelopeInput) -> Envelope:
@@ -112,7 +131,19 @@ class _Batch:
     ``resolve``, which names the rule it breaks.
     """
 
-    __slots__ = ("ledger", "overlay", "live", "records", "envelopes", "written")
+    __slots__ = (
+        "ledger",
+        "overlay",
+        "live",
+        "records",
+        "envelopes",
+        "written",
+        "items",
+        "item_of",
+        "already",
+        "repeats",
+        "_mine",
+    )
 
     def __init__(self, ledger: Ledger, overlay: dict[str, ActorState], envelopes: bool) -> None:
         self.ledger = ledger
@@ -123,13 +154,22 @@ class _Batch:
         self.records: list[NewRecord] = []
         self.written = 0  # records already written into the batch's insertion
         self.envelopes: list[Envelope] | None = [] if envelopes else None
+        # Events whose exact bytes are already in the log or earlier in the batch are
+        # not records: item index -> stored position / index of the identical record.
+        self.items = 0
+        self.item_of: list[int] = []  # record index -> item index
+        self.already: dict[int, int] = {}
+        self.repeats: dict[int, int] = {}
+        self._mine: dict[tuple[str, int], int] | None = None  # (actor, seq) -> record index
 
     def add(
         self, actor: str, key: str, seq: int, type_: str, data: bytes, env: Envelope | None
-    ) -> bytes:
+    ) -> bytes | None:
         """Check the next event against its actor's key state; return the key that signs it.
 
-        Raises the ``LedgerError`` of the rule it breaks (see ``resolve``).
+        None when the log (or the batch) already holds these exact bytes at this
+        (actor, seq): it is not checked again, nor written. Raises the
+        ``LedgerError`` of the rule it breaks (see ``resolve``).
         """
         entry = self.live.get(actor)
         if entry is None:
@@ -142,6 +182,10 @@ class _Batch:
                 seq,
                 *_current(state),
             ]
+        item = self.items
+        self.items += 1
+        if seq <= entry[1] and self._known(item, actor, seq, data):
+            return None
         if seq == entry[1] + 1 and key == entry[3] and type_ not in KEY_EVENT_TYPES:
             public: bytes = entry[4]
             entry[1] = seq
@@ -153,10 +197,47 @@ class _Batch:
                 env = Envelope.trusted(data)
             public, after = resolve(state, env)
             entry[0], entry[1], entry[3], entry[4] = after, after.seq, *_current(after)
+        if self._mine is not None:
+            self._mine[(actor, seq)] = len(self.records)
+        self.item_of.append(item)
         self.records.append(NewRecord(actor, seq, type_, data))
         if self.envelopes is not None:
             self.envelopes.append(env if env is not None else Envelope.trusted(data))
         return public
+
+    def _known(self, item: int, actor: str, seq: int, data: bytes) -> bool:
+        """True (and noted) when these bytes are already at (actor, seq), in the batch or log.
+
+        The check comes before every rule: an event that is stored was checked
+        when it was appended, and its retry must get its position, not a refusal
+        (``ReplayError``, or a campaign rule such as a duplicate vote).
+        """
+        if self._mine is None:
+            self._mine = {(r.actor, r.seq): i for i, r in enumerate(self.records)}
+        index = self._mine.get((actor, seq))
+        if index is not None:
+            if self.records[index].data != data:
+                return False
+            self.repeats[item] = index
+            return True
+        (stored,) = self.ledger.store.stored([NewRecord(actor, seq, "", data)])
+        if stored is None or stored.data != data:
+            return False
+        self.already[item] = stored.position
+        return True
+
+    def positions(self, written: Sequence[int]) -> Appended:
+        """Every item's position, given the positions of the records just written."""
+        if not self.already and not self.repeats:
+            return Appended.of(written, set())
+        out = [0] * self.items
+        for record, item in enumerate(self.item_of):
+            out[item] = written[record]
+        for item, position in self.already.items():
+            out[item] = position
+        for item, record in self.repeats.items():
+            out[item] = written[record]
+        return Appended.of(out, {*self.already, *self.repeats})
 
     def states(self) -> dict[str, tuple[int, ActorState]]:
         """Each actor's first seq in the batch and its state after the batch."""
@@ -173,7 +254,7 @@ class _Batch:
             actor=record.actor,
             seq=record.seq,
         )
-        return _with_index(exc, index) if prefix else exc
+        return _with_index(exc, self.item_of[index]) if prefix else exc
 
     def _key_of(self, index: int) -> str:
         if self.envelopes is not None:
@@ -251,7 +332,7 @@ class Ledger:
         *,
         expected_size: int | None = None,
         check: Callable[[Sequence[Envelope]], None] | None = None,
-    ) -> list[int]:
+    ) -> Appended:
         """Check and append many events in ONE transaction: all-or-nothing.
 
         Either every event is durable when this returns, or none was written and
@@ -267,6 +348,31 @@ class Ledger:
         having exactly that many events, so rules checked against state at that
         size cannot be invalidated by a concurrent append: if the log moved, the
         insert is refused with ``LogMovedError`` and the caller re-checks.
+        """
+        for attempt in range(3):
+            batch, positions = self._attempt(items, expected_size, check)
+            if batch is not None:
+                with self._lock:
+                    self._remember(batch)
+                return batch.positions(positions)
+            if check is not None or attempt == 2:
+                # ``check`` changed its caller's state: the caller must start again.
+                raise LogMovedError(
+                    "an event of this batch was stored meanwhile by another writer; check again",
+                    expected=expected_size,
+                )
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _attempt(
+        self,
+        items: Sequence[EnvelopeInput],
+        expected_size: int | None,
+        check: Callable[[Sequence[Envelope]], None] | None,
+    ) -> tuple[_Batch | None, list[int]]:
+        """One try of ``append_batch``: (batch, positions), or (None, []) to try again.
+
+        Trying again is needed when the insert met one of the batch's own events,
+        with the same bytes, stored after this process last read its actor.
         """
         # A batch goes into an ``Insertion`` (``LogStore.begin_insert``). Checked on
         # the worker processes, each slice is written while the workers verify the
@@ -290,6 +396,7 @@ class Ledger:
                 insertion.add(batch.records[batch.written :])  # what no worker slice wrote
                 positions = insertion.commit()
         except ConflictError as exc:
+            self._forget(batch)
             if expected_size is not None:
                 size = self.store.size()
                 if size != expected_size:
@@ -299,25 +406,36 @@ class Ledger:
                         expected=expected_size,
                         size=size,
                     ) from exc
-            raise self._diagnose_conflict(batch) from exc
+            stored = self.store.stored(batch.records)
+            if any(
+                s is not None and s.data == r.data
+                for s, r in zip(stored, batch.records, strict=True)
+            ):
+                return None, []
+            raise self._diagnose_conflict(batch, stored) from exc
         finally:
             if insertion is not None:
                 insertion.abort()  # after a commit: nothing to do
-        with self._lock:
-            self._remember(batch)
-        return positions
+        return batch, positions
 
     def check_batch(
-        self, items: Sequence[EnvelopeInput], overlay: dict[str, ActorState] | None = None
+        self,
+        items: Sequence[EnvelopeInput],
+        overlay: dict[str, ActorState] | None = None,
+        *,
+        fresh: list[Envelope] | None = None,
     ) -> dict[str, ActorState]:
         """Run every check of ``append_batch`` but write nothing (a dry run).
 
         ``overlay`` carries actor states from earlier checked batches, so a large
         import can be checked whole before any part of it is written. Returns the
-        updated overlay.
+        updated overlay. ``fresh``, if given, receives the envelopes that would be
+        written (not those already stored with the same bytes).
         """
         overlay = dict(overlay or {})
-        batch = self._check(items, overlay, envelopes=False, sig_prefix=True)
+        batch = self._check(items, overlay, envelopes=fresh is not None, sig_prefix=True)
+        if fresh is not None and batch.envelopes is not None:
+            fresh.extend(batch.envelopes)
         for actor, (_, state) in batch.states().items():
             overlay[actor] = state
         return overlay
@@ -399,12 +517,16 @@ class Ledger:
                     if batch.envelopes is not None or type_ in KEY_EVENT_TYPES:
                         env = Envelope.from_parts(raw, obj, signature)
                     public = batch.add(actor, obj["key"], seq, type_, raw, env)
+                    if public is None:
+                        continue
                 else:
                     env = to_envelope(item)
                     self._check_clock(env, now)
                     public = batch.add(
                         env.actor, env.key, env.seq, env.type, env.canonical_bytes(), env
                     )
+                    if public is None:
+                        continue
                     signature, message = env.signature, env.signing_bytes()
             except LedgerError as exc:
                 if single:
@@ -434,20 +556,23 @@ class Ledger:
         def job(blob: bytes, lengths: bytes) -> Job:
             return lambda _: ("verify", (lengths,), blob)
 
+        firsts: list[int] = []  # each slice's first record (stored events are no records)
+
         def jobs() -> Iterator[Job]:  # parsed when a worker has room for the slice
             records = batch.records
             for start, stop in itertools.pairwise(bounds):
+                firsts.append(len(records))
                 yield job(*pack_tasks(self._parse(items, start, stop, now, batch)))
                 if insertion is not None:  # the slice is with a worker: write it meanwhile
-                    insertion.add(records[start:stop])
-                    batch.written = stop
+                    insertion.add(records[firsts[-1] :])
+                    batch.written = len(records)
 
         # Every slice is parsed even after a bad signature: a malformed event or a
         # broken rule anywhere in the batch is refused before any signature counts.
         bad = None
-        for start, first_bad in zip(bounds, pool.ordered(jobs()), strict=False):
+        for number, first_bad in enumerate(pool.ordered(jobs())):
             if first_bad is not None and bad is None:
-                bad = start + first_bad
+                bad = firsts[number] + first_bad
         return bad
 
     def warm_up(self) -> None:
@@ -479,19 +604,24 @@ class Ledger:
             if first <= (known.seq if known else 0) + 1 <= seq:
                 states[actor] = state if state.seq == seq else ActorState(actor, seq, state.keys)
 
-    def _diagnose_conflict(self, batch: _Batch) -> LedgerError:
-        records = batch.records
+    def _forget(self, batch: _Batch) -> None:
+        # The cached key states of the batch's actors lag the store: read them again.
         with self._lock:
-            for r in records:
+            for r in batch.records:
                 self._states.pop(r.actor, None)
-        for index, r in enumerate(records):
-            if self.store.exists(r.actor, r.seq):
+
+    def _diagnose_conflict(
+        self, batch: _Batch, stored: Sequence[StoredRecord | None]
+    ) -> LedgerError:
+        records = batch.records
+        for index, (r, s) in enumerate(zip(records, stored, strict=True)):
+            if s is not None:
                 exc = ReplayError(
                     f"actor {r.actor}: seq {r.seq} is already used (taken by another writer)",
                     actor=r.actor,
                     seq=r.seq,
                 )
-                return _with_index(exc, index) if len(records) > 1 else exc
+                return _with_index(exc, batch.item_of[index]) if batch.items > 1 else exc
         return StorageError(
             "the store reported a conflict but no (actor, seq) of the batch "
             "exists; nothing was written"

@@ -9,17 +9,25 @@ held we also write each event's dense position. Never enable the library's
 
 from __future__ import annotations
 
+import time
+import uuid
 import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
-from ledger.errors import StorageError
+from ledger.errors import OutcomeUnknownError, StorageError
 from ledger.store import (
     EVENTS_TABLE,
     PAGE,
@@ -29,6 +37,14 @@ from ledger.store import (
     StoredRecord,
     stored_conflict,
 )
+
+# Attempts of a read, or of an insert whose connection failed before it could
+# commit (the library's own retry, which also re-ran inserts that had committed,
+# is bypassed).
+INSERT_ATTEMPTS = 3
+RETRY_WAIT = 0.2
+# How long to wait for the backend of a lost connection to end its transaction.
+SETTLE_MS = 10_000
 
 # Keep one transaction well under the ~16 MB statement where psycopg's pipeline
 # mode was seen to hang (NOTES-eventsourcing.md).
@@ -56,6 +72,22 @@ class _Recorder(PostgresApplicationRecorder):
             "RETURNING position"
         ).format(self.positions)
 
+    # The library retries ``insert_events`` on any connection error, even one
+    # raised by COMMIT: an insert that committed but whose acknowledgement was
+    # lost ran again and hit its own (actor, seq). ``PostgresLogStore.insert``
+    # decides instead, after reading back what was stored.
+    insert_events = PostgresApplicationRecorder.insert_events.__wrapped__
+
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        # First statement of the transaction (pipelined, no extra round trip): its
+        # backend carries the attempt's token as application_name until the
+        # transaction ends, so after a lost connection it can be found and ended.
+        attempt: _Attempt = kwargs["attempt"]
+        attempt.started = True
+        curs.execute("SELECT set_config('application_name', %s, true)", (attempt.token,))
+
     def _fetch_ids_after_insert_events(
         self,
         curs: Any,
@@ -71,6 +103,16 @@ class _Recorder(PostgresApplicationRecorder):
         # library commits before re-raising it).
         curs.execute(self.insert_positions, (expected_size, list(ids)))
         return sorted(row["position"] for row in curs.fetchall())
+
+
+class _Attempt:
+    """One try of an insert: its token, and whether it reached the database at all."""
+
+    __slots__ = ("token", "started")
+
+    def __init__(self) -> None:
+        self.token = f"cocred-insert-{uuid.uuid4().hex}"
+        self.started = False
 
 
 class PostgresLogStore(LogStore):
@@ -121,6 +163,10 @@ class PostgresLogStore(LogStore):
             "FROM {0}.{1} p JOIN {0}.{2} e ON e.notification_id = p.notification_id "
         ).format(*t)
         self._size = SQL("SELECT COALESCE(MAX(position), -1) + 1 AS n FROM {0}.{1}").format(*t)
+        self._end_backend = SQL(
+            "SELECT pg_terminate_backend(pid, %s) AS ended FROM pg_stat_activity "
+            "WHERE application_name = %s"
+        )
         self._exists = SQL(
             "SELECT 1 FROM {0}.{2} WHERE originator_id = %s AND originator_version = %s"
         ).format(*t)
@@ -158,21 +204,76 @@ class PostgresLogStore(LogStore):
                 f"{MAX_BATCH_BYTES} bytes per transaction; split it"
             )
         events = [StoredEvent(r.actor, r.seq, r.type, r.data) for r in records]
+        for attempt_no in range(1, INSERT_ATTEMPTS + 1):
+            attempt = _Attempt()
+            try:
+                positions = self.recorder.insert_events(
+                    events, expected_size=expected_size, attempt=attempt
+                )
+            except IntegrityError as exc:
+                raise stored_conflict(exc) from exc
+            except (InterfaceError, OperationalError) as exc:
+                # The connection failed; if it had begun, its COMMIT may have reached
+                # the server: what is stored now decides, never a blind re-insert.
+                if attempt.started:
+                    known = self._outcome(records, attempt, exc)
+                    if known is not None:
+                        return known
+                if attempt_no == INSERT_ATTEMPTS:
+                    raise StorageError(
+                        f"PostgreSQL insert failed: {exc}; nothing was written"
+                    ) from exc
+                time.sleep(RETRY_WAIT * attempt_no)
+            except PersistenceError as exc:
+                raise StorageError(f"PostgreSQL insert failed: {exc}") from exc
+            else:
+                return list(positions or [])
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _outcome(
+        self, records: Sequence[NewRecord], attempt: _Attempt, lost: Exception
+    ) -> list[int] | None:
+        """After a lost connection: the positions if the insert committed, None if it did not.
+
+        The attempt's backend is ended first (if it is still in its transaction),
+        so that what is read is final. Raises ``OutcomeUnknownError`` when that
+        cannot be done or read, and ``ConflictError`` when the insert did not
+        commit but other events took some of its (actor, seq) meanwhile.
+        """
         try:
-            positions = self.recorder.insert_events(events, expected_size=expected_size)
-        except IntegrityError as exc:
-            raise stored_conflict(exc) from exc
-        except PersistenceError as exc:
-            raise StorageError(f"PostgreSQL insert failed: {exc}") from exc
-        return list(positions or [])
+            ended = self._query(self._end_backend, [SETTLE_MS, attempt.token])
+            if not all(row["ended"] for row in ended):
+                raise StorageError(
+                    f"the backend of the lost connection did not end within {SETTLE_MS} ms"
+                )
+            stored = self.stored(records)
+        except StorageError as exc:
+            raise OutcomeUnknownError(
+                "the connection to the database was lost while the append was committing, "
+                f"and whether it was stored cannot be read back: {lost}; {exc.detail}; "
+                "send the same bytes again to learn its position"
+            ) from exc
+        if all(s is not None and s.data == r.data for s, r in zip(stored, records, strict=True)):
+            return [s.position for s in stored if s is not None]
+        if any(s is not None for s in stored):
+            raise stored_conflict(lost)
+        return None
 
     def _query(self, sql: Any, params: Sequence[Any]) -> list[Any]:
-        try:
-            with self.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(sql, params, prepare=True)
-                return list(curs.fetchall())
-        except PersistenceError as exc:
-            raise StorageError(f"PostgreSQL read failed: {exc}") from exc
+        # A read may simply run again: after a dropped connection the pool hands
+        # out its dead sibling once, and that should not fail the next request.
+        for attempt_no in range(1, INSERT_ATTEMPTS + 1):
+            try:
+                with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                    curs.execute(sql, params, prepare=True)
+                    return list(curs.fetchall())
+            except (InterfaceError, OperationalError) as exc:
+                if attempt_no == INSERT_ATTEMPTS:
+                    raise StorageError(f"PostgreSQL read failed: {exc}") from exc
+                time.sleep(RETRY_WAIT * attempt_no)
+            except PersistenceError as exc:
+                raise StorageError(f"PostgreSQL read failed: {exc}") from exc
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     @staticmethod
     def _records(rows: list[Any]) -> list[StoredRecord]:

@@ -156,6 +156,22 @@ class LogStore(ABC):
     def close(self) -> None:
         """Release connections."""
 
+    def stored(self, records: Sequence[NewRecord]) -> list[StoredRecord | None]:
+        """What the log holds at each record's (actor, seq), None where nothing is stored.
+
+        One read per actor (its seqs of ``records`` from the lowest one). Raises
+        ``StorageError`` when the store cannot be read.
+        """
+        wanted: dict[str, list[int]] = {}
+        for r in records:
+            wanted.setdefault(r.actor, []).append(r.seq)
+        found: dict[tuple[str, int], StoredRecord] = {}
+        for actor, seqs in wanted.items():
+            low, high = min(seqs), max(seqs)
+            for record in self.read_actor(actor, after_seq=low - 1, limit=high - low + 1):
+                found[(actor, record.seq)] = record
+        return [found.get((r.actor, r.seq)) for r in records]
+
     def get(self, position: int) -> StoredRecord | None:
         """The event at ``position`` or None."""
         if position < 0:

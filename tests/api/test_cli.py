@@ -122,7 +122,9 @@ def test_a_bad_line_anywhere_in_a_large_input_writes_nothing(
 def test_a_replayed_line_is_refused_with_its_reason(tmp_path: Path, db: str, ana: Path) -> None:
     line = sign(ana, db, {"text": "once"})
     cocred("append", "-", "--db", db, input=line)
-    failed = cocred("append", "-", "--db", db, input=line, code=1)
+    # The same line again is a retry (test_idempotent_routes); another event at seq 2 is not.
+    other = sign(ana, db, {"text": "twice"}, seq=2)
+    failed = cocred("append", "-", "--db", db, input=other, code=1)
     actor = json.loads(line)["actor"]
     assert failed.stderr.strip() == (
         f"error[Replay]: line 1: actor {actor}: seq 2 is already used (last seq is 2)"

@@ -51,7 +51,7 @@ def test_a_signed_envelope_is_appended_and_readable(client: TestClient) -> None:
 @pytest.mark.parametrize(
     "make, status, error",
     [
-        (lambda: commit(2).canonical_bytes(), 409, "Replay"),
+        (lambda: commit(2, "other").canonical_bytes(), 409, "Replay"),
         (lambda: commit(4).canonical_bytes(), 409, "SequenceGap"),
         (lambda: b'{"v": 1}', 422, "MalformedEvent"),
         (

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger.actors import KEY_REVOKED, KEY_ROTATED, rotation_statement
+from ledger.actors import KEY_REGISTERED, KEY_REVOKED, KEY_ROTATED, rotation_statement
 from ledger.envelope import Envelope, sign_envelope
 from ledger.errors import (
     KeyEventError,
@@ -22,6 +22,7 @@ from ledger.ledger import BatchTooLargeError, Ledger
 from tests.support import registration, seeded_key
 
 ANA, BEN = seeded_key(1), seeded_key(2)
+EARLIER = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def note(key: SigningKey, seq: int, text: str = "hello") -> Envelope:
@@ -62,11 +63,16 @@ def test_the_stored_bytes_are_the_canonical_signed_envelope(ledger: Ledger) -> N
     assert ledger.event(0).data == env.canonical_bytes()
 
 
-def test_rejects_a_replayed_event(ledger: Ledger) -> None:
+def test_rejects_a_different_event_at_a_used_seq(ledger: Ledger) -> None:
     ledger.append(registration(ANA))
-    env = note(ANA, 2)
-    ledger.append(env)
-    refused(ledger, env, ReplayError, f"actor {ANA.actor}: seq 2 is already used (last seq is 2)")
+    ledger.append(note(ANA, 2))
+    # The same bytes again are answered with their position (test_idempotent_append).
+    refused(
+        ledger,
+        note(ANA, 2, "other"),
+        ReplayError,
+        f"actor {ANA.actor}: seq 2 is already used (last seq is 2)",
+    )
 
 
 def test_rejects_a_seq_that_skips_ahead(ledger: Ledger) -> None:
@@ -153,9 +159,12 @@ def test_a_registration_with_a_later_seq_is_a_gap(ledger: Ledger) -> None:
 
 def test_registering_twice_is_a_replay(ledger: Ledger) -> None:
     ledger.append(registration(ANA))
+    again = sign_envelope(
+        ANA, KEY_REGISTERED, {"jwk": public_jwk(ANA.public_bytes)}, seq=1, ts=EARLIER
+    )
     refused(
         ledger,
-        registration(ANA),
+        again,
         ReplayError,
         f"actor {ANA.actor}: seq 1 is already used (last seq is 1)",
     )

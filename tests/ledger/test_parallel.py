@@ -191,9 +191,14 @@ def test_a_seq_taken_by_another_writer_is_named_after_any_worse_fault(pair, late
     # The rival's event lands while the batch's first slices are already written:
     # the batch is refused as a whole, for its first invalid event if it holds one.
     setup = as_bytes([registration(k) for k in KEYS])  # once: registrations carry the time
+    # A *different* event at the batch's (actor, seq): the same bytes would be a
+    # retry, answered with their position (test_idempotent_append).
+    taken = sign_envelope(
+        KEYS[7], "NoteShared", {"text": "rival"}, seq=2, ts="2026-11-22T10:00:00Z"
+    )
     for ledger in pair:
         ledger.append_batch(setup)
-        with_rival(ledger, notes(1)[7])
+        with_rival(ledger, taken)
     batch: list[Any] = as_bytes(notes(12))
     if later == "a malformed event":
         batch[460] = b"{not json"
