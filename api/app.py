@@ -162,6 +162,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     from api.routes_brands import router as brands
     from api.routes_contributors import router as contributors
     from api.routes_events import router as events
+    from api.routes_health import router as health
 
     app = FastAPI(
         lifespan=_lifespan,
@@ -187,7 +188,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
         BodyLimit, limit=max_body, uploads=max(max_body, services.settings.content_max_bytes)
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (events, contributors, brands, auditor, pages):
+    for router in (health, events, contributors, brands, auditor, pages):
         app.include_router(router)
     return app
 
