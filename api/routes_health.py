@@ -17,8 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.app import services_of
-from api.errors import STATUS_BY_CODE
+from api.app import errors, services_of
+from api.errors import ApiError, error_body, status_for
 from ledger.checkpointer import CheckpointerHealth, CheckpointerStatus, describe_failure
 from ledger.checkpoints import CheckpointLag
 
@@ -47,30 +47,19 @@ class Ready(BaseModel):
     lag: dict[str, Any] | None
 
 
-class NotReady(BaseModel):
-    """At least one check failed: ``failed`` names them, ``detail`` says why."""
-
-    error: str
-    detail: str
-    failed: list[str]
-    checks: dict[str, Check]
-    checkpointer: dict[str, Any]
-    lag: dict[str, Any] | None
-
-
-@router.get("/healthz", response_model=Alive)
+@router.get("/healthz", response_model=Alive, responses=errors())
 def healthz() -> Alive:
     """200 ``{"status": "ok"}`` while the process answers (it reads nothing)."""
     return Alive(status="ok")
 
 
-@router.get(
-    "/readyz",
-    response_model=Ready,
-    responses={503: {"model": NotReady, "description": "a check failed (named in the body)"}},
-)
+@router.get("/readyz", response_model=Ready, responses=errors())
 def readyz(request: Request) -> Any:
-    """Database reachable, checkpointer alive and well, latest checkpoint not overdue."""
+    """Database reachable, checkpointer alive and well, latest checkpoint not overdue.
+
+    When a check fails: 503 ``{"error": "NotReady", "detail": sentence, "failed":
+    [names], "checks": {...}, "checkpointer": {...}, "lag": {...}}``.
+    """
     settings = services_of(request).settings
     status: CheckpointerStatus = request.app.state.checkpointer
     health = status.current()
@@ -92,15 +81,15 @@ def readyz(request: Request) -> Any:
     failed = [name for name, check in checks.items() if not check.ok]
     if not failed:
         return Ready(status="ready", checks=checks, checkpointer=health.to_json(), lag=figures)
-    body = NotReady(
-        error="NotReady",
-        detail="; ".join(checks[name].detail for name in failed),
-        failed=failed,
-        checks=checks,
-        checkpointer=health.to_json(),
-        lag=figures,
-    )
-    return JSONResponse(body.model_dump(), status_code=STATUS_BY_CODE["NotReady"])
+    refusal = ApiError("NotReady", "; ".join(checks[name].detail for name in failed))
+    body = {
+        **error_body(refusal),
+        "failed": failed,
+        "checks": {name: check.model_dump() for name, check in checks.items()},
+        "checkpointer": health.to_json(),
+        "lag": figures,
+    }
+    return JSONResponse(body, status_code=status_for(refusal))
 
 
 def _checkpointer(health: CheckpointerHealth, now: datetime, allowed: float) -> Check:
