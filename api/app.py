@@ -28,7 +28,7 @@ from api.errors import ApiError, error_body, status_for
 from api.group_commit import GroupCommitter
 from api.reads import Reads
 from domain.errors import DomainError
-from ledger.checkpoints import run_checkpointer
+from ledger.checkpointer import CheckpointerStatus, run_checkpointer
 from ledger.errors import LedgerError, StorageError
 from ledger.tree import engine_for
 from projections.errors import ProjectionError
@@ -113,6 +113,8 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """While serving: group-commit concurrent appends, cut checkpoints in the background.
 
+    The checkpointer survives database faults and reports to ``app.state.checkpointer``.
+
     On shutdown the committer appends what is queued and refuses new requests.
     """
     services: Services = app.state.services
@@ -130,6 +132,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     worker = threading.Thread(
         target=run_checkpointer,
         args=(services.provenance.checkpoints, stop),
+        kwargs={
+            "poll": settings.checkpoint_poll_seconds,
+            "retry_max": settings.checkpoint_retry_max_seconds,
+            "status": app.state.checkpointer,
+        },
         name="cocred-checkpointer",
         daemon=True,
     )
@@ -155,6 +162,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     from api.routes_brands import router as brands
     from api.routes_contributors import router as contributors
     from api.routes_events import router as events
+    from api.routes_health import router as health
 
     app = FastAPI(
         lifespan=_lifespan,
@@ -170,6 +178,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
         services.ledger, engine_for(services.settings.database_url)
     )
     app.state.reads = Reads(services)
+    app.state.checkpointer = CheckpointerStatus()  # the lifespan's thread keeps it current
     app.add_exception_handler(LedgerError, _cocred_error)
     app.add_exception_handler(DomainError, _cocred_error)
     app.add_exception_handler(ProjectionError, _cocred_error)
@@ -179,7 +188,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
         BodyLimit, limit=max_body, uploads=max(max_body, services.settings.content_max_bytes)
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (events, contributors, brands, auditor, pages):
+    for router in (health, events, contributors, brands, auditor, pages):
         app.include_router(router)
     return app
 

@@ -161,8 +161,22 @@ def audit(
         bool,
         typer.Option(help="Record the result in the database (the auditor page shows the latest)."),
     ] = True,
+    max_checkpoint_lag: Annotated[
+        int | None,
+        typer.Option(
+            "--max-checkpoint-lag",
+            min=0,
+            help="Fail when the latest checkpoint lags the log by more events than this "
+            "(default: COCRED_CHECKPOINT_EVERY, the server's checkpoint interval).",
+        ),
+    ] = None,
 ) -> None:
-    """Verify the ledger end to end; exit 1 naming the first failure (position, step, why)."""
+    """Verify the ledger end to end; exit 1 naming the first failure (position, step, why).
+
+    Also fails when the latest checkpoint lags the log's head by more than the
+    configured checkpoint interval allows (``--max-checkpoint-lag``), or when a log
+    with events has no checkpoint: run ``cocred checkpoint`` first on a copy.
+    """
     extra = _extra_checkpoints(checkpoints)
     started_at = utc_stamp()
     with services(db, create=False) as svc:
@@ -186,6 +200,7 @@ def audit(
                 settlements=svc.settlement_check,
                 threads=svc.settings.verify_threads,
                 progress=lambda n: bar.advance(task, n),
+                max_checkpoint_lag=_allowed_lag(svc, max_checkpoint_lag),
             )
         if record:
             _record_audit(svc, report, started_at)
@@ -194,6 +209,11 @@ def audit(
     if report.failure is not None:
         fail("AuditFailed", str(report.failure))
     out.print("audit passed", highlight=False)
+
+
+def _allowed_lag(svc: Services, given: int | None) -> int:
+    """How many events the latest checkpoint may lag: as given, else the checkpoint interval."""
+    return svc.settings.checkpoint_every if given is None else given
 
 
 def proof(
@@ -326,6 +346,7 @@ def _demo_for_serving(svc: Services) -> str:
         prov.identity.vkey,
         settlements=svc.settlement_check,
         threads=svc.settings.verify_threads,
+        max_checkpoint_lag=_allowed_lag(svc, None),
     )
     _record_audit(svc, report, started_at)
     verdict = "passed" if report.ok else f"FAILED: {report.failure}"

@@ -57,6 +57,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "ReplayedRequest": 401,
     "Forbidden": 403,
     "NoProfile": 404,
+    "NotReady": 503,  # GET /readyz: a readiness check failed (named in the body)
     # anchoring
     "AnchorConfig": 503,
     "AnchorConnection": 503,

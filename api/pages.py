@@ -164,9 +164,10 @@ def show_person(
 
 @router.get("/audit", response_class=HTMLResponse)
 def show_audit(request: Request, page: int = Query(1, ge=1)) -> HTMLResponse:
-    """Checkpoints (newest first, paged), anchors, the latest audit, the verifier key."""
+    """Checkpoints (newest first, paged) and how far they lag the log, anchors, the audit, key."""
     reads = reads_of(request)
     provenance = services_of(request).provenance
+    lag = provenance.checkpoints.lag()
     stored = list(reversed(provenance.checkpoints.all()))
     pages = max(1, -(-len(stored) // CHECKPOINTS_PAGE))
     page = min(page, pages)
@@ -178,6 +179,7 @@ def show_audit(request: Request, page: int = Query(1, ge=1)) -> HTMLResponse:
         title="Auditor",
         checkpoints=shown,
         checkpoint_count=len(stored),
+        lag=lag,
         page=page,
         pages=pages,
         anchors=provenance.anchors(),

@@ -48,6 +48,15 @@ class CheckpointOut(BaseModel):
     cut_at: str
 
 
+class LatestCheckpointOut(CheckpointOut):
+    """The latest checkpoint, and how far it lags the log's head (events and seconds)."""
+
+    log_size: int
+    lag_events: int
+    lag_seconds: float
+    age_seconds: float
+
+
 class CheckpointPage(BaseModel):
     checkpoints: list[CheckpointOut]
     next: int | None
@@ -164,13 +173,22 @@ def read_checkpoints(
     )
 
 
-@router.get("/checkpoints/latest", response_model=CheckpointOut, responses=errors(404))
-def latest_checkpoint(request: Request) -> CheckpointOut:
-    """The checkpoint of the largest tree."""
-    stored = services_of(request).provenance.checkpoints.latest()
-    if stored is None:
-        raise NotFoundError("no checkpoint has been cut yet")
-    return _checkpoint(stored)
+@router.get("/checkpoints/latest", response_model=LatestCheckpointOut, responses=errors(404))
+def latest_checkpoint(request: Request) -> LatestCheckpointOut:
+    """The checkpoint of the largest tree; ``lag_events`` logged events it does not cover yet.
+
+    ``lag_seconds`` is its age while it lags (0 when it covers the whole log).
+    """
+    lag = services_of(request).provenance.checkpoints.lag()
+    if lag.checkpoint is None:
+        raise NotFoundError(f"no checkpoint has been cut yet (the log holds {lag.head} events)")
+    return LatestCheckpointOut(
+        **_checkpoint(lag.checkpoint).model_dump(),
+        log_size=lag.head,
+        lag_events=lag.events,
+        lag_seconds=round(lag.lag_seconds, 3),
+        age_seconds=round(lag.age_seconds, 3),
+    )
 
 
 @router.get("/proofs/inclusion", response_model=ProofOut, responses=errors(404))

@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: float = Field(
         5.0, gt=0, description="... or when this many seconds passed with new events"
     )
+    checkpoint_poll_seconds: float = Field(
+        1.0, gt=0, description="how often the server's checkpointer looks whether one is due"
+    )
+    checkpoint_retry_max_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="longest wait between the checkpointer's retries after a database fault "
+        "(it backs off from the poll interval, doubling)",
+    )
     anchor_rpc_url: str | None = Field(None, description="Ethereum JSON-RPC URL (anchoring)")
     anchor_chain_id: int | None = Field(
         None, description="expected chain id (default: ask the node)"

@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import Task, iter_events, make_events, verify_only_together  # noqa: E402
 
 from ledger.audit import audit  # noqa: E402
-from ledger.checkpoints import CheckpointLog, LedgerIdentity, run_checkpointer  # noqa: E402
+from ledger.checkpointer import run_checkpointer  # noqa: E402
+from ledger.checkpoints import CheckpointLog, LedgerIdentity  # noqa: E402
 from ledger.envelope import Envelope, sign_envelope  # noqa: E402
 from ledger.keys import b64url_decode, verify_signature  # noqa: E402
 from ledger.ledger import Ledger  # noqa: E402

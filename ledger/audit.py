@@ -14,7 +14,10 @@ position (or checkpoint size), step, and what was expected against what was foun
 4. each recorded anchor names a recomputed root, and (given a chain check) is on
    chain in the recorded transaction and block;
 5. every settled payout export recomputes from the log to the recorded hash
-   (given a settlement check; the projections provide it).
+   (given a settlement check; the projections provide it);
+6. (given a maximum lag) the latest checkpoint lags the log's head by at most
+   that many events, and a log with events has at least one checkpoint: a
+   checkpointer that stopped cutting is a failure, not a silent pass.
 """
 
 from __future__ import annotations
@@ -67,8 +70,12 @@ def audit(
     settlements: SettlementCheck | None = None,
     threads: int = 2,
     progress: Callable[[int], None] | None = None,
+    max_checkpoint_lag: int | None = None,
 ) -> AuditReport:
-    """Run the five steps; never raises for bad data, reports the first failure."""
+    """Run the steps; never raises for bad data, reports the first failure.
+
+    ``max_checkpoint_lag`` (events) turns on step 6; None leaves it out.
+    """
     report = AuditReport(checkpoints=len(checkpoints))
     nodes = MemoryNodes()
     verified, kept = check_log(
@@ -112,7 +119,37 @@ def audit(
         report.steps.append(
             f"5 payouts: {report.settlements} settled exports recompute from the log"
         )
+    if max_checkpoint_lag is not None:
+        lagging = _lag(checkpoints, size, max_checkpoint_lag)
+        if lagging is not None:
+            report.failure = lagging
+            return report
+        latest = max((c.size for c in checkpoints), default=0)
+        report.steps.append(
+            f"6 checkpoint lag: {size - latest} events beyond the latest checkpoint "
+            f"(at most {max_checkpoint_lag} allowed)"
+        )
     return report
+
+
+def _lag(checkpoints: Sequence[StoredCheckpoint], size: int, allowed: int) -> Failure | None:
+    """The latest checkpoint more than ``allowed`` events behind the head, or none at all."""
+    if size and not checkpoints:
+        return Failure(
+            0,
+            "checkpoint lag",
+            f"the log holds {size} events but no checkpoint: none of them is under a "
+            "signed checkpoint",
+        )
+    latest = max((c.size for c in checkpoints), default=0)
+    if size - latest > allowed:
+        return Failure(
+            latest,
+            "checkpoint lag",
+            f"the latest checkpoint (size {latest}) lags the log's {size} events by "
+            f"{size - latest}, more than the {allowed} allowed",
+        )
+    return None
 
 
 def _roots(

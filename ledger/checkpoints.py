@@ -9,7 +9,6 @@ size; the audit also looks for such a pair anywhere it can see checkpoints.
 from __future__ import annotations
 
 import contextlib
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +84,49 @@ class StoredCheckpoint:
         return self.signed.checkpoint.root_hash
 
 
+@dataclass(frozen=True)
+class CheckpointLag:
+    """The log's head against its latest checkpoint, at one moment.
+
+    ``events`` is how many logged events no checkpoint covers yet; ``age_seconds``
+    how long ago the latest checkpoint was cut; ``lag_seconds`` is that age while
+    some events are uncovered (0 when the checkpoint covers the whole log).
+    """
+
+    head: int
+    checkpoint: StoredCheckpoint | None
+    at: datetime
+
+    @property
+    def size(self) -> int:
+        """The latest checkpoint's tree size (0 before the first)."""
+        return 0 if self.checkpoint is None else self.checkpoint.size
+
+    @property
+    def events(self) -> int:
+        return max(0, self.head - self.size)
+
+    @property
+    def age_seconds(self) -> float:
+        if self.checkpoint is None:
+            return 0.0
+        return max(0.0, (self.at - self.checkpoint.cut_at).total_seconds())
+
+    @property
+    def lag_seconds(self) -> float:
+        return self.age_seconds if self.events else 0.0
+
+    def to_json(self) -> dict[str, object]:
+        """The figures the health and checkpoint routes show."""
+        return {
+            "log_size": self.head,
+            "checkpoint_size": self.size,
+            "lag_events": self.events,
+            "lag_seconds": round(self.lag_seconds, 3),
+            "age_seconds": None if self.checkpoint is None else round(self.age_seconds, 3),
+        }
+
+
 class CheckpointLog:
     """Cuts, stores and finds the ledger's signed checkpoints."""
 
@@ -137,16 +179,23 @@ class CheckpointLog:
         latest = self.latest()
         return latest if latest is not None and latest.size > position else None
 
+    def lag(self, now: datetime | None = None) -> CheckpointLag:
+        """How far the latest checkpoint lags the log's head, in events and seconds.
+
+        Reads the log's size and the latest checkpoint (in that order, so a checkpoint
+        cut in between can only make the lag look smaller, never negative).
+        """
+        head = self.tree.store.size()
+        return CheckpointLag(head, self.latest(), now or datetime.now(UTC))
+
     def due(self, now: datetime | None = None) -> bool:
         """True when N events or T seconds (with new events) passed since the last cut."""
-        size = self.tree.store.size()
-        latest = self.latest()
-        if latest is None:
-            return size > 0
-        if size <= latest.size:
+        lag = self.lag(now)
+        if lag.checkpoint is None:
+            return lag.head > 0
+        if lag.events <= 0:
             return False
-        elapsed = ((now or datetime.now(UTC)) - latest.cut_at).total_seconds()
-        return size - latest.size >= self.every or elapsed >= self.interval
+        return lag.events >= self.every or lag.age_seconds >= self.interval
 
     def maybe_cut(self) -> StoredCheckpoint | None:
         """Cut a checkpoint if one is due; return it (or None)."""
@@ -193,13 +242,3 @@ class CheckpointLog:
                 size=stored.size,
             )
         return stored
-
-
-def run_checkpointer(log: CheckpointLog, stop: threading.Event, *, poll: float = 1.0) -> None:
-    """Cut checkpoints whenever one is due, until ``stop`` is set (a server's background job).
-
-    With the defaults (every 1,000 events or 5 s, polled each second) an event is
-    under a signed checkpoint within about 6 s.
-    """
-    while not stop.wait(poll):
-        log.maybe_cut()

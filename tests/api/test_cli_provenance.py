@@ -187,3 +187,33 @@ def test_each_audit_is_recorded_unless_told_not_to(tmp_path: Path) -> None:
     assert first == passed and failed.ok is False
     assert failed.failure is not None and failed.failure["position"] == 9
     assert failed.failure["step"] == "signature"
+
+
+def test_audit_fails_a_log_never_checkpointed_or_left_behind_by_more_than_the_interval(
+    tmp_path: Path,
+) -> None:
+    db = demo_db(tmp_path)
+    never = cocred("audit", "--db", db, code=1)
+    last = never.stderr.strip().splitlines()[-1]
+    assert last.startswith("error[AuditFailed]: position 0: checkpoint lag: the log holds ")
+    assert last.endswith(" events but no checkpoint: none of them is under a signed checkpoint")
+    size = json.loads(cocred("checkpoint", "--db", db).stdout)["size"]
+    for who in ("a", "b", "c"):
+        key = str(tmp_path / f"{who}.key")
+        cocred("keys", "new", "--out", key)
+        cocred("keys", "register", "--key", key, "--db", db)
+    behind = cocred("audit", "--db", db, "--max-checkpoint-lag", "2", code=1)
+    assert behind.stderr.strip().splitlines()[-1] == (
+        f"error[AuditFailed]: position {size}: checkpoint lag: the latest checkpoint "
+        f"(size {size}) lags the log's {size + 3} events by 3, more than the 2 allowed"
+    )
+    held = cocred("audit", "--db", db, "--max-checkpoint-lag", "3")
+    assert "ok  6 checkpoint lag: 3 events beyond the latest checkpoint (at most 3 allowed)" in (
+        held.stdout
+    )
+    assert "audit passed" in held.stdout
+    # Without the option the server's own interval applies: COCRED_CHECKPOINT_EVERY.
+    result = runner.invoke(app, ["audit", "--db", db], env={"COCRED_CHECKPOINT_EVERY": "2"})
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].endswith("by 3, more than the 2 allowed")
+    assert "audit passed" in cocred("audit", "--db", db).stdout  # the default: every 1000

@@ -400,3 +400,29 @@ def test_the_bar_chart_draws_the_largest_and_groups_the_others() -> None:
     assert [b.value_text for b in chart.bars][-1] == "1.00 EUR"
     assert [b.share_text for b in chart.bars] == ["50.00%", "30.00%", "10.00%", "10.00%"]
     assert chart.bars[0].w > chart.bars[1].w > chart.bars[2].w
+
+
+def test_the_auditor_page_says_how_far_the_latest_checkpoint_lags_the_log(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/lag.sqlite", ledger_key_file=tmp_path / "l.key"
+    )
+    with bootstrap(settings) as services:
+        client = TestClient(create_app(services))  # no lifespan: no background cuts to race with
+        for n in (1, 2):
+            services.ledger.append(registration(seeded_key(n)))
+        lag = section(client.get("/audit").text, 'id="checkpoint-lag"', "</p>")
+        assert (
+            "No checkpoint covers any of the log's\n    2 events yet: it lags by 2 event(s)." in lag
+        )
+        services.provenance.checkpoints.cut()
+        services.ledger.append(registration(seeded_key(3)))
+        lag = unescape(section(client.get("/audit").text, 'id="checkpoint-lag"', "</p>"))
+        assert (
+            "The latest checkpoint (tree size 2) lags the log\n"
+            "    (3 events) by <strong>1 event(s)</strong>" in lag
+        )
+        assert re.search(r"and <strong>\d+\.\d s</strong>\.", lag)
+        services.provenance.checkpoints.cut()
+        lag = section(client.get("/audit").text, 'id="checkpoint-lag"', "</p>")
+        assert "The latest checkpoint covers the whole log (3 events), cut" in lag
+        assert "it lags by 0 events and 0 s." in lag

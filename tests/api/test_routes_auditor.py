@@ -14,6 +14,7 @@ from api.settings import Settings
 from ledger.audit import AuditReport
 from ledger.verify import Failure
 from tests.api.test_routes_contributors import refused
+from tests.support import registration, seeded_key
 
 
 @pytest.fixture
@@ -61,3 +62,27 @@ def test_no_audit_yet_is_a_404_and_an_empty_list(tmp_path: Path) -> None:
             "InvalidRequest",
             "limit must be from 1 to 1000, got 0",
         )
+
+
+def test_the_latest_checkpoint_says_how_far_it_lags_the_log(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/a.sqlite", ledger_key_file=tmp_path / "ledger.key"
+    )
+    with bootstrap(settings) as services:
+        c = TestClient(create_app(services))  # no lifespan: no background cuts to race with
+        refused(
+            c.get("/checkpoints/latest"),
+            404,
+            "NotFound",
+            "no checkpoint has been cut yet (the log holds 0 events)",
+        )
+        services.ledger.append(registration(seeded_key(1)))
+        services.provenance.checkpoints.cut()
+        for n in (2, 3):
+            services.ledger.append(registration(seeded_key(n)))
+        behind = c.get("/checkpoints/latest").json()
+        assert (behind["size"], behind["log_size"], behind["lag_events"]) == (1, 3, 2)
+        assert behind["lag_seconds"] == behind["age_seconds"] >= 0
+        services.provenance.checkpoints.cut()
+        caught_up = c.get("/checkpoints/latest").json()
+        assert (caught_up["size"], caught_up["lag_events"], caught_up["lag_seconds"]) == (3, 0, 0)

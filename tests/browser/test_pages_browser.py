@@ -146,7 +146,7 @@ def test_the_contributor_page_draws_lineage_and_explains_every_cent(
 def test_the_auditor_page_shows_the_recorded_audit_and_checkpoints(page: Any) -> None:
     page.goto("/audit")
     assert page.locator("#audit-verdict").inner_text().startswith("✓ Passed")
-    assert page.locator("ul.audit-steps li").count() == 5
+    assert page.locator("ul.audit-steps li").count() == 6  # step 6: checkpoint lag
     assert page.locator("#checkpoint-table tbody tr").count() >= 1
     assert re.fullmatch(
         r"[0-9a-f]{64}", page.locator("#checkpoint-table code.hash").first.inner_text()

@@ -245,3 +245,40 @@ def test_the_audit_names_a_checkpoint_the_log_does_not_give(sqlite_prov) -> None
     failure = audit(prov.ledger.store, [signed], prov.identity.vkey).failure
     assert (failure.position, failure.step) == (10, "root")
     assert failure.detail.startswith("checkpoint 10: root mismatch: recomputed ")
+
+
+def test_the_audit_fails_a_log_with_events_but_no_checkpoint(
+    ledger: Ledger, prov: Provenance, tmp_path: Path
+) -> None:
+    fill(ledger, 3)
+    assert audit(ledger.store, [], prov.identity.vkey).ok  # step 6 is off unless asked for
+    report = audit(ledger.store, [], prov.identity.vkey, max_checkpoint_lag=1000)
+    assert str(report.failure) == (
+        "position 0: checkpoint lag: the log holds 8 events but no checkpoint: "
+        "none of them is under a signed checkpoint"
+    )
+    empty = open_store(f"sqlite:///{tmp_path}/empty.sqlite")
+    try:
+        assert audit(empty, [], prov.identity.vkey, max_checkpoint_lag=0).ok  # nothing to cover
+    finally:
+        empty.close()
+
+
+def test_the_audit_fails_a_checkpoint_left_further_behind_than_allowed(
+    ledger: Ledger, prov: Provenance
+) -> None:
+    fill(ledger, 3)
+    prov.checkpoints.cut()
+    ledger.append_batch([sign_envelope(ANA, "NoteShared", {}, seq=s) for s in range(5, 8)])
+    checkpoints = prov.checkpoints.all()
+    held = audit(ledger.store, checkpoints, prov.identity.vkey, max_checkpoint_lag=3)
+    assert held.ok, held.failure
+    assert (
+        held.steps[-1]
+        == "6 checkpoint lag: 3 events beyond the latest checkpoint (at most 3 allowed)"
+    )
+    report = audit(ledger.store, checkpoints, prov.identity.vkey, max_checkpoint_lag=2)
+    assert str(report.failure) == (
+        "position 8: checkpoint lag: the latest checkpoint (size 8) lags the log's 11 events "
+        "by 3, more than the 2 allowed"
+    )
