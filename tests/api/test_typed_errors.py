@@ -8,6 +8,12 @@ exception in a route. Now each is ``{"error": code, "detail": sentence}``.
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.app import create_app
+from api.app import MAX_HEADER_BYTES, MAX_HEADERS, create_app
 from api.bootstrap import bootstrap
 from api.cli import app as cli
 from api.settings import Settings
@@ -61,3 +67,97 @@ def test_the_cli_refuses_an_envelope_nested_thirty_thousand_levels_deep(tmp_path
     assert result.exit_code == 1, result.exception
     assert result.stderr.strip() == f"error[MalformedEvent]: line 1: {DEEP_DETAIL}"
     assert Envelope.from_bytes(deep_envelope(MAX_DEPTH - 3)).actor == KIM.actor  # still parses
+
+
+def test_an_unexpected_exception_is_a_typed_logged_500_never_a_bare_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/x.sqlite", ledger_key_file=tmp_path / "l.key"
+    )
+    with bootstrap(settings) as services:
+        app = create_app(services)
+
+        def broken() -> None:
+            raise ZeroDivisionError("a bug")
+
+        app.add_api_route("/broken", broken)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.get("/broken")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {
+        "error": "InternalError",
+        "detail": "the server failed on an unexpected ZeroDivisionError; it is logged",
+    }
+    assert any(
+        r.name == "cocred.api" and r.exc_info and r.exc_info[0] is ZeroDivisionError
+        for r in caplog.records
+    )
+
+
+def test_a_wrong_method_is_a_405_with_the_allowed_methods(client: TestClient) -> None:
+    response = client.delete("/campaigns")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.json() == {"error": "MethodNotAllowed", "detail": "Method Not Allowed"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _raw_get(port: int, headers: list[str]) -> bytes:
+    request = "GET /campaigns HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    request += "".join(f"{h}\r\n" for h in headers) + "\r\n"
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        try:
+            conn.sendall(request.encode())
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except ConnectionResetError:  # the server refused before reading it all
+            pass
+    return answer
+
+
+@pytest.mark.slow
+def test_cocred_serve_caps_the_count_and_the_size_of_request_headers(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "COCRED_LEDGER_KEY_FILE": str(tmp_path / "l.key")}
+    command = [sys.executable, "-m", "api.cli", "serve", "--db", f"sqlite:///{tmp_path}/s.sqlite"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)], env=env, stderr=subprocess.PIPE, cwd=Path.cwd()
+    )
+    try:
+        for _ in range(300):  # until it listens (no timing is asserted)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr and server.stderr.read()
+                time.sleep(0.1)
+        assert _raw_get(port, []).startswith(b"HTTP/1.1 200")
+        many = _raw_get(port, [f"X-H{i}: v" for i in range(MAX_HEADERS + 1)])
+        head, _, body = many.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 431")
+        assert json.loads(body) == {
+            "error": "TooManyHeaders",
+            "detail": f"a request has at most {MAX_HEADERS} header fields, got {MAX_HEADERS + 3}",
+        }
+        big = _raw_get(port, ["X-Big: " + "b" * MAX_HEADER_BYTES])  # arrives in one read
+        head, _, body = big.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 431")
+        assert json.loads(body)["error"] == "HeadersTooLarge"
+        assert json.loads(body)["detail"].startswith(
+            f"request headers are limited to {MAX_HEADER_BYTES} bytes, got "
+        )
+        # Far beyond one read: h11 stops buffering it and refuses it before the app.
+        huge = _raw_get(port, ["X-Huge: " + "h" * (8 * MAX_HEADER_BYTES)])
+        # (it may hang up before the 400 arrives, the rest of the request unread)
+        assert huge == b"" or huge.startswith(b"HTTP/1.1 400 Bad Request"), huge[:200]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
