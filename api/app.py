@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -305,6 +305,19 @@ def reads_of(request: Request) -> Reads:
     """The read models of this process (caught up on demand)."""
     reads: Reads = request.app.state.reads
     return reads
+
+
+def limit_query(default: int = 100, most: int = 1000) -> Any:
+    """The ``limit`` query parameter, its bounds in the OpenAPI description.
+
+    The bounds are documented rather than validated by FastAPI: ``page_limit``
+    checks them and says so in cocred's own sentence.
+    """
+    return Query(
+        default,
+        description=f"page size, from 1 to {most}",
+        json_schema_extra={"minimum": 1, "maximum": most},
+    )
 
 
 def page_limit(limit: int, most: int = 1000) -> int:

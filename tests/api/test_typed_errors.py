@@ -161,3 +161,36 @@ def test_cocred_serve_caps_the_count_and_the_size_of_request_headers(tmp_path: P
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_openapi_description_gives_the_limit_bounds_and_the_envelope_fields(
+    client: TestClient,
+) -> None:
+    spec = client.get("/openapi.json").json()
+    limits = [
+        p["schema"]
+        for path in spec["paths"].values()
+        for op in path.values()
+        for p in op.get("parameters", [])
+        if p["name"] == "limit"
+    ]
+    assert len(limits) >= 9 and all(s["minimum"] == 1 and s["maximum"] == 1000 for s in limits)
+    for path in ("/events", "/keys"):
+        body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        envelope = body["schema"]
+        assert envelope["required"] == [
+            "v",
+            "type",
+            "actor",
+            "key",
+            "seq",
+            "ts",
+            "campaign",
+            "body",
+            "sig",
+        ]
+        assert envelope["properties"]["seq"] == {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 2**53 - 1,
+        }
