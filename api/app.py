@@ -4,27 +4,39 @@ Routers are thin (parse → one service call → response model). Every error a
 service raises on purpose is rendered by ``_cocred_error`` as
 ``{"error": code, "detail": sentence}`` with the status from ``api.errors``;
 request-shape errors become 422 ``InvalidRequest``; nothing a client sends can
-produce a 500.
+produce a 500. A database fault that escapes the stores unwrapped (SQLAlchemy,
+driver and eventsourcing errors, ``api.errors.STORAGE_FAULTS``) is a 503
+``StorageUnavailable``; any other unexpected exception a typed, logged 500
+``InternalError``. Requests routed to a web page get the same code and sentence
+as an HTML page.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import RequestVerifier
 from api.bootstrap import Services
-from api.errors import ApiError, error_body, status_for
+from api.errors import (
+    STORAGE_FAULTS,
+    ApiError,
+    error_body,
+    internal_error,
+    status_for,
+    storage_fault,
+)
 from api.group_commit import GroupCommitter
 from api.reads import Reads
 from domain.errors import DomainError
@@ -34,6 +46,9 @@ from ledger.tree import engine_for
 from projections.errors import ProjectionError
 
 MAX_BODY = 256 * 1024
+MAX_HEADERS = 100  # header fields per request
+MAX_HEADER_BYTES = 32 * 1024  # the whole header block (request line included)
+log = logging.getLogger("cocred.api")
 
 
 class BodyLimit:
@@ -76,6 +91,38 @@ class BodyLimit:
             await _too_large(limit)(scope, receive, send)
 
 
+class HeaderLimit:
+    """Refuse requests with over ``most`` header fields or ``size`` bytes of them: 431.
+
+    uvicorn's h11 stops buffering a header block beyond ``MAX_HEADER_BYTES`` (``cocred
+    serve`` sets ``h11_max_incomplete_event_size``), but a block that arrives whole in
+    one read passes it, and nothing caps the count: this checks both, typed.
+    """
+
+    def __init__(self, app: ASGIApp, most: int = MAX_HEADERS, size: int = MAX_HEADER_BYTES):
+        self.app = app
+        self.most = most
+        self.size = size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = scope.get("headers") or () if scope["type"] == "http" else ()
+        refusal = None
+        if len(headers) > self.most:
+            refusal = ApiError(
+                "TooManyHeaders",
+                f"a request has at most {self.most} header fields, got {len(headers)}",
+            )
+        elif (size := sum(len(name) + len(value) for name, value in headers)) > self.size:
+            refusal = ApiError(
+                "HeadersTooLarge", f"request headers are limited to {self.size} bytes, got {size}"
+            )
+        if refusal is not None:
+            response = JSONResponse(error_body(refusal), status_code=status_for(refusal))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -87,9 +134,47 @@ def _too_large(limit: int) -> JSONResponse:
     )
 
 
-def _cocred_error(_: Request, exc: Exception) -> JSONResponse:
+def _on_page(request: Request) -> bool:
+    """True when the request was routed to a web page (``api.pages``), not the JSON API."""
+    route = request.scope.get("route")
+    return getattr(getattr(route, "endpoint", None), "__module__", "") == "api.pages"
+
+
+def _refusal(request: Request, body: dict[str, Any], status: int) -> Response:
+    """``body`` as JSON, or as the HTML error page when the request was for a page."""
+    if not _on_page(request):
+        return JSONResponse(body, status_code=status)
+    from api.pages import error_page  # the pages import this module
+
+    return error_page(request, status, body["error"], body["detail"])
+
+
+def _cocred_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LedgerError | DomainError | ProjectionError)
-    return JSONResponse(error_body(exc), status_code=status_for(exc))
+    return _refusal(request, error_body(exc), status_for(exc))
+
+
+def _storage_fault(request: Request, exc: Exception) -> Response:
+    # Why a 503: the request was fine and may succeed later; logged once per request,
+    # without the traceback (the fault is the database's, not a bug here).
+    log.warning(
+        "%s %s: database fault: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        str(exc).splitlines()[0] if str(exc) else "",
+    )
+    return _cocred_error(request, storage_fault(exc))
+
+
+def _internal_error(request: Request, exc: Exception) -> Response:
+    # The last resort: whatever escaped every other handler is a server bug. The client
+    # gets a typed body (never a traceback or a bare "Internal Server Error"); the
+    # traceback goes to the log.
+    log.error(
+        "%s %s: unexpected %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
+    )
+    return _cocred_error(request, internal_error(exc))
 
 
 def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
@@ -106,7 +191,10 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else "request refused"
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no such resource"
-    return JSONResponse({"error": code, "detail": detail}, status_code=exc.status_code)
+    # The 405's Allow header (RFC 9110 §15.5.6) rides on the exception's headers.
+    return JSONResponse(
+        {"error": code, "detail": detail}, status_code=exc.status_code, headers=exc.headers
+    )
 
 
 @asynccontextmanager
@@ -184,6 +272,10 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     app.add_exception_handler(ProjectionError, _cocred_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for fault in STORAGE_FAULTS:
+        app.add_exception_handler(fault, _storage_fault)
+    app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(HeaderLimit, most=MAX_HEADERS, size=MAX_HEADER_BYTES)
     app.add_middleware(
         BodyLimit, limit=max_body, uploads=max(max_body, services.settings.content_max_bytes)
     )
@@ -222,6 +314,19 @@ def reads_of(request: Request) -> Reads:
     """The read models of this process (caught up on demand)."""
     reads: Reads = request.app.state.reads
     return reads
+
+
+def limit_query(default: int = 100, most: int = 1000) -> Any:
+    """The ``limit`` query parameter, its bounds in the OpenAPI description.
+
+    The bounds are documented rather than validated by FastAPI: ``page_limit``
+    checks them and says so in cocred's own sentence.
+    """
+    return Query(
+        default,
+        description=f"page size, from 1 to {most}",
+        json_schema_extra={"minimum": 1, "maximum": most},
+    )
 
 
 def page_limit(limit: int, most: int = 1000) -> int:

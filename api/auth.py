@@ -6,7 +6,7 @@ the brand's or the member's current key. The request carries:
 
     Content-Digest: sha-256=:<base64 SHA-256 of the body>:          (RFC 9530)
     Signature-Input: sig1=("@method" "@path" "@query" "content-digest");
-        created=<unix s>;nonce="<16+ chars>";keyid="<actor>/<key id>";alg="ed25519"
+        created=<unix s>;nonce="<16-128 chars>";keyid="<actor>/<key id>";alg="ed25519"
     Signature: sig1=:<base64 Ed25519 signature of the signature base>:
 
 The signature base is RFC 9421 §2.5's: one ``"<component>": <value>`` line per
@@ -39,12 +39,17 @@ _INPUT = re.compile(
 )
 _PARAM = re.compile(r';([a-z]+)=("[^"]*"|[0-9]+)')
 _SIGNATURE = re.compile(r"^(?P<label>[a-z][a-z0-9_-]{0,15})=:(?P<sig>[A-Za-z0-9+/=]+):$")
+MIN_NONCE, MAX_NONCE = 16, 128  # the nonce column is varchar(MAX_NONCE)
+MAX_CREATED_DIGITS = 15  # an RFC 8941 sf-integer
+_CREATED = re.compile(rf"[0-9]{{1,{MAX_CREATED_DIGITS}}}")
+_NONCE = re.compile(rf"[!#-\[\]-~]{{{MIN_NONCE},{MAX_NONCE}}}")  # no space, quote, backslash
+_KEYID = re.compile(r"[A-Za-z0-9_-]{43}/[A-Za-z0-9_-]{43}")
 
 metadata = sa.MetaData()
 nonces_table = sa.Table(
     "cocred_request_nonces",
     metadata,
-    sa.Column("nonce", sa.String(128), primary_key=True),
+    sa.Column("nonce", sa.String(MAX_NONCE), primary_key=True),
     sa.Column("created", sa.BigInteger, nullable=False),
 )
 
@@ -123,7 +128,8 @@ class RequestVerifier:
         """Return the signer of a valid request; raise ``ApiError`` (401) otherwise.
 
         Refusals: ``Unauthenticated`` (no or unparseable signature headers),
-        ``BadRequestSignature`` (wrong components, digest, key or signature),
+        ``BadRequestSignature`` (wrong components, digest, key or signature, or a
+        ``created``, ``nonce`` or ``keyid`` of the wrong shape),
         ``StaleRequest`` (``created`` outside the window), ``ReplayedRequest``
         (nonce seen before).
         """
@@ -143,14 +149,31 @@ class RequestVerifier:
             raise _refuse(
                 "BadRequestSignature", f"the covered components must be exactly ({_COMPONENT_LIST})"
             )
-        params = {k: v.strip('"') for k, v in _PARAM.findall(parsed["params"])}
+        raw_params = dict(_PARAM.findall(parsed["params"]))
+        params = {k: v.strip('"') for k, v in raw_params.items()}
         for name in ("created", "nonce", "keyid"):
             if name not in params:
                 raise _refuse("BadRequestSignature", f"the '{name}' parameter is missing")
         if params.get("alg", "ed25519") != "ed25519":
             raise _refuse("BadRequestSignature", f"alg {params['alg']!r} is not ed25519")
-        if len(params["nonce"]) < 16:
-            raise _refuse("BadRequestSignature", "the nonce must have at least 16 characters")
+        # Every parameter is checked for shape before anything is looked up or stored:
+        # the nonce column holds MAX_NONCE characters, and int() of thousands of digits
+        # raises (Python caps it) where it does not merely mis-compare.
+        if not _CREATED.fullmatch(raw_params["created"]):
+            raise _refuse(
+                "BadRequestSignature",
+                f"'created' must be a Unix time in seconds (at most {MAX_CREATED_DIGITS} "
+                "digits, unquoted)",
+            )
+        if not _NONCE.fullmatch(params["nonce"]):
+            raise _refuse(
+                "BadRequestSignature",
+                f"the nonce must be {MIN_NONCE} to {MAX_NONCE} printable ASCII characters",
+            )
+        if not _KEYID.fullmatch(params["keyid"]):
+            raise _refuse(
+                "BadRequestSignature", "keyid must be <actor>/<key id> (two 43-character ids)"
+            )
         now = int(time.time())
         created = int(params["created"])
         if abs(now - created) > self.window:

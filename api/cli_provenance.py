@@ -299,7 +299,7 @@ def serve(
 
     import uvicorn
 
-    from api.app import prepare_tables
+    from api.app import MAX_HEADER_BYTES, prepare_tables
 
     campaign = None
     with services(db) as svc:
@@ -322,6 +322,10 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # h11, whose header-block limit uvicorn exposes (httptools has no such setting):
+        # a client cannot make a worker buffer an endless header; HeaderLimit caps the count.
+        http="h11",
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         log_level="warning",
         access_log=False,  # warnings only: do not even build the access-log arguments
     )

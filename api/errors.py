@@ -8,10 +8,15 @@ is always a 4xx; a 5xx means the server or its database could not do its part.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
+import psycopg
+import sqlalchemy as sa
+from eventsourcing.persistence import PersistenceError
+
 from domain.errors import DomainError
-from ledger.errors import LedgerError, MalformedError
+from ledger.errors import LedgerError, MalformedError, StorageError
 from projections.errors import ProjectionError
 
 # By code first (precise), then by the root class (a sensible default).
@@ -46,6 +51,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "Equivocation": 500,
     "NodeNotFound": 500,
     "NodeConflict": 500,
+    "InternalError": 500,  # an unexpected exception: a server bug, logged, never a traceback
     "StorageUnavailable": 503,
     "OutcomeUnknown": 503,  # a COMMIT whose answer was lost: resubmit the same bytes
     # HTTP-level refusals (api.errors.ApiError) and signed requests
@@ -58,6 +64,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "Forbidden": 403,
     "NoProfile": 404,
     "NotReady": 503,  # GET /readyz: a readiness check failed (named in the body)
+    "TooManyHeaders": 431,
+    "HeadersTooLarge": 431,
     # anchoring
     "AnchorConfig": 503,
     "AnchorConnection": 503,
@@ -151,3 +159,32 @@ class ApiError(LedgerError):
     def __init__(self, code: str, detail: str, **ids: object) -> None:
         super().__init__(detail, **ids)
         self.code = code
+
+
+# What a database fault looks like when it escapes the stores unwrapped (they raise
+# ``StorageError`` for the faults they expect): SQLAlchemy's, the drivers' and the
+# eventsourcing library's own errors. The app maps all of them, in one handler, to
+# 503 ``StorageUnavailable``: none is the caller's fault, and retrying may succeed.
+STORAGE_FAULTS: tuple[type[Exception], ...] = (
+    sa.exc.DBAPIError,  # OperationalError, InterfaceError, ... as SQLAlchemy wraps them
+    sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,  # the pool had no connection to give
+    psycopg.Error,  # includes psycopg_pool.PoolTimeout
+    sqlite3.Error,
+    PersistenceError,
+)
+
+
+def storage_fault(exc: Exception) -> StorageError:
+    """The ``StorageError`` (503) of an unwrapped database fault (names its kind, not its text)."""
+    return StorageError(
+        f"the database is unavailable ({type(exc).__name__}); nothing was changed by this "
+        "request: try again later"
+    )
+
+
+def internal_error(exc: Exception) -> ApiError:
+    """The typed 500 of an unexpected exception (a server bug; its traceback is logged)."""
+    return ApiError(
+        "InternalError", f"the server failed on an unexpected {type(exc).__name__}; it is logged"
+    )

@@ -73,6 +73,19 @@ def not_found(request: Request, sentence: str) -> HTMLResponse:
     return _page(request, "not_found.html", 404, sentence=sentence, title="Not found")
 
 
+_TITLES = {500: "Server error", 503: "Database unavailable"}
+
+
+def error_page(request: Request, status: int, code: str, sentence: str) -> HTMLResponse:
+    """The HTML page of a refusal or a fault (``code`` and ``sentence`` as the API gives them).
+
+    Standalone: it reads nothing from the database, which may be the thing that failed.
+    """
+    title = _TITLES.get(status, "Not found" if status == 404 else "Request refused")
+    context = {"status": status, "code": code, "sentence": sentence.rstrip("."), "title": title}
+    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+
 @router.get("/", response_class=HTMLResponse)
 def show_home(request: Request) -> HTMLResponse:
     """Every campaign, newest first, and the auditor page."""

@@ -11,7 +11,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
-from api.app import errors, page_limit, reads_of, services_of
+from api.app import errors, limit_query, page_limit, reads_of, services_of
 from api.errors import ApiError
 from ledger.audit_reports import AuditRecord
 from ledger.checkpoints import StoredCheckpoint
@@ -138,7 +138,7 @@ def _checkpoint(stored: StoredCheckpoint) -> CheckpointOut:
 def read_log(
     request: Request,
     start: int = Query(0, alias="from", ge=0, le=MAX_POSITION),
-    limit: int = Query(100),
+    limit: int = limit_query(),
 ) -> LogPage:
     """Events in log order from position ``from`` (at most ``limit``, ≤ 1000)."""
     store = services_of(request).ledger.store
@@ -161,7 +161,7 @@ def read_event(request: Request, position: int = Path(ge=0, le=MAX_POSITION)) ->
 
 @router.get("/checkpoints", response_model=CheckpointPage, responses=errors())
 def read_checkpoints(
-    request: Request, start: int = Query(0, alias="from", ge=0), limit: int = Query(100)
+    request: Request, start: int = Query(0, alias="from", ge=0), limit: int = limit_query()
 ) -> CheckpointPage:
     """Signed checkpoints with tree size ≥ ``from``, smallest first."""
     limit = page_limit(limit)
@@ -245,7 +245,7 @@ def latest_audit(request: Request) -> AuditOut:
 
 
 @router.get("/audits", response_model=AuditPage, responses=errors())
-def recent_audits(request: Request, limit: int = Query(20)) -> AuditPage:
+def recent_audits(request: Request, limit: int = limit_query(20)) -> AuditPage:
     """The newest ``limit`` recorded audits (≤ 1000), newest first."""
     records = reads_of(request).audits.recent(page_limit(limit))
     return AuditPage(audits=[_audit(r) for r in records])

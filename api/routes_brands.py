@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from api.app import errors, page_limit, reads_of, services_of
+from api.app import errors, limit_query, page_limit, reads_of, services_of
 from api.routes_auditor import MAX_POSITION
 from api.routes_contributors import Signer, on_state, require_signer
 from projections.errors import UnknownCampaignError
@@ -190,7 +190,7 @@ def list_campaigns(
     start: int = Query(
         0, alias="from", ge=0, le=MAX_POSITION, description="index of the first campaign"
     ),
-    limit: int = Query(100),
+    limit: int = limit_query(),
 ) -> CampaignPage:
     """Every campaign in the order they were opened (at most ``limit``, ≤ 1000)."""
     limit = page_limit(limit)
@@ -231,7 +231,7 @@ def moderation_queue(
     start: int = Query(
         0, alias="from", ge=0, le=MAX_POSITION, description="the first log position"
     ),
-    limit: int = Query(100),
+    limit: int = limit_query(),
 ) -> ModerationQueue:
     """Contributions to moderate (``open``) or moderated, each with its moderation history."""
     limit = page_limit(limit)
@@ -271,7 +271,7 @@ def campaign_members(
     start: int = Query(
         0, alias="from", ge=0, le=MAX_POSITION, description="index of the first member"
     ),
-    limit: int = Query(100),
+    limit: int = limit_query(),
 ) -> MemberPage:
     """The campaign's members by actor id: public standing and credit, no personal data."""
     limit = page_limit(limit)
@@ -312,7 +312,7 @@ def payout_preview(
     start: int = Query(
         0, alias="from", ge=0, le=MAX_POSITION, description="index of the first payee"
     ),
-    limit: int = Query(100),
+    limit: int = limit_query(),
 ) -> PayoutPreview:
     """The projected payouts (blocked members excluded), best first; never settles."""
     limit = page_limit(limit)

@@ -17,10 +17,11 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from api.app import errors, page_limit, reads_of, services_of
+from api.app import errors, limit_query, page_limit, reads_of, services_of
 from api.auth import SignedBy
 from api.errors import ApiError
 from api.routes_auditor import MAX_POSITION, LoggedEvent
+from api.routes_events import ENVELOPE_SCHEMA
 from domain.errors import MemberErasedError
 from domain.profiles import MEMBER_ERASED
 from ledger.actors import KEY_REGISTERED
@@ -40,9 +41,7 @@ SHA256 = r"^[0-9a-f]{64}$"
 _ENVELOPE_BODY = {
     "requestBody": {
         "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object", "description": "a signed envelope"}}
-        },
+        "content": {"application/json": {"schema": ENVELOPE_SCHEMA}},
     }
 }
 
@@ -471,7 +470,7 @@ def member_history(
     start: int = Query(
         1, alias="from", ge=1, le=MAX_POSITION, description="the first seq of the page"
     ),
-    limit: int = Query(100),
+    limit: int = limit_query(),
 ) -> MemberHistory:
     """The member's own signed events in seq order (at most ``limit``, ≤ 1000)."""
     limit = page_limit(limit)
@@ -516,7 +515,7 @@ def member_attribution(
     start: int = Query(
         0, alias="from", ge=0, le=MAX_POSITION, description="index of the first contribution"
     ),
-    limit: int = Query(100),
+    limit: int = limit_query(),
 ) -> Attribution:
     """The member's attribution record in a campaign; its contributions in pages."""
     limit = page_limit(limit)

@@ -12,11 +12,42 @@ from pydantic import BaseModel
 from api.app import errors, services_of
 from api.errors import ApiError
 from api.group_commit import GroupCommitter
-from ledger.envelope import MAX_ENVELOPE_BYTES
+from ledger.canonical import MAX_DEPTH
+from ledger.envelope import (
+    CAMPAIGN_PATTERN,
+    MAX_ENVELOPE_BYTES,
+    MAX_SEQ,
+    TS_PATTERN,
+    TYPE_PATTERN,
+    VERSION,
+)
+from ledger.keys import ID_PATTERN
 from ledger.ledger import MAX_BATCH
 
 router = APIRouter(tags=["events"])
 JSON = "application/json"
+
+# The envelope as the OpenAPI description shows it: the fields and patterns
+# ``ledger.envelope.Envelope.from_json`` checks (the canonical form, the body's
+# size and nesting, and the signature are checked beyond what a schema says).
+ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "a signed envelope: RFC 8785 canonical JSON, Ed25519 over it without sig; "
+    f"at most {MAX_ENVELOPE_BYTES} bytes and {MAX_DEPTH} levels of nesting",
+    "required": ["v", "type", "actor", "key", "seq", "ts", "campaign", "body", "sig"],
+    "additionalProperties": False,
+    "properties": {
+        "v": {"type": "integer", "enum": [VERSION]},
+        "type": {"type": "string", "pattern": TYPE_PATTERN.pattern},
+        "actor": {"type": "string", "pattern": ID_PATTERN.pattern},
+        "key": {"type": "string", "pattern": ID_PATTERN.pattern},
+        "seq": {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
+        "ts": {"type": "string", "pattern": TS_PATTERN.pattern},
+        "campaign": {"type": ["string", "null"], "pattern": CAMPAIGN_PATTERN.pattern},
+        "body": {"type": "object"},
+        "sig": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{85}[AQgw]$"},
+    },
+}
 
 
 class Appended(BaseModel):
@@ -81,11 +112,7 @@ router.add_api_route(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"type": "object", "description": "a signed envelope"}
-                }
-            },
+            "content": {"application/json": {"schema": ENVELOPE_SCHEMA}},
         }
     },
     route_class_override=_HotPathRoute,

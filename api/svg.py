@@ -154,7 +154,11 @@ def lineage_layout(
             nearer = at + 1 if at < 0 else at - 1
 
             def centre(cid: str, nearer: int = nearer) -> tuple[float, int]:
-                near = [slot[n] for n in neighbours.get(cid, []) if layer.get(n) == nearer]
+                # Only neighbours drawn in the nearer row have a slot: one left out of
+                # its full row (``max_per_layer``) does not pull on the order.
+                near = [
+                    slot[n] for n in neighbours.get(cid, []) if layer.get(n) == nearer and n in slot
+                ]
                 return (sum(near) / len(near) if near else 1e9, nodes[cid].position)
 
             ordered = sorted(members, key=centre)[:max_per_layer]

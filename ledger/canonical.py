@@ -9,12 +9,18 @@ decimal strings), (b) integers are I-JSON safe (|n| < 2**53), and (c) no object
 key holds a character at or above U+E000, where UTF-16 code-unit order (JCS) and
 code-point order (Python) can disagree. Anything else goes through ``rfc8785``.
 A hypothesis test holds the two paths equal.
+
+Nesting is capped at ``MAX_DEPTH`` levels (an envelope is level 1, its body 2):
+the decoders and encoders recurse, and a value nested thousands of levels deep
+would otherwise end in a ``RecursionError`` rather than a typed refusal.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from array import array
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -23,6 +29,7 @@ import rfc8785
 from ledger.errors import MalformedError
 
 MAX_SAFE_INTEGER = 2**53 - 1
+MAX_DEPTH = 64  # levels of objects and arrays; cocred's deepest event body uses 4
 _SORT_SAFE_LIMIT = "\ue000"
 
 
@@ -71,13 +78,45 @@ _STRICT_DECODER = json.JSONDecoder(
 )
 
 
+# A JSON string, possessive so that it runs to the end of the input when unterminated:
+# every byte is looked at once, whatever the input.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1, +1, -1, -1 as signed
+
+
+def json_depth(raw: bytes) -> int:
+    """How many levels of objects and arrays the JSON text ``raw`` nests (0 for a scalar).
+
+    Brackets inside strings do not count. Linear in ``len(raw)``; for invalid
+    JSON the figure is an upper bound of what a parser would reach.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= 1:
+        return raw.count(b"[") + raw.count(b"{")
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    steps = array("b", brackets.translate(_BRACKET_STEP))
+    return max(accumulate(steps), default=0)
+
+
+def check_depth(raw: bytes) -> None:
+    """Raise ``CanonicalizationError`` when ``raw`` nests more than ``MAX_DEPTH`` levels."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:  # cannot be deeper: no scan needed
+        return
+    depth = json_depth(raw)
+    if depth > MAX_DEPTH:
+        raise CanonicalizationError(
+            f"JSON nested {depth} levels deep, over the limit of {MAX_DEPTH}"
+        )
+
+
 def parse_json(raw: bytes | str) -> Any:
     """Parse JSON strictly: no floats, no NaN/Infinity, safe integers, no duplicate keys.
 
     Raises ``CanonicalizationError`` (a ``MalformedError``) on anything else,
-    including invalid UTF-8 and syntax errors. Bytes must be UTF-8: ``json.loads``
-    would otherwise guess UTF-16/32 from a byte-order mark.
+    including invalid UTF-8, syntax errors and nesting over ``MAX_DEPTH``. Bytes
+    must be UTF-8: ``json.loads`` would otherwise guess UTF-16/32 from a byte-order mark.
     """
+    check_depth(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw))
     if isinstance(raw, bytes | bytearray):
         try:
             raw = raw.decode("utf-8")
@@ -113,10 +152,13 @@ def canonical_value(raw: bytes) -> Any:
     keys and 53-bit integers only (``OPT_STRICT_INTEGER`` raises beyond), and the
     bytes are compared; a re-encoding never has duplicate keys, so equality also
     proves the input had none. Inputs with backslash-u escapes or characters from
-    U+E000 up (where key order could differ from JCS), with floats, or that are
-    not canonical give ``NOT_CANONICAL``: the caller takes the strict path.
+    U+E000 up (where key order could differ from JCS), with floats, with more
+    than ``MAX_DEPTH`` brackets, or that are not canonical give ``NOT_CANONICAL``:
+    the caller takes the strict path.
     """
     if (b"\\" in raw and b"\\u" in raw) or not (raw.isascii() or not _HIGH_CHARS.search(raw)):
+        return NOT_CANONICAL
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:  # perhaps too deep: parse_json decides
         return NOT_CANONICAL
     try:
         value = orjson.loads(raw)
@@ -181,20 +223,22 @@ def _only_exact_numbers(value: Any) -> bool:
 
 def _fast_path_ok(value: Any) -> bool:
     """True when ``json.dumps`` gives JCS bytes for ``value``; raises on forbidden values."""
-    stack = [value]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     ok = True
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         kind = type(item)
+        if (kind is dict or kind is list or kind is tuple) and depth > MAX_DEPTH:
+            raise CanonicalizationError(f"JSON nested over the limit of {MAX_DEPTH} levels")
         if kind is dict:
             for key, sub in item.items():
                 if type(key) is not str:
                     raise CanonicalizationError(f"object keys must be strings, got {key!r}")
                 if key and max(key) >= _SORT_SAFE_LIMIT:
                     ok = False
-                stack.append(sub)
+                stack.append((sub, depth + 1))
         elif kind is list or kind is tuple:
-            stack.extend(item)
+            stack.extend([(sub, depth + 1) for sub in item])
         elif kind is int:
             if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
                 raise CanonicalizationError(f"integer {item} is outside the safe range ±(2**53-1)")
@@ -211,7 +255,8 @@ def canonical(value: Any) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of a JSON value.
 
     Raises ``CanonicalizationError`` for floats, integers beyond ±(2**53-1),
-    non-string keys, unencodable strings (lone surrogates) and non-JSON types.
+    non-string keys, unencodable strings (lone surrogates), non-JSON types and
+    nesting over ``MAX_DEPTH`` levels.
     """
     if _fast_path_ok(value):
         return _dumps(value)

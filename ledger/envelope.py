@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from ledger.canonical import (
+    MAX_DEPTH,
     SORTED_SAFE,
     CanonicalizationError,
     canonical,
@@ -75,9 +76,14 @@ def fast_parse(raw: bytes) -> tuple[dict[str, Any], bytes, bytes, datetime] | No
     pattern checks every field as ``from_json`` does, the orjson round trip proves
     the bytes are the canonical JSON of ``fields`` (as ``canonical_value`` does,
     with the float check narrowed to the body: the pattern leaves no room for one
-    elsewhere), and nine keys mean no extras.
+    elsewhere), and nine keys mean no extras. Bytes with more than ``MAX_DEPTH``
+    brackets are left to ``from_bytes`` too, which measures their nesting.
     """
-    if len(raw) > MAX_ENVELOPE_BYTES or (b"\\" in raw and b"\\u" in raw):
+    if (
+        len(raw) > MAX_ENVELOPE_BYTES
+        or (b"\\" in raw and b"\\u" in raw)
+        or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
+    ):
         return None
     match = _match_envelope(raw)
     if match is None:

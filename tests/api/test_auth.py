@@ -150,11 +150,48 @@ def test_other_covered_components_are_refused(verifier) -> None:
         (lambda h: h.replace(";created=", ";made="), "the 'created' parameter is missing"),
         (
             lambda h: re.sub(r'nonce="[^"]*"', 'nonce="short"', h),
-            "the nonce must have at least 16 characters",
+            "the nonce must be 16 to 128 printable ASCII characters",
+        ),
+        (
+            lambda h: re.sub(r'nonce="[^"]*"', 'nonce="' + "n" * 200 + '"', h),
+            "the nonce must be 16 to 128 printable ASCII characters",
+        ),
+        (
+            lambda h: re.sub(r"created=[0-9]+", 'created="abc"', h),
+            "'created' must be a Unix time in seconds (at most 15 digits, unquoted)",
+        ),
+        (
+            lambda h: re.sub(r"created=[0-9]+", "created=" + "9" * 5000, h),
+            "'created' must be a Unix time in seconds (at most 15 digits, unquoted)",
+        ),
+        (
+            lambda h: re.sub(r"created=([0-9]+)", r'created="\1"', h),
+            "'created' must be a Unix time in seconds (at most 15 digits, unquoted)",
+        ),
+        (
+            lambda h: re.sub(r'keyid="[^"]*"', 'keyid="' + "k" * 5000 + '"', h),
+            "keyid must be <actor>/<key id> (two 43-character ids)",
         ),
     ],
 )
-def test_signature_parameters_are_checked(verifier, edit, detail) -> None:
+def test_signature_parameters_are_checked_before_the_database_is_asked(
+    verifier, edit, detail
+) -> None:
     headers = sign_request(ANA, "GET", "/members/x/export")
     headers["Signature-Input"] = edit(headers["Signature-Input"])
     refused(verifier, headers, "BadRequestSignature", detail)
+
+
+def test_a_validly_signed_request_with_a_nonce_longer_than_its_column_is_refused(
+    verifier: RequestVerifier,
+) -> None:
+    # Signed correctly: only the nonce's length is wrong, and it never reaches the
+    # varchar(128) column (on PostgreSQL that insert raised a DataError: a 500).
+    headers = sign_request(ANA, "GET", "/members/x/export", nonce="n" * 200)
+    refused(
+        verifier,
+        headers,
+        "BadRequestSignature",
+        "the nonce must be 16 to 128 printable ASCII characters",
+    )
+    assert check(verifier, sign_request(ANA, "GET", "/members/x/export", nonce="n" * 128))

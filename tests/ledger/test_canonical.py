@@ -11,7 +11,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.canonical import CanonicalizationError, canonical, parse_json
+from ledger.canonical import MAX_DEPTH, CanonicalizationError, canonical, json_depth, parse_json
 
 # RFC 8785 §3.2.2 ("string" and "literals" members; numbers are refused here, see below).
 RFC_STRING_INPUT = (
@@ -186,3 +186,35 @@ def test_floats_and_unsafe_integers_never_pass_as_canonical(text: str) -> None:
     from ledger.canonical import NOT_CANONICAL, canonical_value
 
     assert canonical_value(text.encode()) is NOT_CANONICAL
+
+
+# -- nesting depth -----------------------------------------------------------------------------
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"a":' * (depth - 1) + b"[]" + b"}" * (depth - 1)
+
+
+def test_json_depth_counts_objects_and_arrays_but_not_brackets_in_strings() -> None:
+    assert json_depth(b"1") == 0 and json_depth(b"[]") == 1 and json_depth(_nested(5)) == 5
+    assert json_depth(b'{"a":"[[[{{{","b":[{}]}') == 3
+    assert json_depth(b'["\\"[[[", ["x\\\\"], "\\\\\\"{{"]') == 2  # escaped quotes and backslashes
+    assert json_depth(b'["unterminated \\" [[[[[[') == 1
+
+
+def test_json_nested_deeper_than_the_cap_is_refused_not_a_recursion_error() -> None:
+    assert parse_json(_nested(MAX_DEPTH)) is not None  # the cap itself is accepted
+    for raw in (_nested(MAX_DEPTH + 1), b"[" * 30_000 + b"]" * 30_000, b"[" * 30_000):
+        with pytest.raises(CanonicalizationError) as caught:
+            parse_json(raw)
+        assert caught.value.code == "NotCanonicalizable"
+        assert f"levels deep, over the limit of {MAX_DEPTH}" in caught.value.detail
+
+
+def test_canonical_refuses_a_value_nested_deeper_than_the_cap() -> None:
+    deep: list = []
+    for _ in range(30_000):
+        deep = [deep]
+    assert canonical(json.loads(_nested(MAX_DEPTH))) == _nested(MAX_DEPTH)
+    with pytest.raises(CanonicalizationError, match=f"nested over the limit of {MAX_DEPTH} levels"):
+        canonical(deep)

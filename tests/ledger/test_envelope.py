@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.canonical import MAX_DEPTH
 from ledger.envelope import (
     MAX_BODY_BYTES,
     MAX_ENVELOPE_BYTES,
@@ -223,3 +224,31 @@ def test_any_single_byte_change_is_read_the_same_by_both_paths(data) -> None:
     if not isinstance(got, str):
         assert got.canonical_bytes() == bytes(expected.canonical_bytes())  # type: ignore[union-attr]
         assert got.signature == expected.signature  # type: ignore[union-attr]
+
+
+def _deep_body(depth: int) -> bytes:
+    """A canonical envelope whose body holds arrays nested ``depth`` levels (not signed)."""
+    raw = Envelope.from_json(good()).canonical_bytes()
+    return raw.replace(b'"body":{', b'"body":{"deep":' + b"[" * depth + b"]" * depth + b",", 1)
+
+
+def test_an_envelope_nested_thirty_thousand_levels_deep_is_malformed() -> None:
+    raw = _deep_body(30_000)
+    assert len(raw) < MAX_ENVELOPE_BYTES  # refused for its depth, not its size
+    with pytest.raises(MalformedEventError) as caught:
+        Envelope.from_bytes(raw)
+    assert caught.value.code == "MalformedEvent"
+    assert caught.value.detail == (
+        f"envelope: JSON nested 30002 levels deep, over the limit of {MAX_DEPTH}"
+    )
+
+
+def test_the_fast_and_strict_parsers_agree_at_the_depth_cap() -> None:
+    at_cap, over = _deep_body(MAX_DEPTH - 2), _deep_body(MAX_DEPTH - 1)  # envelope 1, body 2
+    assert (
+        Envelope.from_bytes(at_cap).body["deep"]
+        == Envelope.from_json(json.loads(at_cap)).body["deep"]
+    )
+    assert fast_parse(over) is None
+    with pytest.raises(MalformedEventError, match=f"JSON nested {MAX_DEPTH + 1} levels deep"):
+        Envelope.from_bytes(over)
