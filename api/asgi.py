@@ -6,8 +6,8 @@ worker process opens the same database.
 
 from __future__ import annotations
 
-from api.app import create_app
 from api.bootstrap import bootstrap
+from api.http.app import create_app
 
 services = bootstrap()
 app = create_app(services)

@@ -18,19 +18,19 @@ from domain.epoch_keys import EpochKeyFile
 from domain.gate import CampaignApp
 from domain.profile_store import ProfileStore
 from domain.services import CampaignServices
-from ledger.anchoring import (
+from ledger.ledger import Ledger
+from ledger.provenance.anchoring import (
     Anchor,
     AnchorableCheckpoint,
     AnchorConnectionError,
     AnchorReceipt,
     AnchorRecord,
 )
-from ledger.audit import SettlementCheck
-from ledger.checkpoints import CheckpointLog, LedgerIdentity
-from ledger.ledger import Ledger
-from ledger.provenance import Provenance
+from ledger.provenance.audit import SettlementCheck
+from ledger.provenance.bundles import Provenance
+from ledger.provenance.checkpoints import CheckpointLog, LedgerIdentity
+from ledger.provenance.tree import MerkleTree, engine_for
 from ledger.store import open_store, sqlite_path
-from ledger.tree import MerkleTree, engine_for
 
 
 @dataclass

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from api.bootstrap import Services
-from ledger.audit_reports import AuditReports
-from ledger.tree import engine_for
+from ledger.provenance.audit_reports import AuditReports
+from ledger.provenance.tree import engine_for
 from projections.errors import ReadModelMovedError
 from projections.projector import Projector
 from projections.state import LogState

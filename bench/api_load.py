@@ -59,8 +59,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ingest import drop as drop_schema  # noqa: E402
 from ingest import postgres_answers  # noqa: E402
 
-from api.app import create_app  # noqa: E402
 from api.bootstrap import bootstrap  # noqa: E402
+from api.http.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from ledger.actors import KEY_REGISTERED  # noqa: E402
 from ledger.envelope import format_ts, sign_envelope  # noqa: E402

@@ -34,18 +34,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import Task, iter_events, make_events, verify_only_together  # noqa: E402
 
-from ledger.audit import audit  # noqa: E402
-from ledger.checkpointer import run_checkpointer  # noqa: E402
-from ledger.checkpoints import CheckpointLog, LedgerIdentity  # noqa: E402
+from ledger._workers import check_records, row_reader
 from ledger.envelope import Envelope, sign_envelope  # noqa: E402
 from ledger.keys import b64url_decode, verify_signature  # noqa: E402
 from ledger.ledger import Ledger  # noqa: E402
-from ledger.merkle import leaf_hash, root_from_leaf_hashes
-from ledger.parallel import check_records, row_reader
-from ledger.proofs import verify_consistency, verify_inclusion
-from ledger.provenance import Provenance  # noqa: E402
+from ledger.provenance.audit import audit  # noqa: E402
+from ledger.provenance.bundles import Provenance  # noqa: E402
+from ledger.provenance.checkpointer import run_checkpointer  # noqa: E402
+from ledger.provenance.checkpoints import CheckpointLog, LedgerIdentity  # noqa: E402
+from ledger.provenance.merkle import leaf_hash, root_from_leaf_hashes
+from ledger.provenance.proofs import verify_consistency, verify_inclusion
+from ledger.provenance.tree import MerkleTree, engine_for  # noqa: E402
 from ledger.store import open_store  # noqa: E402
-from ledger.tree import MerkleTree, engine_for  # noqa: E402
 
 VAR = Path(__file__).resolve().parents[1] / "var" / "bench"
 

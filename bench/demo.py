@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.bootstrap import bootstrap  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from domain.demo import build_demo  # noqa: E402
+from domain.demo.generator import build_demo  # noqa: E402
 
 
 def main() -> None:

@@ -21,9 +21,20 @@ from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.checkpoint import Checkpoint, NoteSigner, verify_checkpoint
-from ledger.merkle import Frontier, MemoryNodes, leaf_hash, root_from_leaf_hashes, tree_root
-from ledger.proofs import consistency_proof, inclusion_proof, verify_consistency, verify_inclusion
+from ledger.provenance.merkle import (
+    Frontier,
+    MemoryNodes,
+    leaf_hash,
+    root_from_leaf_hashes,
+    tree_root,
+)
+from ledger.provenance.note import Checkpoint, NoteSigner, verify_checkpoint
+from ledger.provenance.proofs import (
+    consistency_proof,
+    inclusion_proof,
+    verify_consistency,
+    verify_inclusion,
+)
 
 T = TypeVar("T")
 

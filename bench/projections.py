@@ -2,7 +2,7 @@
 
     python bench/projections.py [--events 1000000] [--seed 1]
 
-On the demo campaign (``domain/demo.py``, written through the campaign gate;
+On the demo campaign (``domain/demo/generator.py``, written through the campaign gate;
 about ``--events`` events, cached under ``var/bench/`` so reruns skip it) prints:
 
 (a) a full rebuild of every read model from the log, in a fresh process: wall
@@ -63,7 +63,7 @@ def sizes(events: int) -> dict[str, int]:
 def build(path: Path, events: int, seed: int) -> dict[str, Any]:
     """Write the demo campaign into a new SQLite file; return its summary."""
     from api.bootstrap import bootstrap
-    from domain.demo import build_demo
+    from domain.demo.generator import build_demo
 
     started = time.perf_counter()
     done = 0

@@ -1,6 +1,6 @@
 """Anchor checkpoint roots in the Anchor contract through web3: the port's adapter.
 
-``Web3Anchor`` implements ``ledger.anchoring.VerifiableAnchor``: one locally signed
+``Web3Anchor`` implements ``ledger.provenance.anchoring.VerifiableAnchor``: one locally signed
 EIP-1559 transaction per checkpoint, whatever its size. Every error from web3,
 eth-tester, the node or the network becomes a typed ``AnchorError``; reverts are
 decoded against the contract's ABI on every backend.
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
-from ledger.anchoring import (
+from ledger.provenance.anchoring import (
     AnchorableCheckpoint,
     AnchorConfigError,
     AnchorConnectionError,

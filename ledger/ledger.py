@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from ledger._workers import Job, WorkerPool, clock_refusal, pack_tasks, verify_slice
 from ledger.actors import KEY_EVENT_TYPES, ActorState, resolve
 from ledger.envelope import Envelope, fast_parse
 from ledger.errors import (
@@ -30,7 +31,6 @@ from ledger.errors import (
     SignatureError,
     StorageError,
 )
-from ledger.parallel import Job, WorkerPool, clock_refusal, pack_tasks, verify_slice
 from ledger.store import ConflictError, Insertion, LogStore, NewRecord, StoredRecord
 
 MAX_BATCH = 10_000
@@ -339,7 +339,7 @@ class Ledger:
         the error names the first offending event (``index`` in ``exc.ids``).
         Events of one actor must follow each other by seq within the batch.
         Batches of 256 events or more are parsed and verified on worker processes
-        (``verify_threads`` of them; see ``ledger.parallel``). At most
+        (``verify_threads`` of them; see ``ledger._workers``). At most
         ``max_batch`` events (``BatchTooLargeError``).
 
         ``check`` runs after the ledger's own checks and before the insert (the

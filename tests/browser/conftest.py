@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from domain.demo_story import demo_key
+from domain.demo.story import demo_key
 from tests.browser.support import ROOT, Server
 from tests.support import unavailable
 

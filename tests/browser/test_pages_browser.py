@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ledger.provenance import ProofBundle, verify_bundle
+from ledger.provenance.bundles import ProofBundle, verify_bundle
 from tests.browser.support import Server, screenshot
 
 pytestmark = pytest.mark.browser

@@ -20,7 +20,8 @@ from unittest.mock import ANY
 
 import pytest
 
-from ledger.anchoring import (
+from ledger.errors import LedgerError, MalformedError, VerificationError
+from ledger.provenance.anchoring import (
     Anchor,
     AnchorConfigError,
     AnchorConnectionError,
@@ -38,7 +39,6 @@ from ledger.anchoring import (
     AnchorVerificationError,
     VerifiableAnchor,
 )
-from ledger.errors import LedgerError, MalformedError, VerificationError
 from tests.support import unavailable
 
 from .conftest import ANVIL_KEYS, CONTRACTS, ROOT, Chain, connect, free_port, running_anvil
@@ -126,7 +126,10 @@ def test_node_packages_are_pinned_to_exact_versions_in_manifest_and_lockfile():
 
 
 def test_importing_the_port_and_the_adapter_does_not_import_web3():
-    code = "import sys, ledger.anchoring, contracts.web3_anchor; print('web3' in sys.modules)"
+    code = (
+        "import sys, ledger.provenance.anchoring, contracts.web3_anchor; "
+        "print('web3' in sys.modules)"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
@@ -245,7 +248,7 @@ def test_anchors_a_checkpoint_and_finds_it_again_on_chain(chain: Chain, anchor):
 
 @pytest.mark.chain
 def test_the_ledgers_own_checkpoint_fits_the_port(anchor):
-    from ledger.checkpoint import Checkpoint as LedgerCheckpoint
+    from ledger.provenance.note import Checkpoint as LedgerCheckpoint
 
     checkpoint = LedgerCheckpoint(origin="cocred.test/log", size=3, root_hash=root("three"))
     receipt = anchor.anchor(checkpoint)

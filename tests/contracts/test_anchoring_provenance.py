@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from ledger.anchoring import AnchorReceipt
-from ledger.audit import audit
-from ledger.checkpoints import CheckpointLog, LedgerIdentity
 from ledger.envelope import sign_envelope
 from ledger.ledger import Ledger
-from ledger.provenance import ANCHOR_RECORDED, ProofBundle, Provenance, verify_bundle
+from ledger.provenance.anchoring import AnchorReceipt
+from ledger.provenance.audit import audit
+from ledger.provenance.bundles import ANCHOR_RECORDED, ProofBundle, Provenance, verify_bundle
+from ledger.provenance.checkpoints import CheckpointLog, LedgerIdentity
+from ledger.provenance.tree import MerkleTree, engine_for
 from ledger.store import open_store
-from ledger.tree import MerkleTree, engine_for
 from tests.support import registration, seeded_key
 
 pytestmark = pytest.mark.chain

@@ -197,7 +197,7 @@ def test_a_store_written_before_epoch_keys_is_migrated_when_opened(
 
 
 def test_a_missing_or_foreign_epoch_key_file_answers_503_as_the_operator_must_act() -> None:
-    from api.errors import status_for
+    from api.http.errors import status_for
 
     assert status_for(ProfileKeyUnavailableError("the file is gone")) == 503
     assert status_for(ProfileKeyMismatchError("another store's file")) == 503

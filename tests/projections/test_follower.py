@@ -25,7 +25,7 @@ def start_follower(url: str) -> subprocess.Popen[str]:
         [
             sys.executable,
             "-m",
-            "api.cli_projections",
+            "api.cli.projections",
             "project",
             "--follow",
             "--interval",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from api.bootstrap import bootstrap
-from domain.demo import build_demo
+from domain.demo.generator import build_demo
 from ledger.store import open_store
 from projections.baseline import group_figures
 from tests.projections.builders import Script

@@ -1,0 +1,275 @@
+"""CLI verbs for the projections: read models, leaderboard, explanations, payout exports.
+
+``cocred project [--follow] [--rebuild]`` · ``cocred shares --campaign ID`` ·
+``cocred explain --campaign ID --member M [--format text|json]`` ·
+``cocred export payouts --campaign ID --format csv|json|safe-csv|paypal-csv|canonical
+--out FILE [--key BRAND.key]``. ``register(app)`` adds them to the main app;
+``python -m api.cli.projections`` runs them on their own (the follower process).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.table import Table
+
+from api.bootstrap import Services
+from api.cli import DbOption, err, fail, guarded, out, print_json, progress_bar, refuse, services
+from domain.errors import DomainError
+from ledger.errors import LedgerError
+from ledger.keys import SigningKey
+from projections.errors import ProjectionError
+from projections.exact import fraction_text, major_units, percent_text
+from projections.explain import explain as explain_member
+from projections.export import (
+    FORMATS,
+    prepare_settlement,
+    render,
+    settlement_envelope,
+    settlement_of,
+)
+from projections.projector import Projector
+from projections.queries import leaderboard
+from projections.state import load_state
+
+T = TypeVar("T")
+CampaignOption = Annotated[str, typer.Option("--campaign", help="Campaign id.")]
+
+
+def checked(action: Callable[[], T]) -> T:
+    """Run ``action``; a ledger, domain or projection refusal becomes a clean exit 1."""
+    try:
+        return guarded(action)
+    except ProjectionError as exc:
+        fail(exc.code, exc.detail)
+
+
+@contextmanager
+def projector_for(svc: Services) -> Iterator[Projector]:
+    projector = checked(lambda: Projector(svc.ledger.store))
+    try:
+        yield projector
+    finally:
+        projector.close()
+
+
+class Stop(threading.Event):
+    """Set by SIGINT or SIGTERM; remembers which (the handler only sets, never prints)."""
+
+    signal_name: str | None = None
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[Stop]:
+    """A ``Stop`` set by SIGINT or SIGTERM (the old handlers come back afterwards)."""
+    stop = Stop()
+
+    def handler(signum: int, _: object) -> None:
+        stop.signal_name = signal.Signals(signum).name
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def project(
+    follow: Annotated[bool, typer.Option(help="Keep following the log until SIGINT/SIGTERM.")] = (
+        False
+    ),
+    rebuild: Annotated[bool, typer.Option(help="Rebuild every read model from position 0.")] = (
+        False
+    ),
+    interval: Annotated[
+        float, typer.Option(help="Seconds between polls when idle (doubles up to 5).", min=0.01)
+    ] = 0.5,
+    db: DbOption = None,
+) -> None:
+    """Bring the read models (attribution, scores, credits) up to the log's head."""
+    with services(db) as svc, projector_for(svc) as projector, stop_on_signals() as stop:
+        started = time.perf_counter()
+        if rebuild:
+            with progress_bar() as bar:
+                task = bar.add_task("replaying", total=svc.ledger.size())
+                done = checked(lambda: projector.rebuild(lambda n: bar.advance(task, n)))
+            out.print(
+                f"rebuilt the read models from the log: {done} events in "
+                f"{time.perf_counter() - started:.1f} s",
+                highlight=False,
+            )
+        else:
+            applied = checked(lambda: projector.catch_up(stop))
+            out.print(
+                f"projected {applied} new events; read models at position "
+                f"{projector.position()} of {svc.ledger.size()}",
+                highlight=False,
+            )
+        if follow and not stop.is_set():
+            err.print("following the log (SIGINT or SIGTERM stops)", markup=False)
+
+            def report(applied: int, position: int) -> None:
+                err.print(f"projected {applied} events; position {position}", markup=False)
+
+            checked(lambda: projector.follow(stop, interval=interval, on_batch=report))
+            err.print(f"{stop.signal_name or 'stop'}: stopped between pages", markup=False)
+            out.print(f"stopped at position {projector.position()}", highlight=False)
+
+
+def shares(
+    campaign: CampaignOption,
+    limit: Annotated[int, typer.Option(help="Show at most this many payees.", min=1)] = 20,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    db: DbOption = None,
+) -> None:
+    """The leaderboard: credit shares and projected payouts (read models, caught up first)."""
+    if fmt not in ("text", "json"):
+        fail("BadFormat", f"--format must be text or json, got {fmt!r}")
+    with services(db) as svc, projector_for(svc) as projector:
+        checked(projector.catch_up)
+        row, board = checked(lambda: leaderboard(projector, campaign))
+        position = projector.position()
+    currency, pool = row["currency"], row["pool"] + row["funded"]
+    if fmt == "json":
+        print_json(
+            {
+                "campaign": campaign,
+                "as_of": position,
+                "currency": currency,
+                "pool": pool,
+                "payees": len(board),
+                "lines": [
+                    {
+                        "rank": s.rank,
+                        "member": s.member,
+                        "share": fraction_text(s.share),
+                        "amount": s.amount,
+                        "capped": s.capped,
+                        "below_minimum": s.below_minimum,
+                    }
+                    for s in board[:limit]
+                ],
+            }
+        )
+        return
+    table = Table(title=f"{campaign}: pool {major_units(pool, currency)} {currency}")
+    for column in ("rank", "member", "share", "payout"):
+        table.add_column(column, justify="right" if column != "member" else "left")
+    for s in board[:limit]:
+        flag = " (cap)" if s.capped else " (< min)" if s.below_minimum else ""
+        table.add_row(
+            str(s.rank),
+            s.member,
+            percent_text(s.share),
+            f"{major_units(s.amount, currency)}{flag}",
+        )
+    out.print(table)
+    out.print(f"{len(board)} payees, as of log position {position}", highlight=False)
+
+
+def explain(
+    campaign: CampaignOption,
+    member: Annotated[str, typer.Option("--member", help="The member's actor id.")],
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    db: DbOption = None,
+) -> None:
+    """Why a member earns what they earn: every cent traced to log positions."""
+    if fmt not in ("text", "json"):
+        fail("BadFormat", f"--format must be text or json, got {fmt!r}")
+    with services(db, create=False) as svc:
+        state = checked(lambda: load_state(svc.ledger.store))
+    found = checked(lambda: explain_member(state.campaign(campaign), member, state.position))
+    if fmt == "json":
+        print_json(found.to_json())
+    else:
+        out.print(found.to_text(), markup=False, highlight=False, soft_wrap=True)
+
+
+export_app = typer.Typer(no_args_is_help=True, help="Export payouts (and settle them).")
+
+
+@export_app.command("payouts")
+def export_payouts(
+    campaign: CampaignOption,
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the export.")],
+    fmt: Annotated[str, typer.Option("--format", help=" | ".join(FORMATS))] = "csv",
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key",
+            help="The brand's key: settle (record the export's hash in a signed PayoutsSettled). "
+            "Without it the export is a preview.",
+        ),
+    ] = None,
+    token_address: Annotated[
+        str | None,
+        typer.Option(help="safe-csv: the ERC-20 token to pay with (default: native coin)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Compute the payouts from the log, write them in a format, and (with --key) settle."""
+    if fmt not in FORMATS:
+        fail("BadFormat", f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    signer = checked(lambda: SigningKey.load(key)) if key else None
+    with services(db) as svc:
+        log = checked(lambda: load_state(svc.ledger.store))
+        found = checked(lambda: log.campaign(campaign))
+        if signer is None:
+            settlement = checked(lambda: settlement_of(found))
+        else:
+            settlement = checked(lambda: prepare_settlement(found, signer.actor))
+        data = checked(lambda: render(settlement, fmt, svc.profiles, token_address=token_address))
+        temporary = out_file.with_name(f".{out_file.name}.{os.getpid()}.part")
+        try:
+            temporary.write_bytes(data)
+        except OSError as exc:
+            fail("ExportRefused", f"cannot write {out_file}: {exc.strerror}")
+        position = None
+        if signer is not None:
+            try:
+                env = settlement_envelope(signer, settlement, seq=svc.ledger.next_seq(signer.actor))
+                position = svc.campaigns.gate.append(env)
+            except (LedgerError, DomainError) as exc:
+                temporary.unlink()
+                refuse(exc)
+        temporary.replace(out_file)
+    summary: dict[str, Any] = {
+        "campaign": campaign,
+        "format": fmt,
+        "file": str(out_file),
+        "lines": len(settlement.lines),
+        "total": settlement.total,
+        "currency": settlement.currency,
+        "export_sha256": settlement.sha256,
+        "settled_at": position,
+    }
+    print_json(summary)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``project``, ``shares``, ``explain`` and ``export payouts`` to ``app``."""
+    app.command()(project)
+    app.command()(shares)
+    app.command()(explain)
+    app.add_typer(export_app, name="export")
+
+
+def main() -> None:
+    """Run these verbs on their own (``python -m api.cli.projections project --follow``)."""
+    app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+    register(app)
+    app()
+
+
+if __name__ == "__main__":
+    main()

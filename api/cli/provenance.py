@@ -1,0 +1,378 @@
+"""CLI verbs for provenance: checkpoints, anchoring, the audit, offline proof bundles.
+
+``cocred checkpoint`` · ``cocred ledger-key`` · ``cocred anchor deploy|now`` ·
+``cocred audit`` · ``cocred proof POSITION --out FILE`` ·
+``cocred verify-proof FILE --ledger-key VKEY [--rpc URL]``.
+``import web3`` costs ~2 s, so only the verbs that talk to a chain import it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from api.bootstrap import Services
+from api.cli import DbOption, err, fail, guarded, out, progress_bar, refuse, services
+from ledger.errors import LedgerError, MalformedError
+from ledger.provenance.anchoring import AnchorError, AnchorReceipt
+from ledger.provenance.audit import AuditReport
+from ledger.provenance.audit import audit as run_audit
+from ledger.provenance.audit_reports import AuditReports, utc_stamp
+from ledger.provenance.bundles import MalformedBundleError, ProofBundle, verify_bundle
+from ledger.provenance.checkpoints import StoredCheckpoint
+from ledger.provenance.note import SignedCheckpoint
+from ledger.provenance.tree import engine_for
+
+anchor_app = typer.Typer(no_args_is_help=True, help="Anchor checkpoints on an Ethereum network.")
+
+RpcOption = Annotated[
+    str | None,
+    typer.Option("--rpc", help="Ethereum JSON-RPC URL (default: COCRED_ANCHOR_RPC_URL)."),
+]
+KeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ledger-key",
+        help="The ledger's verifier key (cocred ledger-key prints it); default: "
+        "this installation's own key.",
+    ),
+]
+
+
+def _checkpoint_json(stored: StoredCheckpoint) -> dict[str, Any]:
+    return {
+        "size": stored.size,
+        "root": stored.root.hex(),
+        "cut_at": stored.cut_at.isoformat(),
+        "note": stored.signed.to_text(),
+    }
+
+
+def checkpoint(db: DbOption = None) -> None:
+    """Cut and sign a checkpoint of the whole log now (prints it)."""
+    with services(db) as svc:
+        stored = guarded(svc.provenance.checkpoints.cut)
+    if stored is None:
+        fail("NotFound", "the log is empty: there is nothing to checkpoint")
+    # One JSON line, so witnesses can keep a file of them for `cocred audit --checkpoints`.
+    sys.stdout.write(json.dumps(_checkpoint_json(stored), sort_keys=True) + "\n")
+
+
+def ledger_key(db: DbOption = None) -> None:
+    """Print the ledger's verifier key, which auditors pin to check checkpoints and bundles."""
+    with services(db) as svc:
+        identity = svc.provenance.identity
+    out.print_json(
+        data={"origin": identity.origin, "vkey": identity.vkey, "actor": identity.key.actor}
+    )
+
+
+@anchor_app.command("deploy")
+def anchor_deploy(rpc: RpcOption = None, db: DbOption = None) -> None:
+    """Deploy Anchor.sol with COCRED_ANCHOR_PRIVATE_KEY as owner; print its address."""
+    from contracts.web3_anchor import Web3Anchor
+
+    with services(db) as svc:
+        settings = svc.settings
+    url = rpc or settings.anchor_rpc_url
+    if not url or settings.anchor_private_key is None:
+        fail("AnchorConfig", "set --rpc (or COCRED_ANCHOR_RPC_URL) and COCRED_ANCHOR_PRIVATE_KEY")
+    from web3 import HTTPProvider, Web3
+
+    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 10}))
+    try:
+        chain_id = settings.anchor_chain_id or int(w3.eth.chain_id)
+    except Exception as exc:  # the node did not answer: say so without web3's noise
+        fail("AnchorConnection", f"no Ethereum node answers at {url}: {type(exc).__name__}")
+    key = settings.anchor_private_key.get_secret_value()
+    address = guarded(lambda: Web3Anchor.deploy(w3, key, chain_id))
+    out.print_json(
+        data={
+            "contract": address,
+            "chain_id": chain_id,
+            "next": f"export COCRED_ANCHOR_CONTRACT={address}",
+        }
+    )
+
+
+@anchor_app.command("now")
+def anchor_now(db: DbOption = None) -> None:
+    """Cut a checkpoint if the log grew, anchor its root (one transaction), record the receipt."""
+    with services(db) as svc:
+        recorded = guarded(svc.provenance.anchor_now)
+    out.print_json(data={"position": recorded.position, **recorded.receipt.to_dict()})
+
+
+def _chain_check(rpc: str | None) -> Any:
+    """A function checking a receipt on chain through ``rpc`` (None: no chain step)."""
+    if rpc is None:
+        return None
+    from contracts.web3_anchor import Web3Anchor
+
+    adapters: dict[tuple[str, int], Any] = {}
+
+    def check(receipt: AnchorReceipt) -> None:
+        key = (receipt.contract, receipt.chain_id)
+        if key not in adapters:
+            adapters[key] = Web3Anchor.read_only(rpc, receipt.contract, receipt.chain_id)
+        adapters[key].verify_receipt(receipt)
+
+    return check
+
+
+def _extra_checkpoints(path: Path | None) -> list[StoredCheckpoint]:
+    """Checkpoints an auditor kept elsewhere: JSON lines as ``cocred checkpoint`` prints them."""
+    if path is None:
+        return []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        fail("Malformed", f"cannot read {path}: {exc}")
+    kept = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            signed = SignedCheckpoint.from_text(item["note"])
+            cut_at = datetime.fromisoformat(item["cut_at"])
+        except (ValueError, KeyError, TypeError) as exc:
+            fail("Malformed", f"{path} line {number}: not a checkpoint line ({exc})")
+        except MalformedError as exc:
+            fail(exc.code, f"{path} line {number}: {exc.detail}")
+        kept.append(StoredCheckpoint(signed, cut_at))
+    return kept
+
+
+def audit(
+    db: DbOption = None,
+    rpc: RpcOption = None,
+    ledger_key: KeyOption = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="More checkpoints to hold the log to (kept by you or a witness)."),
+    ] = None,
+    record: Annotated[
+        bool,
+        typer.Option(help="Record the result in the database (the auditor page shows the latest)."),
+    ] = True,
+    max_checkpoint_lag: Annotated[
+        int | None,
+        typer.Option(
+            "--max-checkpoint-lag",
+            min=0,
+            help="Fail when the latest checkpoint lags the log by more events than this "
+            "(default: COCRED_CHECKPOINT_EVERY, the server's checkpoint interval).",
+        ),
+    ] = None,
+) -> None:
+    """Verify the ledger end to end; exit 1 naming the first failure (position, step, why).
+
+    Also fails when the latest checkpoint lags the log's head by more than the
+    configured checkpoint interval allows (``--max-checkpoint-lag``), or when a log
+    with events has no checkpoint: run ``cocred checkpoint`` first on a copy.
+    """
+    extra = _extra_checkpoints(checkpoints)
+    started_at = utc_stamp()
+    with services(db, create=False) as svc:
+        prov = svc.provenance
+        vkey = ledger_key or prov.identity.vkey
+        if ledger_key is None:
+            err.print(
+                f"using this installation's ledger key {prov.identity.vkey} "
+                f"(pass --ledger-key to pin the one you trust)",
+                markup=False,
+            )
+        stored = guarded(prov.checkpoints.all)
+        chain = _chain_check(rpc or svc.settings.anchor_rpc_url)
+        with progress_bar() as bar:
+            task = bar.add_task("auditing", total=guarded(svc.ledger.size))
+            report = run_audit(
+                svc.ledger.store,
+                [*stored, *extra],
+                vkey,
+                chain=chain,
+                settlements=svc.settlement_check,
+                threads=svc.settings.verify_threads,
+                progress=lambda n: bar.advance(task, n),
+                max_checkpoint_lag=_allowed_lag(svc, max_checkpoint_lag),
+            )
+        if record:
+            _record_audit(svc, report, started_at)
+    for line in report.steps:
+        out.print(f"ok  {line}", highlight=False)
+    if report.failure is not None:
+        fail("AuditFailed", str(report.failure))
+    out.print("audit passed", highlight=False)
+
+
+def _allowed_lag(svc: Services, given: int | None) -> int:
+    """How many events the latest checkpoint may lag: as given, else the checkpoint interval."""
+    return svc.settings.checkpoint_every if given is None else given
+
+
+def proof(
+    position: Annotated[int, typer.Argument(help="Log position of the event.", min=0)],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the bundle.")],
+    db: DbOption = None,
+) -> None:
+    """Write the offline proof bundle of one event (a contributor's receipt)."""
+    with services(db, create=False) as svc:
+        bundle = guarded(lambda: svc.provenance.bundle(position))
+    data = json.dumps(bundle.to_json(), indent=1, sort_keys=True)
+    out_file.write_text(data + "\n", encoding="utf-8")
+    out.print_json(
+        data={
+            "position": position,
+            "file": str(out_file),
+            "checkpoint_size": bundle.proof.size,
+            "anchored": bundle.anchor is not None,
+            "bytes": len(data),
+        }
+    )
+
+
+def verify_proof(
+    bundle_file: Annotated[Path, typer.Argument(help="A bundle from cocred proof.")],
+    ledger_key: Annotated[str, typer.Option("--ledger-key", help="The ledger's verifier key.")],
+    rpc: RpcOption = None,
+) -> None:
+    """Check a proof bundle with no database: signature, inclusion, checkpoint, anchor."""
+    try:
+        bundle = ProofBundle.from_json(json.loads(bundle_file.read_text(encoding="utf-8")))
+    except OSError as exc:
+        fail(MalformedBundleError.code, f"cannot read {bundle_file}: {exc}")
+    except ValueError as exc:
+        fail(MalformedBundleError.code, f"{bundle_file} is not JSON: {exc}")
+    except MalformedError as exc:
+        refuse(exc)
+    env = guarded(lambda: verify_bundle(bundle, ledger_key))
+    chained = False
+    if rpc is not None and bundle.anchor is not None:
+        check = _chain_check(rpc)
+        try:
+            check(bundle.anchor)
+        except (AnchorError, LedgerError) as exc:
+            refuse(exc)
+        chained = True
+    out.print_json(
+        data={
+            "valid": True,
+            "position": bundle.position,
+            "actor": env.actor,
+            "seq": env.seq,
+            "type": env.type,
+            "checkpoint_size": bundle.proof.size,
+            "anchor": None
+            if bundle.anchor is None
+            else {
+                "chain_id": bundle.anchor.chain_id,
+                "contract": bundle.anchor.contract,
+                "tx_hash": "0x" + bundle.anchor.tx_hash.hex(),
+                "block": bundle.anchor.block_number,
+                "checked_on_chain": chained,
+            },
+        }
+    )
+
+
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.", min=1)] = 1,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="First build the demo campaign (unless it is there), cut a checkpoint and "
+            "record an audit, so every page has something to show."
+        ),
+    ] = False,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) and the web pages with uvicorn."""
+    import os
+
+    import uvicorn
+
+    from api.http.app import MAX_HEADER_BYTES, prepare_tables
+
+    campaign = None
+    with services(db) as svc:
+        url = svc.settings.database_url
+        if demo:
+            campaign = _demo_for_serving(svc)
+        guarded(lambda: prepare_tables(svc))
+    os.environ["COCRED_DATABASE_URL"] = url
+    # A long-lived server freezes its replayed state out of the cyclic GC (api.http.group_commit).
+    os.environ.setdefault("COCRED_GC_FREEZE", "true")
+    base = f"http://{host}:{port}"
+    err.print(f"serving {url} at {base}/ (API docs at {base}/docs)", markup=False)
+    if campaign is not None:
+        err.print(
+            f"  the demo campaign: {base}/c/{campaign}\n  the auditor page:  {base}/audit",
+            markup=False,
+        )
+    uvicorn.run(
+        "api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        # h11, whose header-block limit uvicorn exposes (httptools has no such setting):
+        # a client cannot make a worker buffer an endless header; HeaderLimit caps the count.
+        http="h11",
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        log_level="warning",
+        access_log=False,  # warnings only: do not even build the access-log arguments
+    )
+
+
+def _demo_for_serving(svc: Services) -> str:
+    """Build the seed-1 demo unless it is there; checkpoint; record an audit. Its campaign id."""
+    from api.cli.demo import run_demo
+    from domain.demo.generator import demo_campaign_id
+
+    campaign = demo_campaign_id(1)
+    if not guarded(lambda: svc.campaigns.gate.read(lambda state: campaign in state.campaigns)):
+        guarded(lambda: run_demo(svc, err, seed=1, members=60, contributions=200, votes=1500))
+    else:
+        err.print(f"the demo campaign {campaign} is already in this database", markup=False)
+    prov = svc.provenance
+    guarded(prov.checkpoints.cut)
+    started_at = utc_stamp()
+    report = run_audit(
+        svc.ledger.store,
+        guarded(prov.checkpoints.all),
+        prov.identity.vkey,
+        settlements=svc.settlement_check,
+        threads=svc.settings.verify_threads,
+        max_checkpoint_lag=_allowed_lag(svc, None),
+    )
+    _record_audit(svc, report, started_at)
+    verdict = "passed" if report.ok else f"FAILED: {report.failure}"
+    err.print(f"audit of {report.events} events {verdict}", markup=False)
+    return campaign
+
+
+def _record_audit(svc: Services, report: AuditReport, started_at: str) -> None:
+    """Keep ``report`` in the database's audits table (the auditor page shows the latest)."""
+    engine = engine_for(svc.settings.database_url)
+    try:
+        guarded(lambda: AuditReports(engine).record(report, started_at))
+    finally:
+        engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the provenance verbs to the ``cocred`` app."""
+    app.command()(checkpoint)
+    app.command("ledger-key")(ledger_key)
+    app.add_typer(anchor_app, name="anchor")
+    app.command()(audit)
+    app.command()(proof)
+    app.command("verify-proof")(verify_proof)
+    app.command()(serve)

@@ -1,0 +1,363 @@
+"""The HTTP application: one factory, one error handler, a body limit, the routers.
+
+Routers are thin (parse → one service call → response model). Every error a
+service raises on purpose is rendered by ``_cocred_error`` as
+``{"error": code, "detail": sentence}`` with the status from ``api.http.errors``;
+request-shape errors become 422 ``InvalidRequest``; nothing a client sends can
+produce a 500. A database fault that escapes the stores unwrapped (SQLAlchemy,
+driver and eventsourcing errors, ``api.http.errors.STORAGE_FAULTS``) is a 503
+``StorageUnavailable``; any other unexpected exception a typed, logged 500
+``InternalError``. Requests routed to a web page get the same code and sentence
+as an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.bootstrap import Services
+from api.http.auth import RequestVerifier
+from api.http.errors import (
+    STORAGE_FAULTS,
+    ApiError,
+    error_body,
+    internal_error,
+    status_for,
+    storage_fault,
+)
+from api.http.group_commit import GroupCommitter
+from api.reads import Reads
+from domain.errors import DomainError
+from ledger.errors import LedgerError, StorageError
+from ledger.provenance.checkpointer import CheckpointerStatus, run_checkpointer
+from ledger.provenance.tree import engine_for
+from projections.errors import ProjectionError
+
+MAX_BODY = 256 * 1024
+MAX_HEADERS = 100  # header fields per request
+MAX_HEADER_BYTES = 32 * 1024  # the whole header block (request line included)
+log = logging.getLogger("cocred.api")
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, before the app reads them.
+
+    ``uploads`` is the larger limit of ``PUT /content/…`` (the content store's own).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, uploads: int | None = None) -> None:
+        self.app = app
+        self.limit = limit
+        self.uploads = uploads or limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit
+        if scope["method"] == "PUT" and scope["path"].startswith("/content/"):
+            limit = self.uploads
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(limit)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(limit)(scope, receive, send)
+
+
+class HeaderLimit:
+    """Refuse requests with over ``most`` header fields or ``size`` bytes of them: 431.
+
+    uvicorn's h11 stops buffering a header block beyond ``MAX_HEADER_BYTES`` (``cocred
+    serve`` sets ``h11_max_incomplete_event_size``), but a block that arrives whole in
+    one read passes it, and nothing caps the count: this checks both, typed.
+    """
+
+    def __init__(self, app: ASGIApp, most: int = MAX_HEADERS, size: int = MAX_HEADER_BYTES):
+        self.app = app
+        self.most = most
+        self.size = size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = scope.get("headers") or () if scope["type"] == "http" else ()
+        refusal = None
+        if len(headers) > self.most:
+            refusal = ApiError(
+                "TooManyHeaders",
+                f"a request has at most {self.most} header fields, got {len(headers)}",
+            )
+        elif (size := sum(len(name) + len(value) for name, value in headers)) > self.size:
+            refusal = ApiError(
+                "HeadersTooLarge", f"request headers are limited to {self.size} bytes, got {size}"
+            )
+        if refusal is not None:
+            response = JSONResponse(error_body(refusal), status_code=status_for(refusal))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"error": "PayloadTooLarge", "detail": f"request bodies are limited to {limit} bytes"},
+        status_code=413,
+    )
+
+
+def _on_page(request: Request) -> bool:
+    """True when the request was routed to a web page (``api.web.pages``), not the JSON API."""
+    route = request.scope.get("route")
+    return getattr(getattr(route, "endpoint", None), "__module__", "") == "api.web.pages"
+
+
+def _refusal(request: Request, body: dict[str, Any], status: int) -> Response:
+    """``body`` as JSON, or as the HTML error page when the request was for a page."""
+    if not _on_page(request):
+        return JSONResponse(body, status_code=status)
+    from api.web.pages import error_page  # the pages import this module
+
+    return error_page(request, status, body["error"], body["detail"])
+
+
+def _cocred_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LedgerError | DomainError | ProjectionError)
+    return _refusal(request, error_body(exc), status_for(exc))
+
+
+def _storage_fault(request: Request, exc: Exception) -> Response:
+    # Why a 503: the request was fine and may succeed later; logged once per request,
+    # without the traceback (the fault is the database's, not a bug here).
+    log.warning(
+        "%s %s: database fault: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        str(exc).splitlines()[0] if str(exc) else "",
+    )
+    return _cocred_error(request, storage_fault(exc))
+
+
+def _internal_error(request: Request, exc: Exception) -> Response:
+    # The last resort: whatever escaped every other handler is a server bug. The client
+    # gets a typed body (never a traceback or a bare "Internal Server Error"); the
+    # traceback goes to the log.
+    log.error(
+        "%s %s: unexpected %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
+    )
+    return _cocred_error(request, internal_error(exc))
+
+
+def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    detail = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+    return JSONResponse({"error": "InvalidRequest", "detail": detail}, status_code=422)
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HttpError")
+    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "no such resource"
+    # The 405's Allow header (RFC 9110 §15.5.6) rides on the exception's headers.
+    return JSONResponse(
+        {"error": code, "detail": detail}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """While serving: group-commit concurrent appends, cut checkpoints in the background.
+
+    The checkpointer survives database faults and reports to ``app.state.checkpointer``.
+
+    On shutdown the committer appends what is queued and refuses new requests.
+    """
+    services: Services = app.state.services
+    settings = services.settings
+    app.state.committer = (
+        GroupCommitter(
+            services.campaigns.gate,
+            max_group=settings.group_commit_max,
+            freeze_gc=settings.gc_freeze,
+        )
+        if settings.group_commit
+        else None
+    )
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_checkpointer,
+        args=(services.provenance.checkpoints, stop),
+        kwargs={
+            "poll": settings.checkpoint_poll_seconds,
+            "retry_max": settings.checkpoint_retry_max_seconds,
+            "status": app.state.checkpointer,
+        },
+        name="cocred-checkpointer",
+        daemon=True,
+    )
+    worker.start()
+    try:
+        yield
+    finally:
+        if app.state.committer is not None:
+            app.state.committer.close()
+        stop.set()
+        worker.join(timeout=5)
+        app.state.verifier.engine.dispose()
+        app.state.reads.close()
+
+
+def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
+    """The FastAPI app over ``services`` (the caller owns and closes them)."""
+    from fastapi.staticfiles import StaticFiles
+
+    from api.http.routes.auditor import router as auditor
+    from api.http.routes.brands import router as brands
+    from api.http.routes.contributors import router as contributors
+    from api.http.routes.events import router as events
+    from api.http.routes.health import router as health
+    from api.web.pages import STATIC
+    from api.web.pages import router as pages
+
+    app = FastAPI(
+        lifespan=_lifespan,
+        title="cocred",
+        version="0.1.0",
+        description="A verifiable contribution ledger for co-creation campaigns. Writes are "
+        "Ed25519-signed envelopes; reads of personal data are signed requests "
+        "(RFC 9421 profile, see api/http/auth.py). Every error is "
+        '{"error": code, "detail": sentence}.',
+    )
+    app.state.services = services
+    app.state.verifier = RequestVerifier(
+        services.ledger, engine_for(services.settings.database_url)
+    )
+    app.state.reads = Reads(services)
+    app.state.checkpointer = CheckpointerStatus()  # the lifespan's thread keeps it current
+    app.add_exception_handler(LedgerError, _cocred_error)
+    app.add_exception_handler(DomainError, _cocred_error)
+    app.add_exception_handler(ProjectionError, _cocred_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for fault in STORAGE_FAULTS:
+        app.add_exception_handler(fault, _storage_fault)
+    app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(HeaderLimit, most=MAX_HEADERS, size=MAX_HEADER_BYTES)
+    app.add_middleware(
+        BodyLimit, limit=max_body, uploads=max(max_body, services.settings.content_max_bytes)
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (health, events, contributors, brands, auditor, pages):
+        app.include_router(router)
+    return app
+
+
+def prepare_tables(services: Services) -> None:
+    """Create the tables the app adds beside the log (request nonces, audits) once, up front.
+
+    ``cocred serve`` calls it before starting its worker processes, so that they do
+    not race to create the same tables on a fresh database.
+    """
+    from api.http.auth import metadata as auth_tables
+    from ledger.provenance.audit_reports import AuditReports
+
+    engine = engine_for(services.settings.database_url)
+    try:
+        auth_tables.create_all(engine, checkfirst=True)
+        AuditReports(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"cannot create the server's tables: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+def services_of(request: Request) -> Services:
+    """The services the app was built with."""
+    services: Services = request.app.state.services
+    return services
+
+
+def reads_of(request: Request) -> Reads:
+    """The read models of this process (caught up on demand)."""
+    reads: Reads = request.app.state.reads
+    return reads
+
+
+def limit_query(default: int = 100, most: int = 1000) -> Any:
+    """The ``limit`` query parameter, its bounds in the OpenAPI description.
+
+    The bounds are documented rather than validated by FastAPI: ``page_limit``
+    checks them and says so in cocred's own sentence.
+    """
+    return Query(
+        default,
+        description=f"page size, from 1 to {most}",
+        json_schema_extra={"minimum": 1, "maximum": most},
+    )
+
+
+def page_limit(limit: int, most: int = 1000) -> int:
+    """Check a page size; raise ``ApiError`` (422) when it is out of range."""
+    if not 1 <= limit <= most:
+        raise ApiError("InvalidRequest", f"limit must be from 1 to {most}, got {limit}")
+    return limit
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a machine-readable code, a sentence, and the ids involved."""
+
+    error: str
+    detail: str
+    ids: dict[str, str | int | bool | None] | None = None
+
+
+_MEANING = {
+    401: "the envelope's key or the request's signature does not verify",
+    403: "the signer may not do this",
+    404: "no such thing",
+    409: "conflicts with the ledger's state (replay, closed campaign, …)",
+    410: "the member was erased",
+    413: "the body is too large",
+    422: "the input is malformed",
+    503: "the database (or the chain) is unavailable",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the statuses a route can refuse with (plus 422 and 503)."""
+    return {
+        s: {"model": ErrorBody, "description": _MEANING[s]} for s in sorted({*statuses, 422, 503})
+    }

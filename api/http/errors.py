@@ -1,0 +1,190 @@
+"""The one place where errors become HTTP statuses.
+
+Every error cocred raises on purpose carries a machine-readable ``code`` and a
+sentence (``detail``); the HTTP layer renders ``{"error": code, "detail":
+sentence}`` (plus ``ids`` when there are any) with the status below. Bad input
+is always a 4xx; a 5xx means the server or its database could not do its part.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from eventsourcing.persistence import PersistenceError
+
+from domain.errors import DomainError
+from ledger.errors import LedgerError, MalformedError, StorageError
+from projections.errors import ProjectionError
+
+# By code first (precise), then by the root class (a sensible default).
+STATUS_BY_CODE: dict[str, int] = {
+    # ledger: the envelope and its signature
+    "MalformedEvent": 422,
+    "NotCanonicalizable": 422,
+    "BadKeyFile": 422,
+    "BadKeyEvent": 422,
+    "Malformed": 422,
+    "MalformedBundle": 422,
+    "MalformedNote": 422,
+    "MalformedCheckpoint": 422,
+    "MalformedKey": 422,
+    "MalformedProof": 422,
+    "MalformedFrontier": 422,
+    "BatchTooLarge": 413,
+    "PayloadTooLarge": 413,
+    "UnknownKey": 401,
+    "BadSignature": 401,
+    "RevokedKey": 403,
+    "SequenceError": 409,
+    "Replay": 409,
+    "SequenceGap": 409,
+    "LogMoved": 409,
+    "Conflict": 409,
+    "NotFound": 404,
+    "InvalidProofRequest": 404,  # a leaf or tree size the log does not have (yet)
+    "VerificationFailed": 422,
+    # the server's own data is inconsistent: not the caller's fault
+    "LedgerError": 500,
+    "Equivocation": 500,
+    "NodeNotFound": 500,
+    "NodeConflict": 500,
+    "InternalError": 500,  # an unexpected exception: a server bug, logged, never a traceback
+    "StorageUnavailable": 503,
+    "OutcomeUnknown": 503,  # a COMMIT whose answer was lost: resubmit the same bytes
+    # HTTP-level refusals (api.http.errors.ApiError) and signed requests
+    "InvalidRequest": 422,
+    "UnexpectedEventType": 422,
+    "Unauthenticated": 401,
+    "BadRequestSignature": 401,
+    "StaleRequest": 401,
+    "ReplayedRequest": 401,
+    "Forbidden": 403,
+    "NoProfile": 404,
+    "NotReady": 503,  # GET /readyz: a readiness check failed (named in the body)
+    "TooManyHeaders": 431,
+    "HeadersTooLarge": 431,
+    # anchoring
+    "AnchorConfig": 503,
+    "AnchorConnection": 503,
+    "AnchorNode": 503,
+    "AnchorTimeout": 504,
+    "AnchorReverted": 409,
+    "AnchorMalformed": 422,
+    "AnchorVerificationFailed": 422,
+    "AnchorNotFound": 404,
+    "AnchorError": 503,
+    # campaign domain
+    "DomainError": 409,
+    "MalformedBody": 422,
+    "UnknownEventType": 422,
+    "InvalidShares": 422,
+    "InvalidProfile": 422,
+    "GuidelinesMismatch": 422,
+    "BadDemoSize": 422,
+    "UnknownCampaign": 404,
+    "UnknownContribution": 404,
+    "UnknownMember": 404,
+    "NoSuchVote": 404,
+    "UnknownLicence": 404,
+    "UnknownContent": 404,
+    "NotCampaignOwner": 403,
+    "NotInvited": 403,
+    "MemberBlocked": 403,
+    "NotJoined": 403,
+    "NotAuthor": 403,
+    "SelfVote": 403,
+    "MemberErased": 410,
+    "DuplicateCampaign": 409,
+    "DuplicateVote": 409,
+    "DuplicateLicence": 409,
+    "AlreadyJoined": 409,
+    "AlreadyInvited": 409,
+    "AlreadyBlocked": 409,
+    "NotBlocked": 409,
+    "CampaignClosed": 409,
+    "CampaignNotClosed": 409,
+    "OutsideCampaignWindow": 409,
+    "RemovedContribution": 409,
+    "NoLicence": 409,
+    "LicenceRevoked": 409,
+    "AlreadySettled": 409,
+    "SettlementMismatch": 409,
+    "ContentMismatch": 422,
+    "ContentTooLarge": 413,
+    "Contention": 503,  # the log kept moving under an append: try again
+    "ProfileKeyUnavailable": 503,  # the operator must restore the epoch key file
+    "ProfileKeyMismatch": 503,  # the operator pointed two databases at one key file
+    # projections and payout exports
+    "ProjectionError": 500,
+    "ProjectionFailed": 500,  # a read-model handler failed: a server bug, surfaced
+    "ReadModelMoved": 503,  # another process kept writing the read models: try again
+    "UnsupportedPolicy": 409,  # the campaign's policy: nothing the request can change
+    "SettlementRefused": 409,
+    "NothingToPay": 409,
+    "ExportRefused": 422,
+    "MissingPayoutHandle": 409,
+    "BadPayoutHandle": 409,
+}
+
+
+def status_for(exc: Exception) -> int:
+    """The HTTP status of a cocred error (4xx for anything the caller can fix)."""
+    code = getattr(exc, "code", "")
+    if code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[code]
+    if isinstance(exc, MalformedError):
+        return 422
+    if isinstance(exc, DomainError | ProjectionError):
+        return 409
+    if isinstance(exc, LedgerError):
+        return 400
+    return 500
+
+
+def error_body(exc: DomainError | LedgerError | ProjectionError) -> dict[str, Any]:
+    """``{"error": code, "detail": sentence, "ids": {...}}`` (ids only when present)."""
+    body: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
+    ids = {k: v for k, v in exc.ids.items() if isinstance(v, str | int | bool) or v is None}
+    if ids:
+        body["ids"] = ids
+    return body
+
+
+class ApiError(LedgerError):
+    """An HTTP-level refusal (authentication, size limits, paging) with its own code."""
+
+    def __init__(self, code: str, detail: str, **ids: object) -> None:
+        super().__init__(detail, **ids)
+        self.code = code
+
+
+# What a database fault looks like when it escapes the stores unwrapped (they raise
+# ``StorageError`` for the faults they expect): SQLAlchemy's, the drivers' and the
+# eventsourcing library's own errors. The app maps all of them, in one handler, to
+# 503 ``StorageUnavailable``: none is the caller's fault, and retrying may succeed.
+STORAGE_FAULTS: tuple[type[Exception], ...] = (
+    sa.exc.DBAPIError,  # OperationalError, InterfaceError, ... as SQLAlchemy wraps them
+    sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,  # the pool had no connection to give
+    psycopg.Error,  # includes psycopg_pool.PoolTimeout
+    sqlite3.Error,
+    PersistenceError,
+)
+
+
+def storage_fault(exc: Exception) -> StorageError:
+    """The ``StorageError`` (503) of an unwrapped database fault (names its kind, not its text)."""
+    return StorageError(
+        f"the database is unavailable ({type(exc).__name__}); nothing was changed by this "
+        "request: try again later"
+    )
+
+
+def internal_error(exc: Exception) -> ApiError:
+    """The typed 500 of an unexpected exception (a server bug; its traceback is logged)."""
+    return ApiError(
+        "InternalError", f"the server failed on an unexpected {type(exc).__name__}; it is logged"
+    )

@@ -1,0 +1,390 @@
+"""Brands: campaign state, the moderation queue, members, payout previews and exports.
+
+All of it is public but the payout export, whose payment formats carry payout
+handles: it needs a request signed by the campaign owner's current key. An
+export here is a preview and never settles; settling is a brand-signed
+``PayoutsSettled`` envelope through ``POST /events`` (``cocred export payouts
+--key`` builds one).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, get_args
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from api.http.app import errors, limit_query, page_limit, reads_of, services_of
+from api.http.routes.auditor import MAX_POSITION
+from api.http.routes.contributors import Signer, on_state, require_signer
+from projections.errors import UnknownCampaignError
+from projections.exact import fraction_text
+from projections.export import FORMATS, render, settlement_of
+from projections.projector import Projector
+from projections.queries import leaderboard
+
+router = APIRouter(tags=["brands"])
+
+Status = Literal["open", "accepted", "rejected", "removed"]
+Format = Literal["csv", "json", "safe-csv", "paypal-csv", "canonical"]
+assert set(get_args(Format)) == set(FORMATS), "keep Format in step with projections.export"
+_MEDIA = {
+    "csv": ("text/csv; charset=utf-8", "payouts.csv"),
+    "json": ("application/json", "payouts.json"),
+    "safe-csv": ("text/csv; charset=utf-8", "payouts.safe.csv"),
+    "paypal-csv": ("text/csv; charset=utf-8", "payouts.paypal.csv"),
+    "canonical": ("application/json", "payouts.canonical.json"),
+}
+
+
+# -- models ------------------------------------------------------------------------------------
+
+
+class CampaignSummary(BaseModel):
+    """A campaign as the read models hold it; ``pool`` includes every PoolFunded."""
+
+    campaign: str
+    brand: str
+    title: str
+    currency: str
+    membership: str
+    pool: int
+    opened_at: int
+    closed_at: int | None
+    settled_at: int | None
+    members: int
+    contributions: int
+
+
+class CampaignPage(BaseModel):
+    """A page of campaigns in the order they were opened; ``next`` is the next ``from``."""
+
+    campaigns: list[CampaignSummary]
+    total: int
+    next: int | None
+
+
+class MemberCounts(BaseModel):
+    joined: int
+    blocked: int
+
+
+class CampaignOut(BaseModel):
+    """The campaign's rules and window, with counts (``CampaignServices.show``)."""
+
+    campaign: str
+    brand: str
+    title: str
+    guidelines: str
+    starts_at: str
+    ends_at: str
+    membership: str
+    currency: str
+    pool: int
+    policy: dict[str, Any]
+    closed: bool
+    settled: bool
+    members: MemberCounts
+    contributions: int
+    removed: int
+    live_votes: int
+    licences: int
+
+
+class Moderated(BaseModel):
+    """One ``ContributionModerated`` event on the contribution."""
+
+    position: int
+    outcome: str
+    reason: str
+    note: str | None
+
+
+class QueuedContribution(BaseModel):
+    """A contribution, its status (``open``: never moderated) and its moderation history."""
+
+    contribution: str
+    position: int
+    signer: str
+    kind: str
+    title: str
+    content: str
+    status: str
+    score: str
+    moderation: list[Moderated]
+
+
+class ModerationQueue(BaseModel):
+    """Contributions in log order from position ``from``; ``next`` is the next ``from``."""
+
+    campaign: str
+    status: Status | None
+    contributions: list[QueuedContribution]
+    next: int | None
+
+
+class CampaignMember(BaseModel):
+    """A member's public standing: label, positions of invitation/join/block, credit."""
+
+    member: str
+    label: str
+    invited_at: int | None
+    joined_at: int | None
+    blocked: bool
+    blocked_at: int | None
+    block_reason: str | None
+    contributions: int
+    credit: str
+
+
+class MemberPage(BaseModel):
+    """Members by actor id; ``next`` is the next ``from`` (an index)."""
+
+    campaign: str
+    total: int
+    members: list[CampaignMember]
+    next: int | None
+
+
+class PayoutLine(BaseModel):
+    rank: int
+    member: str
+    label: str
+    credit: str
+    share: str
+    amount: int
+    capped: bool
+    below_minimum: bool
+
+
+class PayoutPreview(BaseModel):
+    """The projected payouts, best first; ``paid`` (every line, not just this page) is the
+    pool whenever somebody has credit."""
+
+    campaign: str
+    as_of: int
+    currency: str
+    pool: int
+    paid: int
+    payees: int
+    closed: bool
+    lines: list[PayoutLine]
+    next: int | None
+
+
+# -- campaigns ---------------------------------------------------------------------------------
+
+
+def _campaign_rows(projector: Projector, start: int, limit: int) -> tuple[list[Any], int]:
+    table = projector.tables.campaigns
+    query = select(table).order_by(table.c.opened_at).offset(start).limit(limit)
+    with projector.engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(table)).scalar_one()
+        return list(conn.execute(query).mappings()), int(total)
+
+
+@router.get("/campaigns", response_model=CampaignPage, responses=errors())
+def list_campaigns(
+    request: Request,
+    start: int = Query(
+        0, alias="from", ge=0, le=MAX_POSITION, description="index of the first campaign"
+    ),
+    limit: int = limit_query(),
+) -> CampaignPage:
+    """Every campaign in the order they were opened (at most ``limit``, ≤ 1000)."""
+    limit = page_limit(limit)
+    rows, total = _campaign_rows(reads_of(request).projector(), start, limit)
+    return CampaignPage(
+        campaigns=[
+            CampaignSummary.model_validate({**row, "pool": row["pool"] + row["funded"]})
+            for row in rows
+        ],
+        total=total,
+        next=start + limit if start + limit < total else None,
+    )
+
+
+@router.get("/campaigns/{campaign}", response_model=CampaignOut, responses=errors(404))
+def show_campaign(request: Request, campaign: str) -> CampaignOut:
+    """The campaign's rules, window, pool and counts."""
+    return CampaignOut.model_validate(services_of(request).campaigns.show(campaign))
+
+
+def _require_campaign(projector: Projector, campaign: str) -> None:
+    table = projector.tables.campaigns
+    with projector.engine.connect() as conn:
+        found = conn.execute(select(table.c.campaign).where(table.c.campaign == campaign)).first()
+    if found is None:
+        raise UnknownCampaignError(f"campaign {campaign} was never opened", campaign=campaign)
+
+
+@router.get(
+    "/campaigns/{campaign}/moderation", response_model=ModerationQueue, responses=errors(404)
+)
+def moderation_queue(
+    request: Request,
+    campaign: str,
+    status: Annotated[
+        Status | None, Query(description="only contributions with this status")
+    ] = None,
+    start: int = Query(
+        0, alias="from", ge=0, le=MAX_POSITION, description="the first log position"
+    ),
+    limit: int = limit_query(),
+) -> ModerationQueue:
+    """Contributions to moderate (``open``) or moderated, each with its moderation history."""
+    limit = page_limit(limit)
+    projector = reads_of(request).projector()
+    _require_campaign(projector, campaign)
+    works, moderated = projector.tables.contributions, projector.tables.moderation
+    query = select(works).where(works.c.campaign == campaign, works.c.position >= start)
+    if status is not None:
+        query = query.where(works.c.status == status)
+    with projector.engine.connect() as conn:
+        rows = list(conn.execute(query.order_by(works.c.position).limit(limit + 1)).mappings())
+        ids = [row["contribution"] for row in rows[:limit]]
+        history: dict[str, list[Moderated]] = {cid: [] for cid in ids}
+        if ids:
+            events = conn.execute(
+                select(moderated)
+                .where(moderated.c.campaign == campaign, moderated.c.contribution.in_(ids))
+                .order_by(moderated.c.position)
+            ).mappings()
+            for event in events:
+                history[event["contribution"]].append(Moderated.model_validate(event))
+    return ModerationQueue(
+        campaign=campaign,
+        status=status,
+        contributions=[
+            QueuedContribution.model_validate({**row, "moderation": history[row["contribution"]]})
+            for row in rows[:limit]
+        ],
+        next=rows[limit]["position"] if len(rows) > limit else None,
+    )
+
+
+@router.get("/campaigns/{campaign}/members", response_model=MemberPage, responses=errors(404))
+def campaign_members(
+    request: Request,
+    campaign: str,
+    start: int = Query(
+        0, alias="from", ge=0, le=MAX_POSITION, description="index of the first member"
+    ),
+    limit: int = limit_query(),
+) -> MemberPage:
+    """The campaign's members by actor id: public standing and credit, no personal data."""
+    limit = page_limit(limit)
+    projector = reads_of(request).projector()
+    _require_campaign(projector, campaign)
+    table = projector.tables.members
+    where = table.c.campaign == campaign
+    with projector.engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+        rows = list(
+            conn.execute(
+                select(table).where(where).order_by(table.c.member).offset(start).limit(limit)
+            ).mappings()
+        )
+    labels = services_of(request).campaigns.labels([row["member"] for row in rows])
+    return MemberPage(
+        campaign=campaign,
+        total=total,
+        members=[
+            CampaignMember.model_validate(
+                {**row, "label": labels[row["member"]], "blocked": row["blocked_at"] is not None}
+            )
+            for row in rows
+        ],
+        next=start + limit if start + limit < total else None,
+    )
+
+
+# -- payouts -----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/campaigns/{campaign}/payouts", response_model=PayoutPreview, responses=errors(404, 409)
+)
+def payout_preview(
+    request: Request,
+    campaign: str,
+    start: int = Query(
+        0, alias="from", ge=0, le=MAX_POSITION, description="index of the first payee"
+    ),
+    limit: int = limit_query(),
+) -> PayoutPreview:
+    """The projected payouts (blocked members excluded), best first; never settles."""
+    limit = page_limit(limit)
+    projector = reads_of(request).projector()
+    row, board = leaderboard(projector, campaign)
+    page = board[start : start + limit]
+    labels = services_of(request).campaigns.labels([s.member for s in page])
+    return PayoutPreview(
+        campaign=campaign,
+        as_of=projector.position(),
+        currency=row["currency"],
+        pool=row["pool"] + row["funded"],
+        paid=sum(s.amount for s in board),
+        payees=len(board),
+        closed=row["closed_at"] is not None,
+        lines=[
+            PayoutLine(
+                rank=s.rank,
+                member=s.member,
+                label=labels[s.member],
+                credit=fraction_text(s.credit),
+                share=fraction_text(s.share),
+                amount=s.amount,
+                capped=s.capped,
+                below_minimum=s.below_minimum,
+            )
+            for s in page
+        ],
+        next=start + limit if start + limit < len(board) else None,
+    )
+
+
+@router.get(
+    "/campaigns/{campaign}/payouts/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the export file (a preview: nothing is settled)",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        },
+        **errors(401, 403, 404, 409),
+    },
+)
+def export_payouts(
+    request: Request,
+    signer: Signer,
+    campaign: str,
+    fmt: Annotated[Format, Query(alias="format", description="the file's format")] = "csv",
+    token_address: str | None = Query(
+        None,
+        pattern=r"^0x[0-9a-fA-F]{40}$",
+        description="safe-csv: the ERC-20 token to pay with (default: the native coin)",
+    ),
+) -> Response:
+    """The payout file in ``format``, signed by the campaign owner's current key.
+
+    ``X-Cocred-Export-Sha256`` is the hash a ``PayoutsSettled`` would record.
+    """
+    services = services_of(request)
+    brand = services.campaigns.campaign(campaign).brand
+    require_signer(signer, brand, f"the payout export of campaign {campaign}")
+    settlement = on_state(request, lambda state: settlement_of(state.campaign(campaign)))
+    data = render(settlement, fmt, services.profiles, token_address=token_address)
+    media, name = _MEDIA[fmt]
+    return Response(
+        data,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{campaign}-{name}"',
+            "X-Cocred-Export-Sha256": settlement.sha256,
+        },
+    )

@@ -1,0 +1,633 @@
+"""Contributors: register a key, upload content, read one's own record, ask for erasure.
+
+Everything here is public (the log and the read models hold no personal data in
+clear) except the data export and the private profile, which need a request
+signed by the member's current key (``api.http.auth``). Events other than a key
+registration or an erasure go through ``POST /events``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from api.http.app import errors, limit_query, page_limit, reads_of, services_of
+from api.http.auth import SignedBy
+from api.http.errors import ApiError
+from api.http.routes.auditor import MAX_POSITION, LoggedEvent
+from api.http.routes.events import ENVELOPE_SCHEMA
+from domain.errors import MemberErasedError
+from domain.profiles import MEMBER_ERASED
+from ledger.actors import KEY_REGISTERED
+from ledger.envelope import MAX_ENVELOPE_BYTES, Envelope
+from ledger.keys import ID_PATTERN
+from projections.errors import UnknownMemberError
+from projections.explain import explain
+from projections.projector import Projector
+from projections.queries import attribution, lineage
+from projections.state import LogState
+
+router = APIRouter(tags=["contributors"])
+
+T = TypeVar("T")
+ACTOR = ID_PATTERN.pattern
+SHA256 = r"^[0-9a-f]{64}$"
+_ENVELOPE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ENVELOPE_SCHEMA}},
+    }
+}
+
+
+# -- shared by the routers: signed requests and the live projection state --------------------
+
+
+async def request_signer(
+    request: Request,
+    signature_input: str | None = Header(
+        None,
+        alias="Signature-Input",
+        description='sig1=("@method" "@path" "@query" "content-digest");created=…;'
+        'nonce="…";keyid="<actor>/<key id>";alg="ed25519" (RFC 9421, see api/http/auth.py)',
+    ),
+    signature: str | None = Header(None, alias="Signature", description="sig1=:<base64>:"),
+    digest: str | None = Header(
+        None, alias="Content-Digest", description="sha-256=:<base64 of the body's SHA-256>:"
+    ),
+) -> SignedBy:
+    """Who signed this request (a FastAPI dependency); raises the ``api.http.auth`` 401s.
+
+    The three headers are declared for the OpenAPI description; the verifier
+    reads them (and the raw path, query and body) from the request itself.
+    """
+    body = await request.body()
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else request.url.path
+    headers = dict(request.headers)
+    verifier = request.app.state.verifier
+    signer: SignedBy = await run_in_threadpool(
+        verifier.verify, request.method, path, request.url.query, body, headers
+    )
+    return signer
+
+
+Signer = Annotated[SignedBy, Depends(request_signer)]
+
+
+def require_signer(signer: SignedBy, actor: str, what: str) -> None:
+    """Raise ``Forbidden`` (403) unless ``actor`` signed the request; ``what`` names the read."""
+    if signer.actor != actor:
+        raise ApiError(
+            "Forbidden",
+            f"only {actor} may read {what}; this request is signed by {signer.actor}",
+            actor=actor,
+            signer=signer.actor,
+        )
+
+
+def on_state(request: Request, query: Callable[[LogState], T]) -> T:
+    """``query`` on the live projection state, caught up, with no catch-up running meanwhile.
+
+    The state is one object that every catch-up mutates in place, so the query
+    holds the read side's lock (the one ``Reads.state`` takes) while it runs.
+    """
+    with reads_of(request).reading() as state:
+        return query(state)
+
+
+# -- models ------------------------------------------------------------------------------------
+
+
+class Registered(BaseModel):
+    """Where the key registration landed; the actor id is the key's own id."""
+
+    position: int
+    actor: str
+    key: str
+
+
+class StoredContent(BaseModel):
+    """Content stored under its SHA-256 (lowercase hex)."""
+
+    sha256: str
+    size: int
+
+
+class MemberHistory(BaseModel):
+    """A page of the member's own signed events, oldest first, and where they take part.
+
+    ``next`` is the seq the following page starts at (None at the end); ``seq``
+    is the member's latest seq.
+    """
+
+    member: str
+    label: str
+    erased: bool
+    seq: int
+    campaigns: list[str]
+    events: list[LoggedEvent]
+    next: int | None
+
+
+class MemberRecord(BaseModel):
+    """The member's attribution counters and credit in one campaign (read models)."""
+
+    invited_at: int | None
+    joined_at: int | None
+    blocked_at: int | None
+    block_reason: str | None
+    contributions: int
+    coauthored: int
+    votes_cast: int
+    votes_counted: int
+    received_support: int
+    received_comment: int
+    received_save: int
+    received_share: int
+    reuses: int
+    remixed_by_others: int
+    licences: int
+    accepted: int
+    rejected: int
+    removed: int
+    cluster_size: int
+    credit: str
+    credit_via_remixes: str
+
+
+class Coauthor(BaseModel):
+    member: str
+    percent: int
+
+
+class ReuseRow(BaseModel):
+    """A recorded reuse of the contribution (``first_of_kind``: first per channel/territory)."""
+
+    position: int
+    licence: str
+    channel: str
+    territory: str
+    first_of_kind: bool
+
+
+class ModerationRow(BaseModel):
+    """A ``ContributionModerated`` event: outcome, reason code, note hash."""
+
+    position: int
+    contribution: str
+    outcome: str
+    reason: str
+    note: str | None
+
+
+class AuthoredContribution(BaseModel):
+    """One of the member's contributions with its votes, scores and what became of it."""
+
+    contribution: str
+    position: int
+    signer: str
+    kind: str
+    title: str
+    content: str
+    status: str
+    votes_support: int
+    votes_comment: int
+    votes_save: int
+    votes_share: int
+    reuses: int
+    distinct_reuses: int
+    support: str
+    score: str
+    credit: str
+    keep: str
+    kept: str
+    percent: int
+    coauthors: list[Coauthor]
+    reused: list[ReuseRow]
+    moderation: list[ModerationRow]
+
+
+class LicenceRow(BaseModel):
+    """A licence the member granted (``grant``: the LicenceGranted body)."""
+
+    licence: str
+    contribution: str
+    grant: dict[str, Any]
+    granted_at: int
+    revoked_at: int | None
+
+
+class Attribution(BaseModel):
+    """The member's record in a campaign; ``contributions`` is one page, oldest first."""
+
+    campaign: str
+    member: str
+    label: str
+    as_of: int
+    record: MemberRecord
+    licences: list[LicenceRow]
+    total: int
+    contributions: list[AuthoredContribution]
+    next: int | None
+
+
+class Link(BaseModel):
+    """A ``derived_from`` entry: the declared share (None: the policy's) and its value."""
+
+    parent: str
+    declared: str | None
+    share: str
+
+
+class Relative(BaseModel):
+    """An ancestor or descendant; ``path`` is the share of credit flowing along the chains."""
+
+    contribution: str
+    position: int
+    status: str
+    path: str
+    derived_from: list[Link]
+
+
+class Lineage(BaseModel):
+    campaign: str
+    contribution: str
+    status: str
+    derived_from: list[Link]
+    ancestors: list[Relative]
+    descendants: list[Relative]
+
+
+class ExplanationItem(BaseModel):
+    """One source event's credit to one of the member's contributions, and its cents."""
+
+    position: int
+    event: str
+    actor: str
+    detail: str
+    landed_on: str
+    credited: str
+    weight: str
+    factors: dict[str, str]
+    path: str
+    keep: str
+    percent: int
+    credit: str
+    exact: str
+    cents: int
+
+
+class IgnoredEvent(BaseModel):
+    position: int
+    event: str
+    reason: str
+
+
+class Explanation(BaseModel):
+    """Why the member earns ``payout``: the items' cents add up to it (projections.explain)."""
+
+    format: str
+    campaign: str
+    member: str
+    as_of: int
+    currency: str
+    pool: int
+    total_credit: str
+    credit: str
+    blocked: bool
+    share: str
+    base: str
+    adjustment: str
+    capped: bool
+    below_minimum: bool
+    rounding: str
+    payout: int
+    items: list[ExplanationItem]
+    ignored: list[IgnoredEvent]
+
+
+class ProfileOut(BaseModel):
+    display_name: str
+    email: str
+    payout_handle: str
+
+
+class Commitment(BaseModel):
+    """The salt (hex) and the commitment the log's ProfileCommitted holds."""
+
+    salt: str
+    commitment: str
+
+
+class Standing(BaseModel):
+    invited: bool
+    joined: bool
+    blocked: bool
+    reason: str | None
+
+
+class MyData(BaseModel):
+    """Everything cocred holds about the member (the right of access)."""
+
+    member: str
+    erased: bool
+    profile: ProfileOut | None
+    commitment: Commitment | None
+    campaigns: dict[str, Standing]
+    contributions: list[str]
+    events: list[dict[str, Any]]
+
+
+class PrivateProfile(BaseModel):
+    """The member's decrypted profile and the salt that opens its commitment."""
+
+    member: str
+    profile: ProfileOut
+    salt: str
+    commitment: str
+
+
+class Erased(BaseModel):
+    """Where the MemberErased event landed; the profile's key, salt and ciphertext are gone."""
+
+    position: int
+    actor: str
+    seq: int
+    type: str
+
+
+# -- keys and content --------------------------------------------------------------------------
+
+
+@router.post(
+    "/keys",
+    status_code=201,
+    response_model=Registered,
+    responses={
+        200: {"model": Registered, "description": "already registered with these exact bytes"},
+        **errors(401, 409, 413),
+    },
+    openapi_extra=_ENVELOPE_BODY,
+)
+async def register_key(request: Request, response: Response) -> Registered:
+    """Register a key: a self-signed ``KeyRegistered`` envelope (seq 1) starts an actor.
+
+    201; 200 when these exact bytes are already stored (a retry), with their position.
+    """
+    body = await request.body()
+    if len(body) > MAX_ENVELOPE_BYTES:
+        raise ApiError("PayloadTooLarge", f"an envelope is at most {MAX_ENVELOPE_BYTES} bytes")
+    envelope = Envelope.from_bytes(body)
+    if envelope.type != KEY_REGISTERED:
+        raise ApiError(
+            "UnexpectedEventType",
+            f"POST /keys takes a self-signed {KEY_REGISTERED} envelope, not a {envelope.type}; "
+            f"send other events to POST /events",
+            type=envelope.type,
+        )
+    gate = services_of(request).campaigns.gate
+    positions = await run_in_threadpool(gate.append_batch, [envelope])
+    if positions.stored_before:
+        response.status_code = 200
+    return Registered(position=positions[0], actor=envelope.actor, key=envelope.key)
+
+
+@router.put(
+    "/content/{sha256}",
+    status_code=201,
+    response_model=StoredContent,
+    responses={200: {"model": StoredContent, "description": "already stored"}, **errors(413)},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_content(
+    request: Request, response: Response, sha256: str = Path(pattern=SHA256)
+) -> StoredContent:
+    """Store the raw body under its SHA-256, which must be ``sha256`` (201; 200 if stored)."""
+    data = await request.body()
+    content = services_of(request).content
+
+    def store() -> bool:
+        known = content.has(sha256)
+        content.put(data, sha256)
+        return known
+
+    if await run_in_threadpool(store):
+        response.status_code = 200
+    return StoredContent(sha256=sha256, size=len(data))
+
+
+@router.get(
+    "/content/{sha256}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the bytes",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        **errors(404),
+    },
+)
+def read_content(request: Request, sha256: str = Path(pattern=SHA256)) -> Response:
+    """The bytes stored under ``sha256`` (immutable: they are their own name)."""
+    data = services_of(request).content.get(sha256)
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"ETag": f'"{sha256}"', "Cache-Control": "public, max-age=31536000, immutable"},
+    )
+
+
+# -- a member's public record ------------------------------------------------------------------
+
+
+def _member_campaigns(projector: Projector, member: str) -> list[str]:
+    members = projector.tables.members
+    query = select(members.c.campaign).where(members.c.member == member)
+    with projector.engine.connect() as conn:
+        return sorted(conn.execute(query).scalars())
+
+
+@router.get("/members/{actor}/history", response_model=MemberHistory, responses=errors(404))
+def member_history(
+    request: Request,
+    actor: str = Path(pattern=ACTOR),
+    start: int = Query(
+        1, alias="from", ge=1, le=MAX_POSITION, description="the first seq of the page"
+    ),
+    limit: int = limit_query(),
+) -> MemberHistory:
+    """The member's own signed events in seq order (at most ``limit``, ≤ 1000)."""
+    limit = page_limit(limit)
+    services = services_of(request)
+    state = services.ledger.actor_state(actor)
+    if state is None:
+        raise UnknownMemberError(f"no actor {actor} is registered in the log", member=actor)
+    records = services.ledger.store.read_actor(actor, after_seq=start - 1, limit=limit)
+    last = records[-1].seq if records else start - 1
+    label = services.campaigns.labels([actor])[actor]
+    erased = services.campaigns.gate.read(lambda domain: actor in domain.erased)
+    return MemberHistory(
+        member=actor,
+        label=label,
+        erased=erased,
+        seq=state.seq,
+        campaigns=_member_campaigns(reads_of(request).projector(), actor),
+        events=[LoggedEvent(position=r.position, event=orjson.loads(r.data)) for r in records],
+        next=last + 1 if last < state.seq else None,
+    )
+
+
+def _licence(row: dict[str, Any]) -> LicenceRow:
+    return LicenceRow(
+        licence=row["licence"],
+        contribution=row["contribution"],
+        grant=orjson.loads(row["grant_body"]),
+        granted_at=row["granted_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+@router.get(
+    "/campaigns/{campaign}/members/{actor}/attribution",
+    response_model=Attribution,
+    responses=errors(404),
+)
+def member_attribution(
+    request: Request,
+    campaign: str,
+    actor: str = Path(pattern=ACTOR),
+    start: int = Query(
+        0, alias="from", ge=0, le=MAX_POSITION, description="index of the first contribution"
+    ),
+    limit: int = limit_query(),
+) -> Attribution:
+    """The member's attribution record in a campaign; its contributions in pages."""
+    limit = page_limit(limit)
+    found = attribution(reads_of(request).projector(), campaign, actor)
+    works = found["contributions"]
+    page = works[start : start + limit]
+    return Attribution(
+        campaign=campaign,
+        member=actor,
+        label=services_of(request).campaigns.labels([actor])[actor],
+        as_of=found["as_of"],
+        record=MemberRecord.model_validate(found["record"]),
+        licences=[_licence(row) for row in found["licences"]],
+        total=len(works),
+        contributions=[AuthoredContribution.model_validate(row) for row in page],
+        next=start + limit if start + limit < len(works) else None,
+    )
+
+
+@router.get(
+    "/campaigns/{campaign}/contributions/{contribution}/lineage",
+    response_model=Lineage,
+    responses=errors(404),
+)
+def contribution_lineage(request: Request, campaign: str, contribution: str) -> Lineage:
+    """The contribution's ancestors and descendants, with the share flowing along each chain."""
+    return Lineage.model_validate(lineage(reads_of(request).projector(), campaign, contribution))
+
+
+@router.get(
+    "/campaigns/{campaign}/members/{actor}/explanation",
+    response_model=Explanation,
+    responses=errors(404, 409),
+)
+def member_explanation(
+    request: Request, campaign: str, actor: str = Path(pattern=ACTOR)
+) -> Explanation:
+    """Every cent of the member's payout traced to the events that earned it."""
+    found = on_state(
+        request, lambda state: explain(state.campaign(campaign), actor, state.position).to_json()
+    )
+    return Explanation.model_validate(found)
+
+
+# -- a member's private data (signed requests) -------------------------------------------------
+
+
+@router.get("/members/{actor}/export", response_model=MyData, responses=errors(401, 403))
+def export_my_data(
+    request: Request,
+    signer: Signer,
+    actor: str = Path(pattern=ACTOR),
+) -> MyData:
+    """Everything cocred holds about the member; signed by the member's current key."""
+    require_signer(signer, actor, "their data export")
+    return MyData.model_validate(services_of(request).campaigns.export_my_data(actor))
+
+
+@router.get(
+    "/members/{actor}/profile", response_model=PrivateProfile, responses=errors(401, 403, 404, 410)
+)
+def private_profile(
+    request: Request,
+    signer: Signer,
+    actor: str = Path(pattern=ACTOR),
+) -> PrivateProfile:
+    """The member's private profile (member only: brands get payout handles in exports)."""
+    require_signer(signer, actor, "their private profile")
+    services = services_of(request)
+    stored = services.profiles.stored(actor)
+    if stored is None:
+        if services.campaigns.gate.read(lambda domain: actor in domain.erased):
+            raise MemberErasedError(
+                f"member {actor} was erased: their profile is gone for good", member=actor
+            )
+        raise ApiError("NoProfile", f"member {actor} has not set a profile", member=actor)
+    return PrivateProfile(
+        member=actor,
+        profile=ProfileOut.model_validate(stored.profile.to_json()),
+        salt=stored.salt.hex(),
+        commitment=stored.commitment,
+    )
+
+
+@router.post(
+    "/members/{actor}/erasure",
+    status_code=201,
+    response_model=Erased,
+    responses=errors(401, 403, 409, 410, 413),
+    openapi_extra=_ENVELOPE_BODY,
+)
+async def request_erasure(request: Request, actor: str = Path(pattern=ACTOR)) -> Erased:
+    """Erase the member: a ``MemberErased`` envelope signed by them (crypto-shredding)."""
+    body = await request.body()
+    if len(body) > MAX_ENVELOPE_BYTES:
+        raise ApiError("PayloadTooLarge", f"an envelope is at most {MAX_ENVELOPE_BYTES} bytes")
+    envelope = Envelope.from_bytes(body)
+    if envelope.type != MEMBER_ERASED:
+        raise ApiError(
+            "UnexpectedEventType",
+            f"an erasure request is a signed {MEMBER_ERASED} envelope, not a {envelope.type}",
+            type=envelope.type,
+        )
+    if envelope.actor != actor:
+        raise ApiError(
+            "Forbidden",
+            f"only {actor} may ask for their own erasure; the envelope is signed by "
+            f"{envelope.actor}",
+            actor=actor,
+            signer=envelope.actor,
+        )
+    receipt = await run_in_threadpool(services_of(request).campaigns.erase_signed, envelope)
+    return Erased(
+        position=receipt.position, actor=receipt.actor, seq=receipt.seq, type=receipt.type
+    )
