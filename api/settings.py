@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     verify_threads: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
-        description="threads that verify signatures (Ed25519 releases the GIL)",
+        description="worker processes that verify the signatures of a big batch (1: in the caller)",
     )
     content_max_bytes: int = Field(
         16 * 1024 * 1024, ge=1, description="largest upload the content store accepts (bytes)"

@@ -12,7 +12,7 @@ Two kinds of work, chosen by measurement:
 - Appending a batch (``ledger.ledger``): the caller parses and applies key
   states slice by slice, as it must in order, and each slice's signature checks
   go packed to a worker (``verify_packed``) while it parses the next. Parsing
-  on the workers too was measured ~10% slower on 2 cores: the caller must still
+  on the workers too was measured slower on 2 cores: the caller must still
   apply every event in order, so what the workers found has to travel back.
 - Re-verifying a stored log (``ledger.verify``, the audit): each worker reads its
   range from the database itself and runs every check that needs no earlier

@@ -1,9 +1,9 @@
 """Canonical JSON (RFC 8785, JCS) for everything that is signed or hashed.
 
-The reference is the ``rfc8785`` package. Canonicalising with it costs ~29 µs for
-a typical envelope, which would dominate ingestion, so values that cannot differ
+The reference is the ``rfc8785`` package. Canonicalising with it would dominate
+ingestion (figures in ``bench/README.md``), so values that cannot differ
 between JCS and ``json.dumps(sort_keys=True, separators=(",", ":"),
-ensure_ascii=False)`` take that C-accelerated path (~6 µs). The two agree when
+ensure_ascii=False)`` take that C-accelerated path. The two agree when
 (a) there are no floats (we forbid them: money and shares are integers or exact
 decimal strings), (b) integers are I-JSON safe (|n| < 2**53), and (c) no object
 key holds a character at or above U+E000, where UTF-16 code-unit order (JCS) and

@@ -1,10 +1,10 @@
 """Ed25519 keys: ids (RFC 7638 thumbprints), key files, signing and verification.
 
-Signing uses ``cryptography``; verification uses PyNaCl (libsodium), measured here
-at ~57 µs per verify against ~114 µs for ``cryptography`` — and it means every
-signature the ledger accepts was made by one implementation and checked by
-another. Verification calls libsodium's ``crypto_sign_open`` directly on the raw
-32-byte key (no ``VerifyKey`` object per key, ~1 µs less per call).
+Signing uses ``cryptography``; verification uses PyNaCl (libsodium), measured
+twice as fast (``bench/README.md``) — and it means every signature the ledger
+accepts was made by one implementation and checked by another. Verification
+calls libsodium's ``crypto_sign_open`` directly on the raw 32-byte key (no
+``VerifyKey`` object per key).
 
 A key file is a private JWK (RFC 8037 ``OKP``/``Ed25519`` with ``d``) plus the
 ``actor`` it acts for: an actor id is the thumbprint of the actor's *first* key

@@ -252,7 +252,7 @@ class GroupCommitter:
         """Move the objects alive now out of the cyclic GC's sight (``gc.freeze``).
 
         The gate's state is millions of long-lived objects; every full collection
-        walks them all (100-200 ms at 30k events, stopping every thread), and finds
+        walks them all (stopping every thread; see bench/README.md), and finds
         nothing to free. Frozen, they are still freed by reference counting. Young
         garbage is collected first so that it is not frozen with them.
         """

@@ -87,8 +87,8 @@ class SqlNodes(NodeReader):
             return []
         # One query; each part slices just the 32 bytes it needs out of its chunk
         # (a whole chunk is 8 KB, and a proof touches ~40 of them). Driver-level SQL,
-        # cached by size: compiling a 40-part union per proof cost milliseconds, and
-        # SQLAlchemy's result rows another 0.1-0.2 ms over the driver's own cursor.
+        # cached by size: compiling a 40-part union per proof is slow, and so are
+        # SQLAlchemy's result rows beside the driver's own cursor (bench/README.md).
         params: list[int] = []
         for i, (level, index) in enumerate(coords):
             params += [i, (index % CHUNK) * HASH_SIZE + 1, level, index // CHUNK]
