@@ -193,7 +193,9 @@ class Server:
         self.workers = workers
 
     def wait_ready(self, probe: bytes, timeout: float = 120) -> None:
-        """Wait until the workers append: ``probe`` (an event already in the log) gets its 409.
+        """Wait until the workers append: ``probe`` (an event already in the log) gets its 200.
+
+        A retry of stored bytes is answered 200 with the stored position (never a refusal).
 
         A worker's first append waits for its committer to replay the log; each new
         connection may land on another worker, so several probes are sent.
@@ -209,9 +211,10 @@ class Server:
                 f"http://127.0.0.1:{self.port}/events", data=probe, method="POST"
             )
             try:
-                urllib.request.urlopen(request, timeout=timeout)
-            except urllib.error.HTTPError as exc:
-                answered += exc.code == 409
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    answered += response.status == 200
+            except urllib.error.HTTPError:
+                time.sleep(0.2)
             except OSError:
                 time.sleep(0.2)
 
