@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from ledger.errors import CocredError
 
-class DomainError(Exception):
+
+class DomainError(CocredError):
     """Root of every error the campaign domain raises on purpose."""
 
     code = "DomainError"
-
-    def __init__(self, detail: str, **ids: object) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.ids = ids
 
 
 E = TypeVar("E", bound=DomainError)

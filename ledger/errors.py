@@ -8,16 +8,29 @@ step and the mismatch, so an auditor can act on it without a debugger.
 from __future__ import annotations
 
 
-class LedgerError(Exception):
-    """Root of every error the ledger raises on purpose."""
+class CocredError(Exception):
+    """Root of every error cocred raises on purpose, in every package.
 
-    code = "LedgerError"
+    ``code`` is the machine-readable name, ``detail`` the sentence a person reads,
+    ``ids`` the ids involved (actor, seq, position, campaign …) that a caller or
+    the HTTP layer can report without parsing the sentence. Each package has its
+    own root under this one (``LedgerError``, ``DomainError``, ``ProjectionError``,
+    ``ApiError``); the CLI and the HTTP layer catch this one type. It lives here
+    because ``ledger`` is the package every other one may import.
+    """
+
+    code = "CocredError"
 
     def __init__(self, detail: str, **ids: object) -> None:
         super().__init__(detail)
         self.detail = detail
-        # Ids (actor, seq, position, ...) that a caller or the HTTP layer can report.
         self.ids = ids
+
+
+class LedgerError(CocredError):
+    """Root of every error the ledger raises on purpose."""
+
+    code = "LedgerError"
 
 
 class MalformedError(LedgerError):

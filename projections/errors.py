@@ -1,22 +1,19 @@
 """The projections' errors: one root, each refusal its own type with a sentence and ids.
 
-Same shape as ``LedgerError`` (``code``, ``detail``, ``ids``), so the CLI and the
-HTTP layer can map both the same way; but a separate root, because a read model
-that cannot answer is not a ledger failure.
+Under the common root ``CocredError`` (``code``, ``detail``, ``ids``), so the CLI
+and the HTTP layer map it like every other; a root of its own, because a read
+model that cannot answer is not a ledger failure.
 """
 
 from __future__ import annotations
 
+from ledger.errors import CocredError
 
-class ProjectionError(Exception):
+
+class ProjectionError(CocredError):
     """Root of every error the projections raise on purpose."""
 
     code = "ProjectionError"
-
-    def __init__(self, detail: str, **ids: object) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.ids = ids
 
 
 class ProjectionFailedError(ProjectionError):

@@ -18,11 +18,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.bootstrap import Services, bootstrap
-from domain.errors import DomainError
 from ledger.actors import KEY_REGISTERED, KEY_REVOKED, KEY_ROTATED, rotation_statement
 from ledger.canonical import CanonicalizationError, parse_json
 from ledger.envelope import sign_envelope
-from ledger.errors import LedgerError, MalformedError
+from ledger.errors import CocredError, MalformedError
 from ledger.keys import SigningKey, b64url, public_jwk
 from ledger.ledger import IMPORT_BATCH, MAX_BATCH
 from ledger.verify import verify_log
@@ -47,8 +46,8 @@ DbOption = Annotated[
 KeyOption = Annotated[Path, typer.Option("--key", help="Private key file of the signing actor.")]
 
 T = TypeVar("T")
-Refusal = LedgerError | DomainError
-REFUSALS = (LedgerError, DomainError)
+Refusal = CocredError
+REFUSALS = (CocredError,)
 
 
 def fail(code: str, detail: str) -> NoReturn:

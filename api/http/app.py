@@ -39,11 +39,9 @@ from api.http.errors import (
 )
 from api.http.group_commit import GroupCommitter
 from api.reads import Reads
-from domain.errors import DomainError
-from ledger.errors import LedgerError, StorageError
+from ledger.errors import CocredError, StorageError
 from ledger.provenance.checkpointer import CheckpointerStatus, run_checkpointer
 from ledger.provenance.tree import engine_for
-from projections.errors import ProjectionError
 
 MAX_BODY = 256 * 1024
 MAX_HEADERS = 100  # header fields per request
@@ -150,7 +148,7 @@ def _refusal(request: Request, body: dict[str, Any], status: int) -> Response:
 
 
 def _cocred_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LedgerError | DomainError | ProjectionError)
+    assert isinstance(exc, CocredError)
     return _refusal(request, error_body(exc), status_for(exc))
 
 
@@ -267,9 +265,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     )
     app.state.reads = Reads(services)
     app.state.checkpointer = CheckpointerStatus()  # the lifespan's thread keeps it current
-    app.add_exception_handler(LedgerError, _cocred_error)
-    app.add_exception_handler(DomainError, _cocred_error)
-    app.add_exception_handler(ProjectionError, _cocred_error)
+    app.add_exception_handler(CocredError, _cocred_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for fault in STORAGE_FAULTS:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from eventsourcing.persistence import PersistenceError
 
 from domain.errors import DomainError
-from ledger.errors import LedgerError, MalformedError, StorageError
+from ledger.errors import CocredError, LedgerError, MalformedError, StorageError
 from projections.errors import ProjectionError
 
 # By code first (precise), then by the root class (a sensible default).
@@ -144,7 +144,7 @@ def status_for(exc: Exception) -> int:
     return 500
 
 
-def error_body(exc: DomainError | LedgerError | ProjectionError) -> dict[str, Any]:
+def error_body(exc: CocredError) -> dict[str, Any]:
     """``{"error": code, "detail": sentence, "ids": {...}}`` (ids only when present)."""
     body: dict[str, Any] = {"error": exc.code, "detail": exc.detail}
     ids = {k: v for k, v in exc.ids.items() if isinstance(v, str | int | bool) or v is None}
@@ -153,7 +153,7 @@ def error_body(exc: DomainError | LedgerError | ProjectionError) -> dict[str, An
     return body
 
 
-class ApiError(LedgerError):
+class ApiError(CocredError):
     """An HTTP-level refusal (authentication, size limits, paging) with its own code."""
 
     def __init__(self, code: str, detail: str, **ids: object) -> None:
