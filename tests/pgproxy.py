@@ -1,6 +1,8 @@
-"""A TCP proxy in front of the test PostgreSQL that can lose a COMMIT's acknowledgement.
+"""A TCP proxy in front of the test PostgreSQL: real network faults, on demand.
 
-It forwards bytes both ways, one thread per direction. Armed with
+It forwards bytes both ways, one thread per direction. ``cut()`` closes every
+connection through it and hangs up on new ones (as a server that went away
+would) until ``restore()``. Armed with
 ``lose_next_commit()``, it watches client-to-server bytes for the query text
 ``COMMIT`` (a simple ``Query`` or an extended-protocol ``Parse``: both carry the
 text NUL-terminated), forwards that chunk to the server, then closes the client
@@ -17,6 +19,9 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+from tests.support import PG_URL
 
 _COMMIT_TEXTS = (b"COMMIT\x00", b"commit\x00")
 
@@ -24,7 +29,10 @@ _COMMIT_TEXTS = (b"COMMIT\x00", b"commit\x00")
 class PgProxy:
     """Forwards 127.0.0.1:``port`` to the PostgreSQL at ``upstream``; faults on demand."""
 
-    def __init__(self, upstream: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
+    def __init__(self, upstream: tuple[str, int] | None = None) -> None:
+        if upstream is None:
+            server = urlsplit(PG_URL)
+            upstream = (server.hostname or "127.0.0.1", server.port or 5432)
         self.upstream = upstream
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
@@ -38,10 +46,11 @@ class PgProxy:
         self._thread = threading.Thread(target=self._accept, name="pgproxy", daemon=True)
         self._thread.start()
 
-    def url(self, schema_url: str) -> str:
-        """``schema_url`` (a test PostgreSQL URL) rewritten to go through this proxy."""
-        host, port = self.upstream
-        return schema_url.replace(f"@{host}:{port}/", f"@127.0.0.1:{self.port}/", 1)
+    def url(self, url: str) -> str:
+        """``url`` (a postgresql:// URL) pointed at this proxy instead of the server."""
+        parts = urlsplit(url)
+        user, at, _ = parts.netloc.rpartition("@")
+        return urlunsplit(parts._replace(netloc=f"{user}{at}127.0.0.1:{self.port}"))
 
     def lose_next_commit(self, *, refuse_after_drop: bool = False) -> None:
         """Lose the acknowledgement of the next COMMIT (and, optionally, everything after)."""
@@ -49,8 +58,17 @@ class PgProxy:
             self._armed += 1
             self._refuse_after_drop = refuse_after_drop
 
-    def heal(self) -> None:
-        """Accept and forward connections again."""
+    def cut(self) -> None:
+        """Close every connection through the proxy and hang up on new ones: the server is gone."""
+        with self._lock:
+            self.refusing = True
+            pairs, self._pairs = self._pairs, []
+        for client, server in pairs:
+            _close(client)
+            _close(server)
+
+    def restore(self) -> None:
+        """Accept and forward connections again (and lose no more COMMITs)."""
         with self._lock:
             self.refusing = False
             self._armed = 0
@@ -63,7 +81,9 @@ class PgProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            if self.refusing:
+            with self._lock:
+                refuse = self.refusing or self._closed
+            if refuse:
                 _close(client)
                 continue
             try:

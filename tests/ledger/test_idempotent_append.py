@@ -160,7 +160,7 @@ def test_a_lost_commit_whose_outcome_cannot_be_read_is_outcome_unknown(
             "and whether it was stored cannot be read back:"
         )
         assert caught.value.detail.endswith("send the same bytes again to learn its position")
-        proxy.heal()
+        proxy.restore()
         assert ledger.append(note(2)) == 1  # the retry the error asks for
         assert ledger.size() == 2
 

@@ -103,7 +103,7 @@ def test_a_lost_commit_that_cannot_be_read_back_is_503_outcome_unknown(tmp_path:
             assert lost.status_code == 503
             assert lost.json()["error"] == "OutcomeUnknown"
             assert lost.json()["detail"].endswith("send the same bytes again to learn its position")
-            proxy.heal()
+            proxy.restore()
             retried = client.post("/events", content=body, headers=JSON)
             # The COMMIT had reached PostgreSQL: the resubmission learns where it is.
             assert (retried.status_code, retried.json()) == (200, {"position": 1}), retried.text

@@ -1,23 +1,19 @@
 """A database that goes away under a running app: every read is a typed 503, never a 500.
 
 The app runs on a real PostgreSQL reached through a small TCP proxy in this
-test. Closing the proxy (its listening socket and every connection through it)
-makes the database unreachable for the app, deterministically: pooled
-connections break and new ones are refused. Then every GET route of the app's
+test (``tests.pgproxy``). Cutting the proxy (every connection through it, and
+each new one hung up on) makes the database unreachable for the app,
+deterministically: pooled connections break and new ones fail. Then every GET route of the app's
 route table is asked, with plausible path parameters (a real campaign, member,
 contribution and position; signed requests where the route needs one).
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from fastapi import FastAPI
@@ -29,6 +25,7 @@ from api.http.app import create_app
 from api.http.auth import sign_request
 from api.settings import Settings
 from domain.demo.generator import DemoSummary, build_demo
+from tests.pgproxy import PgProxy
 from tests.support import drop_postgres_schema, fresh_postgres_url, registration, seeded_key
 
 pytestmark = pytest.mark.postgres
@@ -48,74 +45,17 @@ WITHOUT_DATABASE = {
 }
 
 
-class Proxy:
-    """Forwards TCP connections from a local port to ``target``, until ``close``."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            upstream = socket.create_connection(self.target)
-            with self.lock:
-                if self.closed:
-                    client.close()
-                    upstream.close()
-                    return
-                self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        """Cut every connection and refuse new ones: the database is unreachable."""
-        with self.lock:
-            self.closed = True
-            self.listener.close()
-            for s in self.sockets:
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                s.close()
-
-
-def via(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{port}"))
-
-
 class Site:
-    def __init__(self, client: TestClient, demo: DemoSummary, proxy: Proxy, sha: str) -> None:
+    def __init__(self, client: TestClient, demo: DemoSummary, proxy: PgProxy, sha: str) -> None:
         self.client, self.demo, self.proxy, self.sha = client, demo, proxy, sha
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     url = fresh_postgres_url()
-    target = urlsplit(url)
-    proxy = Proxy(target.hostname or "127.0.0.1", target.port or 5432)
+    proxy = PgProxy()
     where: Path = tmp_path_factory.mktemp("faults")
-    settings = Settings(database_url=via(url, proxy.port), ledger_key_file=where / "ledger.key")
+    settings = Settings(database_url=proxy.url(url), ledger_key_file=where / "ledger.key")
     try:
         with bootstrap(settings) as services:
             demo = build_demo(services, seed=1, members=12, contributions=24, votes=80)
@@ -126,7 +66,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 for page in client.get("/log", params={"limit": 1000}).json()["events"]:
                     sha = sha or page["event"]["body"].get("content", "")
                 yield Site(client, demo, proxy, sha)
-                proxy.close()
+                proxy.cut()
     finally:
         proxy.close()
         drop_postgres_schema(url)
@@ -165,7 +105,7 @@ def test_every_get_route_answers_503_storage_unavailable_when_the_database_is_go
     }
     routes = get_routes(client.app)
     assert len(routes) > 25  # the walk covers the whole table
-    site.proxy.close()
+    site.proxy.cut()
     answers: dict[str, tuple[int, Any]] = {}
     for route in routes:
         if route.path in WITHOUT_DATABASE:

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import sqlalchemy as sa
@@ -23,9 +22,9 @@ from ledger.provenance.checkpointer import CheckpointerStatus, backoff, run_chec
 from ledger.provenance.checkpoints import CheckpointLog, LedgerIdentity
 from ledger.provenance.tree import MerkleTree, engine_for
 from ledger.store import open_store, sqlalchemy_url
-from tests.fault_proxy import FaultProxy
 from tests.ledger.provenance.test_bundles import ANA, BEN, fill, provenance_for
-from tests.support import PG_URL, drop_postgres_schema, fresh_postgres_url
+from tests.pgproxy import PgProxy
+from tests.support import drop_postgres_schema, fresh_postgres_url
 
 TIMEOUT = 60.0  # generous: the machine is shared; each wait ends as soon as its state holds
 
@@ -114,8 +113,7 @@ def test_the_checkpointer_rides_out_postgresql_going_away_and_coming_back(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="cocred.checkpointer")
     url = fresh_postgres_url()
-    server = urlparse(PG_URL)
-    proxy = FaultProxy((server.hostname or "127.0.0.1", server.port or 5432))
+    proxy = PgProxy()
     direct = Ledger(open_store(url))  # writes keep going straight to the server
     proxied = open_store(proxy.url(url))  # the checkpointer reaches it only through the proxy
     engine = engine_for(proxy.url(url))

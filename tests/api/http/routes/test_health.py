@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,9 +20,9 @@ from api.bootstrap import Services, bootstrap
 from api.http.app import create_app
 from api.settings import Settings
 from ledger.provenance.checkpointer import CheckpointerStatus
-from tests.fault_proxy import FaultProxy
 from tests.ledger.provenance.test_checkpointer import rename_table
-from tests.support import PG_URL, drop_postgres_schema, fresh_postgres_url, registration, seeded_key
+from tests.pgproxy import PgProxy
+from tests.support import drop_postgres_schema, fresh_postgres_url, registration, seeded_key
 
 TIMEOUT = 60.0
 
@@ -172,8 +171,7 @@ def test_readiness_says_the_database_is_unreachable_while_postgresql_is_cut_off(
     tmp_path: Path,
 ) -> None:
     url = fresh_postgres_url()
-    server = urlparse(PG_URL)
-    proxy = FaultProxy((server.hostname or "127.0.0.1", server.port or 5432))
+    proxy = PgProxy()
     try:
         with (
             bootstrap(settings_for(proxy.url(url), tmp_path)) as services,
