@@ -1,6 +1,11 @@
 """The composition root: one function builds every service from one ``Settings``.
 
-The CLI, the HTTP app, the benchmarks and the tests all call ``bootstrap``.
+The CLI, the HTTP app, the benchmarks and the tests all call ``bootstrap``. It opens
+one SQLAlchemy engine on the database (``ledger.store.engine``) and hands it to
+everything that keeps tables beside the log: the tree and checkpoints, the content and
+profile stores, the read side and the request verifier (``Services.reads`` and
+``Services.verifier``, built on first use: only the server needs them). The log itself
+runs on the eventsourcing library's own connections.
 """
 
 from __future__ import annotations
@@ -8,9 +13,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import make_url
+from sqlalchemy import Engine, make_url
 
 from api.settings import Settings
 from domain.content import ContentStore
@@ -29,8 +36,13 @@ from ledger.provenance.anchoring import (
 from ledger.provenance.audit import SettlementCheck
 from ledger.provenance.bundles import Provenance
 from ledger.provenance.checkpoints import CheckpointLog, LedgerIdentity
-from ledger.provenance.tree import MerkleTree, engine_for
+from ledger.provenance.tree import MerkleTree
 from ledger.store import open_store, sqlite_path
+from ledger.store.engine import engine_for
+
+if TYPE_CHECKING:  # imported when first built: a CLI verb needs neither
+    from api.http.auth import RequestVerifier
+    from api.reads import Reads
 
 
 @dataclass
@@ -38,22 +50,44 @@ class Services:
     """Everything wired together; ``close()`` releases it.
 
     ``campaigns`` holds the verbs and, as ``campaigns.gate``, the gate every append
-    goes through; ``content`` and ``profiles`` are the stores next to the log.
+    goes through; ``content`` and ``profiles`` are the stores next to the log;
+    ``engine`` is the one SQLAlchemy engine on the database, which they all share.
     """
 
     settings: Settings
     ledger: Ledger
+    engine: Engine
     campaigns: CampaignServices
     content: ContentStore
     profiles: ProfileStore
     provenance: Provenance
     settlement_check: SettlementCheck | None = None
 
+    @cached_property
+    def reads(self) -> Reads:
+        """The read side (read models caught up on demand, recorded audits).
+
+        Built on first use; creates the audits table. Raises ``StorageError`` if it cannot.
+        """
+        from api.reads import Reads
+
+        return Reads(self)
+
+    @cached_property
+    def verifier(self) -> RequestVerifier:
+        """The signed-request verifier; built on first use, it creates the nonces table."""
+        from api.http.auth import RequestVerifier
+
+        return RequestVerifier(self.ledger, self.engine)
+
     def close(self) -> None:
+        if "reads" in self.__dict__:
+            self.reads.close()
         self.provenance.close()
         self.profiles.close()
         self.content.close()
         self.ledger.close()
+        self.engine.dispose()  # last: every store above ran on it
 
     def __enter__(self) -> Services:
         return self
@@ -78,21 +112,23 @@ def bootstrap(
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_seconds),
         verify_threads=settings.verify_threads,
     )
+    engine = engine_for(url)
     try:
-        content = ContentStore(url, max_bytes=settings.content_max_bytes, create=create)
-        try:
-            profiles = ProfileStore(url, EpochKeyFile(profile_key_path(settings)), create=create)
-        except BaseException:
-            content.close()
-            raise
+        content = ContentStore(
+            url, max_bytes=settings.content_max_bytes, create=create, engine=engine
+        )
+        keys = EpochKeyFile(profile_key_path(settings))
+        profiles = ProfileStore(url, keys, create=create, engine=engine)
+        provenance = _provenance(settings, ledger, engine)
     except BaseException:
+        engine.dispose()
         ledger.close()
         raise
     gate = CampaignApp(ledger, retries=settings.append_retries)
-    provenance = _provenance(settings, ledger)
     return Services(
         settings=settings,
         ledger=ledger,
+        engine=engine,
         campaigns=CampaignServices(gate, content, profiles),
         content=content,
         profiles=profiles,
@@ -124,8 +160,7 @@ def profile_key_path(settings: Settings) -> Path:
     return ledger_key_path(settings).with_name(f"profiles-{tag}.key")
 
 
-def _provenance(settings: Settings, ledger: Ledger) -> Provenance:
-    engine = engine_for(settings.database_url)
+def _provenance(settings: Settings, ledger: Ledger, engine: Engine) -> Provenance:
     identity = LedgerIdentity.load_or_create(ledger_key_path(settings), settings.log_origin)
     checkpoints = CheckpointLog(
         engine,

@@ -1,6 +1,7 @@
 """The read side the HTTP routes and the web pages share: read models caught up on demand.
 
-One ``Reads`` per process (``app.state.reads``). ``projector()`` catches the
+One ``Reads`` per process, built by ``api.bootstrap`` (``Services.reads``, kept by the
+app as ``app.state.reads``) on the process's one engine. ``projector()`` catches the
 read-model tables up to the log's head and returns the projector, for the
 ``projections.queries`` functions (leaderboard, attribution, lineage);
 ``state()`` returns the live in-memory state at that position, for explanations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
-from api.bootstrap import Services
+import sqlalchemy as sa
+
+from ledger.ledger import Ledger
 from ledger.provenance.audit_reports import AuditReports
-from ledger.provenance.tree import engine_for
 from projections.errors import ReadModelMovedError
 from projections.projector import Projector
 from projections.state import LogState
@@ -25,19 +28,29 @@ from projections.state import LogState
 _ATTEMPTS = 5
 
 
+class Wired(Protocol):
+    """What the read side needs of ``api.bootstrap.Services`` (which builds it)."""
+
+    ledger: Ledger
+    engine: sa.Engine
+
+
 class Reads:
     """Read models for one process; thread-safe; ``close()`` releases them."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Wired) -> None:
+        """The read side of ``services``' log, on their engine; creates the audits table.
+
+        Raises ``StorageError`` when that table cannot be created.
+        """
         self.services = services
         self._lock = threading.RLock()
         self._projector: Projector | None = None
-        self._engine = engine_for(services.settings.database_url)
-        self.audits = AuditReports(self._engine)
+        self.audits = AuditReports(services.engine)
 
     def _get(self) -> Projector:
         if self._projector is None:
-            self._projector = Projector(self.services.ledger.store)
+            self._projector = Projector(self.services.ledger.store, engine=self.services.engine)
         return self._projector
 
     def projector(self) -> Projector:
@@ -73,4 +86,3 @@ class Reads:
             if self._projector is not None:
                 self._projector.close()
                 self._projector = None
-            self._engine.dispose()

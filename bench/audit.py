@@ -44,8 +44,9 @@ from ledger.provenance.checkpointer import run_checkpointer  # noqa: E402
 from ledger.provenance.checkpoints import CheckpointLog, LedgerIdentity  # noqa: E402
 from ledger.provenance.merkle import leaf_hash, root_from_leaf_hashes
 from ledger.provenance.proofs import verify_consistency, verify_inclusion
-from ledger.provenance.tree import MerkleTree, engine_for  # noqa: E402
+from ledger.provenance.tree import MerkleTree  # noqa: E402
 from ledger.store import open_store  # noqa: E402
+from ledger.store.engine import engine_for  # noqa: E402
 
 VAR = Path(__file__).resolve().parents[1] / "var" / "bench"
 

@@ -12,11 +12,11 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, select
+from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from domain.database import open_engine, storage_error
+from domain.database import storage_error, store_engine
 from domain.errors import ContentMismatchError, ContentTooLargeError, UnknownContentError
 
 metadata = MetaData()
@@ -38,9 +38,21 @@ def sha256_of(data: bytes) -> str:
 class ContentStore:
     """Content-addressed bytes in the ledger's database."""
 
-    def __init__(self, url: str, *, max_bytes: int = DEFAULT_MAX_BYTES, create: bool = True):
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        create: bool = True,
+        engine: Engine | None = None,
+    ):
+        """The store in ``url``'s database, on ``engine`` (the process's) or on its own.
+
+        Raises ``StorageError`` when its table cannot be created.
+        """
         self.max_bytes = max_bytes
-        self.engine = open_engine(url, metadata, create=create)
+        self._owns_engine = engine is None
+        self.engine = store_engine(url, metadata, engine=engine, create=create)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert(content_table).on_conflict_do_nothing()
 
@@ -105,4 +117,5 @@ class ContentStore:
             raise storage_error("reading content", exc) from exc
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:  # a shared engine is its owner's to dispose
+            self.engine.dispose()

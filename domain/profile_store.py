@@ -24,7 +24,7 @@ signs the erasure again) and the key file holds two epochs; if it dies after
 step 2, the old epoch key outlives the commit. Either way the next open of the
 store (and every erasure) first re-wraps any row still under an older epoch and
 destroys the epoch keys no row names, so the old key never survives a restart.
-On SQLite the store's connections also run with ``PRAGMA secure_delete=ON``
+On SQLite the store's transactions also run with ``PRAGMA secure_delete=ON``
 (deleted rows are overwritten with zeros) and erasure ends with a WAL checkpoint
 that truncates the WAL file, so the bytes are gone from every database file.
 
@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (
     Column,
     Connection,
+    Engine,
     Integer,
     LargeBinary,
     MetaData,
@@ -59,13 +60,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from domain.database import open_engine, storage_error
+from domain.database import storage_error, store_engine
 from domain.epoch_keys import EpochKeys, UnknownEpochError
 from domain.errors import InvalidProfileError
 from domain.profiles import Profile, commitment
 from ledger.canonical import parse_json
 from ledger.errors import LedgerError, StorageError
 from ledger.store import sqlalchemy_url
+from ledger.store.engine import tuned
 
 metadata = MetaData()
 store_table = Table(
@@ -161,21 +163,26 @@ def _open(member: str, key: bytes, sealed: bytes) -> StoredProfile:
 class ProfileStore:
     """Per-member encrypted profiles; see the module docstring for erasure."""
 
-    def __init__(self, url: str, keys: EpochKeys, *, create: bool = True) -> None:
+    def __init__(
+        self, url: str, keys: EpochKeys, *, create: bool = True, engine: Engine | None = None
+    ) -> None:
         """Open (and migrate, and finish any interrupted erasure of) the store.
 
         Raises ``StorageError`` if the database fails, ``ProfileKeyUnavailableError``
         if the epoch key file is absent while the database holds wrapped keys (or
-        unreadable), ``ProfileKeyMismatchError`` if it belongs to another store.
+        unreadable), ``ProfileKeyMismatchError`` if it belongs to another store. Runs on
+        ``engine`` (the process's) or on an engine of its own.
         """
-        self.engine = open_engine(url, metadata, create=create, secure_delete=True)
+        self._owns_engine = engine is None
+        shared = store_engine(url, metadata, engine=engine, create=create)
+        self.engine = tuned(shared, secure_delete=True)
         self.sqlite = self.engine.dialect.name == "sqlite"
         self.schema = sqlalchemy_url(url)[1]  # the inspector ignores schema_translate_map
         self.keys = keys
         try:
             self._prepare()
         except BaseException:
-            self.engine.dispose()
+            self.close()
             raise
 
     # -- opening -----------------------------------------------------------------------------
@@ -422,4 +429,5 @@ class ProfileStore:
         return had is not None
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:  # a shared engine is its owner's to dispose
+            self.engine.dispose()

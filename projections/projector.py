@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, event, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger.store import LogStore, sqlalchemy_url
+from ledger.store.engine import engine_for, tuned
 from projections.errors import ReadModelMovedError
 from projections.rows import Changes, collect
 from projections.state import LogState, gc_paused
@@ -42,33 +42,28 @@ PAGE = 1000
 BULK_LAG = 10_000  # behind by more than this (and 1/40 of the log): rebuild in bulk
 
 
-def make_engine(url: str) -> tuple[Engine, str | None]:
-    """A SQLAlchemy engine on the log's database, and the schema the tables live in."""
-    sa_url, schema = sqlalchemy_url(url)
-    if sa_url.startswith("sqlite"):
-        engine = create_engine(sa_url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(conn: Any, _: Any) -> None:
-            # WAL is the log's mode already. NORMAL: a power cut may lose the last
-            # read-model transactions, never corrupt them; they are re-projected
-            # from the log (which keeps FULL) on the next run.
-            conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA synchronous = NORMAL")
-
-        return engine, None
-    return create_engine(sa_url, pool_size=2, max_overflow=2, pool_pre_ping=True), schema
-
-
 class Projector:
     """Attribution, scores and credits as SQL tables, tracked by log position."""
 
-    def __init__(self, store: LogStore, *, page: int = PAGE, bulk_lag: int = BULK_LAG) -> None:
+    def __init__(
+        self,
+        store: LogStore,
+        *,
+        page: int = PAGE,
+        bulk_lag: int = BULK_LAG,
+        engine: Engine | None = None,
+    ) -> None:
+        """The read models of ``store``'s log, on ``engine`` (the process's) or on its own."""
         self.store = store
         self.page = page
         self.bulk_lag = bulk_lag
-        self.engine, schema = make_engine(store.url)
-        self.tables = Tables(schema)
+        self._owns_engine = engine is None
+        # NORMAL: a power cut may lose the last read-model transactions, never corrupt
+        # them; they are re-projected from the log (which keeps FULL) on the next run.
+        self.engine = tuned(
+            engine_for(store.url) if engine is None else engine, synchronous="NORMAL"
+        )
+        self.tables = Tables(sqlalchemy_url(store.url)[1])
         self.state: LogState | None = None
         self._lock = threading.Lock()
         self._prepare()
@@ -278,4 +273,5 @@ class Projector:
         return total
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:  # a shared engine is its owner's to dispose
+            self.engine.dispose()

@@ -54,7 +54,7 @@ def checked(action: Callable[[], T]) -> T:
 
 @contextmanager
 def projector_for(svc: Services) -> Iterator[Projector]:
-    projector = checked(lambda: Projector(svc.ledger.store))
+    projector = checked(lambda: Projector(svc.ledger.store, engine=svc.engine))
     try:
         yield projector
     finally:

@@ -26,7 +26,6 @@ from ledger.provenance.audit_reports import AuditReports, utc_stamp
 from ledger.provenance.bundles import MalformedBundleError, ProofBundle, verify_bundle
 from ledger.provenance.checkpoints import StoredCheckpoint
 from ledger.provenance.note import SignedCheckpoint
-from ledger.provenance.tree import engine_for
 
 anchor_app = typer.Typer(no_args_is_help=True, help="Anchor checkpoints on an Ethereum network.")
 
@@ -360,11 +359,7 @@ def _demo_for_serving(svc: Services) -> str:
 
 def _record_audit(svc: Services, report: AuditReport, started_at: str) -> None:
     """Keep ``report`` in the database's audits table (the auditor page shows the latest)."""
-    engine = engine_for(svc.settings.database_url)
-    try:
-        guarded(lambda: AuditReports(engine).record(report, started_at))
-    finally:
-        engine.dispose()
+    guarded(lambda: AuditReports(svc.engine).record(report, started_at))
 
 
 def register(app: typer.Typer) -> None:

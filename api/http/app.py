@@ -28,7 +28,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.bootstrap import Services
-from api.http.auth import RequestVerifier
 from api.http.errors import (
     STORAGE_FAULTS,
     ApiError,
@@ -41,7 +40,6 @@ from api.http.group_commit import GroupCommitter
 from api.reads import Reads
 from ledger.errors import CocredError, StorageError
 from ledger.provenance.checkpointer import CheckpointerStatus, run_checkpointer
-from ledger.provenance.tree import engine_for
 
 MAX_BODY = 256 * 1024
 MAX_HEADERS = 100  # header fields per request
@@ -234,7 +232,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.committer.close()
         stop.set()
         worker.join(timeout=5)
-        app.state.verifier.engine.dispose()
         app.state.reads.close()
 
 
@@ -260,10 +257,8 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
         '{"error": code, "detail": sentence}.',
     )
     app.state.services = services
-    app.state.verifier = RequestVerifier(
-        services.ledger, engine_for(services.settings.database_url)
-    )
-    app.state.reads = Reads(services)
+    app.state.verifier = services.verifier  # both built by the composition root
+    app.state.reads = services.reads
     app.state.checkpointer = CheckpointerStatus()  # the lifespan's thread keeps it current
     app.add_exception_handler(CocredError, _cocred_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -290,14 +285,11 @@ def prepare_tables(services: Services) -> None:
     from api.http.auth import metadata as auth_tables
     from ledger.provenance.audit_reports import AuditReports
 
-    engine = engine_for(services.settings.database_url)
     try:
-        auth_tables.create_all(engine, checkfirst=True)
-        AuditReports(engine)
+        auth_tables.create_all(services.engine, checkfirst=True)
+        AuditReports(services.engine)
     except sa.exc.SQLAlchemyError as exc:
         raise StorageError(f"cannot create the server's tables: {exc}") from exc
-    finally:
-        engine.dispose()
 
 
 def services_of(request: Request) -> Services:

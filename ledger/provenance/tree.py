@@ -231,17 +231,3 @@ class MerkleTree:
             raise ProofRequestError(
                 f"tree: size {size} is beyond the tree's {have} leaves", size=size
             )
-
-
-def engine_for(url: str) -> sa.Engine:
-    """A SQLAlchemy engine on the log's database (and schema), for provenance tables."""
-    from ledger.store import sqlalchemy_url
-
-    sa_url, schema = sqlalchemy_url(url)
-    if sa_url.startswith("sqlite"):
-        engine = sa.create_engine(sa_url, connect_args={"timeout": 30})
-    else:
-        engine = sa.create_engine(sa_url, pool_pre_ping=True, pool_size=2, max_overflow=8)
-        if schema:
-            engine = engine.execution_options(schema_translate_map={None: schema})
-    return engine

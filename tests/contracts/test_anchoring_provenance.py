@@ -17,8 +17,9 @@ from ledger.provenance.anchoring import AnchorReceipt
 from ledger.provenance.audit import audit
 from ledger.provenance.bundles import ANCHOR_RECORDED, ProofBundle, Provenance, verify_bundle
 from ledger.provenance.checkpoints import CheckpointLog, LedgerIdentity
-from ledger.provenance.tree import MerkleTree, engine_for
+from ledger.provenance.tree import MerkleTree
 from ledger.store import open_store
+from ledger.store.engine import engine_for
 from tests.support import registration, seeded_key
 
 pytestmark = pytest.mark.chain

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from ledger.provenance.audit_reports import AuditRecord, AuditReports
-from ledger.provenance.tree import engine_for
+from ledger.store.engine import engine_for
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from ledger.actors import KEY_ROTATED, rotation_statement
 from ledger.envelope import sign_envelope
 from ledger.keys import SigningKey, b64url, public_jwk
 from ledger.ledger import Ledger
-from ledger.provenance.tree import engine_for
+from ledger.store.engine import engine_for
 from tests.support import registration, seeded_key
 
 ANA = seeded_key(41)

@@ -29,7 +29,7 @@ from ledger.provenance.anchoring import AnchorableCheckpoint, AnchorReceipt
 from ledger.provenance.audit import AuditReport, audit
 from ledger.provenance.audit_reports import AuditReports
 from ledger.provenance.bundles import ProofBundle, verify_bundle
-from ledger.provenance.tree import engine_for
+from ledger.store.engine import engine_for
 from ledger.verify import Failure
 from projections.export import FORMATS
 from projections.queries import leaderboard

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from ledger.provenance.audit import AuditReport
 from ledger.provenance.audit_reports import AuditReports, audits_table
-from ledger.provenance.tree import engine_for
 from ledger.store import LogStore
+from ledger.store.engine import engine_for
 from ledger.verify import Failure
 
 

@@ -22,8 +22,9 @@ from ledger.provenance.checkpoints import (
 )
 from ledger.provenance.merkle import leaf_hash, root_from_leaf_hashes
 from ledger.provenance.note import Checkpoint, NoteSigner
-from ledger.provenance.tree import MerkleTree, engine_for
+from ledger.provenance.tree import MerkleTree
 from ledger.store import open_store
+from ledger.store.engine import engine_for
 from tests.support import registration, seeded_key
 
 ANA, BEN = seeded_key(21), seeded_key(22)

@@ -20,8 +20,9 @@ from ledger.envelope import sign_envelope
 from ledger.ledger import Ledger
 from ledger.provenance.checkpointer import CheckpointerStatus, backoff, run_checkpointer
 from ledger.provenance.checkpoints import CheckpointLog, LedgerIdentity
-from ledger.provenance.tree import MerkleTree, engine_for
+from ledger.provenance.tree import MerkleTree
 from ledger.store import open_store, sqlalchemy_url
+from ledger.store.engine import engine_for
 from tests.ledger.provenance.test_bundles import ANA, BEN, fill, provenance_for
 from tests.pgproxy import PgProxy
 from tests.support import drop_postgres_schema, fresh_postgres_url

@@ -10,8 +10,9 @@ from ledger.envelope import sign_envelope
 from ledger.ledger import Ledger
 from ledger.provenance.merkle import ProofRequestError, leaf_hash, root_from_leaf_hashes
 from ledger.provenance.proofs import verify_consistency, verify_inclusion
-from ledger.provenance.tree import CHUNK, MerkleTree, engine_for
+from ledger.provenance.tree import CHUNK, MerkleTree
 from ledger.store import LogStore
+from ledger.store.engine import engine_for
 from tests.support import registration, seeded_key
 
 ANA = seeded_key(11)
