@@ -1,69 +1,48 @@
 """``cocred demo``: build the deterministic demo campaign and narrate it on stderr.
 
-The story itself is ``domain.demo.generator.build_demo``; this module only picks the seed,
-shows progress and tells what happened (the JSON summary goes to stdout).
+The story itself is ``domain.demo.generator.build_demo``; ``common.run_demo`` (shared with
+``serve --demo``) picks the seed, shows progress and tells what happened; this verb prints
+the JSON summary on stdout.
 """
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+import json
+from pathlib import Path
+from typing import Annotated
 
-from api.bootstrap import Services
-from domain.demo.generator import DemoSummary, build_demo, first_free_seed
+import typer
+
+from api.cli.common import DbOption, err, guarded, print_json, run_demo, services
 
 
-def run_demo(
-    svc: Services,
-    console: Console,
-    *,
-    seed: int | None,
-    members: int,
-    contributions: int,
-    votes: int,
-) -> DemoSummary:
-    """Build the demo for ``seed`` (default: the first free one) and narrate it.
+def demo(
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed (default: the first whose campaign is not in the database).", min=0
+        ),
+    ] = None,
+    members: Annotated[int, typer.Option(help="Members (ring and trolls included).", min=10)] = 60,
+    contributions: Annotated[int, typer.Option(help="Contributions.", min=20)] = 200,
+    votes: Annotated[int, typer.Option(help="Votes cast by the community.", min=0)] = 1500,
+    summary: Annotated[
+        Path | None, typer.Option(help="Also write the JSON summary to this file.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Build a deterministic demo campaign: remixes, co-authors, licences, trolls, a vote ring."""
+    with services(db) as svc:
+        built = guarded(
+            lambda: run_demo(
+                svc, err, seed=seed, members=members, contributions=contributions, votes=votes
+            )
+        ).to_json()
+    if summary is not None:
+        summary.write_text(json.dumps(built, indent=2) + "\n", encoding="utf-8")
+    print_json(built)
 
-    Raises what ``build_demo`` raises (``DemoSizeError``, ``DuplicateCampaignError`` …).
-    """
-    chosen = first_free_seed(svc) if seed is None else seed
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}: {task.completed} events"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
-    with progress:
-        task = progress.add_task(f"demo seed {chosen}", total=None)
-        summary = build_demo(
-            svc,
-            seed=chosen,
-            members=members,
-            contributions=contributions,
-            votes=votes,
-            progress=lambda n: progress.advance(task, n),
-        )
-    ring = summary.ring
-    console.print(
-        f"campaign {summary.campaign}: {summary.events} events at positions "
-        f"{summary.first_position}..{summary.last_position} in {summary.seconds:.1f} s "
-        f"({summary.counts.get('ContributionSubmitted', 0)} contributions, "
-        f"{summary.remixes} remixes up to {summary.max_remix_depth} deep, "
-        f"{summary.counts.get('VoteCast', 0)} votes, {len(summary.licences['live'])} live "
-        f"licences, {summary.reuses} reuses)",
-        highlight=False,
-    )
-    console.print(
-        f"vote ring: {len(ring['members'])} sock puppets cast {ring['internal_votes']} votes "
-        f"on each other's {len(ring['contributions'])} pieces; {len(summary.trolls)} troll(s) "
-        f"blocked; {len(summary.removed)} pieces removed",
-        highlight=False,
-    )
-    for refusal in summary.refusals:
-        console.print(
-            f"refused ({refusal['attempt']}): error[{refusal['code']}]: {refusal['detail']}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    return summary
+
+def register(app: typer.Typer) -> None:
+    """Add ``demo`` to ``app``."""
+    app.command()(demo)

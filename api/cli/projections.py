@@ -22,7 +22,18 @@ import typer
 from rich.table import Table
 
 from api.bootstrap import Services
-from api.cli import DbOption, err, fail, guarded, out, print_json, progress_bar, refuse, services
+from api.cli.common import (
+    CampaignOption,
+    DbOption,
+    err,
+    fail,
+    guarded,
+    out,
+    print_json,
+    progress_bar,
+    refuse,
+    services,
+)
 from domain.errors import DomainError
 from ledger.errors import LedgerError
 from ledger.keys import SigningKey
@@ -41,7 +52,6 @@ from projections.queries import leaderboard
 from projections.state import load_state
 
 T = TypeVar("T")
-CampaignOption = Annotated[str, typer.Option("--campaign", help="Campaign id.")]
 
 
 def checked(action: Callable[[], T]) -> T:

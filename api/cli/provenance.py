@@ -16,13 +16,22 @@ from typing import Annotated, Any
 
 import typer
 
-from api.bootstrap import Services
-from api.cli import DbOption, err, fail, guarded, out, progress_bar, refuse, services
+from api.cli.common import (
+    DbOption,
+    allowed_lag,
+    err,
+    fail,
+    guarded,
+    out,
+    progress_bar,
+    record_audit,
+    refuse,
+    services,
+)
 from ledger.errors import LedgerError, MalformedError
 from ledger.provenance.anchoring import AnchorError, AnchorReceipt
-from ledger.provenance.audit import AuditReport
 from ledger.provenance.audit import audit as run_audit
-from ledger.provenance.audit_reports import AuditReports, utc_stamp
+from ledger.provenance.audit_reports import utc_stamp
 from ledger.provenance.bundles import MalformedBundleError, ProofBundle, verify_bundle
 from ledger.provenance.checkpoints import StoredCheckpoint
 from ledger.provenance.note import SignedCheckpoint
@@ -199,20 +208,15 @@ def audit(
                 settlements=svc.settlement_check,
                 threads=svc.settings.verify_threads,
                 progress=lambda n: bar.advance(task, n),
-                max_checkpoint_lag=_allowed_lag(svc, max_checkpoint_lag),
+                max_checkpoint_lag=allowed_lag(svc, max_checkpoint_lag),
             )
         if record:
-            _record_audit(svc, report, started_at)
+            record_audit(svc, report, started_at)
     for line in report.steps:
         out.print(f"ok  {line}", highlight=False)
     if report.failure is not None:
         fail("AuditFailed", str(report.failure))
     out.print("audit passed", highlight=False)
-
-
-def _allowed_lag(svc: Services, given: int | None) -> int:
-    """How many events the latest checkpoint may lag: as given, else the checkpoint interval."""
-    return svc.settings.checkpoint_every if given is None else given
 
 
 def proof(
@@ -280,88 +284,6 @@ def verify_proof(
     )
 
 
-def serve(
-    db: DbOption = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes.", min=1)] = 1,
-    demo: Annotated[
-        bool,
-        typer.Option(
-            help="First build the demo campaign (unless it is there), cut a checkpoint and "
-            "record an audit, so every page has something to show."
-        ),
-    ] = False,
-) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) and the web pages with uvicorn."""
-    import os
-
-    import uvicorn
-
-    from api.http.app import MAX_HEADER_BYTES, prepare_tables
-
-    campaign = None
-    with services(db) as svc:
-        url = svc.settings.database_url
-        if demo:
-            campaign = _demo_for_serving(svc)
-        guarded(lambda: prepare_tables(svc))
-    os.environ["COCRED_DATABASE_URL"] = url
-    # A long-lived server freezes its replayed state out of the cyclic GC (api.http.group_commit).
-    os.environ.setdefault("COCRED_GC_FREEZE", "true")
-    base = f"http://{host}:{port}"
-    err.print(f"serving {url} at {base}/ (API docs at {base}/docs)", markup=False)
-    if campaign is not None:
-        err.print(
-            f"  the demo campaign: {base}/c/{campaign}\n  the auditor page:  {base}/audit",
-            markup=False,
-        )
-    uvicorn.run(
-        "api.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        # h11, whose header-block limit uvicorn exposes (httptools has no such setting):
-        # a client cannot make a worker buffer an endless header; HeaderLimit caps the count.
-        http="h11",
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-        log_level="warning",
-        access_log=False,  # warnings only: do not even build the access-log arguments
-    )
-
-
-def _demo_for_serving(svc: Services) -> str:
-    """Build the seed-1 demo unless it is there; checkpoint; record an audit. Its campaign id."""
-    from api.cli.demo import run_demo
-    from domain.demo.generator import demo_campaign_id
-
-    campaign = demo_campaign_id(1)
-    if not guarded(lambda: svc.campaigns.gate.read(lambda state: campaign in state.campaigns)):
-        guarded(lambda: run_demo(svc, err, seed=1, members=60, contributions=200, votes=1500))
-    else:
-        err.print(f"the demo campaign {campaign} is already in this database", markup=False)
-    prov = svc.provenance
-    guarded(prov.checkpoints.cut)
-    started_at = utc_stamp()
-    report = run_audit(
-        svc.ledger.store,
-        guarded(prov.checkpoints.all),
-        prov.identity.vkey,
-        settlements=svc.settlement_check,
-        threads=svc.settings.verify_threads,
-        max_checkpoint_lag=_allowed_lag(svc, None),
-    )
-    _record_audit(svc, report, started_at)
-    verdict = "passed" if report.ok else f"FAILED: {report.failure}"
-    err.print(f"audit of {report.events} events {verdict}", markup=False)
-    return campaign
-
-
-def _record_audit(svc: Services, report: AuditReport, started_at: str) -> None:
-    """Keep ``report`` in the database's audits table (the auditor page shows the latest)."""
-    guarded(lambda: AuditReports(svc.engine).record(report, started_at))
-
-
 def register(app: typer.Typer) -> None:
     """Add the provenance verbs to the ``cocred`` app."""
     app.command()(checkpoint)
@@ -370,4 +292,3 @@ def register(app: typer.Typer) -> None:
     app.command()(audit)
     app.command()(proof)
     app.command("verify-proof")(verify_proof)
-    app.command()(serve)

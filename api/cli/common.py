@@ -1,0 +1,212 @@
+"""What every ``cocred`` command module shares: options, output, refusals, and shared steps.
+
+Every refusal prints ``error[Code]: sentence`` on stderr and exits 1, having changed nothing.
+This module imports no command module (``tests/api/test_layout.py`` checks it), so any command
+module can import it without running the command table in ``api/cli/__init__.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from api.bootstrap import Services, bootstrap
+from domain.services import CampaignServices, Receipt
+from ledger.errors import CocredError
+from ledger.keys import SigningKey
+from ledger.provenance.audit import AuditReport
+from ledger.provenance.audit_reports import AuditReports
+
+if TYPE_CHECKING:
+    from domain.demo.generator import DemoSummary
+
+out = Console()
+err = Console(stderr=True)
+
+T = TypeVar("T")
+Refusal = CocredError
+REFUSALS = (CocredError,)
+
+# -- options -----------------------------------------------------------------------------------
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: COCRED_DATABASE_URL or sqlite:///var/cocred.sqlite)."
+    ),
+]
+KeyOption = Annotated[Path, typer.Option("--key", help="Private key file of the signing actor.")]
+CampaignOption = Annotated[str, typer.Option("--campaign", help="Campaign id.")]
+ContributionOption = Annotated[str, typer.Option("--contribution", help="Contribution id.")]
+
+
+# -- refusals and output -----------------------------------------------------------------------
+
+
+def fail(code: str, detail: str) -> NoReturn:
+    """Print the refusal and exit 1."""
+    err.print(f"error[{code}]: {detail}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def refuse(exc: Refusal) -> NoReturn:
+    """Print ``exc`` as a refusal (its code and sentence) and exit 1."""
+    fail(exc.code, exc.detail)
+
+
+@contextmanager
+def services(db: str | None, *, create: bool = True) -> Iterator[Services]:
+    """Bootstrap for one command, mapping every ledger or domain error to a clean exit."""
+    try:
+        with bootstrap(database_url=db, create=create) as built:
+            yield built
+    except REFUSALS as exc:
+        refuse(exc)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run ``action``; a refusal it raises becomes ``error[Code]: sentence`` and exit 1."""
+    try:
+        return action()
+    except REFUSALS as exc:
+        refuse(exc)
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout (what every campaign verb prints)."""
+    out.print_json(data=data)
+
+
+def progress_bar() -> Progress:
+    """A progress bar on stderr, shown only when stderr is a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal,
+    )
+
+
+# -- reading the options -----------------------------------------------------------------------
+
+
+def load_key(path: Path) -> SigningKey:
+    """The key in ``path``; exit 1 with the ledger's refusal if it is not a key file."""
+    return guarded(lambda: SigningKey.load(path))
+
+
+def read_bytes(path: Path, option: str) -> bytes:
+    """The bytes of the file an ``option`` names; exit 1 (``UnreadableFile``) if unreadable."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        fail("UnreadableFile", f"{option}: cannot read {path}: {exc.strerror}")
+
+
+def parse_time(text: str | None, option: str, default: datetime) -> datetime:
+    """The UTC time ``text`` gives (naive means UTC), ``default`` if None; exit 1 if malformed."""
+    if text is None:
+        return default
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail("BadOption", f"{option} must be a time like 2026-11-22T10:00:00Z, got {text!r}")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def now() -> datetime:
+    """The current UTC time, to the second."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def run_service(db: str | None, verb: Callable[[CampaignServices], Receipt]) -> None:
+    """One service call on the database; print its receipt."""
+    with services(db) as svc:
+        receipt = guarded(lambda: verb(svc.campaigns))
+    print_json(receipt.to_json())
+
+
+# -- steps more than one command module takes --------------------------------------------------
+
+
+def allowed_lag(svc: Services, given: int | None) -> int:
+    """How many events the latest checkpoint may lag: as given, else the checkpoint interval."""
+    return svc.settings.checkpoint_every if given is None else given
+
+
+def record_audit(svc: Services, report: AuditReport, started_at: str) -> None:
+    """Keep ``report`` in the database's audits table (the auditor page shows the latest)."""
+    guarded(lambda: AuditReports(svc.engine).record(report, started_at))
+
+
+def run_demo(
+    svc: Services,
+    console: Console,
+    *,
+    seed: int | None,
+    members: int,
+    contributions: int,
+    votes: int,
+) -> DemoSummary:
+    """Build the demo for ``seed`` (default: the first free one) and narrate it.
+
+    The story itself is ``domain.demo.generator.build_demo``; this only picks the seed, shows
+    progress and tells what happened on ``console``. Raises what ``build_demo`` raises
+    (``DemoSizeError``, ``DuplicateCampaignError`` …).
+    """
+    # Imported here: only `demo` and `serve --demo` need the generator, not every command.
+    from rich.progress import SpinnerColumn
+
+    from domain.demo.generator import build_demo, first_free_seed
+
+    chosen = first_free_seed(svc) if seed is None else seed
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}: {task.completed} events"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task(f"demo seed {chosen}", total=None)
+        summary = build_demo(
+            svc,
+            seed=chosen,
+            members=members,
+            contributions=contributions,
+            votes=votes,
+            progress=lambda n: progress.advance(task, n),
+        )
+    ring = summary.ring
+    console.print(
+        f"campaign {summary.campaign}: {summary.events} events at positions "
+        f"{summary.first_position}..{summary.last_position} in {summary.seconds:.1f} s "
+        f"({summary.counts.get('ContributionSubmitted', 0)} contributions, "
+        f"{summary.remixes} remixes up to {summary.max_remix_depth} deep, "
+        f"{summary.counts.get('VoteCast', 0)} votes, {len(summary.licences['live'])} live "
+        f"licences, {summary.reuses} reuses)",
+        highlight=False,
+    )
+    console.print(
+        f"vote ring: {len(ring['members'])} sock puppets cast {ring['internal_votes']} votes "
+        f"on each other's {len(ring['contributions'])} pieces; {len(summary.trolls)} troll(s) "
+        f"blocked; {len(summary.removed)} pieces removed",
+        highlight=False,
+    )
+    for refusal in summary.refusals:
+        console.print(
+            f"refused ({refusal['attempt']}): error[{refusal['code']}]: {refusal['detail']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return summary

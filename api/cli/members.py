@@ -1,0 +1,265 @@
+"""The members' verbs of the ``cocred`` CLI: parse the options, call one service, print JSON.
+
+``cocred join`` · ``submit`` · ``remix`` · ``vote`` · ``withdraw`` · ``licence grant|revoke`` ·
+``profile set|export`` · ``erase``. Every verb that signs takes ``--key`` (the member's key
+file) and ``--db``; every refusal prints ``error[Code]: sentence`` on stderr and exits 1,
+having written nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import (
+    CampaignOption,
+    ContributionOption,
+    DbOption,
+    KeyOption,
+    fail,
+    guarded,
+    load_key,
+    now,
+    parse_time,
+    print_json,
+    read_bytes,
+    run_service,
+    services,
+)
+from domain.profiles import Profile
+from domain.services import CampaignServices
+
+licence_app = typer.Typer(no_args_is_help=True, help="Grant or revoke a licence on your work.")
+profile_app = typer.Typer(no_args_is_help=True, help="Set or export your private profile.")
+
+Kind = Annotated[str, typer.Option("--kind", help="Kind (see domain/EVENTS.md).")]
+Authors = Annotated[
+    list[str] | None,
+    typer.Option("--author", help="Co-author as ACTOR=PERCENT (repeat; include yourself)."),
+]
+Sources = Annotated[
+    list[str] | None,
+    typer.Option("--from", help="Derived from CONTRIBUTION or CONTRIBUTION=P/Q (repeat)."),
+]
+
+
+def _authors(values: list[str] | None) -> list[tuple[str, int]] | None:
+    if not values:
+        return None
+    authors = []
+    for value in values:
+        member, _, share = value.partition("=")
+        if not share.isdigit():
+            fail("BadOption", f"--author must be ACTOR=PERCENT, got {value!r}")
+        authors.append((member, int(share)))
+    return authors
+
+
+def _sources(values: list[str] | None) -> list[tuple[str, str | None]]:
+    return [
+        (contribution, share or None)
+        for contribution, _, share in (value.partition("=") for value in values or [])
+    ]
+
+
+def join(
+    key: KeyOption,
+    campaign: CampaignOption,
+    guidelines: Annotated[
+        str | None, typer.Option(help="Hash of the guidelines you accept (default: current).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Join a campaign, accepting its guidelines."""
+    signer = load_key(key)
+    run_service(db, lambda c: c.join(signer, campaign, guidelines=guidelines))
+
+
+def _submit(
+    key: Path,
+    campaign: str,
+    content: Path,
+    kind: str,
+    title: str,
+    authors: list[str] | None,
+    sources: list[str] | None,
+    sha256: str | None,
+    db: str | None,
+    *,
+    remix: bool,
+) -> None:
+    signer = load_key(key)
+    data = read_bytes(content, "--content")
+    derived = _sources(sources)
+    verb = CampaignServices.remix if remix else CampaignServices.submit
+    run_service(
+        db,
+        lambda c: verb(
+            c,
+            signer,
+            campaign,
+            data,
+            kind=kind,
+            title=title,
+            authors=_authors(authors),
+            derived_from=derived,
+            content_hash=sha256,
+        ),
+    )
+
+
+ContentFile = Annotated[Path, typer.Option("--content", help="The work's bytes (stored).")]
+Title = Annotated[str, typer.Option(help="Title (1-200 characters).")]
+Sha256 = Annotated[
+    str | None, typer.Option("--sha256", help="Refuse unless the content hashes to this.")
+]
+
+
+def submit(
+    key: KeyOption,
+    campaign: CampaignOption,
+    content: ContentFile,
+    kind: Kind,
+    title: Title,
+    author: Authors = None,
+    from_: Sources = None,
+    sha256: Sha256 = None,
+    db: DbOption = None,
+) -> None:
+    """Submit a work: the bytes go to the content store, the signed event carries their hash."""
+    _submit(key, campaign, content, kind, title, author, from_, sha256, db, remix=False)
+
+
+def remix(
+    key: KeyOption,
+    campaign: CampaignOption,
+    content: ContentFile,
+    kind: Kind,
+    title: Title,
+    from_: Sources = None,
+    author: Authors = None,
+    sha256: Sha256 = None,
+    db: DbOption = None,
+) -> None:
+    """Submit a work derived from earlier ones (--from, at least one)."""
+    _submit(key, campaign, content, kind, title, author, from_, sha256, db, remix=True)
+
+
+def vote(
+    key: KeyOption,
+    campaign: CampaignOption,
+    contribution: ContributionOption,
+    kind: Annotated[str, typer.Option(help="support, comment, save or share.")] = "support",
+    comment: Annotated[Path | None, typer.Option(help="Comment text file (kind comment).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Vote on someone else's contribution."""
+    signer = load_key(key)
+    text = None if comment is None else read_bytes(comment, "--comment")
+    run_service(db, lambda c: c.cast_vote(signer, campaign, contribution, kind, comment=text))
+
+
+def withdraw(
+    key: KeyOption,
+    campaign: CampaignOption,
+    contribution: ContributionOption,
+    kind: Annotated[str, typer.Option(help="The kind of the vote to withdraw.")] = "support",
+    db: DbOption = None,
+) -> None:
+    """Withdraw one of your live votes."""
+    signer = load_key(key)
+    run_service(db, lambda c: c.withdraw_vote(signer, campaign, contribution, kind))
+
+
+@licence_app.command("grant")
+def licence_grant(
+    key: KeyOption,
+    campaign: CampaignOption,
+    contribution: ContributionOption,
+    name: Annotated[str, typer.Option(help="Licence name [a-z0-9-]{1,32}.")],
+    licensee: Annotated[str, typer.Option(help="Actor id of the licensee (the brand).")],
+    channel: Annotated[list[str], typer.Option(help="Channel covered (repeat).")],
+    terms: Annotated[Path, typer.Option(help="The terms document (stored, hashed).")],
+    territory: Annotated[str, typer.Option(help="worldwide or codes like FR,DE.")] = "worldwide",
+    starts: Annotated[str | None, typer.Option(help="Start (default: now).")] = None,
+    ends: Annotated[str | None, typer.Option(help="End (default: no end).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Grant a licence on your (co-)authored contribution; every author grants the same."""
+    signer = load_key(key)
+    document = read_bytes(terms, "--terms")
+    start = parse_time(starts, "--starts", now())
+    end = None if ends is None else parse_time(ends, "--ends", start)
+    places: str | list[str] = territory if territory == "worldwide" else territory.split(",")
+    run_service(
+        db,
+        lambda c: c.grant_licence(
+            signer,
+            campaign,
+            contribution,
+            name,
+            licensee=licensee,
+            channels=channel,
+            territory=places,
+            starts_at=start,
+            ends_at=end,
+            terms=document,
+        ),
+    )
+
+
+@licence_app.command("revoke")
+def licence_revoke(
+    key: KeyOption,
+    campaign: CampaignOption,
+    licence: Annotated[str, typer.Option(help="Licence id <contribution>/<name>.")],
+    db: DbOption = None,
+) -> None:
+    """Revoke a licence you granted (final: the id cannot be granted again)."""
+    signer = load_key(key)
+    run_service(db, lambda c: c.revoke_licence(signer, campaign, licence))
+
+
+@profile_app.command("set")
+def profile_set(
+    key: KeyOption,
+    name: Annotated[str, typer.Option(help="Display name.")],
+    email: Annotated[str, typer.Option(help="Email address.")],
+    payout: Annotated[str, typer.Option(help="Payout handle (IBAN, PayPal …).")],
+    db: DbOption = None,
+) -> None:
+    """Store your profile encrypted; the log gets only a salted commitment."""
+    signer = load_key(key)
+    profile = guarded(lambda: Profile.create(name, email, payout))
+    run_service(db, lambda c: c.set_profile(signer, profile))
+
+
+@profile_app.command("export")
+def profile_export(key: KeyOption, db: DbOption = None) -> None:
+    """Print everything cocred holds about you, as JSON (your right of access)."""
+    signer = load_key(key)
+    with services(db, create=False) as svc:
+        data = guarded(lambda: svc.campaigns.export_my_data(signer.actor))
+    print_json(data)
+
+
+def erase(
+    key: KeyOption,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Erase yourself: your profile's key, salt and ciphertext are deleted for good."""
+    if not yes:
+        fail("NotConfirmed", "erasure cannot be undone: pass --yes to confirm")
+    signer = load_key(key)
+    run_service(db, lambda c: c.erase(signer))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the members' verbs and the ``licence`` and ``profile`` groups to ``app``."""
+    for verb in (join, submit, remix, vote, withdraw, erase):
+        app.command()(verb)
+    app.add_typer(licence_app, name="licence")
+    app.add_typer(profile_app, name="profile")
