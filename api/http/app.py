@@ -20,10 +20,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,7 +36,6 @@ from api.http.errors import (
     storage_fault,
 )
 from api.http.group_commit import GroupCommitter
-from api.reads import Reads
 from ledger.errors import CocredError, StorageError
 from ledger.provenance.checkpointer import CheckpointerStatus, run_checkpointer
 
@@ -140,7 +138,7 @@ def _refusal(request: Request, body: dict[str, Any], status: int) -> Response:
     """``body`` as JSON, or as the HTML error page when the request was for a page."""
     if not _on_page(request):
         return JSONResponse(body, status_code=status)
-    from api.web.pages import error_page  # the pages import this module
+    from api.web.pages import error_page  # imported where used, as the routers are
 
     return error_page(request, status, body["error"], body["detail"])
 
@@ -290,62 +288,3 @@ def prepare_tables(services: Services) -> None:
         AuditReports(services.engine)
     except sa.exc.SQLAlchemyError as exc:
         raise StorageError(f"cannot create the server's tables: {exc}") from exc
-
-
-def services_of(request: Request) -> Services:
-    """The services the app was built with."""
-    services: Services = request.app.state.services
-    return services
-
-
-def reads_of(request: Request) -> Reads:
-    """The read models of this process (caught up on demand)."""
-    reads: Reads = request.app.state.reads
-    return reads
-
-
-def limit_query(default: int = 100, most: int = 1000) -> Any:
-    """The ``limit`` query parameter, its bounds in the OpenAPI description.
-
-    The bounds are documented rather than validated by FastAPI: ``page_limit``
-    checks them and says so in cocred's own sentence.
-    """
-    return Query(
-        default,
-        description=f"page size, from 1 to {most}",
-        json_schema_extra={"minimum": 1, "maximum": most},
-    )
-
-
-def page_limit(limit: int, most: int = 1000) -> int:
-    """Check a page size; raise ``ApiError`` (422) when it is out of range."""
-    if not 1 <= limit <= most:
-        raise ApiError("InvalidRequest", f"limit must be from 1 to {most}, got {limit}")
-    return limit
-
-
-class ErrorBody(BaseModel):
-    """Every refusal: a machine-readable code, a sentence, and the ids involved."""
-
-    error: str
-    detail: str
-    ids: dict[str, str | int | bool | None] | None = None
-
-
-_MEANING = {
-    401: "the envelope's key or the request's signature does not verify",
-    403: "the signer may not do this",
-    404: "no such thing",
-    409: "conflicts with the ledger's state (replay, closed campaign, …)",
-    410: "the member was erased",
-    413: "the body is too large",
-    422: "the input is malformed",
-    503: "the database (or the chain) is unavailable",
-}
-
-
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the statuses a route can refuse with (plus 422 and 503)."""
-    return {
-        s: {"model": ErrorBody, "description": _MEANING[s]} for s in sorted({*statuses, 422, 503})
-    }

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.http.app import reads_of, services_of
+from api.http.deps import reads_of, services_of
 from api.web.campaign_view import (
     campaign_cards,
     campaign_page,

@@ -9,112 +9,28 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel
 
-from api.http.app import errors, limit_query, page_limit, reads_of, services_of
+from api.http.deps import MAX_POSITION, errors, limit_query, page_limit, reads_of, services_of
 from api.http.errors import ApiError
+from api.http.schemas import (
+    AnchorOut,
+    AnchorPage,
+    AuditOut,
+    AuditPage,
+    CheckpointOut,
+    CheckpointPage,
+    LatestCheckpointOut,
+    LedgerKeyOut,
+    LoggedEvent,
+    LogPage,
+    ProofOut,
+)
 from ledger.errors import NotFoundError
 from ledger.provenance.audit_reports import AuditRecord
 from ledger.provenance.checkpoints import StoredCheckpoint
 from ledger.store import StoredRecord
 
 router = APIRouter(tags=["auditors"])
-# Positions, seqs and offsets are signed 64-bit integers in both databases: a larger
-# number in a request is refused (422) instead of overflowing the driver.
-MAX_POSITION = 2**63 - 1
-
-
-class LoggedEvent(BaseModel):
-    """One stored event: its position and the signed envelope exactly as stored."""
-
-    position: int
-    event: dict[str, Any]
-
-
-class LogPage(BaseModel):
-    """A page of the log; ``next`` is where the following page starts (None at the end)."""
-
-    events: list[LoggedEvent]
-    next: int | None
-    size: int
-
-
-class CheckpointOut(BaseModel):
-    """A signed checkpoint: tree size, root (hex) and the C2SP signed note."""
-
-    size: int
-    root: str
-    note: str
-    cut_at: str
-
-
-class LatestCheckpointOut(CheckpointOut):
-    """The latest checkpoint, and how far it lags the log's head (events and seconds)."""
-
-    log_size: int
-    lag_events: int
-    lag_seconds: float
-    age_seconds: float
-
-
-class CheckpointPage(BaseModel):
-    checkpoints: list[CheckpointOut]
-    next: int | None
-
-
-class ProofOut(BaseModel):
-    """A Merkle proof (RFC 9162); hashes are standard base64 as in Certificate Transparency."""
-
-    proof: dict[str, Any]
-    root: str
-
-
-class AnchorOut(BaseModel):
-    """An AnchorRecorded event: its log position and the on-chain receipt."""
-
-    position: int
-    receipt: dict[str, Any]
-
-
-class AnchorPage(BaseModel):
-    anchors: list[AnchorOut]
-
-
-class AuditFailure(BaseModel):
-    """The first failed check of an audit: the log position, the step and the mismatch."""
-
-    position: int
-    step: str
-    detail: str
-
-
-class AuditOut(BaseModel):
-    """A recorded ``cocred audit`` run: a claim by whoever ran it, not a proof (run your own)."""
-
-    id: int
-    started_at: str
-    finished_at: str
-    ok: bool
-    events: int
-    actors: int
-    checkpoints: int
-    anchors: int
-    anchors_on_chain: int
-    settlements: int
-    steps: list[str]
-    failure: AuditFailure | None
-
-
-class AuditPage(BaseModel):
-    audits: list[AuditOut]
-
-
-class LedgerKeyOut(BaseModel):
-    """The verifier key that checkpoints and bundles are checked against."""
-
-    origin: str
-    vkey: str
-    actor: str
 
 
 def _event(record: StoredRecord) -> LoggedEvent:

@@ -12,12 +12,32 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from api.http.app import errors, limit_query, page_limit, reads_of, services_of
-from api.http.routes.auditor import MAX_POSITION
-from api.http.routes.contributors import Signer, on_state, require_signer
+from api.http.deps import (
+    MAX_POSITION,
+    Signer,
+    errors,
+    limit_query,
+    on_state,
+    page_limit,
+    reads_of,
+    require_signer,
+    services_of,
+)
+from api.http.schemas import (
+    CampaignMember,
+    CampaignOut,
+    CampaignPage,
+    CampaignSummary,
+    MemberPage,
+    Moderated,
+    ModerationQueue,
+    PayoutLine,
+    PayoutPreview,
+    QueuedContribution,
+    Status,
+)
 from projections.errors import UnknownCampaignError
 from projections.exact import fraction_text
 from projections.export import FORMATS, render, settlement_of
@@ -26,7 +46,6 @@ from projections.queries import leaderboard
 
 router = APIRouter(tags=["brands"])
 
-Status = Literal["open", "accepted", "rejected", "removed"]
 Format = Literal["csv", "json", "safe-csv", "paypal-csv", "canonical"]
 assert set(get_args(Format)) == set(FORMATS), "keep Format in step with projections.export"
 _MEDIA = {
@@ -36,141 +55,6 @@ _MEDIA = {
     "paypal-csv": ("text/csv; charset=utf-8", "payouts.paypal.csv"),
     "canonical": ("application/json", "payouts.canonical.json"),
 }
-
-
-# -- models ------------------------------------------------------------------------------------
-
-
-class CampaignSummary(BaseModel):
-    """A campaign as the read models hold it; ``pool`` includes every PoolFunded."""
-
-    campaign: str
-    brand: str
-    title: str
-    currency: str
-    membership: str
-    pool: int
-    opened_at: int
-    closed_at: int | None
-    settled_at: int | None
-    members: int
-    contributions: int
-
-
-class CampaignPage(BaseModel):
-    """A page of campaigns in the order they were opened; ``next`` is the next ``from``."""
-
-    campaigns: list[CampaignSummary]
-    total: int
-    next: int | None
-
-
-class MemberCounts(BaseModel):
-    joined: int
-    blocked: int
-
-
-class CampaignOut(BaseModel):
-    """The campaign's rules and window, with counts (``CampaignServices.show``)."""
-
-    campaign: str
-    brand: str
-    title: str
-    guidelines: str
-    starts_at: str
-    ends_at: str
-    membership: str
-    currency: str
-    pool: int
-    policy: dict[str, Any]
-    closed: bool
-    settled: bool
-    members: MemberCounts
-    contributions: int
-    removed: int
-    live_votes: int
-    licences: int
-
-
-class Moderated(BaseModel):
-    """One ``ContributionModerated`` event on the contribution."""
-
-    position: int
-    outcome: str
-    reason: str
-    note: str | None
-
-
-class QueuedContribution(BaseModel):
-    """A contribution, its status (``open``: never moderated) and its moderation history."""
-
-    contribution: str
-    position: int
-    signer: str
-    kind: str
-    title: str
-    content: str
-    status: str
-    score: str
-    moderation: list[Moderated]
-
-
-class ModerationQueue(BaseModel):
-    """Contributions in log order from position ``from``; ``next`` is the next ``from``."""
-
-    campaign: str
-    status: Status | None
-    contributions: list[QueuedContribution]
-    next: int | None
-
-
-class CampaignMember(BaseModel):
-    """A member's public standing: label, positions of invitation/join/block, credit."""
-
-    member: str
-    label: str
-    invited_at: int | None
-    joined_at: int | None
-    blocked: bool
-    blocked_at: int | None
-    block_reason: str | None
-    contributions: int
-    credit: str
-
-
-class MemberPage(BaseModel):
-    """Members by actor id; ``next`` is the next ``from`` (an index)."""
-
-    campaign: str
-    total: int
-    members: list[CampaignMember]
-    next: int | None
-
-
-class PayoutLine(BaseModel):
-    rank: int
-    member: str
-    label: str
-    credit: str
-    share: str
-    amount: int
-    capped: bool
-    below_minimum: bool
-
-
-class PayoutPreview(BaseModel):
-    """The projected payouts, best first; ``paid`` (every line, not just this page) is the
-    pool whenever somebody has credit."""
-
-    campaign: str
-    as_of: int
-    currency: str
-    pool: int
-    paid: int
-    payees: int
-    closed: bool
-    lines: list[PayoutLine]
-    next: int | None
 
 
 # -- campaigns ---------------------------------------------------------------------------------

@@ -8,20 +8,42 @@ registration or an erasure go through ``POST /events``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from api.http.app import errors, limit_query, page_limit, reads_of, services_of
-from api.http.auth import SignedBy
+from api.http.deps import (
+    MAX_POSITION,
+    Signer,
+    errors,
+    limit_query,
+    on_state,
+    page_limit,
+    reads_of,
+    require_signer,
+    services_of,
+)
 from api.http.errors import ApiError
-from api.http.routes.auditor import MAX_POSITION, LoggedEvent
-from api.http.routes.events import ENVELOPE_SCHEMA
+from api.http.schemas import (
+    ENVELOPE_SCHEMA,
+    Attribution,
+    AuthoredContribution,
+    Erased,
+    Explanation,
+    LicenceRow,
+    Lineage,
+    LoggedEvent,
+    MemberHistory,
+    MemberRecord,
+    MyData,
+    PrivateProfile,
+    ProfileOut,
+    Registered,
+    StoredContent,
+)
 from domain.errors import MemberErasedError
 from domain.profiles import MEMBER_ERASED
 from ledger.actors import KEY_REGISTERED
@@ -31,11 +53,9 @@ from projections.errors import UnknownMemberError
 from projections.explain import explain
 from projections.projector import Projector
 from projections.queries import attribution, lineage
-from projections.state import LogState
 
 router = APIRouter(tags=["contributors"])
 
-T = TypeVar("T")
 ACTOR = ID_PATTERN.pattern
 SHA256 = r"^[0-9a-f]{64}$"
 _ENVELOPE_BODY = {
@@ -44,323 +64,6 @@ _ENVELOPE_BODY = {
         "content": {"application/json": {"schema": ENVELOPE_SCHEMA}},
     }
 }
-
-
-# -- shared by the routers: signed requests and the live projection state --------------------
-
-
-async def request_signer(
-    request: Request,
-    signature_input: str | None = Header(
-        None,
-        alias="Signature-Input",
-        description='sig1=("@method" "@path" "@query" "content-digest");created=…;'
-        'nonce="…";keyid="<actor>/<key id>";alg="ed25519" (RFC 9421, see api/http/auth.py)',
-    ),
-    signature: str | None = Header(None, alias="Signature", description="sig1=:<base64>:"),
-    digest: str | None = Header(
-        None, alias="Content-Digest", description="sha-256=:<base64 of the body's SHA-256>:"
-    ),
-) -> SignedBy:
-    """Who signed this request (a FastAPI dependency); raises the ``api.http.auth`` 401s.
-
-    The three headers are declared for the OpenAPI description; the verifier
-    reads them (and the raw path, query and body) from the request itself.
-    """
-    body = await request.body()
-    raw_path = request.scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else request.url.path
-    headers = dict(request.headers)
-    verifier = request.app.state.verifier
-    signer: SignedBy = await run_in_threadpool(
-        verifier.verify, request.method, path, request.url.query, body, headers
-    )
-    return signer
-
-
-Signer = Annotated[SignedBy, Depends(request_signer)]
-
-
-def require_signer(signer: SignedBy, actor: str, what: str) -> None:
-    """Raise ``Forbidden`` (403) unless ``actor`` signed the request; ``what`` names the read."""
-    if signer.actor != actor:
-        raise ApiError(
-            "Forbidden",
-            f"only {actor} may read {what}; this request is signed by {signer.actor}",
-            actor=actor,
-            signer=signer.actor,
-        )
-
-
-def on_state(request: Request, query: Callable[[LogState], T]) -> T:
-    """``query`` on the live projection state, caught up, with no catch-up running meanwhile.
-
-    The state is one object that every catch-up mutates in place, so the query
-    holds the read side's lock (the one ``Reads.state`` takes) while it runs.
-    """
-    with reads_of(request).reading() as state:
-        return query(state)
-
-
-# -- models ------------------------------------------------------------------------------------
-
-
-class Registered(BaseModel):
-    """Where the key registration landed; the actor id is the key's own id."""
-
-    position: int
-    actor: str
-    key: str
-
-
-class StoredContent(BaseModel):
-    """Content stored under its SHA-256 (lowercase hex)."""
-
-    sha256: str
-    size: int
-
-
-class MemberHistory(BaseModel):
-    """A page of the member's own signed events, oldest first, and where they take part.
-
-    ``next`` is the seq the following page starts at (None at the end); ``seq``
-    is the member's latest seq.
-    """
-
-    member: str
-    label: str
-    erased: bool
-    seq: int
-    campaigns: list[str]
-    events: list[LoggedEvent]
-    next: int | None
-
-
-class MemberRecord(BaseModel):
-    """The member's attribution counters and credit in one campaign (read models)."""
-
-    invited_at: int | None
-    joined_at: int | None
-    blocked_at: int | None
-    block_reason: str | None
-    contributions: int
-    coauthored: int
-    votes_cast: int
-    votes_counted: int
-    received_support: int
-    received_comment: int
-    received_save: int
-    received_share: int
-    reuses: int
-    remixed_by_others: int
-    licences: int
-    accepted: int
-    rejected: int
-    removed: int
-    cluster_size: int
-    credit: str
-    credit_via_remixes: str
-
-
-class Coauthor(BaseModel):
-    member: str
-    percent: int
-
-
-class ReuseRow(BaseModel):
-    """A recorded reuse of the contribution (``first_of_kind``: first per channel/territory)."""
-
-    position: int
-    licence: str
-    channel: str
-    territory: str
-    first_of_kind: bool
-
-
-class ModerationRow(BaseModel):
-    """A ``ContributionModerated`` event: outcome, reason code, note hash."""
-
-    position: int
-    contribution: str
-    outcome: str
-    reason: str
-    note: str | None
-
-
-class AuthoredContribution(BaseModel):
-    """One of the member's contributions with its votes, scores and what became of it."""
-
-    contribution: str
-    position: int
-    signer: str
-    kind: str
-    title: str
-    content: str
-    status: str
-    votes_support: int
-    votes_comment: int
-    votes_save: int
-    votes_share: int
-    reuses: int
-    distinct_reuses: int
-    support: str
-    score: str
-    credit: str
-    keep: str
-    kept: str
-    percent: int
-    coauthors: list[Coauthor]
-    reused: list[ReuseRow]
-    moderation: list[ModerationRow]
-
-
-class LicenceRow(BaseModel):
-    """A licence the member granted (``grant``: the LicenceGranted body)."""
-
-    licence: str
-    contribution: str
-    grant: dict[str, Any]
-    granted_at: int
-    revoked_at: int | None
-
-
-class Attribution(BaseModel):
-    """The member's record in a campaign; ``contributions`` is one page, oldest first."""
-
-    campaign: str
-    member: str
-    label: str
-    as_of: int
-    record: MemberRecord
-    licences: list[LicenceRow]
-    total: int
-    contributions: list[AuthoredContribution]
-    next: int | None
-
-
-class Link(BaseModel):
-    """A ``derived_from`` entry: the declared share (None: the policy's) and its value."""
-
-    parent: str
-    declared: str | None
-    share: str
-
-
-class Relative(BaseModel):
-    """An ancestor or descendant; ``path`` is the share of credit flowing along the chains."""
-
-    contribution: str
-    position: int
-    status: str
-    path: str
-    derived_from: list[Link]
-
-
-class Lineage(BaseModel):
-    campaign: str
-    contribution: str
-    status: str
-    derived_from: list[Link]
-    ancestors: list[Relative]
-    descendants: list[Relative]
-
-
-class ExplanationItem(BaseModel):
-    """One source event's credit to one of the member's contributions, and its cents."""
-
-    position: int
-    event: str
-    actor: str
-    detail: str
-    landed_on: str
-    credited: str
-    weight: str
-    factors: dict[str, str]
-    path: str
-    keep: str
-    percent: int
-    credit: str
-    exact: str
-    cents: int
-
-
-class IgnoredEvent(BaseModel):
-    position: int
-    event: str
-    reason: str
-
-
-class Explanation(BaseModel):
-    """Why the member earns ``payout``: the items' cents add up to it (projections.explain)."""
-
-    format: str
-    campaign: str
-    member: str
-    as_of: int
-    currency: str
-    pool: int
-    total_credit: str
-    credit: str
-    blocked: bool
-    share: str
-    base: str
-    adjustment: str
-    capped: bool
-    below_minimum: bool
-    rounding: str
-    payout: int
-    items: list[ExplanationItem]
-    ignored: list[IgnoredEvent]
-
-
-class ProfileOut(BaseModel):
-    display_name: str
-    email: str
-    payout_handle: str
-
-
-class Commitment(BaseModel):
-    """The salt (hex) and the commitment the log's ProfileCommitted holds."""
-
-    salt: str
-    commitment: str
-
-
-class Standing(BaseModel):
-    invited: bool
-    joined: bool
-    blocked: bool
-    reason: str | None
-
-
-class MyData(BaseModel):
-    """Everything cocred holds about the member (the right of access)."""
-
-    member: str
-    erased: bool
-    profile: ProfileOut | None
-    commitment: Commitment | None
-    campaigns: dict[str, Standing]
-    contributions: list[str]
-    events: list[dict[str, Any]]
-
-
-class PrivateProfile(BaseModel):
-    """The member's decrypted profile and the salt that opens its commitment."""
-
-    member: str
-    profile: ProfileOut
-    salt: str
-    commitment: str
-
-
-class Erased(BaseModel):
-    """Where the MemberErased event landed; the profile's key, salt and ciphertext are gone."""
-
-    position: int
-    actor: str
-    seq: int
-    type: str
 
 
 # -- keys and content --------------------------------------------------------------------------

@@ -7,59 +7,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
-from api.http.app import errors, services_of
+from api.http.deps import errors, services_of
 from api.http.errors import ApiError
 from api.http.group_commit import GroupCommitter
-from ledger.canonical import MAX_DEPTH
-from ledger.envelope import (
-    CAMPAIGN_PATTERN,
-    MAX_ENVELOPE_BYTES,
-    MAX_SEQ,
-    TS_PATTERN,
-    TYPE_PATTERN,
-    VERSION,
-)
-from ledger.keys import ID_PATTERN
+from api.http.schemas import ENVELOPE_SCHEMA, Appended, AppendedBatch
+from ledger.envelope import MAX_ENVELOPE_BYTES
 from ledger.ledger import MAX_BATCH
 
 router = APIRouter(tags=["events"])
 JSON = "application/json"
-
-# The envelope as the OpenAPI description shows it: the fields and patterns
-# ``ledger.envelope.Envelope.from_json`` checks (the canonical form, the body's
-# size and nesting, and the signature are checked beyond what a schema says).
-ENVELOPE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "a signed envelope: RFC 8785 canonical JSON, Ed25519 over it without sig; "
-    f"at most {MAX_ENVELOPE_BYTES} bytes and {MAX_DEPTH} levels of nesting",
-    "required": ["v", "type", "actor", "key", "seq", "ts", "campaign", "body", "sig"],
-    "additionalProperties": False,
-    "properties": {
-        "v": {"type": "integer", "enum": [VERSION]},
-        "type": {"type": "string", "pattern": TYPE_PATTERN.pattern},
-        "actor": {"type": "string", "pattern": ID_PATTERN.pattern},
-        "key": {"type": "string", "pattern": ID_PATTERN.pattern},
-        "seq": {"type": "integer", "minimum": 1, "maximum": MAX_SEQ},
-        "ts": {"type": "string", "pattern": TS_PATTERN.pattern},
-        "campaign": {"type": ["string", "null"], "pattern": CAMPAIGN_PATTERN.pattern},
-        "body": {"type": "object"},
-        "sig": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{85}[AQgw]$"},
-    },
-}
-
-
-class Appended(BaseModel):
-    """Where the event landed in the log (it is durable when this is returned)."""
-
-    position: int
-
-
-class AppendedBatch(BaseModel):
-    """Where each event of the batch landed, in order."""
-
-    positions: list[int]
 
 
 class _HotPathRoute(APIRoute):

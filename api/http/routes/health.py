@@ -15,36 +15,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
-from api.http.app import errors, services_of
+from api.http.deps import errors, services_of
 from api.http.errors import ApiError, error_body, status_for
+from api.http.schemas import Alive, Check, Ready
 from ledger.provenance.checkpointer import CheckpointerHealth, CheckpointerStatus, describe_failure
 from ledger.provenance.checkpoints import CheckpointLag
 
 router = APIRouter(tags=["health"])
-
-
-class Alive(BaseModel):
-    """The process is up."""
-
-    status: str
-
-
-class Check(BaseModel):
-    """One readiness check: whether it holds, and a sentence saying what was seen."""
-
-    ok: bool
-    detail: str
-
-
-class Ready(BaseModel):
-    """Every check held: ``status`` is ``ready``; the figures behind each check."""
-
-    status: str
-    checks: dict[str, Check]
-    checkpointer: dict[str, Any]
-    lag: dict[str, Any] | None
 
 
 @router.get("/healthz", response_model=Alive, responses=errors())
