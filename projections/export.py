@@ -77,13 +77,6 @@ _ETH_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _PAYPAL_ID = re.compile(r"^[^,\s\"]{1,127}$")
 
 
-class PayoutProfile(Protocol):
-    """What an export needs of a profile (``domain.profiles.Profile`` has it)."""
-
-    @property
-    def payout_handle(self) -> str: ...
-
-
 class ProfileLookup(Protocol):
     """Where payout handles come from (``Services.profiles``)."""
 
