@@ -226,7 +226,7 @@ def check_settlements(store: LogStore) -> tuple[int, list[Failure]]:
         checked += 1
         try:
             verify_settlement_of(campaign)
-        except ProjectionError as exc:
+        except (ProjectionError, SettlementMismatchError) as exc:  # the latter is the domain's
             failures.append(Failure(campaign.settled[0], "payouts", exc.detail))
     return checked, failures
 
