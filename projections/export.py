@@ -40,6 +40,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any, Protocol
 
+from domain.vocabulary import PAYOUTS_SETTLED, POLICY_NAME, POLICY_VERSION
 from ledger.canonical import canonical
 from ledger.envelope import Envelope, sign_envelope
 from ledger.keys import SigningKey
@@ -107,7 +108,7 @@ class Settlement:
 
     @property
     def policy(self) -> dict[str, Any]:
-        return {"name": "cocred-fair", "version": 1}
+        return {"name": POLICY_NAME, "version": POLICY_VERSION}
 
     def body(self) -> dict[str, Any]:
         """The ``PayoutsSettled`` body that records this export."""
@@ -138,7 +139,7 @@ def settlement_of(state: CampaignState) -> Settlement:
         "format": EXPORT_FORMAT,
         "campaign": state.id,
         "closed_at": state.closed_at,
-        "policy": {"name": "cocred-fair", "version": 1},
+        "policy": {"name": POLICY_NAME, "version": POLICY_VERSION},
         "currency": state.currency,
         "total": state.total_pool,
         "lines": [
@@ -208,7 +209,7 @@ def settlement_envelope(
 ) -> Envelope:
     """The brand-signed ``PayoutsSettled`` envelope recording ``settlement``."""
     return sign_envelope(
-        key, "PayoutsSettled", settlement.body(), seq=seq, ts=ts, campaign=settlement.campaign
+        key, PAYOUTS_SETTLED, settlement.body(), seq=seq, ts=ts, campaign=settlement.campaign
     )
 
 
