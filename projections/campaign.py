@@ -13,6 +13,11 @@ its voter is not blocked, and its contribution is not removed or rejected. A
 block silences all of the member's votes, earlier ones included, while it
 stands (a block usually follows the discovery of manipulation); an unblock
 restores them.
+
+Longer than ~400 lines on purpose: it is one class with one handler per campaign
+event type, and the handlers keep the same counters (members, contributions,
+votes, dirty sets) in step; split apart, a change to one counter would have to be
+followed across files. The plain records live in ``facts``, the scores in ``scoring``.
 """
 
 from __future__ import annotations

@@ -268,6 +268,18 @@ def _missing(settlement: Settlement, handles: dict[str, str], fmt: str) -> None:
         )
 
 
+def _handle(
+    handles: dict[str, str], member: str, pattern: re.Pattern[str], fmt: str, what: str
+) -> str:
+    """``member``'s payout handle; ``BadPayoutHandleError`` unless it matches ``pattern``."""
+    handle = handles[member]
+    if not pattern.match(handle):
+        raise BadPayoutHandleError(
+            f"{fmt}: the payout handle of {member} is not {what}", member=member
+        )
+    return handle
+
+
 def _cell(text: str) -> str:
     """Neutralise spreadsheet formulas in a text cell (OWASP CSV injection advice)."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -341,13 +353,10 @@ def render(
             raise ExportError(f"safe-csv: token address {token_address!r} is not 0x + 40 hex")
         writer.writerow(["token_type", "token_address", "receiver", "amount", "id"])
         for line in settlement.lines:
-            receiver = handles[line.member]
-            if not _ETH_ADDRESS.match(receiver):
-                raise BadPayoutHandleError(
-                    f"safe-csv: the payout handle of {line.member} is not an Ethereum address "
-                    f"(0x + 40 hex digits)",
-                    member=line.member,
-                )
+            receiver = _handle(
+                handles, line.member, _ETH_ADDRESS, "safe-csv",
+                "an Ethereum address (0x + 40 hex digits)",
+            )  # fmt: skip
             token = ("erc20", token_address) if token_address else ("native", "")
             writer.writerow([*token, receiver, major_units(line.amount, currency), ""])
     elif fmt == "paypal-csv":
@@ -359,13 +368,10 @@ def render(
             )
         note = f"cocred reward, campaign {settlement.campaign}"
         for line in settlement.lines:
-            recipient = handles[line.member]
-            if not _PAYPAL_ID.match(recipient):
-                raise BadPayoutHandleError(
-                    f"paypal-csv: the payout handle of {line.member} is not an email, phone "
-                    f"or PayPal id (no spaces, commas or quotes)",
-                    member=line.member,
-                )
+            recipient = _handle(
+                handles, line.member, _PAYPAL_ID, "paypal-csv",
+                "an email, phone or PayPal id (no spaces, commas or quotes)",
+            )  # fmt: skip
             amount = major_units(line.amount, currency)
             writer.writerow([recipient, amount, currency, line.member[:30], note, "PAYPAL"])
     else:

@@ -26,7 +26,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, create_engine, event, insert, select, update
@@ -58,6 +58,18 @@ def make_engine(url: str) -> tuple[Engine, str | None]:
 
         return engine, None
     return create_engine(sa_url, pool_size=2, max_overflow=2, pool_pre_ping=True), schema
+
+
+def _changes(state: LogState, names: Iterable[str], *, full: bool) -> Changes:
+    """The row changes of the named campaigns, in that order (all rows when ``full``)."""
+    changes = Changes()
+    for name in names:
+        part = collect(state.campaigns[name], full=full)
+        for table, rows in part.replace.items():
+            changes.add("replace", table, rows)
+        for table, rows in part.append.items():
+            changes.add("append", table, rows)
+    return changes
 
 
 class Projector:
@@ -185,13 +197,7 @@ class Projector:
                         break
                     state.apply_all(records)
                     state.refresh()
-                    changes = Changes()
-                    for name in sorted(state.touched):
-                        part = collect(state.campaigns[name], full=False)
-                        for table, rows in part.replace.items():
-                            changes.add("replace", table, rows)
-                        for table, rows in part.append.items():
-                            changes.add("append", table, rows)
+                    changes = _changes(state, sorted(state.touched), full=False)
                     state.touched.clear()
                     self._write(changes, old, state.position)
                 except BaseException:
@@ -227,13 +233,7 @@ class Projector:
                 break
         state.go_live()
         with gc_paused():
-            changes = Changes()
-            for name in sorted(state.campaigns):
-                part = collect(state.campaigns[name], full=True)
-                for table, rows in part.replace.items():
-                    changes.add("replace", table, rows)
-                for table, rows in part.append.items():
-                    changes.add("append", table, rows)
+            changes = _changes(state, sorted(state.campaigns), full=True)
             state.touched.clear()
             self._write(changes, old, state.position, clear=True)
         self.state = state
