@@ -62,17 +62,17 @@ from ingest import postgres_answers  # noqa: E402
 from api.bootstrap import bootstrap  # noqa: E402
 from api.http.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from domain.vocabulary import CONTRIBUTION_KINDS, DEFAULT_POLICY  # noqa: E402
 from ledger.actors import KEY_REGISTERED  # noqa: E402
 from ledger.envelope import format_ts, sign_envelope  # noqa: E402
 from ledger.keys import SigningKey, public_jwk  # noqa: E402
 from ledger.ledger import Ledger  # noqa: E402
 from ledger.store import open_store  # noqa: E402
-from projections.policy import default_policy_body  # noqa: E402
 
 CAMPAIGN = "load-26"
 GUIDELINES = hashlib.sha256(b"be kind, credit what you remix").hexdigest()
 WORDS = ["sunset", "harbour", "remix", "blue", "chair", "lamp", "poster", "tee", "summer"]
-KINDS = ["idea", "photo", "video", "design", "text"]
+KINDS = CONTRIBUTION_KINDS
 
 
 # -- the events --------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def build_world(actors: int, per_actor: int, seed: int = 11) -> World:
         "membership": "open",
         "currency": "EUR",
         "pool": 1_000_000,
-        "policy": default_policy_body(),
+        "policy": dict(DEFAULT_POLICY),
     }
     setup = [register(brand), sign(brand, "CampaignOpened", opened, 2, CAMPAIGN)]
     for key in members:

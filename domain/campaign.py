@@ -42,13 +42,16 @@ from domain.values import (
     text,
     time,
 )
+from domain.vocabulary import (
+    CAMPAIGN_CLOSED,
+    CAMPAIGN_OPENED,
+    INVITE_ONLY,
+    OPEN,
+    PAYOUTS_SETTLED,
+    POOL_FUNDED,
+)
 from ledger.envelope import format_ts
 
-CAMPAIGN_OPENED = "CampaignOpened"
-POOL_FUNDED = "PoolFunded"
-CAMPAIGN_CLOSED = "CampaignClosed"
-PAYOUTS_SETTLED = "PayoutsSettled"
-OPEN, INVITE_ONLY = "open", "invite-only"
 MEMBERSHIP_MODES = constants(OPEN, INVITE_ONLY)
 _OPENED_FIELDS = frozenset(
     {"title", "guidelines", "starts_at", "ends_at", "membership", "currency", "pool", "policy"}

@@ -13,14 +13,27 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from domain.campaign import CAMPAIGN_CLOSED, CAMPAIGN_OPENED, PAYOUTS_SETTLED, POOL_FUNDED
-from domain.contributions import CONTRIBUTION_SUBMITTED
-from domain.licences import LICENCE_GRANTED, LICENCE_REVOKED, REUSE_RECORDED
-from domain.membership import MEMBER_BLOCKED, MEMBER_INVITED, MEMBER_JOINED, MEMBER_UNBLOCKED
-from domain.moderation import CONTRIBUTION_MODERATED
-from domain.policy import DEFAULT_POLICY
-from domain.profiles import MEMBER_ERASED, PROFILE_COMMITTED
-from domain.votes import COMMENT, VOTE_CAST, VOTE_WITHDRAWN
+from domain.vocabulary import (
+    CAMPAIGN_CLOSED,
+    CAMPAIGN_OPENED,
+    COMMENT,
+    CONTRIBUTION_MODERATED,
+    CONTRIBUTION_SUBMITTED,
+    DEFAULT_POLICY,
+    LICENCE_GRANTED,
+    LICENCE_REVOKED,
+    MEMBER_BLOCKED,
+    MEMBER_ERASED,
+    MEMBER_INVITED,
+    MEMBER_JOINED,
+    MEMBER_UNBLOCKED,
+    PAYOUTS_SETTLED,
+    POOL_FUNDED,
+    PROFILE_COMMITTED,
+    REUSE_RECORDED,
+    VOTE_CAST,
+    VOTE_WITHDRAWN,
+)
 from ledger.envelope import Envelope, format_ts, sign_envelope
 from ledger.keys import SigningKey
 

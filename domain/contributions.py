@@ -30,10 +30,9 @@ from domain.values import (
     sha256_hex,
     text,
 )
+from domain.vocabulary import CONTRIBUTION_KINDS, CONTRIBUTION_SUBMITTED, REMOVED
 
-CONTRIBUTION_SUBMITTED = "ContributionSubmitted"
-KINDS = constants("idea", "photo", "video", "design", "text")
-REMOVED = "removed"
+KINDS = constants(*CONTRIBUTION_KINDS)
 MAX_AUTHORS = 20
 MAX_SOURCES = 20
 _FIELDS = frozenset({"content", "kind", "title", "derived_from"})

@@ -91,7 +91,8 @@ class AlreadySettledError(DomainError):
 
 
 class SettlementMismatchError(DomainError):
-    """``PayoutsSettled`` whose total, currency or policy differ from the campaign's."""
+    """``PayoutsSettled`` whose total, currency or policy differ from the campaign's, or
+    (the audit, in ``projections.export``) whose body differs from the log's recomputation."""
 
     code = "SettlementMismatch"
 

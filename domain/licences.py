@@ -41,11 +41,9 @@ from domain.values import (
     sha256_hex,
     time,
 )
+from domain.vocabulary import LICENCE_GRANTED, LICENCE_REVOKED, REUSE_RECORDED
 from ledger.envelope import format_ts
 
-LICENCE_GRANTED = "LicenceGranted"
-LICENCE_REVOKED = "LicenceRevoked"
-REUSE_RECORDED = "ReuseRecorded"
 CHANNELS = constants("social", "ads", "packaging", "product", "print", "web")
 WORLDWIDE = "worldwide"
 _GRANT_FIELDS = frozenset(

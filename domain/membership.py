@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from domain.campaign import INVITE_ONLY, Campaign, campaign_of, require_owner
+from domain.campaign import Campaign, campaign_of, require_owner
 from domain.errors import (
     AlreadyBlockedError,
     AlreadyInvitedError,
@@ -24,11 +24,13 @@ from domain.errors import (
 )
 from domain.state import Rule, State
 from domain.values import Fact, actor_id, code, expect_keys, sha256_hex
-
-MEMBER_INVITED = "MemberInvited"
-MEMBER_BLOCKED = "MemberBlocked"
-MEMBER_UNBLOCKED = "MemberUnblocked"
-MEMBER_JOINED = "MemberJoined"
+from domain.vocabulary import (
+    INVITE_ONLY,
+    MEMBER_BLOCKED,
+    MEMBER_INVITED,
+    MEMBER_JOINED,
+    MEMBER_UNBLOCKED,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from domain.campaign import campaign_of, require_owner
 from domain.contributions import Contribution, contribution_in, require_not_removed
 from domain.state import Rule, State
 from domain.values import Fact, code, constants, contribution_ref, expect_keys, one_of, sha256_hex
+from domain.vocabulary import CONTRIBUTION_MODERATED, MODERATION_OUTCOMES
 
-CONTRIBUTION_MODERATED = "ContributionModerated"
-OUTCOMES = constants("accepted", "rejected", "removed")
+OUTCOMES = constants(*MODERATION_OUTCOMES)
 _FIELDS = frozenset({"contribution", "outcome", "reason", "note"})
 
 

@@ -14,10 +14,9 @@ from types import MappingProxyType
 from typing import Any
 
 from domain.values import Fact, expect_keys, fraction, integer, malformed
+from domain.vocabulary import DEFAULT_POLICY as DEFAULT_POLICY  # re-exported: the CLI reads it here
+from domain.vocabulary import ENGAGEMENT_KINDS, POLICY_NAME, POLICY_VERSION
 
-POLICY_NAME = "cocred-fair"
-POLICY_VERSION = 1
-ENGAGEMENT_KINDS = ("support", "comment", "save", "share")
 _FIELDS = frozenset(
     {
         "name",
@@ -29,20 +28,6 @@ _FIELDS = frozenset(
         "per_person_cap",
         "min_payout",
         "pairwise_bound",
-    }
-)
-
-DEFAULT_POLICY: Mapping[str, Any] = MappingProxyType(
-    {
-        "name": POLICY_NAME,
-        "version": POLICY_VERSION,
-        "weights": {"support": 1, "comment": 3, "save": 2, "share": 4},
-        "reuse_weight": 20,
-        "remix_default_share": "3/10",
-        "support_threshold": 0,
-        "per_person_cap": None,
-        "min_payout": 0,
-        "pairwise_bound": "1/2",
     }
 )
 

@@ -18,10 +18,9 @@ from typing import Any
 from domain.errors import InvalidProfileError, MalformedBodyError
 from domain.state import Rule, State, no_change
 from domain.values import Fact, expect_keys, sha256_hex
+from domain.vocabulary import MEMBER_ERASED, PROFILE_COMMITTED
 from ledger.canonical import canonical
 
-PROFILE_COMMITTED = "ProfileCommitted"
-MEMBER_ERASED = "MemberErased"
 ERASED_LABEL = "erased member"
 SALT_BYTES = 32
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}")

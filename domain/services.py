@@ -24,11 +24,11 @@ from domain.commands import Share, When
 from domain.content import ContentStore
 from domain.errors import InvalidSharesError, MalformedBodyError
 from domain.gate import CampaignApp
-from domain.policy import DEFAULT_POLICY
 from domain.profile_store import ProfileStore
 from domain.profiles import ERASED_LABEL, MEMBER_ERASED, SALT_BYTES, Profile, commitment
 from domain.state import State
 from domain.values import contribution_id
+from domain.vocabulary import DEFAULT_POLICY
 from ledger.envelope import Envelope
 from ledger.keys import SigningKey
 from ledger.ledger import EnvelopeInput, Ledger, to_envelope

@@ -12,13 +12,10 @@ from domain.campaign import campaign_of, require_window
 from domain.contributions import contribution_in, require_not_removed
 from domain.errors import DuplicateVoteError, NoSuchVoteError, SelfVoteError
 from domain.membership import require_member
-from domain.policy import ENGAGEMENT_KINDS
 from domain.state import Rule, State
 from domain.values import Fact, constants, contribution_ref, expect_keys, one_of, sha256_hex
+from domain.vocabulary import COMMENT, ENGAGEMENT_KINDS, VOTE_CAST, VOTE_WITHDRAWN
 
-VOTE_CAST = "VoteCast"
-VOTE_WITHDRAWN = "VoteWithdrawn"
-COMMENT = "comment"
 VOTE_KINDS = constants(*ENGAGEMENT_KINDS)
 _FIELDS = frozenset({"contribution", "kind"})
 _COMMENT_FIELDS = frozenset({"contribution", "kind", "comment"})

@@ -67,9 +67,6 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-_DECODER = json.JSONDecoder(
-    parse_float=_reject_float, parse_int=_checked_int, parse_constant=_reject_constant
-)
 _STRICT_DECODER = json.JSONDecoder(
     parse_float=_reject_float,
     parse_int=_checked_int,
@@ -166,7 +163,7 @@ def canonical_value(raw: bytes) -> Any:
             return NOT_CANONICAL
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return NOT_CANONICAL
-    if may_hold_floats(raw) and not _only_exact_numbers(value):
+    if may_hold_floats(raw) and not only_exact_numbers(value):
         return NOT_CANONICAL
     return value
 
@@ -186,11 +183,6 @@ def may_hold_floats(raw: bytes, start: int = 0, end: int | None = None) -> bool:
     )
 
 
-def only_exact_numbers(value: Any) -> bool:
-    """False if ``value`` holds a float or an integer beyond ±(2**53-1)."""
-    return _only_exact_numbers(value)
-
-
 def parse_canonical(raw: bytes | str) -> tuple[Any, bytes | None]:
     """Parse JSON strictly and return ``(value, canonical bytes if raw IS canonical)``.
 
@@ -206,7 +198,7 @@ def parse_canonical(raw: bytes | str) -> tuple[Any, bytes | None]:
     return parse_json(raw), None
 
 
-def _only_exact_numbers(value: Any) -> bool:
+def only_exact_numbers(value: Any) -> bool:
     """False if ``value`` holds a float or an integer beyond ±(2**53-1)."""
     stack = [value]
     while stack:

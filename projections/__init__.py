@@ -17,5 +17,12 @@ Rules: ``projections/RULES.md`` (policy cocred-fair v1). Modules, from the log o
   ``queries``: leaderboard, a contributor's attribution, lineage;
 - ``baseline``: plain proportional shares and honest-work figures to compare with.
 
-Errors: ``errors.ProjectionError`` and its subclasses.
+Errors: ``errors.ProjectionError`` and its subclasses, plus the domain's own types
+for the refusals both sides make (re-exported by ``errors``).
+
+The words of the event contract (event types, vote kinds, moderation outcomes,
+the policy's name and default body) are imported from ``domain.vocabulary``,
+not copied: a read model must understand exactly the words the domain accepts,
+and a copy could drift unnoticed. That module imports nothing, so the
+projections still depend on the contract only, never on the domain's rules.
 """

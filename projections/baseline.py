@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from domain.vocabulary import VOTE_CAST
 from ledger.store import StoredRecord
 from projections.campaign import CampaignState
 from projections.state import LogState
@@ -42,7 +43,7 @@ def without_votes_by(
     records: Iterable[StoredRecord], actors: Collection[str]
 ) -> list[StoredRecord]:
     """The log without the ``VoteCast`` events of ``actors``, positions renumbered."""
-    kept = (r for r in records if not (r.type == "VoteCast" and r.actor in actors))
+    kept = (r for r in records if not (r.type == VOTE_CAST and r.actor in actors))
     return [StoredRecord(i, r.actor, r.seq, r.type, r.data) for i, r in enumerate(kept)]
 
 

@@ -3,11 +3,43 @@
 Under the common root ``CocredError`` (``code``, ``detail``, ``ids``), so the CLI
 and the HTTP layer map it like every other; a root of its own, because a read
 model that cannot answer is not a ledger failure.
+
+A refusal that means the same thing as a domain refusal (an unknown campaign or
+contribution, settling too early, twice, as someone else, or a ``PayoutsSettled``
+that does not match) is the domain's own type, imported here: one code, one
+class, so a caller catches one type whichever side refused.
 """
 
 from __future__ import annotations
 
+from domain.errors import (
+    AlreadySettledError,
+    CampaignNotClosedError,
+    NotCampaignOwnerError,
+    SettlementMismatchError,
+    UnknownCampaignError,
+    UnknownContributionError,
+)
 from ledger.errors import CocredError
+
+__all__ = [
+    "AlreadySettledError",
+    "BadPayoutHandleError",
+    "CampaignNotClosedError",
+    "ExportError",
+    "MissingPayoutHandleError",
+    "NotCampaignOwnerError",
+    "NothingToPayError",
+    "ProjectionError",
+    "ProjectionFailedError",
+    "ReadModelMovedError",
+    "SettlementError",
+    "SettlementMismatchError",
+    "UnknownCampaignError",
+    "UnknownContributionError",
+    "UnknownMemberError",
+    "UnsupportedPolicyError",
+]
 
 
 class ProjectionError(CocredError):
@@ -28,18 +60,6 @@ class ReadModelMovedError(ProjectionError):
     code = "ReadModelMoved"
 
 
-class UnknownCampaignError(ProjectionError):
-    """No ``CampaignOpened`` with that id in the log."""
-
-    code = "UnknownCampaign"
-
-
-class UnknownContributionError(ProjectionError):
-    """No such contribution in that campaign."""
-
-    code = "UnknownContribution"
-
-
 class UnknownMemberError(ProjectionError):
     """The member never appeared in that campaign."""
 
@@ -53,39 +73,16 @@ class UnsupportedPolicyError(ProjectionError):
 
 
 class SettlementError(ProjectionError):
-    """Payouts cannot be settled as asked (the subclasses say why)."""
+    """Payouts cannot be settled as asked, for a reason only the projections see (the
+    subclass says which; the domain's refusals are the domain's types)."""
 
     code = "SettlementRefused"
-
-
-class CampaignNotClosedError(SettlementError):
-    """Payouts are settled only after ``CampaignClosed``."""
-
-    code = "CampaignNotClosed"
-
-
-class AlreadySettledError(SettlementError):
-    """The campaign already has a ``PayoutsSettled`` event."""
-
-    code = "AlreadySettled"
-
-
-class NotCampaignOwnerError(SettlementError):
-    """Only the campaign's brand may settle its payouts."""
-
-    code = "NotCampaignOwner"
 
 
 class NothingToPayError(SettlementError):
     """The pool is not empty but nobody earned any credit."""
 
     code = "NothingToPay"
-
-
-class SettlementMismatchError(ProjectionError):
-    """A recorded ``PayoutsSettled`` does not match what the log recomputes to."""
-
-    code = "SettlementMismatch"
 
 
 class ExportError(ProjectionError):

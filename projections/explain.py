@@ -19,6 +19,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, NamedTuple
 
+from domain.vocabulary import (
+    CONTRIBUTION_MODERATED,
+    CONTRIBUTION_SUBMITTED,
+    REUSE_RECORDED,
+    VOTE_CAST,
+)
 from projections.campaign import CampaignState
 from projections.errors import UnknownMemberError
 from projections.exact import fraction_text, major_units
@@ -207,7 +213,7 @@ def explain(state: CampaignState, member: str, as_of: int) -> Explanation:
         node = scorer.nodes[cid]
         if contribution.excluded:
             reason = f"{cid} is {contribution.status}: it earns nothing"
-            ignored.append(_note(contribution.position, "ContributionModerated", reason))
+            ignored.append(_note(contribution.position, CONTRIBUTION_MODERATED, reason))
             continue
         percent = contribution.percent_of(member)
         for landed, path in _cone(state, cid).items():
@@ -219,7 +225,7 @@ def explain(state: CampaignState, member: str, as_of: int) -> Explanation:
                 if landed_node.support or landed_node.reuses:
                     threshold = scorer.policy.support_threshold
                     reason = f"{landed} is below the support threshold of {threshold}"
-                    ignored.append(_note(source.position, "ContributionSubmitted", reason))
+                    ignored.append(_note(source.position, CONTRIBUTION_SUBMITTED, reason))
                 continue
             factor = path * node.keep * percent / 100  # from ``landed`` to the member
             for found in _sources(state, landed, weights):
@@ -227,7 +233,7 @@ def explain(state: CampaignState, member: str, as_of: int) -> Explanation:
         for (voter, kind), position in contribution.votes.items():
             if (cid, kind) not in scorer.votes.get(voter, {}):
                 why = "its voter is blocked" if state.members[voter].blocked else "weight 0"
-                ignored.append(_note(position, "VoteCast", f"{kind} by {voter}: {why}"))
+                ignored.append(_note(position, VOTE_CAST, f"{kind} by {voter}: {why}"))
     drafts.sort(key=lambda draft: (draft[0].position, draft[2]))
     credits = [draft[6] for draft in drafts]
     cents = _deal(credits, line.amount if line else 0)
@@ -309,12 +315,12 @@ def _sources(
                 )
             cache[key] = (policy.weight(kind) * budget * cluster, factors)
         weight, factors = cache[key]
-        found.append(Source(position, "VoteCast", voter, kind, weight, factors))
+        found.append(Source(position, VOTE_CAST, voter, kind, weight, factors))
     for (channel, territory), position in contribution.reuse_keys.items():
         factors = {"reuse_weight": str(policy.reuse_weight)}
         detail = f"{channel}/{territory}"
         weight = Fraction(policy.reuse_weight)
-        found.append(Source(position, "ReuseRecorded", state.brand, detail, weight, factors))
+        found.append(Source(position, REUSE_RECORDED, state.brand, detail, weight, factors))
     return found
 
 

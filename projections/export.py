@@ -40,6 +40,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any, Protocol
 
+from domain.vocabulary import PAYOUTS_SETTLED, POLICY_NAME, POLICY_VERSION
 from ledger.canonical import canonical
 from ledger.envelope import Envelope, sign_envelope
 from ledger.keys import SigningKey
@@ -77,13 +78,6 @@ _ETH_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _PAYPAL_ID = re.compile(r"^[^,\s\"]{1,127}$")
 
 
-class PayoutProfile(Protocol):
-    """What an export needs of a profile (``domain.profiles.Profile`` has it)."""
-
-    @property
-    def payout_handle(self) -> str: ...
-
-
 class ProfileLookup(Protocol):
     """Where payout handles come from (``Services.profiles``)."""
 
@@ -114,7 +108,7 @@ class Settlement:
 
     @property
     def policy(self) -> dict[str, Any]:
-        return {"name": "cocred-fair", "version": 1}
+        return {"name": POLICY_NAME, "version": POLICY_VERSION}
 
     def body(self) -> dict[str, Any]:
         """The ``PayoutsSettled`` body that records this export."""
@@ -145,7 +139,7 @@ def settlement_of(state: CampaignState) -> Settlement:
         "format": EXPORT_FORMAT,
         "campaign": state.id,
         "closed_at": state.closed_at,
-        "policy": {"name": "cocred-fair", "version": 1},
+        "policy": {"name": POLICY_NAME, "version": POLICY_VERSION},
         "currency": state.currency,
         "total": state.total_pool,
         "lines": [
@@ -215,7 +209,7 @@ def settlement_envelope(
 ) -> Envelope:
     """The brand-signed ``PayoutsSettled`` envelope recording ``settlement``."""
     return sign_envelope(
-        key, "PayoutsSettled", settlement.body(), seq=seq, ts=ts, campaign=settlement.campaign
+        key, PAYOUTS_SETTLED, settlement.body(), seq=seq, ts=ts, campaign=settlement.campaign
     )
 
 
@@ -233,7 +227,7 @@ def check_settlements(store: LogStore) -> tuple[int, list[Failure]]:
         checked += 1
         try:
             verify_settlement_of(campaign)
-        except ProjectionError as exc:
+        except (ProjectionError, SettlementMismatchError) as exc:  # the latter is the domain's
             failures.append(Failure(campaign.settled[0], "payouts", exc.detail))
     return checked, failures
 
@@ -272,6 +266,18 @@ def _missing(settlement: Settlement, handles: dict[str, str], fmt: str) -> None:
             + (" …" if len(missing) > 5 else ""),
             members=missing,
         )
+
+
+def _handle(
+    handles: dict[str, str], member: str, pattern: re.Pattern[str], fmt: str, what: str
+) -> str:
+    """``member``'s payout handle; ``BadPayoutHandleError`` unless it matches ``pattern``."""
+    handle = handles[member]
+    if not pattern.match(handle):
+        raise BadPayoutHandleError(
+            f"{fmt}: the payout handle of {member} is not {what}", member=member
+        )
+    return handle
 
 
 def _cell(text: str) -> str:
@@ -347,13 +353,10 @@ def render(
             raise ExportError(f"safe-csv: token address {token_address!r} is not 0x + 40 hex")
         writer.writerow(["token_type", "token_address", "receiver", "amount", "id"])
         for line in settlement.lines:
-            receiver = handles[line.member]
-            if not _ETH_ADDRESS.match(receiver):
-                raise BadPayoutHandleError(
-                    f"safe-csv: the payout handle of {line.member} is not an Ethereum address "
-                    f"(0x + 40 hex digits)",
-                    member=line.member,
-                )
+            receiver = _handle(
+                handles, line.member, _ETH_ADDRESS, "safe-csv",
+                "an Ethereum address (0x + 40 hex digits)",
+            )  # fmt: skip
             token = ("erc20", token_address) if token_address else ("native", "")
             writer.writerow([*token, receiver, major_units(line.amount, currency), ""])
     elif fmt == "paypal-csv":
@@ -365,13 +368,10 @@ def render(
             )
         note = f"cocred reward, campaign {settlement.campaign}"
         for line in settlement.lines:
-            recipient = handles[line.member]
-            if not _PAYPAL_ID.match(recipient):
-                raise BadPayoutHandleError(
-                    f"paypal-csv: the payout handle of {line.member} is not an email, phone "
-                    f"or PayPal id (no spaces, commas or quotes)",
-                    member=line.member,
-                )
+            recipient = _handle(
+                handles, line.member, _PAYPAL_ID, "paypal-csv",
+                "an email, phone or PayPal id (no spaces, commas or quotes)",
+            )  # fmt: skip
             amount = major_units(line.amount, currency)
             writer.writerow([recipient, amount, currency, line.member[:30], note, "PAYPAL"])
     else:

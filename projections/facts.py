@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-KINDS = ("support", "comment", "save", "share")
-OUTCOMES = ("accepted", "rejected", "removed")
-EXCLUDING = frozenset({"rejected", "removed"})
+from domain.vocabulary import ENGAGEMENT_KINDS as KINDS
+from domain.vocabulary import EXCLUDING_OUTCOMES
+from domain.vocabulary import MODERATION_OUTCOMES as OUTCOMES
 
 
 @dataclass(slots=True, eq=False)
@@ -68,7 +68,7 @@ class Contribution:
 
     @property
     def excluded(self) -> bool:
-        return self.status in EXCLUDING
+        return self.status in EXCLUDING_OUTCOMES
 
     def percent_of(self, member: str) -> int:
         return next((percent for m, percent in self.authors if m == member), 0)

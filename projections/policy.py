@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from domain.vocabulary import POLICY_NAME as NAME
+from domain.vocabulary import POLICY_VERSION as VERSION
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
-
-NAME = "cocred-fair"
-VERSION = 1
-KINDS = ("support", "comment", "save", "share")
 
 # Constants of cocred-fair v1 (the policy body has no field for them): each member
 # casts up to VOTE_BUDGET votes at full weight; beyond that, each of the member's n
@@ -94,18 +92,3 @@ def parse_policy(body: Any) -> Policy:
         min_payout=_int(body, "min_payout"),
         pairwise_bound=parse_fraction(body["pairwise_bound"], "pairwise_bound"),
     )
-
-
-def default_policy_body() -> dict[str, Any]:
-    """The example policy of EVENTS.md (handy for tests and demos)."""
-    return {
-        "name": NAME,
-        "version": VERSION,
-        "weights": {"support": 1, "comment": 3, "save": 2, "share": 4},
-        "reuse_weight": 20,
-        "remix_default_share": "3/10",
-        "support_threshold": 0,
-        "per_person_cap": None,
-        "min_payout": 0,
-        "pairwise_bound": "1/2",
-    }

@@ -26,7 +26,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +40,18 @@ from projections.tables import SCHEMA_VERSION, TRACKING, Tables
 
 PAGE = 1000
 BULK_LAG = 10_000  # behind by more than this (and 1/40 of the log): rebuild in bulk
+
+
+def _changes(state: LogState, names: Iterable[str], *, full: bool) -> Changes:
+    """The row changes of the named campaigns, in that order (all rows when ``full``)."""
+    changes = Changes()
+    for name in names:
+        part = collect(state.campaigns[name], full=full)
+        for table, rows in part.replace.items():
+            changes.add("replace", table, rows)
+        for table, rows in part.append.items():
+            changes.add("append", table, rows)
+    return changes
 
 
 class Projector:
@@ -180,13 +192,7 @@ class Projector:
                         break
                     state.apply_all(records)
                     state.refresh()
-                    changes = Changes()
-                    for name in sorted(state.touched):
-                        part = collect(state.campaigns[name], full=False)
-                        for table, rows in part.replace.items():
-                            changes.add("replace", table, rows)
-                        for table, rows in part.append.items():
-                            changes.add("append", table, rows)
+                    changes = _changes(state, sorted(state.touched), full=False)
                     state.touched.clear()
                     self._write(changes, old, state.position)
                 except BaseException:
@@ -222,13 +228,7 @@ class Projector:
                 break
         state.go_live()
         with gc_paused():
-            changes = Changes()
-            for name in sorted(state.campaigns):
-                part = collect(state.campaigns[name], full=True)
-                for table, rows in part.replace.items():
-                    changes.add("replace", table, rows)
-                for table, rows in part.append.items():
-                    changes.add("append", table, rows)
+            changes = _changes(state, sorted(state.campaigns), full=True)
             state.touched.clear()
             self._write(changes, old, state.position, clear=True)
         self.state = state

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from domain.vocabulary import EXCLUDING_OUTCOMES
 from projections.errors import (
     UnknownCampaignError,
     UnknownContributionError,
@@ -168,7 +169,7 @@ def lineage(projector: Projector, campaign: str, contribution: str) -> dict[str,
         )
 
     def passes(cid: str) -> bool:
-        return info[cid][1] not in ("removed", "rejected")
+        return info[cid][1] not in EXCLUDING_OUTCOMES
 
     def cone(
         graph: dict[str, list[tuple[str, Fraction]]], newest_first: bool

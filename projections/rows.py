@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.vocabulary import ENGAGEMENT_KINDS as KINDS
+from domain.vocabulary import MODERATION_OUTCOMES as OUTCOMES
 from ledger.canonical import canonical
 from projections.campaign import CampaignState
 from projections.exact import fraction_text
-from projections.facts import KINDS, OUTCOMES
 from projections.scoring import ZERO
 
 Row = dict[str, Any]

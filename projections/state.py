@@ -22,29 +22,12 @@ from typing import Any
 
 import orjson
 
+from domain.vocabulary import CAMPAIGN_EVENT_TYPES, CAMPAIGN_OPENED
 from ledger.store import LogStore, StoredRecord
 from projections.campaign import CampaignState
 from projections.errors import ProjectionFailedError, UnknownCampaignError
 
-CAMPAIGN_TYPES = frozenset(
-    {
-        "CampaignOpened",
-        "PoolFunded",
-        "CampaignClosed",
-        "MemberInvited",
-        "MemberBlocked",
-        "MemberUnblocked",
-        "MemberJoined",
-        "ContributionSubmitted",
-        "VoteCast",
-        "VoteWithdrawn",
-        "LicenceGranted",
-        "LicenceRevoked",
-        "ReuseRecorded",
-        "ContributionModerated",
-        "PayoutsSettled",
-    }
-)
+CAMPAIGN_TYPES = CAMPAIGN_EVENT_TYPES
 READ_PAGE = 5000
 
 
@@ -110,7 +93,7 @@ class LogState:
         envelope: dict[str, Any] = orjson.loads(record.data)
         campaign_id = envelope["campaign"]
         body = envelope["body"]
-        if record.type == "CampaignOpened":
+        if record.type == CAMPAIGN_OPENED:
             if campaign_id in self.campaigns or campaign_id is None:
                 self.ignored_openings.append(record.position)
                 return

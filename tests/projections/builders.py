@@ -14,6 +14,7 @@ need no database. ``tests/projections/lively.py`` plays a whole random campaign.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,17 +22,17 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
+from domain.vocabulary import DEFAULT_POLICY, ENGAGEMENT_KINDS
 from ledger.envelope import Envelope, sign_envelope
 from ledger.keys import SigningKey
 from ledger.ledger import Ledger
 from ledger.store import StoredRecord
 from projections.campaign import CampaignState
-from projections.policy import default_policy_body
 from projections.state import LogState
 from tests.support import registration
 
 START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-KINDS = ("support", "comment", "save", "share")
+KINDS = ENGAGEMENT_KINDS
 GUIDELINES = hashlib.sha256(b"be kind, be original").hexdigest()
 
 
@@ -72,7 +73,7 @@ class Script:
         self.log: list[tuple[str, int, str, bytes]] = []
         self.actors: dict[str, Actor] = {}
         self.ticks = 0
-        self.policy = {**default_policy_body(), **(policy or {})}
+        self.policy = {**copy.deepcopy(dict(DEFAULT_POLICY)), **(policy or {})}
         self.membership = membership
         self.brand = self.actor(brand)
         self._sign(

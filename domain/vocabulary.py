@@ -1,0 +1,82 @@
+"""The words of the event contract (``domain/EVENTS.md``), written once.
+
+Event types, vote kinds, contribution kinds, moderation outcomes, membership
+modes and the default reward policy. The domain's rules check events against
+these; the projections read the log with the same names by importing this
+module (it imports nothing, so a read model depends on the contract's words and
+not on the rules). A new word goes here first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+# -- event types (those with a campaign field, then the profile events) -------------------------
+
+CAMPAIGN_OPENED = "CampaignOpened"
+POOL_FUNDED = "PoolFunded"
+CAMPAIGN_CLOSED = "CampaignClosed"
+PAYOUTS_SETTLED = "PayoutsSettled"
+MEMBER_INVITED = "MemberInvited"
+MEMBER_BLOCKED = "MemberBlocked"
+MEMBER_UNBLOCKED = "MemberUnblocked"
+MEMBER_JOINED = "MemberJoined"
+CONTRIBUTION_SUBMITTED = "ContributionSubmitted"
+VOTE_CAST = "VoteCast"
+VOTE_WITHDRAWN = "VoteWithdrawn"
+LICENCE_GRANTED = "LicenceGranted"
+LICENCE_REVOKED = "LicenceRevoked"
+REUSE_RECORDED = "ReuseRecorded"
+CONTRIBUTION_MODERATED = "ContributionModerated"
+PROFILE_COMMITTED = "ProfileCommitted"
+MEMBER_ERASED = "MemberErased"
+
+CAMPAIGN_EVENT_TYPES = frozenset(
+    {
+        CAMPAIGN_OPENED,
+        POOL_FUNDED,
+        CAMPAIGN_CLOSED,
+        PAYOUTS_SETTLED,
+        MEMBER_INVITED,
+        MEMBER_BLOCKED,
+        MEMBER_UNBLOCKED,
+        MEMBER_JOINED,
+        CONTRIBUTION_SUBMITTED,
+        VOTE_CAST,
+        VOTE_WITHDRAWN,
+        LICENCE_GRANTED,
+        LICENCE_REVOKED,
+        REUSE_RECORDED,
+        CONTRIBUTION_MODERATED,
+    }
+)
+
+# -- values inside bodies -----------------------------------------------------------------------
+
+OPEN, INVITE_ONLY = "open", "invite-only"  # CampaignOpened.membership
+ENGAGEMENT_KINDS = ("support", "comment", "save", "share")  # VoteCast.kind, in policy order
+COMMENT = "comment"  # the vote kind that carries a comment hash
+CONTRIBUTION_KINDS = ("idea", "photo", "video", "design", "text")
+ACCEPTED, REJECTED, REMOVED = "accepted", "rejected", "removed"
+MODERATION_OUTCOMES = (ACCEPTED, REJECTED, REMOVED)
+EXCLUDING_OUTCOMES = frozenset({REJECTED, REMOVED})  # a contribution earns nothing under these
+
+# -- the reward policy --------------------------------------------------------------------------
+
+POLICY_NAME = "cocred-fair"
+POLICY_VERSION = 1
+DEFAULT_POLICY: Mapping[str, Any] = MappingProxyType(
+    {
+        "name": POLICY_NAME,
+        "version": POLICY_VERSION,
+        "weights": {"support": 1, "comment": 3, "save": 2, "share": 4},
+        "reuse_weight": 20,
+        "remix_default_share": "3/10",
+        "support_threshold": 0,
+        "per_person_cap": None,
+        "min_payout": 0,
+        "pairwise_bound": "1/2",
+    }
+)
