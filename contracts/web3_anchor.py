@@ -7,7 +7,11 @@ decoded against the contract's ABI on every backend.
 
 The private key is passed in by the caller, kept only inside an eth-account object,
 and never logged, shown by ``repr`` or put in an exception message. ``import web3``
-costs about two seconds, so it happens inside the functions that need it.
+is slow, so it happens inside the functions that need it.
+
+Longer than ~400 lines on purpose: it is one adapter behind one port, and its
+error mapping (web3, eth-tester, the node, the network, each revert) only reads
+correctly beside the calls it guards; split, the mapping would be far from them.
 """
 
 from __future__ import annotations

@@ -31,6 +31,10 @@ that truncates the WAL file, so the bytes are gone from every database file.
 Stores written before epoch keys (raw data keys, salt in clear) are migrated
 when opened: every profile is re-encrypted under a fresh data key, wrapped, and
 the old tables are dropped (see ``_migrate_legacy``).
+
+Longer than ~400 lines on purpose: the erasure's crash-safety argument above
+holds only if the steps, the recovery on open and the migration are read (and
+changed) together, in one place.
 """
 
 from __future__ import annotations
