@@ -6,7 +6,7 @@ canonical JSON of::
     {"format": "cocred-payouts/1",
      "campaign": <campaign id>,
      "closed_at": <log position of CampaignClosed, or null for a preview>,
-     "policy": {"name": "cocred-fair", "version": 1},
+     "policy": {"name": "cocred-fair", "version": <the campaign's, 1 or 2>},
      "currency": <ISO 4217 code>,
      "total": <pool in minor units: CampaignOpened.pool + every PoolFunded>,
      "lines": [{"member": <actor id>, "amount": <minor units, > 0>,
@@ -111,10 +111,11 @@ class Settlement:
     lines: tuple[SettlementLine, ...]
     export: bytes
     sha256: str
+    policy_version: int = 1
 
     @property
     def policy(self) -> dict[str, Any]:
-        return {"name": "cocred-fair", "version": 1}
+        return {"name": "cocred-fair", "version": self.policy_version}
 
     def body(self) -> dict[str, Any]:
         """The ``PayoutsSettled`` body that records this export."""
@@ -145,7 +146,7 @@ def settlement_of(state: CampaignState) -> Settlement:
         "format": EXPORT_FORMAT,
         "campaign": state.id,
         "closed_at": state.closed_at,
-        "policy": {"name": "cocred-fair", "version": 1},
+        "policy": policy.ref,
         "currency": state.currency,
         "total": state.total_pool,
         "lines": [
@@ -168,6 +169,7 @@ def settlement_of(state: CampaignState) -> Settlement:
         lines,
         data,
         hashlib.sha256(data).hexdigest(),
+        policy.ref["version"],
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
+from projections.fair_v2 import PolicyV2, parse_policy_v2
 
 NAME = "cocred-fair"
 VERSION = 1
@@ -94,6 +95,16 @@ def parse_policy(body: Any) -> Policy:
         min_payout=_int(body, "min_payout"),
         pairwise_bound=parse_fraction(body["pairwise_bound"], "pairwise_bound"),
     )
+
+
+def parse_versioned(body: Any) -> Policy | PolicyV2:
+    """Parse a policy body of any implemented version (v2 bodies give a ``PolicyV2``).
+
+    Raises as ``parse_policy`` does.
+    """
+    if isinstance(body, Mapping) and body.get("name") == NAME and body.get("version") == 2:
+        return parse_policy_v2(body)
+    return parse_policy(body)
 
 
 def default_policy_body() -> dict[str, Any]:
