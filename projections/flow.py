@@ -18,9 +18,10 @@ The steps, for the counted votes of one campaign:
 4. *Self-flow* (V4): the part ``route(x)[u]`` of u's vote on ``x`` would come back to
    ``u``: it is not counted.
 5. *Flows* (V5): ``F[u][a]`` is what u's counted votes send to member ``a``.
-6. *Circulation* (V5): the part of ``F[u][a]`` that ``a`` sends back to ``u`` directly
-   or through one other member (the maximum flow from ``a`` to ``u`` over paths of one
-   or two edges: ``F[a][u] + sum_b min(F[a][b], F[b][u])``) is *circulating*.
+6. *Circulation* (V5): the part ``min(F[u][a], F[a][u])`` of ``F[u][a]`` that ``a`` sends
+   back to ``u`` is *circulating* (flows are measured after remix propagation, so a
+   return through a remix counts). Returns through a third member were measured and
+   dropped: in lively honest cores they made a quarter of a member's payout move.
 7. *Standing* (V6): seeds are members the brand vouched for (``MemberInvited``), members
    with tenure (work in an earlier, closed campaign of the brand) and authors of work
    the brand accepted or reused. A vote counts as *independent* support when its voter
@@ -130,15 +131,9 @@ def _budget(total: int, budget: int) -> Fraction:
     return Fraction(budget * GRID // total, GRID)
 
 
-def _back(flows: dict[str, dict[str, Fraction]], a: str, u: str, into_u: dict) -> Fraction:
-    """Max flow from ``a`` to ``u`` over paths of one or two edges."""
-    out_a = flows.get(a, {})
-    back = out_a.get(u, ZERO)
-    small, large = (out_a, into_u) if len(out_a) <= len(into_u) else (into_u, out_a)
-    for b in small:
-        if b in large and b != u and b != a:
-            back += min(out_a[b], into_u[b])
-    return back
+def _back(flows: dict[str, dict[str, Fraction]], a: str, u: str) -> Fraction:
+    """What ``a`` sends back to ``u`` (the reciprocal flow)."""
+    return flows.get(a, {}).get(u, ZERO)
 
 
 def compute(
@@ -167,7 +162,6 @@ def compute(
             result.budget[voter] = _budget(total, params.weight_budget)
     # 5: flows after remix propagation, without the self part
     flows: dict[str, dict[str, Fraction]] = {}
-    into: dict[str, dict[str, Fraction]] = {}
     for voter, mine in capped.items():
         out = flows.setdefault(voter, {})
         factor = result.budget[voter]
@@ -176,14 +170,11 @@ def compute(
             for member, part in routes[cid].items():
                 if member != voter:
                     out[member] = out.get(member, ZERO) + value * part
-    for voter, out in flows.items():
-        for member, amount in out.items():
-            into.setdefault(member, {})[voter] = amount
     # 6: circulating fraction of each flow
     circulating: dict[tuple[str, str], Fraction] = {}
     for voter in sorted(flows):
         for member, amount in flows[voter].items():
-            back = _back(flows, member, voter, into.get(voter, {}))
+            back = _back(flows, member, voter)
             if back:
                 circulating[(voter, member)] = min(ONE, back / amount)
     # 7: standing

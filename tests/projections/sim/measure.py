@@ -3,7 +3,6 @@ PageRank (a reference point, in floating point: it decides nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -79,9 +78,12 @@ def attack_gains(shape: str, seed: int, attack: Attack) -> dict[str, Gain]:
         base = world.state(frozenset(range(attack.start, len(world.events))))
         methods = ("v1",) if version == 1 else ("v2", "plain", "pagerank")
         for method in methods:
-            f: Callable[[dict], float] = lambda s: float(sum(v for m, v in s.items() if m in group))  # noqa: E731
-            out[method] = Gain(f(shares(full, method)), f(shares(base, method)))
+            out[method] = Gain(_of(shares(full, method), group), _of(shares(base, method), group))
     return out
+
+
+def _of(found: dict, group: set[str]) -> float:
+    return float(sum(v for m, v in found.items() if m in group))
 
 
 def payouts(state: CampaignState) -> dict[str, int]:
