@@ -64,7 +64,9 @@ class Gain:
 
     @property
     def gain(self) -> float:
-        return self.with_attack / self.without if self.without else float("inf")
+        if not self.without:  # the entries earned nothing honestly: any share is a gain
+            return 1.0 if not self.with_attack else float("inf")
+        return self.with_attack / self.without
 
 
 def attack_gains(shape: str, seed: int, attack: Attack) -> dict[str, Gain]:
