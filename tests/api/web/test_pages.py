@@ -426,3 +426,12 @@ def test_the_auditor_page_says_how_far_the_latest_checkpoint_lags_the_log(tmp_pa
         lag = section(client.get("/audit").text, 'id="checkpoint-lag"', "</p>")
         assert "The latest checkpoint covers the whole log (3 events), cut" in lag
         assert "it lags by 0 events and 0 s." in lag
+
+
+def test_a_ring_members_page_says_which_of_their_votes_circulate_under_v2(site: Site) -> None:
+    puppet = site.demo.ring["members"][0]
+    status, _, html = site.get(f"/people/{puppet}?campaign={site.demo.campaign}")
+    assert status == 200
+    earnings = section(html, 'id="earnings"')
+    assert "discount(s) under cocred-fair v2, and why" in earnings
+    assert "members whose votes come back to you" in earnings
