@@ -1,4 +1,4 @@
-"""The reward policy a campaign is opened with (``CampaignOpened.body.policy``, version 1).
+"""The reward policy a campaign is opened with (``CampaignOpened.body.policy``, version 1 or 2).
 
 The domain only validates its shape and bounds and keeps it with the campaign; the
 projections define what each number does. ``Policy.parse`` raises
@@ -31,6 +31,35 @@ _FIELDS = frozenset(
     }
 )
 
+# cocred-fair v2 (projections/RULES.md, v2) replaces v1's pairwise_bound by three fields.
+POLICY_VERSION_2 = 2
+_FIELDS_2 = (_FIELDS - {"pairwise_bound"}) | {
+    "weight_budget",
+    "contribution_cap",
+    "dependent_bound",
+}
+
+DEFAULT_POLICY_V1 = DEFAULT_POLICY
+
+# cocred-fair v2, for a brand that opens a campaign with it (``--rules``). Not yet the
+# default: it misses the issue's honest-community targets and has no incremental update
+# (projections/RULES.md, v2, known limits), so new campaigns still open with v1.
+DEFAULT_POLICY_V2: Mapping[str, Any] = MappingProxyType(
+    {
+        "name": POLICY_NAME,
+        "version": POLICY_VERSION_2,
+        "weights": {"support": 1, "comment": 3, "save": 2, "share": 4},
+        "reuse_weight": 20,
+        "remix_default_share": "3/10",
+        "support_threshold": 0,
+        "per_person_cap": None,
+        "min_payout": 0,
+        "weight_budget": 20,
+        "contribution_cap": 4,
+        "dependent_bound": "1/2",
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -44,20 +73,30 @@ class Policy:
     support_threshold: int
     per_person_cap: Fraction | None
     min_payout: int
-    pairwise_bound: Fraction
+    pairwise_bound: Fraction | None  # v1 only
     raw: Mapping[str, Any]
+    weight_budget: int | None = None  # v2 only
+    contribution_cap: int | None = None  # v2 only
+    dependent_bound: Fraction | None = None  # v2 only
 
     @classmethod
     def parse(cls, ev: Fact, value: Any) -> Policy:
         """Validate ``value`` as the policy of the ``CampaignOpened`` event ``ev``."""
         if not isinstance(value, dict):
             raise malformed(ev, "field 'policy' must be an object")
+        version = value.get("version")
+        if (
+            value.get("name") == POLICY_NAME
+            and version == POLICY_VERSION_2
+            and type(version) is int
+        ):
+            return cls._parse_v2(ev, value)
         policy = expect_keys(ev, _FIELDS, obj=value, where=" in policy")
         if policy["name"] != POLICY_NAME or policy["version"] != POLICY_VERSION:
             raise malformed(
                 ev,
-                f"policy must be {{name: {POLICY_NAME!r}, version: {POLICY_VERSION}}}, got "
-                f"{policy['name']!r} version {policy['version']!r}",
+                f"policy must be {{name: {POLICY_NAME!r}, version: {POLICY_VERSION} or "
+                f"{POLICY_VERSION_2}}}, got {policy['name']!r} version {policy['version']!r}",
             )
         weights = policy["weights"]
         if not isinstance(weights, dict) or set(weights) != set(ENGAGEMENT_KINDS):
@@ -97,4 +136,37 @@ class Policy:
                 open_high=False,
             ),
             raw=MappingProxyType(value),
+        )
+
+    @classmethod
+    def _parse_v2(cls, ev: Fact, value: dict[str, Any]) -> Policy:
+        """Validate a cocred-fair v2 body: v1's fields but ``pairwise_bound``, plus
+        ``weight_budget`` and ``contribution_cap`` (integers >= 1) and ``dependent_bound``
+        (a fraction in [0, 1])."""
+        body = expect_keys(ev, _FIELDS_2, obj=value, where=" in policy")
+        extra = ("weight_budget", "contribution_cap", "dependent_bound")
+        shared = {k: v for k, v in body.items() if k not in extra}
+        v1 = cls.parse(ev, {**shared, "version": POLICY_VERSION, "pairwise_bound": "1/2"})
+        return cls(
+            name=POLICY_NAME,
+            version=POLICY_VERSION_2,
+            weights=v1.weights,
+            reuse_weight=v1.reuse_weight,
+            remix_default_share=v1.remix_default_share,
+            support_threshold=v1.support_threshold,
+            per_person_cap=v1.per_person_cap,
+            min_payout=v1.min_payout,
+            pairwise_bound=None,
+            raw=MappingProxyType(value),
+            weight_budget=integer(ev, "policy.weight_budget", body["weight_budget"], 1),
+            contribution_cap=integer(ev, "policy.contribution_cap", body["contribution_cap"], 1),
+            dependent_bound=fraction(
+                ev,
+                "policy.dependent_bound",
+                body["dependent_bound"],
+                Fraction(0),
+                Fraction(1),
+                open_low=False,
+                open_high=False,
+            ),
         )

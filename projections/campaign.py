@@ -47,7 +47,8 @@ from domain.vocabulary import (
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
 from projections.facts import Contribution, Grant, Ignored, Member, Moderation, Parent, Reuse
-from projections.policy import Policy, parse_policy
+from projections.fair_v2 import PolicyV2, ScorerV2
+from projections.policy import Policy, parse_versioned
 from projections.scoring import ZERO, Scorer
 
 BRAND_ONLY = frozenset(
@@ -80,13 +81,17 @@ class CampaignState:
         self.funded = 0
         self.closed_at: int | None = None
         self.settled: tuple[int, dict[str, Any]] | None = None
-        self.policy: Policy | None = None
+        self.policy: Policy | PolicyV2 | None = None
         self.policy_problem: UnsupportedPolicyError | None = None
         try:
-            self.policy = parse_policy(self.policy_body)
+            self.policy = parse_versioned(self.policy_body)
         except UnsupportedPolicyError as exc:
             self.policy_problem = exc
-        self.scorer = Scorer(self.policy) if self.policy else None
+        self.scorer: Scorer | ScorerV2 | None = None
+        if isinstance(self.policy, PolicyV2):
+            self.scorer = ScorerV2(self.policy)
+        elif self.policy is not None:
+            self.scorer = Scorer(self.policy)
         self.weights = dict(self.policy.weights) if self.policy else {}
         self.members: dict[str, Member] = {}
         self.contributions: dict[str, Contribution] = {}
@@ -159,6 +164,8 @@ class CampaignState:
         if member.invited_at is None:
             member.invited_at = position
             self.dirty_members.add(member.id)
+            if isinstance(self.scorer, ScorerV2):
+                self.scorer.vouch(member.id)
         return None
 
     def _blocked(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
@@ -203,6 +210,8 @@ class CampaignState:
             counters[outcome] += 1
             self.dirty_members.add(author)
         contribution.status = outcome
+        if isinstance(self.scorer, ScorerV2):
+            self.scorer.set_outcome(contribution.id, outcome)
         self.moderation.append(
             Moderation(position, contribution.id, outcome, body["reason"], body["note"])
         )
@@ -422,7 +431,7 @@ class CampaignState:
             "ignored": len(self.ignored),
         }
 
-    def require_scorer(self) -> Scorer:
+    def require_scorer(self) -> Scorer | ScorerV2:
         """The scorer, or ``UnsupportedPolicyError`` when the policy is not cocred-fair v1."""
         if self.scorer is None:
             assert self.policy_problem is not None

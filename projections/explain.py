@@ -28,6 +28,8 @@ from domain.vocabulary import (
 from projections.campaign import CampaignState
 from projections.errors import UnknownMemberError
 from projections.exact import fraction_text, major_units
+from projections.explain_v2 import discounts_v2, sources_v2
+from projections.fair_v2 import ScorerV2
 from projections.payouts import PayoutLine, split_pool
 from projections.scoring import ZERO
 
@@ -87,6 +89,7 @@ class Explanation:
     line: PayoutLine | None
     items: tuple[Item, ...]
     ignored: tuple[dict[str, Any], ...]
+    discounts: tuple[str, ...] = ()  # cocred-fair v2: the sentence of every discount
 
     @property
     def payout(self) -> int:
@@ -113,6 +116,7 @@ class Explanation:
             "payout": self.payout,
             "items": [item.to_json() for item in self.items],
             "ignored": list(self.ignored),
+            **({"discounts": list(self.discounts)} if self.discounts else {}),
         }
 
     def to_text(self) -> str:
@@ -146,6 +150,8 @@ class Explanation:
                 f"{_short(item.path)} x keep {_short(item.keep)} x {item.percent}% "
                 f"= {_short(item.credit)} -> {item.cents} cents"
             )
+        for sentence in self.discounts:
+            out.append(f"  discount: {sentence}")
         for entry in self.ignored:
             out.append(f"  ignored @{entry['position']} {entry['event']}: {entry['reason']}")
         return "\n".join(out)
@@ -269,6 +275,9 @@ def explain(state: CampaignState, member: str, as_of: int) -> Explanation:
         line=line,
         items=items,
         ignored=tuple(sorted(ignored, key=lambda entry: (entry["position"], entry["reason"]))),
+        discounts=tuple(discounts_v2(state, scorer, member))
+        if isinstance(scorer, ScorerV2)
+        else (),
     )
 
 
@@ -294,6 +303,8 @@ def _sources(
 ) -> list[Source]:
     """Every event that gives ``cid`` its score (weights shared through ``cache``)."""
     scorer = state.require_scorer()
+    if isinstance(scorer, ScorerV2):
+        return [Source(*found) for found in sources_v2(state, scorer, cid)]
     policy = scorer.policy
     contribution = state.contributions[cid]
     node = scorer.nodes[cid]

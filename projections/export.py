@@ -6,7 +6,7 @@ canonical JSON of::
     {"format": "cocred-payouts/1",
      "campaign": <campaign id>,
      "closed_at": <log position of CampaignClosed, or null for a preview>,
-     "policy": {"name": "cocred-fair", "version": 1},
+     "policy": {"name": "cocred-fair", "version": <the campaign's, 1 or 2>},
      "currency": <ISO 4217 code>,
      "total": <pool in minor units: CampaignOpened.pool + every PoolFunded>,
      "lines": [{"member": <actor id>, "amount": <minor units, > 0>,
@@ -40,7 +40,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any, Protocol
 
-from domain.vocabulary import PAYOUTS_SETTLED, POLICY_NAME, POLICY_VERSION
+from domain.vocabulary import PAYOUTS_SETTLED, POLICY_NAME
 from ledger.canonical import canonical
 from ledger.envelope import Envelope, sign_envelope
 from ledger.keys import SigningKey
@@ -105,10 +105,11 @@ class Settlement:
     lines: tuple[SettlementLine, ...]
     export: bytes
     sha256: str
+    policy_version: int = 1
 
     @property
     def policy(self) -> dict[str, Any]:
-        return {"name": POLICY_NAME, "version": POLICY_VERSION}
+        return {"name": POLICY_NAME, "version": self.policy_version}
 
     def body(self) -> dict[str, Any]:
         """The ``PayoutsSettled`` body that records this export."""
@@ -139,7 +140,7 @@ def settlement_of(state: CampaignState) -> Settlement:
         "format": EXPORT_FORMAT,
         "campaign": state.id,
         "closed_at": state.closed_at,
-        "policy": {"name": POLICY_NAME, "version": POLICY_VERSION},
+        "policy": policy.ref,
         "currency": state.currency,
         "total": state.total_pool,
         "lines": [
@@ -162,6 +163,7 @@ def settlement_of(state: CampaignState) -> Settlement:
         lines,
         data,
         hashlib.sha256(data).hexdigest(),
+        policy.ref["version"],
     )
 
 

@@ -17,6 +17,7 @@ from domain.vocabulary import POLICY_NAME as NAME
 from domain.vocabulary import POLICY_VERSION as VERSION
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
+from projections.fair_v2 import PolicyV2, parse_policy_v2
 
 # Constants of cocred-fair v1 (the policy body has no field for them): each member
 # casts up to VOTE_BUDGET votes at full weight; beyond that, each of the member's n
@@ -92,3 +93,13 @@ def parse_policy(body: Any) -> Policy:
         min_payout=_int(body, "min_payout"),
         pairwise_bound=parse_fraction(body["pairwise_bound"], "pairwise_bound"),
     )
+
+
+def parse_versioned(body: Any) -> Policy | PolicyV2:
+    """Parse a policy body of any implemented version (v2 bodies give a ``PolicyV2``).
+
+    Raises as ``parse_policy`` does.
+    """
+    if isinstance(body, Mapping) and body.get("name") == NAME and body.get("version") == 2:
+        return parse_policy_v2(body)
+    return parse_policy(body)

@@ -28,7 +28,7 @@ from projections.errors import (
 )
 from projections.exact import fraction_text, from_text
 from projections.payouts import split_pool
-from projections.policy import parse_policy, policy_name
+from projections.policy import parse_versioned, policy_name
 from projections.projector import Projector
 from projections.tables import Tables
 
@@ -72,7 +72,7 @@ def leaderboard(projector: Projector, campaign: str) -> tuple[dict[str, Any], li
             f"campaign {campaign}: policy {policy_name(policy_body)} is not implemented",
             campaign=campaign,
         )
-    policy = parse_policy(policy_body)
+    policy = parse_versioned(policy_body)
     members = projector.tables.members
     with projector.engine.connect() as conn:
         rows = conn.execute(

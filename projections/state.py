@@ -26,6 +26,8 @@ from domain.vocabulary import CAMPAIGN_EVENT_TYPES, CAMPAIGN_OPENED
 from ledger.store import LogStore, StoredRecord
 from projections.campaign import CampaignState
 from projections.errors import ProjectionFailedError, UnknownCampaignError
+from projections.fair_v2 import ScorerV2
+from projections.standing import tenure_of
 
 CAMPAIGN_TYPES = CAMPAIGN_EVENT_TYPES
 READ_PAGE = 5000
@@ -98,6 +100,8 @@ class LogState:
                 self.ignored_openings.append(record.position)
                 return
             state = CampaignState(campaign_id, record.position, record.actor, body)
+            if isinstance(state.scorer, ScorerV2):
+                state.scorer.tenured = tenure_of(self.campaigns.values(), record.actor)
             if self.live and state.scorer:
                 state.scorer.go_live()
             self.campaigns[campaign_id] = state

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import time as clock
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -187,8 +187,12 @@ def build_demo(
     contributions: int = 200,
     votes: int = 1500,
     progress: Callable[[int], None] | None = None,
+    policy: Mapping[str, Any] | None = None,
 ) -> DemoSummary:
     """Write the demo campaign for ``seed`` through the gate; return its summary.
+
+    ``policy`` is the reward policy the campaign is opened with (default: the
+    domain's ``DEFAULT_POLICY``).
 
     ``services`` is ``Services`` or ``Services.campaigns``. ``progress(n)`` is
     called after each batch with the number of events it appended.
@@ -205,7 +209,7 @@ def build_demo(
     started = clock.perf_counter()
     out = _Batches(campaigns, progress)
     try:
-        story = Story(plan, cid, out.add, out.content, STARTS, ENDS)
+        story = Story(plan, cid, out.add, out.content, STARTS, ENDS, policy=policy)
         finale = Finale(story)
         story.setup(campaigns.profiles)
         story.activity()

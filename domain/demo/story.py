@@ -15,7 +15,7 @@ import hashlib
 import random
 from bisect import bisect
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import accumulate
@@ -113,8 +113,11 @@ class Story:
         content: Callable[[bytes], str],
         starts: datetime,
         ends: datetime,
+        *,
+        policy: Mapping[str, Any] | None = None,
     ) -> None:
         self.plan = plan
+        self.policy = policy
         self.campaign = campaign
         self.emit = emit
         self.content = content
@@ -206,6 +209,7 @@ class Story:
             ends_at=self.ends,
             membership="invite-only",
             pool=500_000,
+            policy=self.policy,
             at=format_ts(start + timedelta(days=4)),
         )
         for i in range(self.plan.members):

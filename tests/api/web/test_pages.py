@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -24,6 +25,7 @@ from api.http.app import create_app
 from api.settings import Settings
 from api.web.svg import BarInput, GraphEdge, GraphNode, bar_chart, lineage_layout
 from domain.demo.generator import DemoSummary, build_demo
+from domain.policy import DEFAULT_POLICY_V2
 from domain.profiles import Profile
 from ledger.provenance.anchoring import AnchorableCheckpoint, AnchorReceipt
 from ledger.provenance.audit import AuditReport, audit
@@ -55,10 +57,10 @@ class Site:
         return leaderboard(projector, self.demo.campaign)
 
 
-def _open(tmp: Path) -> tuple[Services, DemoSummary]:
+def _open(tmp: Path, policy: Mapping[str, Any] | None = None) -> tuple[Services, DemoSummary]:
     settings = Settings(database_url=f"sqlite:///{tmp}/pages.sqlite", ledger_key_file=tmp / "l.key")
     services = bootstrap(settings)
-    return services, build_demo(services, members=20, contributions=60, votes=300)
+    return services, build_demo(services, members=20, contributions=60, votes=300, policy=policy)
 
 
 @pytest.fixture(scope="module")
@@ -426,3 +428,22 @@ def test_the_auditor_page_says_how_far_the_latest_checkpoint_lags_the_log(tmp_pa
         lag = section(client.get("/audit").text, 'id="checkpoint-lag"', "</p>")
         assert "The latest checkpoint covers the whole log (3 events), cut" in lag
         assert "it lags by 0 events and 0 s." in lag
+
+
+def test_a_ring_members_page_says_which_of_their_votes_circulate_under_v2(tmp_path: Path) -> None:
+    services, demo = _open(tmp_path, policy=DEFAULT_POLICY_V2)
+    with services, TestClient(create_app(services)) as client:
+        site = Site(services, client, demo)
+        puppet = site.demo.ring["members"][0]
+        status, _, html = site.get(f"/people/{puppet}?campaign={site.demo.campaign}")
+    assert status == 200
+    earnings = section(html, 'id="earnings"')
+    assert "discount(s) under cocred-fair v2, and why" in earnings
+    assert "members whose votes come back to you" in earnings
+
+
+def test_a_v1_demo_page_names_no_v2_discount(site: Site) -> None:
+    puppet = site.demo.ring["members"][0]
+    status, _, html = site.get(f"/people/{puppet}?campaign={site.demo.campaign}")
+    assert status == 200
+    assert "cocred-fair v2" not in section(html, 'id="earnings"')

@@ -1,0 +1,248 @@
+"""cocred-fair v2: the policy body and the scorer that feeds ``flow.compute`` from a campaign.
+
+``ScorerV2`` answers the same calls as ``scoring.Scorer`` (v1), so ``CampaignState``,
+the rows, the export and the payouts use either. It keeps the counted votes, the
+contributions and the standing facts (vouches, tenure, endorsements); at each
+``refresh`` after a change it recomputes the whole campaign with ``flow.compute``
+(the circulation and standing rules are not local: one vote can change whether
+another voter's flow circulates), then reports which members and contributions
+changed. See RULES.md (v2) for the rules and the cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from domain.vocabulary import ACCEPTED, POLICY_NAME
+from projections.clusters import Reciprocity
+from projections.errors import UnsupportedPolicyError
+from projections.exact import parse_fraction
+from projections.flow import ZERO, Contribution2, FlowResult, Params, compute
+
+NAME = POLICY_NAME
+VERSION = 2
+V2_FIELDS = ("weight_budget", "contribution_cap", "dependent_bound")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyV2:
+    """cocred-fair v2 parameters, parsed exactly."""
+
+    weights: tuple[tuple[str, int], ...]
+    reuse_weight: int
+    remix_default_share: Fraction
+    support_threshold: int
+    per_person_cap: Fraction | None
+    min_payout: int
+    weight_budget: int
+    contribution_cap: int
+    dependent_bound: Fraction
+    version: int = VERSION
+
+    def weight(self, kind: str) -> int:
+        """The weight of a vote kind (0 for a kind the policy does not list)."""
+        return dict(self.weights).get(kind, 0)
+
+    @property
+    def ref(self) -> dict[str, Any]:
+        """``{"name", "version"}`` as recorded in ``PayoutsSettled``."""
+        return {"name": NAME, "version": VERSION}
+
+    def params(self) -> Params:
+        return Params(
+            dict(self.weights),
+            self.reuse_weight,
+            self.support_threshold,
+            self.weight_budget,
+            self.contribution_cap,
+            self.dependent_bound,
+        )
+
+
+def _int(body: Mapping[str, Any], key: str) -> int:
+    value = body[key]
+    if type(value) is not int or value < 0:
+        raise ValueError(f"policy field {key!r} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def parse_policy_v2(body: Mapping[str, Any]) -> PolicyV2:
+    """Parse a cocred-fair v2 body; ``ValueError``/``KeyError`` when it breaks the contract."""
+    if body.get("name") != NAME or body.get("version") != VERSION:
+        raise UnsupportedPolicyError(f"policy {body.get('name')} v{body.get('version')} is not v2")
+    weights = body["weights"]
+    if not isinstance(weights, Mapping):
+        raise ValueError("policy field 'weights' must be an object")
+    cap = body["per_person_cap"]
+    return PolicyV2(
+        weights=tuple(sorted((str(k), _int(weights, k)) for k in weights)),
+        reuse_weight=_int(body, "reuse_weight"),
+        remix_default_share=parse_fraction(body["remix_default_share"], "remix_default_share"),
+        support_threshold=_int(body, "support_threshold"),
+        per_person_cap=None if cap is None else parse_fraction(cap, "per_person_cap"),
+        min_payout=_int(body, "min_payout"),
+        weight_budget=_int(body, "weight_budget"),
+        contribution_cap=_int(body, "contribution_cap"),
+        dependent_bound=parse_fraction(body["dependent_bound"], "dependent_bound"),
+    )
+
+
+@dataclass(slots=True, eq=False)
+class NodeV2:
+    """A contribution's v2 figures, named as the v1 node's (rows and explanations read them)."""
+
+    id: str
+    position: int
+    authors: tuple[tuple[str, int], ...]
+    parents: tuple[tuple[str, Fraction], ...]
+    children: list[tuple[str, Fraction]] = field(default_factory=list)
+    excluded: bool = False
+    accepted: bool = False
+    reuses: int = 0
+    support: Fraction = ZERO
+    score: Fraction = ZERO
+    credit: Fraction = ZERO
+    keep: Fraction = Fraction(1)
+    kept: Fraction = ZERO
+    independent: Fraction = ZERO
+    dependent: Fraction = ZERO
+    bound: Fraction = Fraction(1)
+
+
+class ScorerV2:
+    """Scores and credits of one campaign under cocred-fair v2 (see the module docstring)."""
+
+    def __init__(self, policy: PolicyV2) -> None:
+        self.policy = policy
+        self.weights = dict(policy.weights)
+        self.nodes: dict[str, NodeV2] = {}
+        self.votes: dict[str, dict[tuple[str, str], int]] = {}
+        self.counts: dict[str, int] = {}
+        self.credit: dict[str, Fraction] = {}
+        self.credit_remix: dict[str, Fraction] = {}
+        self.blocked: set[str] = set()
+        self.vouched: set[str] = set()
+        self.tenured: frozenset[str] = frozenset()
+        self.total = ZERO
+        self.live = False
+        self.recip = Reciprocity()  # v1's clusters: always empty under v2 (rows read it)
+        self.result = FlowResult()
+        self.changed_contributions: set[str] = set()
+        self.changed_members: set[str] = set()
+        self._dirty = True
+
+    # -- facts in (the same calls as scoring.Scorer) ---------------------------------------
+
+    def add_contribution(
+        self,
+        cid: str,
+        position: int,
+        authors: tuple[tuple[str, int], ...],
+        parents: tuple[tuple[str, Fraction], ...],
+    ) -> None:
+        """A new contribution (its parents are earlier in the log)."""
+        self.nodes[cid] = NodeV2(cid, position, authors, parents)
+        for parent, share in parents:
+            self.nodes[parent].children.append((cid, share))
+        self._dirty = True
+
+    def count(self, voter: str, cid: str, kind: str) -> None:
+        """A vote starts to count."""
+        self.votes.setdefault(voter, {})[(cid, kind)] = self.weights[kind]
+        self.counts[voter] = self.counts.get(voter, 0) + 1
+        self._dirty = True
+
+    def uncount(self, voter: str, cid: str, kind: str) -> None:
+        """A counted vote stops counting."""
+        mine = self.votes[voter]
+        del mine[(cid, kind)]
+        self.counts[voter] -= 1
+        if not mine:
+            del self.votes[voter], self.counts[voter]
+        self._dirty = True
+
+    def set_excluded(self, cid: str, excluded: bool) -> None:
+        """Removed/rejected (or reinstated)."""
+        self.nodes[cid].excluded = excluded
+        self._dirty = True
+
+    def set_outcome(self, cid: str, outcome: str) -> None:
+        """The latest moderation outcome: ``accepted`` is the brand's endorsement (rule V6)."""
+        self.nodes[cid].accepted = outcome == ACCEPTED
+        self._dirty = True
+
+    def set_reuses(self, cid: str, distinct: int) -> None:
+        """The number of distinct (channel, territory) reuses of a contribution."""
+        self.nodes[cid].reuses = distinct
+        self._dirty = True
+
+    def set_blocked(self, member: str, blocked: bool) -> None:
+        """A blocked member's credit is not paid (their votes are uncounted by the caller)."""
+        if blocked:
+            self.blocked.add(member)
+        else:
+            self.blocked.discard(member)
+        self.changed_members.add(member)
+        self._dirty = True
+
+    def vouch(self, member: str) -> None:
+        """The brand invited (vouched for) the member (rule V6)."""
+        self.vouched.add(member)
+        self._dirty = True
+
+    # -- computing ---------------------------------------------------------------------------
+
+    def go_live(self) -> None:
+        """After a bulk replay: compute everything once."""
+        self.live = True
+        self._dirty = True
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the campaign if any fact changed since the last refresh."""
+        if not self.live or not self._dirty:
+            return
+        self._dirty = False
+        facts = {
+            cid: Contribution2(
+                cid,
+                n.position,
+                n.authors,
+                n.parents,
+                n.excluded,
+                n.reuses,
+                (n.accepted or n.reuses > 0),
+            )
+            for cid, n in self.nodes.items()
+        }
+        result = compute(self.policy.params(), facts, self.votes, self.vouched, self.tenured)
+        self.result = result
+        for cid, node in self.nodes.items():
+            new = (
+                result.support.get(cid, ZERO),
+                result.score.get(cid, ZERO),
+                result.contribution_credit.get(cid, ZERO),
+                result.keep.get(cid, ZERO),
+            )
+            if new != (node.support, node.score, node.credit, node.keep):
+                self.changed_contributions.add(cid)
+            node.support, node.score, node.credit, node.keep = new
+            node.kept = node.keep * node.credit if not node.excluded else ZERO
+            node.independent = result.independent.get(cid, ZERO)
+            node.dependent = result.dependent.get(cid, ZERO)
+            node.bound = result.bound.get(cid, Fraction(1))
+        for member in set(self.credit) | set(result.credit):
+            if self.credit.get(member) != result.credit.get(member):
+                self.changed_members.add(member)
+        self.credit = dict(result.credit)
+        self.credit_remix = dict(result.credit_remix)
+        self.total = sum(
+            (c for m, c in self.credit.items() if m not in self.blocked and c > 0), ZERO
+        )
+
+    def payable(self) -> dict[str, Fraction]:
+        """Credit of every member who is owed some (positive credit, not blocked)."""
+        return {m: c for m, c in self.credit.items() if c > 0 and m not in self.blocked}
