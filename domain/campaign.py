@@ -50,6 +50,7 @@ from domain.vocabulary import (
     PAYOUTS_SETTLED,
     POOL_FUNDED,
 )
+from ledger.canonical import json_fields
 from ledger.envelope import format_ts
 
 MEMBERSHIP_MODES = constants(OPEN, INVITE_ONLY)
@@ -78,20 +79,13 @@ class Campaign:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary (what ``cocred campaign show`` prints)."""
-        return {
-            "campaign": self.id,
-            "brand": self.brand,
-            "title": self.title,
-            "guidelines": self.guidelines,
-            "starts_at": format_ts(self.starts_at),
-            "ends_at": format_ts(self.ends_at),
-            "membership": self.membership,
-            "currency": self.currency,
-            "pool": self.pool,
-            "policy": dict(self.policy.raw),
-            "closed": self.closed,
-            "settled": self.settled,
-        }
+        out = json_fields(
+            self,
+            starts_at=format_ts(self.starts_at),
+            ends_at=format_ts(self.ends_at),
+            policy=dict(self.policy.raw),
+        )
+        return {"campaign": out.pop("id"), **out}
 
 
 # -- checks every campaign event starts with ---------------------------------------------------

@@ -31,6 +31,7 @@ from domain.vocabulary import (
     MEMBER_JOINED,
     MEMBER_UNBLOCKED,
 )
+from ledger.canonical import json_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +44,7 @@ class Membership:
     reason: str | None = None  # why the member is blocked
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "invited": self.invited,
-            "joined": self.joined,
-            "blocked": self.blocked,
-            "reason": self.reason,
-        }
+        return json_fields(self)
 
 
 NOBODY = Membership()

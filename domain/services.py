@@ -29,6 +29,7 @@ from domain.profiles import ERASED_LABEL, MEMBER_ERASED, SALT_BYTES, Profile, co
 from domain.state import State
 from domain.values import contribution_id
 from domain.vocabulary import DEFAULT_POLICY
+from ledger.canonical import json_fields
 from ledger.envelope import Envelope
 from ledger.keys import SigningKey
 from ledger.ledger import EnvelopeInput, Ledger, to_envelope
@@ -53,13 +54,9 @@ class Receipt:
     ids: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "position": self.position,
-            "actor": self.actor,
-            "seq": self.seq,
-            "type": self.type,
-            **self.ids,
-        }
+        out = json_fields(self)
+        out.update(out.pop("ids"))
+        return out
 
 
 class CampaignServices:

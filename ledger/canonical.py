@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from array import array
+from dataclasses import fields
 from itertools import accumulate
 from typing import Any
 
@@ -196,6 +197,18 @@ def parse_canonical(raw: bytes | str) -> tuple[Any, bytes | None]:
     if value is not NOT_CANONICAL:
         return value, raw
     return parse_json(raw), None
+
+
+def json_fields(value: Any, **converted: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, in declaration order: where most ``to_json`` start.
+
+    ``converted`` gives the JSON form of the fields that need one; each keeps its field's place.
+    Unlike ``dataclasses.asdict`` this neither recurses nor copies: the values are the fields'
+    own, as a dict literal would hold them. Raises ``TypeError`` if ``value`` is no dataclass.
+    """
+    out = {field.name: getattr(value, field.name) for field in fields(value)}
+    out.update(converted)  # an existing key keeps its place in the dict
+    return out
 
 
 def only_exact_numbers(value: Any) -> bool:

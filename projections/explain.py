@@ -25,6 +25,7 @@ from domain.vocabulary import (
     REUSE_RECORDED,
     VOTE_CAST,
 )
+from ledger.canonical import json_fields
 from projections.campaign import CampaignState
 from projections.errors import UnknownMemberError
 from projections.exact import fraction_text, major_units
@@ -56,22 +57,14 @@ class Item:
     cents: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "position": self.position,
-            "event": self.event,
-            "actor": self.actor,
-            "detail": self.detail,
-            "landed_on": self.landed_on,
-            "credited": self.credited,
-            "weight": fraction_text(self.weight),
-            "factors": self.factors,
-            "path": fraction_text(self.path),
-            "keep": fraction_text(self.keep),
-            "percent": self.percent,
-            "credit": fraction_text(self.credit),
-            "exact": fraction_text(self.exact),
-            "cents": self.cents,
-        }
+        return json_fields(
+            self,
+            weight=fraction_text(self.weight),
+            path=fraction_text(self.path),
+            keep=fraction_text(self.keep),
+            credit=fraction_text(self.credit),
+            exact=fraction_text(self.exact),
+        )
 
 
 @dataclass(frozen=True, slots=True)

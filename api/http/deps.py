@@ -56,6 +56,11 @@ def on_state(request: Request, query: Callable[[LogState], T]) -> T:
 # -- pages of results --------------------------------------------------------------------------
 
 
+def from_query(description: str, first: int = 0) -> Any:
+    """The ``from`` query parameter of a page: where it starts, from ``first`` on."""
+    return Query(first, alias="from", ge=first, le=MAX_POSITION, description=description)
+
+
 def limit_query(default: int = 100, most: int = 1000) -> Any:
     """The ``limit`` query parameter, its bounds in the OpenAPI description.
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any, Protocol, Self, cast, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, cast, runtime_checkable
 
+from ledger.canonical import json_fields
 from ledger.errors import LedgerError, MalformedError, VerificationError
 
 MAX_TREE_SIZE = 2**64 - 1  # the contract stores sizes as uint64
@@ -188,8 +189,38 @@ def _dump(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
+class _HexJson:
+    """The JSON form both anchor values share: every field by name, the bytes ones as 0x-hex."""
+
+    _HEX: ClassVar[Mapping[str, int]]  # the bytes fields, in the order they are parsed, and lengths
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the value as a JSON-ready dict (bytes as 0x-hex)."""
+        data = json_fields(self)
+        for name in self._HEX:
+            data[name] = _hex(data[name])
+        return data
+
+    def to_json(self) -> str:
+        """Return the value as compact JSON with sorted keys."""
+        return _dump(self.to_dict())
+
+    @classmethod
+    def from_json(cls, raw: str | bytes | Mapping[str, Any]) -> Self:
+        """Parse a value from JSON text or an already-parsed object.
+
+        Raises ``AnchorMalformedError`` naming the first bad field.
+        """
+        data = _load(cls, raw)
+        for name, length in cls._HEX.items():
+            data[name] = _parse_hex(name, data[name], length)
+        return cls(**data)
+
+    from_dict = from_json
+
+
 @dataclass(frozen=True)
-class AnchorReceipt:
+class AnchorReceipt(_HexJson):
     """Proof-of-sending for one anchored checkpoint: where to find it on chain.
 
     Construction validates every field and raises ``AnchorMalformedError``.
@@ -203,6 +234,8 @@ class AnchorReceipt:
     tree_size: int
     gas_used: int
 
+    _HEX: ClassVar[Mapping[str, int]] = {"tx_hash": 32, "root_hash": 32}
+
     def __post_init__(self) -> None:
         _check_int("chain_id", self.chain_id, 1)
         _check_address("contract", self.contract)
@@ -212,32 +245,9 @@ class AnchorReceipt:
         _check_int("tree_size", self.tree_size, 1)
         _check_int("gas_used", self.gas_used, 0)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the receipt as a JSON-ready dict (bytes as 0x-hex)."""
-        data = asdict(self)
-        data["tx_hash"], data["root_hash"] = _hex(self.tx_hash), _hex(self.root_hash)
-        return data
-
-    def to_json(self) -> str:
-        """Return the receipt as compact JSON with sorted keys."""
-        return _dump(self.to_dict())
-
-    @classmethod
-    def from_json(cls, raw: str | bytes | Mapping[str, Any]) -> Self:
-        """Parse a receipt from JSON text or an already-parsed object.
-
-        Raises ``AnchorMalformedError`` naming the first bad field.
-        """
-        data = _load(cls, raw)
-        data["tx_hash"] = _parse_hex("tx_hash", data["tx_hash"], 32)
-        data["root_hash"] = _parse_hex("root_hash", data["root_hash"], 32)
-        return cls(**data)
-
-    from_dict = from_json
-
 
 @dataclass(frozen=True)
-class AnchorRecord:
+class AnchorRecord(_HexJson):
     """What the chain says about one root: the tree size, when and by whom it was anchored.
 
     Construction validates every field and raises ``AnchorMalformedError``.
@@ -248,6 +258,8 @@ class AnchorRecord:
     block_number: int
     timestamp: int
     anchored_by: str
+
+    _HEX: ClassVar[Mapping[str, int]] = {"root_hash": 32}
 
     def __post_init__(self) -> None:
         _check_bytes("root_hash", self.root_hash, 32)
@@ -260,28 +272,6 @@ class AnchorRecord:
     def anchored_at(self) -> datetime:
         """The block's timestamp as an aware UTC datetime."""
         return datetime.fromtimestamp(self.timestamp, UTC)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the record as a JSON-ready dict (bytes as 0x-hex)."""
-        data = asdict(self)
-        data["root_hash"] = _hex(self.root_hash)
-        return data
-
-    def to_json(self) -> str:
-        """Return the record as compact JSON with sorted keys."""
-        return _dump(self.to_dict())
-
-    @classmethod
-    def from_json(cls, raw: str | bytes | Mapping[str, Any]) -> Self:
-        """Parse a record from JSON text or an already-parsed object.
-
-        Raises ``AnchorMalformedError`` naming the first bad field.
-        """
-        data = _load(cls, raw)
-        data["root_hash"] = _parse_hex("root_hash", data["root_hash"], 32)
-        return cls(**data)
-
-    from_dict = from_json
 
 
 # --------------------------------------------------------------------------- the port

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import orjson
 import sqlalchemy as sa
 
+from ledger.canonical import json_fields
 from ledger.errors import StorageError
 from ledger.provenance.audit import AuditReport
 
@@ -48,20 +49,7 @@ class AuditRecord:
     failure: dict[str, object] | None
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "ok": self.ok,
-            "events": self.events,
-            "actors": self.actors,
-            "checkpoints": self.checkpoints,
-            "anchors": self.anchors,
-            "anchors_on_chain": self.anchors_on_chain,
-            "settlements": self.settlements,
-            "steps": list(self.steps),
-            "failure": self.failure,
-        }
+        return json_fields(self, steps=list(self.steps))
 
 
 def utc_stamp() -> str:

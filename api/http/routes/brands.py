@@ -15,9 +15,9 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
 from api.http.deps import (
-    MAX_POSITION,
     Signer,
     errors,
+    from_query,
     limit_query,
     on_state,
     page_limit,
@@ -71,9 +71,7 @@ def _campaign_rows(projector: Projector, start: int, limit: int) -> tuple[list[A
 @router.get("/campaigns", response_model=CampaignPage, responses=errors())
 def list_campaigns(
     request: Request,
-    start: int = Query(
-        0, alias="from", ge=0, le=MAX_POSITION, description="index of the first campaign"
-    ),
+    start: int = from_query("index of the first campaign"),
     limit: int = limit_query(),
 ) -> CampaignPage:
     """Every campaign in the order they were opened (at most ``limit``, ≤ 1000)."""
@@ -112,9 +110,7 @@ def moderation_queue(
     status: Annotated[
         Status | None, Query(description="only contributions with this status")
     ] = None,
-    start: int = Query(
-        0, alias="from", ge=0, le=MAX_POSITION, description="the first log position"
-    ),
+    start: int = from_query("the first log position"),
     limit: int = limit_query(),
 ) -> ModerationQueue:
     """Contributions to moderate (``open``) or moderated, each with its moderation history."""
@@ -152,9 +148,7 @@ def moderation_queue(
 def campaign_members(
     request: Request,
     campaign: str,
-    start: int = Query(
-        0, alias="from", ge=0, le=MAX_POSITION, description="index of the first member"
-    ),
+    start: int = from_query("index of the first member"),
     limit: int = limit_query(),
 ) -> MemberPage:
     """The campaign's members by actor id: public standing and credit, no personal data."""
@@ -193,9 +187,7 @@ def campaign_members(
 def payout_preview(
     request: Request,
     campaign: str,
-    start: int = Query(
-        0, alias="from", ge=0, le=MAX_POSITION, description="index of the first payee"
-    ),
+    start: int = from_query("index of the first payee"),
     limit: int = limit_query(),
 ) -> PayoutPreview:
     """The projected payouts (blocked members excluded), best first; never settles."""

@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.http.deps import (
-    MAX_POSITION,
     Signer,
     errors,
+    from_query,
     limit_query,
     on_state,
     page_limit,
@@ -170,9 +170,7 @@ def _member_campaigns(projector: Projector, member: str) -> list[str]:
 def member_history(
     request: Request,
     actor: str = Path(pattern=ACTOR),
-    start: int = Query(
-        1, alias="from", ge=1, le=MAX_POSITION, description="the first seq of the page"
-    ),
+    start: int = from_query("the first seq of the page", first=1),
     limit: int = limit_query(),
 ) -> MemberHistory:
     """The member's own signed events in seq order (at most ``limit``, ≤ 1000)."""
@@ -215,9 +213,7 @@ def member_attribution(
     request: Request,
     campaign: str,
     actor: str = Path(pattern=ACTOR),
-    start: int = Query(
-        0, alias="from", ge=0, le=MAX_POSITION, description="index of the first contribution"
-    ),
+    start: int = from_query("index of the first contribution"),
     limit: int = limit_query(),
 ) -> Attribution:
     """The member's attribution record in a campaign; its contributions in pages."""
