@@ -46,14 +46,8 @@ DEFAULT_POLICY_V1 = DEFAULT_POLICY
 # (projections/RULES.md, v2, known limits), so new campaigns still open with v1.
 DEFAULT_POLICY_V2: Mapping[str, Any] = MappingProxyType(
     {
-        "name": POLICY_NAME,
+        **{field: value for field, value in DEFAULT_POLICY.items() if field != "pairwise_bound"},
         "version": POLICY_VERSION_2,
-        "weights": {"support": 1, "comment": 3, "save": 2, "share": 4},
-        "reuse_weight": 20,
-        "remix_default_share": "3/10",
-        "support_threshold": 0,
-        "per_person_cap": None,
-        "min_payout": 0,
         "weight_budget": 20,
         "contribution_cap": 4,
         "dependent_bound": "1/2",
