@@ -36,7 +36,6 @@ import hashlib
 import multiprocessing
 import os
 import socket
-import sqlite3
 import sys
 import threading
 import types
@@ -46,7 +45,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from multiprocessing.connection import Connection, wait
-from pathlib import Path
 from typing import Any
 
 from ledger.actors import KEY_REGISTERED, KEY_REVOKED, KEY_ROTATED
@@ -54,7 +52,7 @@ from ledger.envelope import Envelope, fast_parse
 from ledger.errors import LedgerError, MalformedEventError
 from ledger.keys import key_id, parse_public_jwk, verify_signature
 from ledger.provenance.merkle import subtree_levels
-from ledger.store import LogStore, StoredRecord, open_store
+from ledger.store import LogStore, Row, RowReader, StoredRecord, open_store
 
 Task = tuple[bytes, bytes, bytes]  # public key, signed bytes, signature
 # What a worker gives the caller of each stored event that passed its checks: actor,
@@ -143,9 +141,6 @@ class RangeResult:
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         for name, value in zip(self.__slots__, state, strict=True):
             setattr(self, name, value)
-
-
-Row = tuple[int, str, int, str, bytes]  # position, actor, seq, type, data: a stored event
 
 
 def check_records(
@@ -244,38 +239,19 @@ _KEY_TYPES = frozenset({KEY_REGISTERED, KEY_ROTATED, KEY_REVOKED})
 _intern = sys.intern
 
 
-def row_reader(store: LogStore) -> Callable[[int, int], list[Row]]:
+def row_reader(store: LogStore) -> RowReader:
     """``read(start, limit)`` giving rows of ``store``, for ``check_records``.
 
-    On SQLite it runs the store's own query on a read-only connection of its
-    own: the rows come straight from sqlite3 (half the cost of ``store.read``,
-    which builds a record per row). Elsewhere it wraps ``store.read``.
+    The store declares how it is read cheapest (``LogStore.row_reader``).
     """
-    from ledger.store.sqlite import _SELECT, SQLiteLogStore  # noqa: PLC0415 - SQLite only
-
-    def read(start: int, limit: int) -> list[Row]:
-        return [(r.position, r.actor, r.seq, r.type, r.data) for r in store.read(start, limit)]
-
-    if isinstance(store, SQLiteLogStore):
-        uri = Path(store.path).resolve().as_uri() + "?mode=ro"
-        db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        sql = _SELECT + "WHERE p.position >= ? ORDER BY p.position LIMIT ?"
-
-        def read_sqlite(start: int, limit: int) -> list[Row]:
-            try:
-                return db.execute(sql, (start, limit)).fetchall()
-            except sqlite3.Error:  # cannot open it read-only here: read as the store does
-                return read(start, limit)
-
-        return read_sqlite
-    return read
+    return store.row_reader()
 
 
 # -- the workers ---------------------------------------------------------------------------
 
 _keys: dict[str, bytes] = {}  # key id -> public key, in each worker process
 _stores: dict[str, LogStore] = {}
-_readers: dict[str, Callable[[int, int], list[Row]]] = {}
+_readers: dict[str, RowReader] = {}
 
 
 def _read(url: str, start: int, limit: int) -> list[Row]:

@@ -28,7 +28,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
 from ledger.errors import OutcomeUnknownError, StorageError
-from ledger.store import (
+from ledger.store.base import (
     EVENTS_TABLE,
     PAGE,
     POSITIONS_TABLE,

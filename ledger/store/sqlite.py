@@ -26,13 +26,15 @@ from eventsourcing.sqlite import (
 )
 
 from ledger.errors import LedgerError, StorageError
-from ledger.store import (
+from ledger.store.base import (
     EVENTS_TABLE,
     PAGE,
     POSITIONS_TABLE,
     Insertion,
     LogStore,
     NewRecord,
+    Row,
+    RowReader,
     StoredRecord,
     stored_conflict,
 )
@@ -224,6 +226,26 @@ class SQLiteLogStore(LogStore):
         or ``abort``: other writers wait (up to the lock timeout), readers do not.
         """
         return _SQLiteInsertion(self, expected_size)
+
+    def row_reader(self) -> RowReader:
+        """Rows read by the store's own query on a read-only sqlite3 connection of their own.
+
+        The rows come straight from sqlite3: half the cost of ``read``, which
+        builds a record per row. Where the file cannot be opened read-only, it
+        reads as ``read`` does.
+        """
+        fallback = super().row_reader()
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        sql = _SELECT + "WHERE p.position >= ? ORDER BY p.position LIMIT ?"
+
+        def read(start: int, limit: int) -> list[Row]:
+            try:
+                return db.execute(sql, (start, limit)).fetchall()
+            except sqlite3.Error:  # cannot open it read-only here: read as the store does
+                return fallback(start, limit)
+
+        return read
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
