@@ -11,7 +11,6 @@ from pydantic import BaseModel
 
 from api.http.app import errors, services_of
 from api.http.errors import ApiError
-from api.http.group_commit import GroupCommitter
 from ledger.canonical import MAX_DEPTH
 from ledger.envelope import (
     CAMPAIGN_PATTERN,
@@ -23,6 +22,7 @@ from ledger.envelope import (
 )
 from ledger.keys import ID_PATTERN
 from ledger.ledger import MAX_BATCH
+from ledger.store.group_commit import GroupCommitter
 
 router = APIRouter(tags=["events"])
 JSON = "application/json"
@@ -79,7 +79,7 @@ async def append_event(request: Request) -> Response:
     """Append one signed envelope (checked against every ledger and campaign rule).
 
     Concurrent requests of this process are appended together by the group
-    committer (``api.http.group_commit``), each with its own position or error.
+    committer (``ledger.store.group_commit``), each with its own position or error.
     201: appended; 200: these exact bytes were already stored (a retry), and
     the position is the stored one.
     """
