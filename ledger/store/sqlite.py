@@ -2,7 +2,8 @@
 
 Built on ``eventsourcing.sqlite`` (its datastore, connection pool, table and
 insert statement). Every insert is one write transaction: the events, then their
-dense positions. One event goes through the library's recorder; a batch is
+dense positions. One event goes through the library's recorder (its hooks are
+in ``ledger.store._recorder``); a batch is
 written by ``_SQLiteInsertion``, piece by piece if the ledger adds it while it is
 still checking the rest (``LogStore.begin_insert``). SQLite gives new rows
 ``max(rowid) + 1`` and a rolled-back insert leaves no trace, so the rowids of one
@@ -18,14 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
-from eventsourcing.sqlite import (
-    SQLiteApplicationRecorder,
-    SQLiteConnection,
-    SQLiteCursor,
-    SQLiteDatastore,
-)
+from eventsourcing.sqlite import SQLiteConnection, SQLiteCursor, SQLiteDatastore
 
 from ledger.errors import LedgerError, StorageError
+from ledger.store._recorder import SQLiteRecorder
 from ledger.store.base import (
     EVENTS_TABLE,
     PAGE,
@@ -38,40 +35,6 @@ from ledger.store.base import (
     StoredRecord,
     stored_conflict,
 )
-
-
-class _Recorder(SQLiteApplicationRecorder):
-    """The library's recorder plus the dense position table, in the same transaction."""
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} ("
-            "position INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL UNIQUE)",
-        ]
-
-    def _insert_events(
-        self,
-        c: SQLiteCursor,
-        stored_events: Sequence[StoredEvent],
-        expected_size: int | None = None,
-        **_: Any,
-    ) -> Sequence[int] | None:
-        # One event (``SQLiteLogStore.insert`` writes batches through
-        # ``_SQLiteInsertion``): two statements, no reads. Write first: a deferred
-        # transaction that reads first cannot always upgrade to a write lock under
-        # WAL, but one that writes first waits for it.
-        (s,) = stored_events
-        c.execute(
-            self.insert_events_statement,
-            (s.originator_id, s.originator_version, s.topic, s.state),
-        )
-        c.execute(
-            f"INSERT INTO {POSITIONS_TABLE} (position, notification_id) VALUES "
-            f"(COALESCE(?, (SELECT MAX(position) + 1 FROM {POSITIONS_TABLE}), 0), ?)",
-            (expected_size, c.lastrowid),
-        )
-        return [c.lastrowid]  # position is the INTEGER PRIMARY KEY, i.e. the rowid
 
 
 def _write_batch(
@@ -193,7 +156,7 @@ class SQLiteLogStore(LogStore):
         self.url = f"sqlite:///{path}"
         try:
             self.datastore = SQLiteDatastore(str(path), originator_id_type="text", lock_timeout=30)
-            self.recorder = _Recorder(self.datastore, events_table_name=EVENTS_TABLE)
+            self.recorder = SQLiteRecorder(self.datastore, events_table_name=EVENTS_TABLE)
             self.recorder.create_table()
         except PersistenceError as exc:
             raise StorageError(f"cannot open SQLite ledger {path}: {exc}") from exc
