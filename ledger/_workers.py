@@ -47,8 +47,9 @@ from datetime import timedelta
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from ledger._fast import fast_parse
 from ledger.actors import KEY_REGISTERED, KEY_REVOKED, KEY_ROTATED
-from ledger.envelope import Envelope, fast_parse
+from ledger.envelope import Envelope
 from ledger.errors import LedgerError, MalformedEventError
 from ledger.keys import key_id, parse_public_jwk, verify_signature
 from ledger.provenance.merkle import subtree_levels
