@@ -23,7 +23,8 @@ from typing import Any, cast
 
 from ledger._batch import Appended, Batch, slices, with_index
 from ledger._fast import fast_parse
-from ledger._workers import Job, WorkerPool, clock_refusal, pack_tasks, verify_slice
+from ledger._worker_checks import clock_refusal, pack_tasks, verify_slice
+from ledger._workers import Job, WorkerPool
 from ledger.actors import KEY_EVENT_TYPES, ActorState, resolve
 from ledger.envelope import Envelope
 from ledger.errors import LedgerError, MalformedError
