@@ -80,7 +80,7 @@ class _SQLiteInsertion(Insertion):
 
     def __init__(self, store: SQLiteLogStore, expected_size: int | None) -> None:
         self._pool = store.datastore.pool
-        self._insert_events = store.recorder.insert_events_statement
+        self._insert_sql = store.recorder.insert_events_statement
         self._next = expected_size  # the next position, once known
         self._conn: SQLiteConnection | None = None
         self._cursor: SQLiteCursor | None = None
@@ -92,7 +92,7 @@ class _SQLiteInsertion(Insertion):
             return
         try:
             c = self._cursor or self._begin()
-            base = _write_batch(c, self._insert_events, records, self._next)
+            base = _write_batch(c, self._insert_sql, records, self._next)
             self._next = base + len(records)
             self._positions.extend(range(base, self._next))
         except sqlite3.IntegrityError as exc:
