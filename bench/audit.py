@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import Task, iter_events, make_events, verify_only_together  # noqa: E402
 
-from ledger._workers import check_records, row_reader
+from ledger._worker_checks import check_records
+from ledger._workers import row_reader
 from ledger.envelope import Envelope, sign_envelope  # noqa: E402
 from ledger.keys import b64url_decode, verify_signature  # noqa: E402
 from ledger.ledger import Ledger  # noqa: E402

@@ -4,12 +4,13 @@ An envelope is ``{v, type, actor, key, seq, ts, campaign, body, sig}``. The
 signature is Ed25519 over the RFC 8785 canonical bytes of the envelope without
 ``sig``; the ledger stores the canonical bytes *with* ``sig`` verbatim (they are
 the Merkle leaf), so an event can be re-verified forever from what is stored.
+Bytes already in canonical form are read by the fast parser (``ledger._fast``)
+first; whatever it declines, this module parses and says why.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,118 +19,28 @@ from typing import Any
 
 import orjson
 
-from ledger.canonical import (
-    MAX_DEPTH,
-    SORTED_SAFE,
-    CanonicalizationError,
-    canonical,
-    only_exact_numbers,
-    parse_canonical,
-)
+from ledger._fast import BODY_START, SIG_LEN, SIG_MARK, fast_parse
+from ledger.canonical import CanonicalizationError, canonical, parse_canonical
 from ledger.errors import MalformedError, MalformedEventError
 from ledger.keys import ID_PATTERN, SigningKey, b64url, b64url_decode
+from ledger.limits import FIELDS as FIELDS
+from ledger.limits import MAX_BODY_BYTES as MAX_BODY_BYTES
+from ledger.limits import MAX_ENVELOPE_BYTES as MAX_ENVELOPE_BYTES
 
 VERSION = 1
-FIELDS = ("v", "type", "actor", "key", "seq", "ts", "campaign", "body", "sig")
-MAX_BODY_BYTES = 64 * 1024
-MAX_ENVELOPE_BYTES = MAX_BODY_BYTES + 4 * 1024
 MAX_SEQ = 2**53 - 1
 TYPE_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]{0,63}$")
 CAMPAIGN_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 TS_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
-# In canonical bytes the members are sorted: actor, body, campaign, key, seq, sig, ts,
-# type, v. The body therefore starts at a fixed offset, and the last ',"campaign":'
-# and ',"sig":"' are the top-level ones (nothing after them can hold those strings:
-# campaign, key, ts, type and v are validated by the patterns above).
-_BODY_START = len('{"actor":"') + 43 + len('","body":')
-_SIG_MARK = b',"sig":"'
-_SIG_LEN = 86
 _FIELD_SET = frozenset(FIELDS)
 _SIG_PATTERN = re.compile(r"[A-Za-z0-9_-]{85}[AQgw]")  # 64 bytes, zero padding bits
-# A canonical envelope, field by field, with the patterns ``from_json`` checks (ASCII
-# digits only). Only the body is free; ',"campaign":' is found from the end, and
-# nothing after it can hold a quote that is not a delimiter, so the fields it
-# anchors are the top-level ones. Group 1 marks the end of the body, group 2 the sig.
-_CANONICAL_ENVELOPE = re.compile(
-    rb'\{"actor":"[A-Za-z0-9_-]{43}","body":\{.*\}(,"campaign":)(?:null|"[A-Za-z0-9_.:-]{1,64}"),'
-    rb'"key":"[A-Za-z0-9_-]{43}","seq":[1-9][0-9]{0,15},"sig":"([A-Za-z0-9_-]{85}[AQgw])",'
-    rb'"ts":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z",'
-    rb'"type":"[A-Z][A-Za-z0-9]{0,63}","v":1\}',
-    re.DOTALL,
-)
-_TO_STANDARD_B64 = bytes.maketrans(b"-_", b"+/")
-_HIGH = re.compile(rb"[\xee-\xf4]")  # as in ledger.canonical: key order could differ from JCS
-_TIMES: dict[str, datetime] = {}  # recent valid timestamps, parsed
-# fast_parse runs once per event everywhere: its globals, looked up once
-_match_envelope = _CANONICAL_ENVELOPE.fullmatch
-_loads, _dumps, _a2b = orjson.loads, orjson.dumps, binascii.a2b_base64
-_FIELD_COUNT = len(FIELDS)
-_SIG_MARK_LEN = len(_SIG_MARK)
-
-
-def fast_parse(raw: bytes) -> tuple[dict[str, Any], bytes, bytes, datetime] | None:
-    """``(fields, signature, signed bytes, time)`` of a valid envelope already in canonical form.
-
-    None when ``raw`` is anything else (not canonical, invalid, or outside the
-    fast path): then ``Envelope.from_bytes`` decides, and says why. For an input
-    this accepts, ``from_bytes`` accepts it too, with these very values: the
-    pattern checks every field as ``from_json`` does, the orjson round trip proves
-    the bytes are the canonical JSON of ``fields`` (as ``canonical_value`` does,
-    with the float check narrowed to the body: the pattern leaves no room for one
-    elsewhere), and nine keys mean no extras. Bytes with more than ``MAX_DEPTH``
-    brackets are left to ``from_bytes`` too, which measures their nesting.
-    """
-    if (
-        len(raw) > MAX_ENVELOPE_BYTES
-        or (b"\\" in raw and b"\\u" in raw)
-        or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH
-    ):
-        return None
-    match = _match_envelope(raw)
-    if match is None:
-        return None
-    body_end = match.start(1)
-    if body_end - _BODY_START > MAX_BODY_BYTES or not (raw.isascii() or not _HIGH.search(raw)):
-        return None
-    try:
-        obj = _loads(raw)
-        if _dumps(obj, option=SORTED_SAFE) != raw:
-            return None
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
-        return None
-    # may_hold_floats, inlined: one-byte finds are memchr; 'e-' only when there is a '-'
-    if len(obj) != _FIELD_COUNT or (
-        (
-            raw.find(b".", _BODY_START, body_end) >= 0
-            or raw.find(b"+", _BODY_START, body_end) >= 0
-            or (
-                raw.find(b"-", _BODY_START, body_end) >= 0
-                and raw.find(b"e-", _BODY_START, body_end) >= 0
-            )
-        )
-        and not only_exact_numbers(obj["body"])
-    ):
-        return None
-    ts = obj["ts"]
-    moment = _TIMES.get(ts)
-    if moment is None:
-        try:
-            moment = datetime.fromisoformat(ts)
-        except ValueError:
-            return None
-        if len(_TIMES) >= 4096:  # events arrive in time order: old times are not needed again
-            _TIMES.clear()
-        _TIMES[ts] = moment
-    start, end = match.span(2)
-    signature = _a2b(raw[start:end].translate(_TO_STANDARD_B64) + b"==")
-    return obj, signature, raw[: start - _SIG_MARK_LEN] + raw[end + 1 :], moment
 
 
 def decode_signature(sig: Any) -> bytes:
     """The bytes of an unpadded base64url Ed25519 signature; ``MalformedError`` otherwise."""
     if not isinstance(sig, str):
         raise MalformedError("field 'sig' must be a base64url string")
-    if len(sig) != _SIG_LEN or not _SIG_PATTERN.fullmatch(sig):
+    if len(sig) != SIG_LEN or not _SIG_PATTERN.fullmatch(sig):
         return b64url_decode(sig, length=64, what="field 'sig'")  # raises, saying why
     return base64.urlsafe_b64decode(sig + "==")
 
@@ -203,8 +114,8 @@ class Envelope:
     def signing_bytes(self) -> bytes:
         """Canonical bytes that the signature covers: the stored bytes without ``sig``."""
         data = self._data
-        at = data.rfind(_SIG_MARK)
-        return data[:at] + data[at + len(_SIG_MARK) + _SIG_LEN + 1 :]
+        at = data.rfind(SIG_MARK)
+        return data[:at] + data[at + len(SIG_MARK) + SIG_LEN + 1 :]
 
     def canonical_bytes(self) -> bytes:
         """Canonical bytes of the whole envelope: what the ledger stores and hashes."""
@@ -306,7 +217,7 @@ class Envelope:
             data = _data or canonical(obj)
         except MalformedError as exc:
             raise _fail(exc.detail) from exc
-        body_size = data.rfind(b',"campaign":') - _BODY_START
+        body_size = data.rfind(b',"campaign":') - BODY_START
         if body_size > MAX_BODY_BYTES:
             raise _fail(f"field 'body' is {body_size} bytes, over the limit of {MAX_BODY_BYTES}")
         return cls(v, type_, actor, key, seq, ts, campaign, body, sig, data, signature)

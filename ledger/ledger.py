@@ -17,21 +17,18 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from ledger._workers import Job, WorkerPool, clock_refusal, pack_tasks, verify_slice
+from ledger._batch import Appended, Batch, slices, with_index
+from ledger._fast import fast_parse
+from ledger._worker_checks import clock_refusal, pack_tasks, verify_slice
+from ledger._workers import Job, WorkerPool
 from ledger.actors import KEY_EVENT_TYPES, ActorState, resolve
-from ledger.envelope import Envelope, fast_parse
-from ledger.errors import (
-    LedgerError,
-    MalformedError,
-    ReplayError,
-    SignatureError,
-    StorageError,
-)
-from ledger.store import ConflictError, Insertion, LogStore, NewRecord, StoredRecord
+from ledger.envelope import Envelope
+from ledger.errors import LedgerError, MalformedError
+from ledger.store import ConflictError, Insertion, LogStore, StoredRecord
 
 MAX_BATCH = 10_000
 # Events per transaction of an import (``cocred append``). Each commit costs a
@@ -41,7 +38,6 @@ MAX_BATCH = 10_000
 # holds the write lock while it is checked (about a quarter of a second here).
 IMPORT_BATCH = 5_000
 _PARALLEL_MIN = 256  # below this, handing work to processes costs more than it saves
-_SLICE_MIN = 64  # events per (full-size) slice handed to a worker
 
 
 class LogMovedError(LedgerError):
@@ -59,25 +55,6 @@ class BatchTooLargeError(MalformedError):
 EnvelopeInput = Envelope | bytes | str | dict[str, Any]
 
 
-class Appended(list[int]):
-    """The positions of a batch's events, in order, and which of them were there already.
-
-    ``stored_before`` holds the indices of the events that this append did not
-    write because the log already held their exact bytes (from an earlier append,
-    or earlier in the same batch): their positions are the stored ones. A plain
-    ``list[int]`` to every caller that only wants positions.
-    """
-
-    stored_before: frozenset[int] = frozenset()
-
-    @classmethod
-    def of(cls, positions: Sequence[int], stored_before: Iterable[int]) -> Appended:
-        """``positions`` with the indices of the events that were already stored."""
-        out = cls(positions)
-        out.stored_before = frozenset(stored_before)
-        return out
-
-
 def to_envelope(item: EnvelopeInput) -> Envelope:
     """Parse/validate any accepted input form; raise ``MalformedEventError``."""
     if isinstance(item, bytes | str):
@@ -85,181 +62,6 @@ def to_envelope(item: EnvelopeInput) -> Envelope:
     if isinstance(item, Envelope):
         item = item.to_json()
     return Envelope.from_json(item)
-
-
-def _with_index(exc: LedgerError, index: int) -> LedgerError:
-    """The same error type, its message prefixed with the event's index in the batch."""
-    new = type(exc)(f"event {index} of the batch: {exc.detail}", **exc.ids, index=index)
-    new.__cause__ = exc
-    return new
-
-
-def _current(state: ActorState | None) -> tuple[str | None, bytes | None]:
-    """The id and public key of the actor's current key, or (None, None)."""
-    if state is None or state.keys[-1].until is not None:
-        return None, None
-    return state.keys[-1].key, state.keys[-1].public
-
-
-def _slices(count: int, workers: int) -> list[int]:
-    """Bounds of the slices a batch of ``count`` is verified in, on ``workers`` workers.
-
-    About four slices per worker: small enough that a worker slowed down by
-    something else on its core holds the batch back little (the others take more
-    slices), big enough to cost nothing to send. The first ones are a quarter as
-    big, so every worker starts soon after the batch does; the last ones half as
-    big, so the batch waits less for the last to come back.
-    """
-    size = max(_SLICE_MIN, -(-count // (4 * workers)))
-    quarter, half = max(1, size // 4), max(1, size // 2)
-    head = min(count, workers * quarter)
-    tail = min(count - head, workers * half)
-    middle = count - head - tail
-    pieces = -(-middle // size)
-    sizes = [quarter] * (head // quarter) + [head % quarter]
-    sizes += [middle // pieces + (i < middle % pieces) for i in range(pieces)]
-    sizes += [half] * (tail // half) + [tail % half]
-    return [0, *itertools.accumulate(n for n in sizes if n)]
-
-
-class _Batch:
-    """A batch being checked: key states as of each event, and the rows to insert.
-
-    ``add`` applies one parsed event in log order. The common event (not a key
-    event, next seq, signed by the actor's current key) is checked right here
-    without building an ``ActorState`` per event; anything else goes through
-    ``resolve``, which names the rule it breaks.
-    """
-
-    __slots__ = (
-        "ledger",
-        "overlay",
-        "live",
-        "records",
-        "envelopes",
-        "written",
-        "items",
-        "item_of",
-        "already",
-        "repeats",
-        "_mine",
-    )
-
-    def __init__(self, ledger: Ledger, overlay: dict[str, ActorState], envelopes: bool) -> None:
-        self.ledger = ledger
-        self.overlay = overlay
-        # actor -> [state as of its last key change, seq now, its first seq in the batch,
-        #           its current key's id and public key (None, None: it has none)]
-        self.live: dict[str, list[Any]] = {}
-        self.records: list[NewRecord] = []
-        self.written = 0  # records already written into the batch's insertion
-        self.envelopes: list[Envelope] | None = [] if envelopes else None
-        # Events whose exact bytes are already in the log or earlier in the batch are
-        # not records: item index -> stored position / index of the identical record.
-        self.items = 0
-        self.item_of: list[int] = []  # record index -> item index
-        self.already: dict[int, int] = {}
-        self.repeats: dict[int, int] = {}
-        self._mine: dict[tuple[str, int], int] | None = None  # (actor, seq) -> record index
-
-    def add(
-        self, actor: str, key: str, seq: int, type_: str, data: bytes, env: Envelope | None
-    ) -> bytes | None:
-        """Check the next event against its actor's key state; return the key that signs it.
-
-        None when the log (or the batch) already holds these exact bytes at this
-        (actor, seq): it is not checked again, nor written. Raises the
-        ``LedgerError`` of the rule it breaks (see ``resolve``).
-        """
-        entry = self.live.get(actor)
-        if entry is None:
-            state = self.overlay.get(actor)
-            if state is None:
-                state = self.ledger.actor_state(actor, at_least=seq - 1)
-            entry = self.live[actor] = [
-                state,
-                0 if state is None else state.seq,
-                seq,
-                *_current(state),
-            ]
-        item = self.items
-        self.items += 1
-        if seq <= entry[1] and self._known(item, actor, seq, data):
-            return None
-        if seq == entry[1] + 1 and key == entry[3] and type_ not in KEY_EVENT_TYPES:
-            public: bytes = entry[4]
-            entry[1] = seq
-        else:
-            state = entry[0]
-            if state is not None and state.seq != entry[1]:
-                state = ActorState(actor, entry[1], state.keys)
-            if env is None:
-                env = Envelope.trusted(data)
-            public, after = resolve(state, env)
-            entry[0], entry[1], entry[3], entry[4] = after, after.seq, *_current(after)
-        if self._mine is not None:
-            self._mine[(actor, seq)] = len(self.records)
-        self.item_of.append(item)
-        self.records.append(NewRecord(actor, seq, type_, data))
-        if self.envelopes is not None:
-            self.envelopes.append(env if env is not None else Envelope.trusted(data))
-        return public
-
-    def _known(self, item: int, actor: str, seq: int, data: bytes) -> bool:
-        """True (and noted) when these bytes are already at (actor, seq), in the batch or log.
-
-        The check comes before every rule: an event that is stored was checked
-        when it was appended, and its retry must get its position, not a refusal
-        (``ReplayError``, or a campaign rule such as a duplicate vote).
-        """
-        if self._mine is None:
-            self._mine = {(r.actor, r.seq): i for i, r in enumerate(self.records)}
-        index = self._mine.get((actor, seq))
-        if index is not None:
-            if self.records[index].data != data:
-                return False
-            self.repeats[item] = index
-            return True
-        (stored,) = self.ledger.store.stored([NewRecord(actor, seq, "", data)])
-        if stored is None or stored.data != data:
-            return False
-        self.already[item] = stored.position
-        return True
-
-    def positions(self, written: Sequence[int]) -> Appended:
-        """Every item's position, given the positions of the records just written."""
-        if not self.already and not self.repeats:
-            return Appended.of(written, set())
-        out = [0] * self.items
-        for record, item in enumerate(self.item_of):
-            out[item] = written[record]
-        for item, position in self.already.items():
-            out[item] = position
-        for item, record in self.repeats.items():
-            out[item] = written[record]
-        return Appended.of(out, {*self.already, *self.repeats})
-
-    def states(self) -> dict[str, tuple[int, ActorState]]:
-        """Each actor's first seq in the batch and its state after the batch."""
-        out = {}
-        for actor, (state, seq, first, *_) in self.live.items():
-            out[actor] = (first, state if state.seq == seq else ActorState(actor, seq, state.keys))
-        return out
-
-    def signature_error(self, index: int, prefix: bool) -> LedgerError:
-        record = self.records[index]
-        env_key = self._key_of(index)
-        exc = SignatureError(
-            f"actor {record.actor} seq {record.seq}: signature does not verify with key {env_key}",
-            actor=record.actor,
-            seq=record.seq,
-        )
-        return _with_index(exc, self.item_of[index]) if prefix else exc
-
-    def _key_of(self, index: int) -> str:
-        if self.envelopes is not None:
-            return self.envelopes[index].key
-        return Envelope.trusted(self.records[index].data).key
 
 
 class Ledger:
@@ -353,7 +155,7 @@ class Ledger:
             batch, positions = self._attempt(items, expected_size, check)
             if batch is not None:
                 with self._lock:
-                    self._remember(batch)
+                    batch.remember(self._states)
                 return batch.positions(positions)
             if check is not None or attempt == 2:
                 # ``check`` changed its caller's state: the caller must start again.
@@ -368,7 +170,7 @@ class Ledger:
         items: Sequence[EnvelopeInput],
         expected_size: int | None,
         check: Callable[[Sequence[Envelope]], None] | None,
-    ) -> tuple[_Batch | None, list[int]]:
+    ) -> tuple[Batch | None, list[int]]:
         """One try of ``append_batch``: (batch, positions), or (None, []) to try again.
 
         Trying again is needed when the insert met one of the batch's own events,
@@ -412,7 +214,7 @@ class Ledger:
                 for s, r in zip(stored, batch.records, strict=True)
             ):
                 return None, []
-            raise self._diagnose_conflict(batch, stored) from exc
+            raise batch.conflict_error(stored) from exc
         finally:
             if insertion is not None:
                 insertion.abort()  # after a commit: nothing to do
@@ -448,7 +250,7 @@ class Ledger:
         envelopes: bool,
         sig_prefix: bool,
         insertion: Insertion | None = None,
-    ) -> _Batch:
+    ) -> Batch:
         """Parse and check every envelope, in order, then every signature.
 
         The first event that is malformed or breaks a key/seq rule is refused
@@ -464,7 +266,7 @@ class Ledger:
                 f"a batch holds at most {self.max_batch} events, got {len(items)}"
             )
         now = datetime.now(UTC)
-        batch = _Batch(self, overlay, envelopes)
+        batch = Batch(self, overlay, envelopes)
         pool = self._parallel() if len(items) >= _PARALLEL_MIN else None
         if pool is None:
             bad = self._check_here(items, now, batch)
@@ -479,7 +281,7 @@ class Ledger:
         return batch
 
     def _check_here(
-        self, items: Sequence[EnvelopeInput], now: datetime, batch: _Batch
+        self, items: Sequence[EnvelopeInput], now: datetime, batch: Batch
     ) -> int | None:
         """Check a batch in this process; return the index of the first bad signature."""
         return verify_slice(self._parse(items, 0, len(items), now, batch))
@@ -490,7 +292,7 @@ class Ledger:
         start: int,
         stop: int,
         now: datetime,
-        batch: _Batch,
+        batch: Batch,
     ) -> list[tuple[bytes, bytes, bytes]]:
         """Parse and check ``items[start:stop]`` in order; return their signature checks.
 
@@ -531,7 +333,7 @@ class Ledger:
             except LedgerError as exc:
                 if single:
                     raise
-                raise _with_index(exc, index) from exc
+                raise with_index(exc, index) from exc
             tasks.append((public, message, signature))
         return tasks
 
@@ -540,7 +342,7 @@ class Ledger:
         pool: WorkerPool,
         items: Sequence[EnvelopeInput],
         now: datetime,
-        batch: _Batch,
+        batch: Batch,
         insertion: Insertion | None,
     ) -> int | None:
         """Check a batch here, slice by slice, while the workers verify the slices already done.
@@ -551,7 +353,7 @@ class Ledger:
         Once a slice is on its way, its records go into ``insertion`` (if any)
         while the workers verify: the insert overlaps verification too.
         """
-        bounds = _slices(len(items), pool.workers)
+        bounds = slices(len(items), pool.workers)
 
         def job(blob: bytes, lengths: bytes) -> Job:
             return lambda _: ("verify", (lengths,), blob)
@@ -595,37 +397,11 @@ class Ledger:
         if self.max_clock_skew is not None and env.time > now + self.max_clock_skew:
             raise clock_refusal(env.actor, env.seq, env.ts, self.max_clock_skew)
 
-    def _remember(self, batch: _Batch) -> None:
-        # As if each event were remembered in turn: an actor's cached state moves to
-        # the batch's end if it stood just before one of the batch's events.
-        states = self._states
-        for actor, (state, seq, first, *_) in batch.live.items():
-            known = states.get(actor)
-            if first <= (known.seq if known else 0) + 1 <= seq:
-                states[actor] = state if state.seq == seq else ActorState(actor, seq, state.keys)
-
-    def _forget(self, batch: _Batch) -> None:
+    def _forget(self, batch: Batch) -> None:
         # The cached key states of the batch's actors lag the store: read them again.
         with self._lock:
             for r in batch.records:
                 self._states.pop(r.actor, None)
-
-    def _diagnose_conflict(
-        self, batch: _Batch, stored: Sequence[StoredRecord | None]
-    ) -> LedgerError:
-        records = batch.records
-        for index, (r, s) in enumerate(zip(records, stored, strict=True)):
-            if s is not None:
-                exc = ReplayError(
-                    f"actor {r.actor}: seq {r.seq} is already used (taken by another writer)",
-                    actor=r.actor,
-                    seq=r.seq,
-                )
-                return _with_index(exc, batch.item_of[index]) if batch.items > 1 else exc
-        return StorageError(
-            "the store reported a conflict but no (actor, seq) of the batch "
-            "exists; nothing was written"
-        )
 
     def close(self) -> None:
         """Stop the worker processes and close the store."""

@@ -12,7 +12,7 @@ worker processes read their ranges from the database themselves and run every
 check that needs no earlier event (parse, canonical form, row columns,
 signatures, and for the audit the range's Merkle nodes); this process applies
 the key states and seq chains in order and verifies what a worker could not
-(an event whose key it had not met yet). See ``ledger._workers``.
+(an event whose key it had not met yet). See ``ledger._worker_checks``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ledger._workers import Job, RangeResult, WorkerPool, check_records, row_reader
+from ledger._worker_checks import RangeResult, check_records
+from ledger._workers import Job, WorkerPool, row_reader
 from ledger.actors import KEY_EVENT_TYPES, ActorState, resolve
 from ledger.envelope import Envelope
 from ledger.errors import LedgerError

@@ -49,7 +49,7 @@ def serve(
             campaign = _demo_for_serving(svc)
         guarded(lambda: prepare_tables(svc))
     os.environ["COCRED_DATABASE_URL"] = url
-    # A long-lived server freezes its replayed state out of the cyclic GC (api.http.group_commit).
+    # A long-lived server freezes its replayed state out of the cyclic GC (ledger.store.group_commit).
     os.environ.setdefault("COCRED_GC_FREEZE", "true")
     base = f"http://{host}:{port}"
     err.print(f"serving {url} at {base}/ (API docs at {base}/docs)", markup=False)

@@ -35,9 +35,9 @@ from api.http.errors import (
     status_for,
     storage_fault,
 )
-from api.http.group_commit import GroupCommitter
 from ledger.errors import CocredError, StorageError
 from ledger.provenance.checkpointer import CheckpointerStatus, run_checkpointer
+from ledger.store.group_commit import GroupCommitter
 
 MAX_BODY = 256 * 1024
 MAX_HEADERS = 100  # header fields per request

@@ -1,6 +1,7 @@
 """The log in PostgreSQL, for many API workers and follower processes.
 
-Built on ``eventsourcing.postgres``. The library serialises inserts with
+Built on ``eventsourcing.postgres`` (its recorder's hooks are in
+``ledger.store._recorder``). The library serialises inserts with
 ``LOCK TABLE … IN EXCLUSIVE MODE`` so commit order is notification-id order; but
 ids have gaps (a failed insert burns a sequence value), so while that lock is
 held we also write each event's dense position. Never enable the library's
@@ -10,7 +11,6 @@ held we also write each event's dense position. Never enable the library's
 from __future__ import annotations
 
 import time
-import uuid
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -23,12 +23,13 @@ from eventsourcing.persistence import (
     PersistenceError,
     StoredEvent,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import PostgresDatastore
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
 from ledger.errors import OutcomeUnknownError, StorageError
-from ledger.store import (
+from ledger.store._recorder import Attempt, PostgresRecorder
+from ledger.store.base import (
     EVENTS_TABLE,
     PAGE,
     POSITIONS_TABLE,
@@ -49,70 +50,6 @@ SETTLE_MS = 10_000
 # Keep one transaction well under the ~16 MB statement where psycopg's pipeline
 # mode was seen to hang (NOTES-eventsourcing.md).
 MAX_BATCH_BYTES = 5 * 1024 * 1024
-
-
-class _Recorder(PostgresApplicationRecorder):
-    """The library's recorder plus the dense position table, under its table lock."""
-
-    def __init__(self, datastore: PostgresDatastore) -> None:
-        super().__init__(datastore, events_table_name=EVENTS_TABLE)
-        schema = Identifier(self.datastore.schema)
-        self.positions = SQL("{0}.{1}").format(schema, Identifier(POSITIONS_TABLE))
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {0} (position bigint PRIMARY KEY, "
-                "notification_id bigint NOT NULL UNIQUE)"
-            ).format(self.positions)
-        )
-        self.insert_positions = SQL(
-            "INSERT INTO {0} (position, notification_id) "
-            "SELECT COALESCE(%s::bigint, (SELECT MAX(position) + 1 FROM {0}), 0) + t.ord - 1, "
-            "t.nid "
-            "FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(nid, ord) "
-            "RETURNING position"
-        ).format(self.positions)
-
-    # The library retries ``insert_events`` on any connection error, even one
-    # raised by COMMIT: an insert that committed but whose acknowledgement was
-    # lost ran again and hit its own (actor, seq). ``PostgresLogStore.insert``
-    # decides instead, after reading back what was stored.
-    insert_events = PostgresApplicationRecorder.insert_events.__wrapped__
-
-    def _insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        # First statement of the transaction (pipelined, no extra round trip): its
-        # backend carries the attempt's token as application_name until the
-        # transaction ends, so after a lost connection it can be found and ended.
-        attempt: _Attempt = kwargs["attempt"]
-        attempt.started = True
-        curs.execute("SELECT set_config('application_name', %s, true)", (attempt.token,))
-
-    def _fetch_ids_after_insert_events(
-        self,
-        curs: Any,
-        stored_events: Sequence[StoredEvent],
-        expected_size: int | None = None,
-        **kwargs: Any,
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs) or []
-        # Still inside the transaction that holds the EXCLUSIVE lock on the events
-        # table, so MAX(position) cannot move under us. With expected_size, a
-        # position already taken violates the primary key: a database error, which
-        # aborts the transaction (a Python exception raised here would not: the
-        # library commits before re-raising it).
-        curs.execute(self.insert_positions, (expected_size, list(ids)))
-        return sorted(row["position"] for row in curs.fetchall())
-
-
-class _Attempt:
-    """One try of an insert: its token, and whether it reached the database at all."""
-
-    __slots__ = ("token", "started")
-
-    def __init__(self) -> None:
-        self.token = f"cocred-insert-{uuid.uuid4().hex}"
-        self.started = False
 
 
 class PostgresLogStore(LogStore):
@@ -150,7 +87,7 @@ class PostgresLogStore(LogStore):
                 connect_timeout=5,
                 pool_open_timeout=None,  # waiting here races between threads
             )
-            self.recorder = _Recorder(self.datastore)
+            self.recorder = PostgresRecorder(self.datastore)
             if create:
                 self._create()
         except (PersistenceError, psycopg.Error) as exc:
@@ -205,7 +142,7 @@ class PostgresLogStore(LogStore):
             )
         events = [StoredEvent(r.actor, r.seq, r.type, r.data) for r in records]
         for attempt_no in range(1, INSERT_ATTEMPTS + 1):
-            attempt = _Attempt()
+            attempt = Attempt()
             try:
                 positions = self.recorder.insert_events(
                     events, expected_size=expected_size, attempt=attempt
@@ -231,7 +168,7 @@ class PostgresLogStore(LogStore):
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _outcome(
-        self, records: Sequence[NewRecord], attempt: _Attempt, lost: Exception
+        self, records: Sequence[NewRecord], attempt: Attempt, lost: Exception
     ) -> list[int] | None:
         """After a lost connection: the positions if the insert committed, None if it did not.
 

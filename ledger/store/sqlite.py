@@ -2,7 +2,8 @@
 
 Built on ``eventsourcing.sqlite`` (its datastore, connection pool, table and
 insert statement). Every insert is one write transaction: the events, then their
-dense positions. One event goes through the library's recorder; a batch is
+dense positions. One event goes through the library's recorder (its hooks are
+in ``ledger.store._recorder``); a batch is
 written by ``_SQLiteInsertion``, piece by piece if the ledger adds it while it is
 still checking the rest (``LogStore.begin_insert``). SQLite gives new rows
 ``max(rowid) + 1`` and a rolled-back insert leaves no trace, so the rowids of one
@@ -18,58 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
-from eventsourcing.sqlite import (
-    SQLiteApplicationRecorder,
-    SQLiteConnection,
-    SQLiteCursor,
-    SQLiteDatastore,
-)
+from eventsourcing.sqlite import SQLiteConnection, SQLiteCursor, SQLiteDatastore
 
 from ledger.errors import LedgerError, StorageError
-from ledger.store import (
+from ledger.store._recorder import SQLiteRecorder
+from ledger.store.base import (
     EVENTS_TABLE,
     PAGE,
     POSITIONS_TABLE,
     Insertion,
     LogStore,
     NewRecord,
+    Row,
+    RowReader,
     StoredRecord,
     stored_conflict,
 )
-
-
-class _Recorder(SQLiteApplicationRecorder):
-    """The library's recorder plus the dense position table, in the same transaction."""
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} ("
-            "position INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL UNIQUE)",
-        ]
-
-    def _insert_events(
-        self,
-        c: SQLiteCursor,
-        stored_events: Sequence[StoredEvent],
-        expected_size: int | None = None,
-        **_: Any,
-    ) -> Sequence[int] | None:
-        # One event (``SQLiteLogStore.insert`` writes batches through
-        # ``_SQLiteInsertion``): two statements, no reads. Write first: a deferred
-        # transaction that reads first cannot always upgrade to a write lock under
-        # WAL, but one that writes first waits for it.
-        (s,) = stored_events
-        c.execute(
-            self.insert_events_statement,
-            (s.originator_id, s.originator_version, s.topic, s.state),
-        )
-        c.execute(
-            f"INSERT INTO {POSITIONS_TABLE} (position, notification_id) VALUES "
-            f"(COALESCE(?, (SELECT MAX(position) + 1 FROM {POSITIONS_TABLE}), 0), ?)",
-            (expected_size, c.lastrowid),
-        )
-        return [c.lastrowid]  # position is the INTEGER PRIMARY KEY, i.e. the rowid
 
 
 def _write_batch(
@@ -115,7 +80,7 @@ class _SQLiteInsertion(Insertion):
 
     def __init__(self, store: SQLiteLogStore, expected_size: int | None) -> None:
         self._pool = store.datastore.pool
-        self._insert_events = store.recorder.insert_events_statement
+        self._insert_sql = store.recorder.insert_events_statement
         self._next = expected_size  # the next position, once known
         self._conn: SQLiteConnection | None = None
         self._cursor: SQLiteCursor | None = None
@@ -127,7 +92,7 @@ class _SQLiteInsertion(Insertion):
             return
         try:
             c = self._cursor or self._begin()
-            base = _write_batch(c, self._insert_events, records, self._next)
+            base = _write_batch(c, self._insert_sql, records, self._next)
             self._next = base + len(records)
             self._positions.extend(range(base, self._next))
         except sqlite3.IntegrityError as exc:
@@ -191,7 +156,7 @@ class SQLiteLogStore(LogStore):
         self.url = f"sqlite:///{path}"
         try:
             self.datastore = SQLiteDatastore(str(path), originator_id_type="text", lock_timeout=30)
-            self.recorder = _Recorder(self.datastore, events_table_name=EVENTS_TABLE)
+            self.recorder = SQLiteRecorder(self.datastore, events_table_name=EVENTS_TABLE)
             self.recorder.create_table()
         except PersistenceError as exc:
             raise StorageError(f"cannot open SQLite ledger {path}: {exc}") from exc
@@ -224,6 +189,26 @@ class SQLiteLogStore(LogStore):
         or ``abort``: other writers wait (up to the lock timeout), readers do not.
         """
         return _SQLiteInsertion(self, expected_size)
+
+    def row_reader(self) -> RowReader:
+        """Rows read by the store's own query on a read-only sqlite3 connection of their own.
+
+        The rows come straight from sqlite3: half the cost of ``read``, which
+        builds a record per row. Where the file cannot be opened read-only, it
+        reads as ``read`` does.
+        """
+        fallback = super().row_reader()
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        sql = _SELECT + "WHERE p.position >= ? ORDER BY p.position LIMIT ?"
+
+        def read(start: int, limit: int) -> list[Row]:
+            try:
+                return db.execute(sql, (start, limit)).fetchall()
+            except sqlite3.Error:  # cannot open it read-only here: read as the store does
+                return fallback(start, limit)
+
+        return read
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:

@@ -160,3 +160,12 @@ def test_opening_a_missing_sqlite_file_without_create_is_refused(tmp_path) -> No
 def test_an_unreachable_postgres_is_a_storage_error() -> None:
     with pytest.raises(StorageError, match=r"^cannot open PostgreSQL ledger at 127.0.0.1:1/test"):
         open_store("postgresql://postgres@127.0.0.1:1/test")
+
+
+def test_the_row_reader_a_store_declares_reads_what_read_reads(store: LogStore) -> None:
+    store.insert([rec(A, 1, b"a1"), rec(B, 1, b"b1"), rec(A, 2, b"a2")])
+    rows = store.row_reader()(1, 5)
+    assert [(p, a, s, t, bytes(d)) for p, a, s, t, d in rows] == [
+        (r.position, r.actor, r.seq, r.type, r.data) for r in store.read(1, 5)
+    ]
+    assert [row[0] for row in rows] == [1, 2]

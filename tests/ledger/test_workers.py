@@ -362,7 +362,7 @@ def test_workers_report_the_first_failure_one_process_reports(stored_log, tmp_pa
 
 
 def test_packed_signature_checks_name_the_first_bad_one_and_refuse_odd_sizes() -> None:
-    from ledger._workers import pack_tasks, verify_packed
+    from ledger._worker_checks import pack_tasks, verify_packed
 
     envs = notes(1)[:5]
     tasks = [

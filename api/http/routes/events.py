@@ -10,10 +10,10 @@ from fastapi.routing import APIRoute
 
 from api.http.deps import errors, services_of
 from api.http.errors import ApiError
-from api.http.group_commit import GroupCommitter
 from api.http.schemas import ENVELOPE_SCHEMA, Appended, AppendedBatch
 from ledger.envelope import MAX_ENVELOPE_BYTES
 from ledger.ledger import MAX_BATCH
+from ledger.store.group_commit import GroupCommitter
 
 router = APIRouter(tags=["events"])
 JSON = "application/json"
@@ -36,7 +36,7 @@ async def append_event(request: Request) -> Response:
     """Append one signed envelope (checked against every ledger and campaign rule).
 
     Concurrent requests of this process are appended together by the group
-    committer (``api.http.group_commit``), each with its own position or error.
+    committer (``ledger.store.group_commit``), each with its own position or error.
     201: appended; 200: these exact bytes were already stored (a retry), and
     the position is the stored one.
     """

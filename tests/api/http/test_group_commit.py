@@ -31,13 +31,6 @@ from fastapi.testclient import TestClient
 
 from api.bootstrap import bootstrap
 from api.http.app import create_app
-from api.http.group_commit import (
-    AppendsClosedError,
-    FileWriterLock,
-    GroupCommitter,
-    WriterLock,
-    writer_lock_for,
-)
 from api.settings import Settings
 from domain.errors import DomainError
 from domain.gate import CampaignApp
@@ -45,6 +38,8 @@ from ledger.envelope import Envelope, sign_envelope
 from ledger.errors import LedgerError
 from ledger.ledger import Ledger
 from ledger.store import open_store
+from ledger.store.group_commit import AppendsClosedError, GroupCommitter
+from ledger.store.writer_lock import FileWriterLock, WriterLock, writer_lock_for
 from ledger.verify import verify_log
 from tests.support import drop_postgres_schema, fresh_postgres_url, registration, seeded_key
 

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 
 from api.bootstrap import bootstrap
 from api.http.app import create_app
-from api.http.group_commit import GroupCommitter, Placement
 from api.settings import Settings
 from ledger.envelope import Envelope, sign_envelope
+from ledger.store.group_commit import GroupCommitter, Placement
 from tests.api.cli.test_main import cocred, sign
 from tests.api.http.test_group_commit import Turnstile, gate_on
 from tests.pgproxy import pg_proxy

@@ -27,7 +27,8 @@ A request is settled only after its transaction committed (or was refused).
 appends everything already queued, and stops the thread.
 
 Several server processes on one database take turns through a ``WriterLock``
-(a ``flock`` beside the SQLite file, a PostgreSQL advisory lock): without it,
+(``ledger.store.writer_lock``: a ``flock`` beside the SQLite file, a PostgreSQL
+advisory lock): without it,
 a process whose group was checked while another committed must check it all
 again, signatures included (most groups, with two busy workers). The committer
 also replays the log into the gate before its first group, and, in a server,
@@ -39,23 +40,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import gc
-import os
 import queue
 import threading
-import zlib
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from domain.errors import DomainError
-from domain.gate import CampaignApp
-from ledger.errors import LedgerError, StorageError
-from ledger.ledger import Appended
-from ledger.store import sqlalchemy_url, sqlite_path
+from ledger.errors import CocredError, StorageError
+from ledger.ledger import Appended, Ledger
+from ledger.store.writer_lock import WriterLock, writer_lock_for
 
 DEFAULT_MAX_GROUP = 500
 # PostgreSQL refuses transactions over 5 MB (ledger.store.postgres.MAX_BATCH_BYTES).
@@ -113,12 +108,34 @@ class CommitStats:
 _STOP = object()
 
 
+class Appender(Protocol):
+    """What the committer appends through: the rules gate (``domain.gate.CampaignApp``).
+
+    A protocol, so the write path needs nothing of ``domain/``: any object with a
+    ``ledger``, an all-or-nothing ``append_batch`` that raises a ``CocredError``
+    naming the refused event (``ids["index"]``), and ``catch_up`` will do.
+    """
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger the appends land in (its store's URL names the writer lock)."""
+        ...
+
+    def append_batch(self, items: Sequence[bytes]) -> Appended:
+        """Check and append ``items`` in one transaction, or raise and write nothing."""
+        ...
+
+    def catch_up(self) -> int:
+        """Replay the log into the rules' state; return the log's size."""
+        ...
+
+
 class GroupCommitter:
     """One thread appending the queued envelopes of this process in groups."""
 
     def __init__(
         self,
-        gate: CampaignApp,
+        gate: Appender,
         *,
         max_group: int = DEFAULT_MAX_GROUP,
         max_bytes: int = DEFAULT_MAX_BYTES,
@@ -150,7 +167,7 @@ class GroupCommitter:
         The position is a ``Placement``: ``stored_before`` is true when these
         exact bytes were already in the log (nothing new was written for them).
 
-        Raises what ``CampaignApp.append(item)`` would raise, or ``AppendsClosedError``.
+        Raises what ``gate.append_batch([item])`` would raise, or ``AppendsClosedError``.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
@@ -290,7 +307,7 @@ class GroupCommitter:
             self.stats.transactions += 1
             try:
                 return _placements(self.gate.append_batch(items[start:end]))
-            except (LedgerError, DomainError) as exc:
+            except CocredError as exc:
                 index = exc.ids.get("index")
                 if isinstance(index, int) and 0 <= index < end - start:
                     end = start + index  # the events before it, maybe (see the module doc)
@@ -305,7 +322,7 @@ class GroupCommitter:
         self.stats.alone += 1
         try:
             return _placements(self.gate.append_batch([item]))[0]
-        except (LedgerError, DomainError) as exc:
+        except CocredError as exc:
             return exc
 
     @staticmethod
@@ -342,105 +359,3 @@ def _settle_on_loop(pairs: list[tuple[asyncio.Future[int], Outcome]]) -> None:
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
-
-
-# -- taking turns with the other server processes ----------------------------------------------
-
-
-class WriterLock:
-    """Turns between the committers of several server processes on one database.
-
-    Not needed for correctness (the gate's append is conditional on the log's
-    size, and a loser re-checks), but a loser re-checks its whole group, Ed25519
-    signatures included: with two busy workers most groups lost. Taking turns
-    costs a lock instead. Any failure of the lock itself (the database went away)
-    is ignored: the group is appended without it, as safely.
-    """
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
-class FileWriterLock(WriterLock):
-    """An exclusive ``flock`` on a file beside the SQLite database (never the database itself:
-    closing another descriptor of it would drop SQLite's own POSIX locks)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def __enter__(self) -> None:
-        try:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except OSError:
-            self.close()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
-
-
-class PostgresWriterLock(WriterLock):
-    """A session advisory lock named after the log's schema, on a connection of its own."""
-
-    def __init__(self, url: str) -> None:
-        self.conninfo, schema = sqlalchemy_url(url)
-        self.conninfo = self.conninfo.replace("postgresql+psycopg://", "postgresql://", 1)
-        self.key = zlib.crc32(f"cocred:append:{schema or 'public'}".encode())
-        self._conn: Any = None
-        self._held = False
-
-    def __enter__(self) -> None:
-        import psycopg
-
-        try:
-            if self._conn is None:
-                self._conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
-            self._conn.execute("SELECT pg_advisory_lock(%s)", (self.key,))
-            self._held = True
-        except psycopg.Error:
-            self.close()
-
-    def __exit__(self, *exc: object) -> None:
-        import psycopg
-
-        if self._held:
-            self._held = False
-            try:
-                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-            except psycopg.Error:
-                self.close()
-
-    def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
-            self._held = False
-
-
-def writer_lock_for(url: str) -> WriterLock:
-    """The lock that makes this database's committers take turns (none for unknown URLs)."""
-    path = sqlite_path(url)
-    if path is not None:
-        return FileWriterLock(path.with_name(path.name + "-append.lock"))
-    try:
-        sqlalchemy_url(url)
-    except StorageError:
-        return WriterLock()
-    return PostgresWriterLock(url)
