@@ -40,7 +40,8 @@ def serve(
     """Serve the HTTP API (OpenAPI at /docs) and the web pages with uvicorn."""
     import uvicorn
 
-    from api.http.app import MAX_HEADER_BYTES, prepare_tables
+    from api.http.app import prepare_tables
+    from api.http.protocol import CappedHttpToolsProtocol
 
     campaign = None
     with services(db) as svc:
@@ -49,7 +50,8 @@ def serve(
             campaign = _demo_for_serving(svc)
         guarded(lambda: prepare_tables(svc))
     os.environ["COCRED_DATABASE_URL"] = url
-    # A long-lived server freezes its replayed state out of the cyclic GC (ledger.store.group_commit).
+    # A long-lived server freezes its replayed state out of the cyclic GC
+    # (ledger.store.group_commit).
     os.environ.setdefault("COCRED_GC_FREEZE", "true")
     base = f"http://{host}:{port}"
     err.print(f"serving {url} at {base}/ (API docs at {base}/docs)", markup=False)
@@ -63,10 +65,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        # h11, whose header-block limit uvicorn exposes (httptools has no such setting):
-        # a client cannot make a worker buffer an endless header; HeaderLimit caps the count.
-        http="h11",
-        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        # httptools with a cap on a request's head (uvicorn gives httptools none): a client
+        # cannot make a worker buffer an endless header; HeaderLimit caps the count.
+        http=CappedHttpToolsProtocol,
         log_level="warning",
         access_log=False,  # warnings only: do not even build the access-log arguments
     )
