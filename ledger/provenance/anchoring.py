@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol, Self, cast, runtime_checkable
+from functools import partial
+from typing import Any, Protocol, Self, cast, runtime_checkable
 
 from ledger.canonical import json_fields
 from ledger.errors import LedgerError, MalformedError, VerificationError
@@ -166,6 +167,21 @@ def _check_address(name: str, value: Any) -> None:
         raise AnchorMalformedError(f"{name}: expected a 0x-prefixed 20-byte address, got {value!r}")
 
 
+def _integer(low: int) -> Any:
+    """A field holding an integer from ``low`` to ``MAX_TREE_SIZE``."""
+    return field(metadata={"check": partial(_check_int, low=low)})
+
+
+def _address() -> Any:
+    """A field holding a 0x-prefixed 20-byte address."""
+    return field(metadata={"check": _check_address})
+
+
+def _hex_bytes(length: int) -> Any:
+    """A field holding ``length`` bytes, written in JSON as 0x-hex."""
+    return field(metadata={"check": partial(_check_bytes, length=length), "hex": length})
+
+
 def _load(cls: type, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
     """Parse ``raw`` into a dict holding exactly the fields of ``cls``."""
     name = cls.__name__
@@ -189,15 +205,29 @@ def _dump(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
 class _HexJson:
-    """The JSON form both anchor values share: every field by name, the bytes ones as 0x-hex."""
+    """What both anchor values share: fields declared with their check, and the JSON form.
 
-    _HEX: ClassVar[Mapping[str, int]]  # the bytes fields, in the order they are parsed, and lengths
+    Each field is declared with ``_integer``, ``_address`` or ``_hex_bytes``;
+    construction checks every field in order and raises ``AnchorMalformedError``
+    naming the first bad one. In JSON every field is written by name, the bytes
+    ones as 0x-hex.
+    """
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            f.metadata["check"](f.name, getattr(self, f.name))
+
+    @classmethod
+    def _hex_lengths(cls) -> dict[str, int]:
+        """The bytes fields, in the order they are parsed, and their lengths."""
+        return {f.name: f.metadata["hex"] for f in fields(cls) if "hex" in f.metadata}
 
     def to_dict(self) -> dict[str, Any]:
         """Return the value as a JSON-ready dict (bytes as 0x-hex)."""
         data = json_fields(self)
-        for name in self._HEX:
+        for name in self._hex_lengths():
             data[name] = _hex(data[name])
         return data
 
@@ -212,7 +242,7 @@ class _HexJson:
         Raises ``AnchorMalformedError`` naming the first bad field.
         """
         data = _load(cls, raw)
-        for name, length in cls._HEX.items():
+        for name, length in cls._hex_lengths().items():
             data[name] = _parse_hex(name, data[name], length)
         return cls(**data)
 
@@ -221,52 +251,26 @@ class _HexJson:
 
 @dataclass(frozen=True)
 class AnchorReceipt(_HexJson):
-    """Proof-of-sending for one anchored checkpoint: where to find it on chain.
+    """Proof-of-sending for one anchored checkpoint: where to find it on chain."""
 
-    Construction validates every field and raises ``AnchorMalformedError``.
-    """
-
-    chain_id: int
-    contract: str
-    tx_hash: bytes
-    block_number: int
-    root_hash: bytes
-    tree_size: int
-    gas_used: int
-
-    _HEX: ClassVar[Mapping[str, int]] = {"tx_hash": 32, "root_hash": 32}
-
-    def __post_init__(self) -> None:
-        _check_int("chain_id", self.chain_id, 1)
-        _check_address("contract", self.contract)
-        _check_bytes("tx_hash", self.tx_hash, 32)
-        _check_int("block_number", self.block_number, 0)
-        _check_bytes("root_hash", self.root_hash, 32)
-        _check_int("tree_size", self.tree_size, 1)
-        _check_int("gas_used", self.gas_used, 0)
+    chain_id: int = _integer(1)
+    contract: str = _address()
+    tx_hash: bytes = _hex_bytes(32)
+    block_number: int = _integer(0)
+    root_hash: bytes = _hex_bytes(32)
+    tree_size: int = _integer(1)
+    gas_used: int = _integer(0)
 
 
 @dataclass(frozen=True)
 class AnchorRecord(_HexJson):
-    """What the chain says about one root: the tree size, when and by whom it was anchored.
+    """What the chain says about one root: the tree size, when and by whom it was anchored."""
 
-    Construction validates every field and raises ``AnchorMalformedError``.
-    """
-
-    root_hash: bytes
-    tree_size: int
-    block_number: int
-    timestamp: int
-    anchored_by: str
-
-    _HEX: ClassVar[Mapping[str, int]] = {"root_hash": 32}
-
-    def __post_init__(self) -> None:
-        _check_bytes("root_hash", self.root_hash, 32)
-        _check_int("tree_size", self.tree_size, 1)
-        _check_int("block_number", self.block_number, 0)
-        _check_int("timestamp", self.timestamp, 0)
-        _check_address("anchored_by", self.anchored_by)
+    root_hash: bytes = _hex_bytes(32)
+    tree_size: int = _integer(1)
+    block_number: int = _integer(0)
+    timestamp: int = _integer(0)
+    anchored_by: str = _address()
 
     @property
     def anchored_at(self) -> datetime:

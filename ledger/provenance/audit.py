@@ -173,20 +173,43 @@ def _roots(
                 f"{where} says {_hex(root)}",
             )
     for checkpoint in checkpoints:
-        if checkpoint.size > size:
-            return Failure(
-                checkpoint.size,
-                "root",
-                f"checkpoint of size {checkpoint.size} but the log holds {size} events",
-            )
-        expected = tree_root(nodes, checkpoint.size)
-        if expected != checkpoint.root:
-            return Failure(
-                checkpoint.size,
-                "root",
-                f"checkpoint {checkpoint.size}: root mismatch: recomputed "
-                f"{_hex(expected)}, checkpoint says {_hex(checkpoint.root)}",
-            )
+        failure = _check_claim(
+            nodes, size, checkpoint.size, "root", checkpoint.size, checkpoint.root
+        )
+        if failure is not None:
+            return failure
+    return None
+
+
+# How a root claimed for a tree size fails, by audit step: (the log is shorter than
+# that size, the log's root at that size is another one). Checkpoints and anchor
+# receipts are both such claims, checked by ``_check_claim``.
+_CLAIM_FAILURES = {
+    "root": (
+        "checkpoint of size {claimed} but the log holds {size} events",
+        "checkpoint {claimed}: root mismatch: recomputed {expected}, checkpoint says {root}",
+    ),
+    "anchor": (
+        "receipt for size {claimed} beyond the log's {size}",
+        "anchored root for size {claimed} is {root}, the log gives {expected}",
+    ),
+}
+
+
+def _check_claim(
+    nodes: MemoryNodes, size: int, at: int, step: str, claimed: int, root: bytes
+) -> Failure | None:
+    """Check ``root``, claimed for the tree of ``claimed`` leaves, against the log of ``size``.
+
+    Return the failure at position ``at`` for ``step`` (see ``_CLAIM_FAILURES``), or None.
+    """
+    beyond, mismatch = _CLAIM_FAILURES[step]
+    if claimed > size:
+        return Failure(at, step, beyond.format(claimed=claimed, size=size))
+    expected = tree_root(nodes, claimed)
+    if expected != root:
+        shown = {"expected": _hex(expected), "root": _hex(root)}
+        return Failure(at, step, mismatch.format(claimed=claimed, **shown))
     return None
 
 
@@ -218,20 +241,11 @@ def _anchors(
 ) -> Failure | None:
     for anchor in recorded:
         receipt = anchor.receipt
-        if receipt.tree_size > size:
-            return Failure(
-                anchor.position,
-                "anchor",
-                f"receipt for size {receipt.tree_size} beyond the log's {size}",
-            )
-        expected = tree_root(nodes, receipt.tree_size)
-        if expected != receipt.root_hash:
-            return Failure(
-                anchor.position,
-                "anchor",
-                f"anchored root for size {receipt.tree_size} is "
-                f"{_hex(receipt.root_hash)}, the log gives {_hex(expected)}",
-            )
+        failure = _check_claim(
+            nodes, size, anchor.position, "anchor", receipt.tree_size, receipt.root_hash
+        )
+        if failure is not None:
+            return failure
         if chain is not None:
             try:
                 chain(receipt)

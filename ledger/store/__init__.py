@@ -10,38 +10,12 @@ from __future__ import annotations
 from urllib.parse import parse_qs, unquote, urlparse
 
 from ledger.errors import StorageError
-from ledger.store.base import (
-    EVENTS_TABLE,
-    PAGE,
-    POSITIONS_TABLE,
-    ConflictError,
-    Insertion,
-    LogStore,
-    NewRecord,
-    Row,
-    RowReader,
-    StoredRecord,
-    sqlalchemy_url,
-    sqlite_path,
-    stored_conflict,
-)
+from ledger.store import base
+from ledger.store.base import *  # noqa: F403  (the contract: ``base.__all__`` names it once)
+from ledger.store.base import LogStore, sqlite_path
 
-__all__ = [
-    "EVENTS_TABLE",
-    "PAGE",
-    "POSITIONS_TABLE",
-    "ConflictError",
-    "Insertion",
-    "LogStore",
-    "NewRecord",
-    "Row",
-    "RowReader",
-    "StoredRecord",
-    "open_store",
-    "sqlalchemy_url",
-    "sqlite_path",
-    "stored_conflict",
-]
+__all__ = ["open_store"]
+__all__ += base.__all__
 
 
 def open_store(url: str, *, create: bool = True) -> LogStore:

@@ -25,6 +25,23 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from ledger.errors import LedgerError, StorageError
 
+# The contract, as ``ledger.store`` re-exports it (callers import from there).
+__all__ = [
+    "EVENTS_TABLE",
+    "PAGE",
+    "POSITIONS_TABLE",
+    "ConflictError",
+    "Insertion",
+    "LogStore",
+    "NewRecord",
+    "Row",
+    "RowReader",
+    "StoredRecord",
+    "sqlalchemy_url",
+    "sqlite_path",
+    "stored_conflict",
+]
+
 EVENTS_TABLE = "cocred_events"
 POSITIONS_TABLE = "cocred_positions"
 PAGE = 1000
