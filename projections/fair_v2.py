@@ -21,7 +21,7 @@ from projections.clusters import Reciprocity
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
 from projections.flow import ZERO, Contribution2, FlowResult, Params, compute
-from projections.policy_fields import parse_shared_fields, policy_int
+from projections.policy_fields import SharedFields, parse_shared_fields, policy_int
 
 NAME = POLICY_NAME
 VERSION = 2
@@ -29,15 +29,9 @@ V2_FIELDS = ("weight_budget", "contribution_cap", "dependent_bound")
 
 
 @dataclass(frozen=True, slots=True)
-class PolicyV2:
+class PolicyV2(SharedFields):
     """cocred-fair v2 parameters, parsed exactly."""
 
-    weights: tuple[tuple[str, int], ...]
-    reuse_weight: int
-    remix_default_share: Fraction
-    support_threshold: int
-    per_person_cap: Fraction | None
-    min_payout: int
     weight_budget: int
     contribution_cap: int
     dependent_bound: Fraction

@@ -18,7 +18,7 @@ from domain.vocabulary import POLICY_VERSION as VERSION
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
 from projections.fair_v2 import PolicyV2, parse_policy_v2
-from projections.policy_fields import parse_shared_fields
+from projections.policy_fields import SharedFields, parse_shared_fields
 
 # Constants of cocred-fair v1 (the policy body has no field for them): each member
 # casts up to VOTE_BUDGET votes at full weight; beyond that, each of the member's n
@@ -29,15 +29,9 @@ BUDGET_GRID = 4096
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class Policy(SharedFields):
     """cocred-fair v1 parameters, parsed exactly."""
 
-    weights: tuple[tuple[str, int], ...]
-    reuse_weight: int
-    remix_default_share: Fraction
-    support_threshold: int
-    per_person_cap: Fraction | None
-    min_payout: int
     pairwise_bound: Fraction
     vote_budget: int = VOTE_BUDGET
     budget_grid: int = BUDGET_GRID

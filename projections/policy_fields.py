@@ -8,14 +8,16 @@ six here, so a change to how a shared field is read reaches both versions.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, TypedDict
+from typing import Any
 
 from projections.exact import parse_fraction
 
 
-class SharedFields(TypedDict):
-    """The parsed shared fields, named as the policy dataclasses' fields."""
+@dataclass(frozen=True, slots=True)
+class SharedFields:
+    """The fields every cocred-fair version has; each version's policy adds its own."""
 
     weights: tuple[tuple[str, int], ...]
     reuse_weight: int
@@ -33,17 +35,20 @@ def policy_int(body: Mapping[str, Any], key: str) -> int:
     return value
 
 
-def parse_shared_fields(body: Mapping[str, Any]) -> SharedFields:
-    """The shared fields of a policy body; ``ValueError``/``KeyError`` when one is broken."""
+def parse_shared_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The shared fields of a policy body, as keyword arguments of a ``SharedFields`` subclass.
+
+    Raises ``ValueError``/``KeyError`` when one is broken.
+    """
     weights = body["weights"]
     if not isinstance(weights, Mapping):
         raise ValueError("policy field 'weights' must be an object")
     cap = body["per_person_cap"]
-    return SharedFields(
-        weights=tuple(sorted((str(k), policy_int(weights, k)) for k in weights)),
-        reuse_weight=policy_int(body, "reuse_weight"),
-        remix_default_share=parse_fraction(body["remix_default_share"], "remix_default_share"),
-        support_threshold=policy_int(body, "support_threshold"),
-        per_person_cap=None if cap is None else parse_fraction(cap, "per_person_cap"),
-        min_payout=policy_int(body, "min_payout"),
-    )
+    return {
+        "weights": tuple(sorted((str(k), policy_int(weights, k)) for k in weights)),
+        "reuse_weight": policy_int(body, "reuse_weight"),
+        "remix_default_share": parse_fraction(body["remix_default_share"], "remix_default_share"),
+        "support_threshold": policy_int(body, "support_threshold"),
+        "per_person_cap": None if cap is None else parse_fraction(cap, "per_person_cap"),
+        "min_payout": policy_int(body, "min_payout"),
+    }
