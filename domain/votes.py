@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from domain.campaign import campaign_of, require_window
 from domain.contributions import contribution_in, require_not_removed
-from domain.errors import DuplicateVoteError, NoSuchVoteError, SelfVoteError
+from domain.errors import DomainError, DuplicateVoteError, NoSuchVoteError, SelfVoteError
 from domain.membership import require_member
 from domain.state import Rule, State
 from domain.values import Fact, constants, contribution_ref, expect_keys, one_of, sha256_hex
@@ -40,24 +40,30 @@ def _vote(state: State, ev: Fact) -> tuple[VoteKey, str]:
     return (found.id, state.name(ev.actor), kind), campaign.id
 
 
+def _refusal(error: type[DomainError], sentence: str, key: VoteKey, campaign: str) -> DomainError:
+    """``error`` carrying the ids of the vote ``key`` refers to (raised by the caller)."""
+    cid, member, _ = key
+    return error(sentence, campaign=campaign, member=member, contribution=cid)
+
+
 def check_cast(state: State, ev: Fact) -> VoteKey:
     key, campaign = _vote(state, ev)
     cid, member, kind = key
     found = state.contributions[cid]
     require_not_removed(found, "votes")
     if member in found.authors:
-        raise SelfVoteError(
+        raise _refusal(
+            SelfVoteError,
             f"member {member} is an author of contribution {cid}: nobody votes on their own work",
-            campaign=campaign,
-            member=member,
-            contribution=cid,
+            key,
+            campaign,
         )
     if key in state.votes:
-        raise DuplicateVoteError(
+        raise _refusal(
+            DuplicateVoteError,
             f"member {member} already has a live {kind} vote on contribution {cid}",
-            campaign=campaign,
-            member=member,
-            contribution=cid,
+            key,
+            campaign,
         )
     return key
 
@@ -70,11 +76,11 @@ def check_withdrawn(state: State, ev: Fact) -> VoteKey:
     key, campaign = _vote(state, ev)
     if key not in state.votes:
         cid, member, kind = key
-        raise NoSuchVoteError(
+        raise _refusal(
+            NoSuchVoteError,
             f"member {member} has no live {kind} vote on contribution {cid} to withdraw",
-            campaign=campaign,
-            member=member,
-            contribution=cid,
+            key,
+            campaign,
         )
     return key
 

@@ -21,6 +21,7 @@ from projections.clusters import Reciprocity
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
 from projections.flow import ZERO, Contribution2, FlowResult, Params, compute
+from projections.policy_fields import SharedFields, parse_shared_fields, policy_int
 
 NAME = POLICY_NAME
 VERSION = 2
@@ -28,15 +29,9 @@ V2_FIELDS = ("weight_budget", "contribution_cap", "dependent_bound")
 
 
 @dataclass(frozen=True, slots=True)
-class PolicyV2:
+class PolicyV2(SharedFields):
     """cocred-fair v2 parameters, parsed exactly."""
 
-    weights: tuple[tuple[str, int], ...]
-    reuse_weight: int
-    remix_default_share: Fraction
-    support_threshold: int
-    per_person_cap: Fraction | None
-    min_payout: int
     weight_budget: int
     contribution_cap: int
     dependent_bound: Fraction
@@ -62,30 +57,14 @@ class PolicyV2:
         )
 
 
-def _int(body: Mapping[str, Any], key: str) -> int:
-    value = body[key]
-    if type(value) is not int or value < 0:
-        raise ValueError(f"policy field {key!r} must be an integer >= 0, got {value!r}")
-    return value
-
-
 def parse_policy_v2(body: Mapping[str, Any]) -> PolicyV2:
     """Parse a cocred-fair v2 body; ``ValueError``/``KeyError`` when it breaks the contract."""
     if body.get("name") != NAME or body.get("version") != VERSION:
         raise UnsupportedPolicyError(f"policy {body.get('name')} v{body.get('version')} is not v2")
-    weights = body["weights"]
-    if not isinstance(weights, Mapping):
-        raise ValueError("policy field 'weights' must be an object")
-    cap = body["per_person_cap"]
     return PolicyV2(
-        weights=tuple(sorted((str(k), _int(weights, k)) for k in weights)),
-        reuse_weight=_int(body, "reuse_weight"),
-        remix_default_share=parse_fraction(body["remix_default_share"], "remix_default_share"),
-        support_threshold=_int(body, "support_threshold"),
-        per_person_cap=None if cap is None else parse_fraction(cap, "per_person_cap"),
-        min_payout=_int(body, "min_payout"),
-        weight_budget=_int(body, "weight_budget"),
-        contribution_cap=_int(body, "contribution_cap"),
+        **parse_shared_fields(body),
+        weight_budget=policy_int(body, "weight_budget"),
+        contribution_cap=policy_int(body, "contribution_cap"),
         dependent_bound=parse_fraction(body["dependent_bound"], "dependent_bound"),
     )
 

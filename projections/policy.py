@@ -18,6 +18,7 @@ from domain.vocabulary import POLICY_VERSION as VERSION
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
 from projections.fair_v2 import PolicyV2, parse_policy_v2
+from projections.policy_fields import SharedFields, parse_shared_fields
 
 # Constants of cocred-fair v1 (the policy body has no field for them): each member
 # casts up to VOTE_BUDGET votes at full weight; beyond that, each of the member's n
@@ -28,15 +29,9 @@ BUDGET_GRID = 4096
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class Policy(SharedFields):
     """cocred-fair v1 parameters, parsed exactly."""
 
-    weights: tuple[tuple[str, int], ...]
-    reuse_weight: int
-    remix_default_share: Fraction
-    support_threshold: int
-    per_person_cap: Fraction | None
-    min_payout: int
     pairwise_bound: Fraction
     vote_budget: int = VOTE_BUDGET
     budget_grid: int = BUDGET_GRID
@@ -52,13 +47,6 @@ class Policy:
     def ref(self) -> dict[str, Any]:
         """``{"name", "version"}`` as recorded in ``PayoutsSettled``."""
         return {"name": NAME, "version": VERSION}
-
-
-def _int(body: Mapping[str, Any], key: str) -> int:
-    value = body[key]
-    if type(value) is not int or value < 0:
-        raise ValueError(f"policy field {key!r} must be an integer >= 0, got {value!r}")
-    return value
 
 
 def policy_name(body: Any) -> str:
@@ -80,17 +68,8 @@ def parse_policy(body: Any) -> Policy:
             f"policy {policy_name(body)} is not implemented; these projections compute "
             f"{NAME} v{VERSION}"
         )
-    weights = body["weights"]
-    if not isinstance(weights, Mapping):
-        raise ValueError("policy field 'weights' must be an object")
-    cap = body["per_person_cap"]
     return Policy(
-        weights=tuple(sorted((str(k), _int(weights, k)) for k in weights)),
-        reuse_weight=_int(body, "reuse_weight"),
-        remix_default_share=parse_fraction(body["remix_default_share"], "remix_default_share"),
-        support_threshold=_int(body, "support_threshold"),
-        per_person_cap=None if cap is None else parse_fraction(cap, "per_person_cap"),
-        min_payout=_int(body, "min_payout"),
+        **parse_shared_fields(body),
         pairwise_bound=parse_fraction(body["pairwise_bound"], "pairwise_bound"),
     )
 

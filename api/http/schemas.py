@@ -64,6 +64,14 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
     },
 }
 
+# The request body of a route that takes one signed envelope (its ``openapi_extra``).
+ENVELOPE_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ENVELOPE_SCHEMA}},
+    }
+}
+
 
 class Appended(BaseModel):
     """Where the event landed in the log (it is durable when this is returned)."""
@@ -283,8 +291,8 @@ class ModerationRow(BaseModel):
     note: str | None
 
 
-class AuthoredContribution(BaseModel):
-    """One of the member's contributions with its votes, scores and what became of it."""
+class ContributionSummary(BaseModel):
+    """What names a contribution and what became of it (the start of every listing's row)."""
 
     contribution: str
     position: int
@@ -293,6 +301,11 @@ class AuthoredContribution(BaseModel):
     title: str
     content: str
     status: str
+
+
+class AuthoredContribution(ContributionSummary):
+    """One of the member's contributions with its votes, scores and what became of it."""
+
     votes_support: int
     votes_comment: int
     votes_save: int
@@ -525,16 +538,9 @@ class Moderated(BaseModel):
     note: str | None
 
 
-class QueuedContribution(BaseModel):
+class QueuedContribution(ContributionSummary):
     """A contribution, its status (``open``: never moderated) and its moderation history."""
 
-    contribution: str
-    position: int
-    signer: str
-    kind: str
-    title: str
-    content: str
-    status: str
     score: str
     moderation: list[Moderated]
 

@@ -8,6 +8,7 @@ registration or an erasure go through ``POST /events``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -28,7 +29,7 @@ from api.http.deps import (
 )
 from api.http.errors import ApiError
 from api.http.schemas import (
-    ENVELOPE_SCHEMA,
+    ENVELOPE_REQUEST_BODY,
     Attribution,
     AuthoredContribution,
     Erased,
@@ -58,12 +59,22 @@ router = APIRouter(tags=["contributors"])
 
 ACTOR = ID_PATTERN.pattern
 SHA256 = r"^[0-9a-f]{64}$"
-_ENVELOPE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": ENVELOPE_SCHEMA}},
-    }
-}
+
+
+async def _envelope_of(request: Request, expected: str, refusal: Callable[[str], str]) -> Envelope:
+    """The request body as one envelope of type ``expected``.
+
+    Raises ``ApiError`` ``PayloadTooLarge`` over ``MAX_ENVELOPE_BYTES``, the envelope's
+    ``LedgerError`` when it is malformed, and ``ApiError`` ``UnexpectedEventType`` (with
+    the sentence ``refusal(type)``) when it is another type of event.
+    """
+    body = await request.body()
+    if len(body) > MAX_ENVELOPE_BYTES:
+        raise ApiError("PayloadTooLarge", f"an envelope is at most {MAX_ENVELOPE_BYTES} bytes")
+    envelope = Envelope.from_bytes(body)
+    if envelope.type != expected:
+        raise ApiError("UnexpectedEventType", refusal(envelope.type), type=envelope.type)
+    return envelope
 
 
 # -- keys and content --------------------------------------------------------------------------
@@ -77,24 +88,21 @@ _ENVELOPE_BODY = {
         200: {"model": Registered, "description": "already registered with these exact bytes"},
         **errors(401, 409, 413),
     },
-    openapi_extra=_ENVELOPE_BODY,
+    openapi_extra=ENVELOPE_REQUEST_BODY,
 )
 async def register_key(request: Request, response: Response) -> Registered:
     """Register a key: a self-signed ``KeyRegistered`` envelope (seq 1) starts an actor.
 
     201; 200 when these exact bytes are already stored (a retry), with their position.
     """
-    body = await request.body()
-    if len(body) > MAX_ENVELOPE_BYTES:
-        raise ApiError("PayloadTooLarge", f"an envelope is at most {MAX_ENVELOPE_BYTES} bytes")
-    envelope = Envelope.from_bytes(body)
-    if envelope.type != KEY_REGISTERED:
-        raise ApiError(
-            "UnexpectedEventType",
-            f"POST /keys takes a self-signed {KEY_REGISTERED} envelope, not a {envelope.type}; "
-            f"send other events to POST /events",
-            type=envelope.type,
-        )
+    envelope = await _envelope_of(
+        request,
+        KEY_REGISTERED,
+        lambda got: (
+            f"POST /keys takes a self-signed {KEY_REGISTERED} envelope, not a {got}; "
+            f"send other events to POST /events"
+        ),
+    )
     gate = services_of(request).campaigns.gate
     positions = await run_in_threadpool(gate.append_batch, [envelope])
     if positions.stored_before:
@@ -304,20 +312,15 @@ def private_profile(
     status_code=201,
     response_model=Erased,
     responses=errors(401, 403, 409, 410, 413),
-    openapi_extra=_ENVELOPE_BODY,
+    openapi_extra=ENVELOPE_REQUEST_BODY,
 )
 async def request_erasure(request: Request, actor: str = Path(pattern=ACTOR)) -> Erased:
     """Erase the member: a ``MemberErased`` envelope signed by them (crypto-shredding)."""
-    body = await request.body()
-    if len(body) > MAX_ENVELOPE_BYTES:
-        raise ApiError("PayloadTooLarge", f"an envelope is at most {MAX_ENVELOPE_BYTES} bytes")
-    envelope = Envelope.from_bytes(body)
-    if envelope.type != MEMBER_ERASED:
-        raise ApiError(
-            "UnexpectedEventType",
-            f"an erasure request is a signed {MEMBER_ERASED} envelope, not a {envelope.type}",
-            type=envelope.type,
-        )
+    envelope = await _envelope_of(
+        request,
+        MEMBER_ERASED,
+        lambda got: f"an erasure request is a signed {MEMBER_ERASED} envelope, not a {got}",
+    )
     if envelope.actor != actor:
         raise ApiError(
             "Forbidden",

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from api.http.deps import errors, services_of
 from api.http.errors import ApiError
-from api.http.schemas import ENVELOPE_SCHEMA, Appended, AppendedBatch
+from api.http.schemas import ENVELOPE_REQUEST_BODY, Appended, AppendedBatch
 from ledger.envelope import MAX_ENVELOPE_BYTES
 from ledger.ledger import MAX_BATCH
 from ledger.store.group_commit import GroupCommitter
@@ -66,12 +66,7 @@ router.add_api_route(
     status_code=201,
     response_model=Appended,
     responses={200: {"model": Appended, **_RETRIED}, **errors(401, 403, 404, 409, 413)},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": ENVELOPE_SCHEMA}},
-        }
-    },
+    openapi_extra=ENVELOPE_REQUEST_BODY,
     route_class_override=_HotPathRoute,
 )
 
