@@ -230,7 +230,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.committer.close()
         stop.set()
         worker.join(timeout=5)
-        app.state.reads.close()
 
 
 def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
