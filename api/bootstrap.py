@@ -11,6 +11,7 @@ runs on the eventsourcing library's own connections.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -119,7 +120,7 @@ def bootstrap(
         )
         keys = EpochKeyFile(profile_key_path(settings))
         profiles = ProfileStore(url, keys, create=create, engine=engine)
-        provenance = _provenance(settings, ledger, engine)
+        provenance = _provenance(settings, ledger, engine, create=create)
     except BaseException:
         engine.dispose()
         ledger.close()
@@ -160,8 +161,15 @@ def profile_key_path(settings: Settings) -> Path:
     return ledger_key_path(settings).with_name(f"profiles-{tag}.key")
 
 
-def _provenance(settings: Settings, ledger: Ledger, engine: Engine) -> Provenance:
-    identity = LedgerIdentity.load_or_create(ledger_key_path(settings), settings.log_origin)
+def _provenance(settings: Settings, ledger: Ledger, engine: Engine, *, create: bool) -> Provenance:
+    # A command that may create the database creates its ledger key with it; one that only
+    # reads (``create=False``) loads the key on first use and never makes one.
+    path, origin = ledger_key_path(settings), settings.log_origin
+    identity: LedgerIdentity | Callable[[], LedgerIdentity] = (
+        LedgerIdentity.load_or_create(path, origin)
+        if create
+        else lambda: LedgerIdentity.load_or_create(path, origin, create=False)
+    )
     checkpoints = CheckpointLog(
         engine,
         MerkleTree(engine, ledger.store),

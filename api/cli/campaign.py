@@ -18,12 +18,14 @@ from api.cli.common import (
     ContributionOption,
     DbOption,
     KeyOption,
+    RecordFormat,
+    check_format,
+    emit,
     fail,
     guarded,
     load_key,
     now,
     parse_time,
-    print_json,
     read_bytes,
     run_service,
     services,
@@ -51,6 +53,7 @@ def campaign_open(
         Path | None, typer.Option(help="Policy JSON file (default: cocred-fair v1).")
     ] = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Open a campaign with its window, membership mode, pool and policy."""
     signer = load_key(key)
@@ -76,6 +79,7 @@ def campaign_open(
             pool=pool,
             policy=DEFAULT_POLICY if rules is None else rules,
         ),
+        fmt,
     )
 
 
@@ -85,17 +89,20 @@ def campaign_fund(
     campaign: CampaignOption,
     amount: Annotated[int, typer.Option(help="Minor units to add to the pool.")],
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Add to the campaign's reward pool."""
     signer = load_key(key)
-    run_service(db, lambda c: c.fund_pool(signer, campaign, amount))
+    run_service(db, lambda c: c.fund_pool(signer, campaign, amount), fmt)
 
 
 @campaign_app.command("close")
-def campaign_close(key: KeyOption, campaign: CampaignOption, db: DbOption = None) -> None:
+def campaign_close(
+    key: KeyOption, campaign: CampaignOption, db: DbOption = None, fmt: RecordFormat = "json"
+) -> None:
     """Close the campaign: nothing but the payout settlement is accepted afterwards."""
     signer = load_key(key)
-    run_service(db, lambda c: c.close_campaign(signer, campaign))
+    run_service(db, lambda c: c.close_campaign(signer, campaign), fmt)
 
 
 @campaign_app.command("show")
@@ -103,17 +110,25 @@ def campaign_show(
     campaign: CampaignOption,
     works: Annotated[bool, typer.Option(help="List every contribution and its authors.")] = False,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Print the campaign, its counts and (with --works) its contributions."""
+    check_format(fmt)
     with services(db, create=False) as svc:
         shown = guarded(lambda: svc.campaigns.show(campaign, contributions=works))
-    print_json(shown)
+    emit(shown, fmt)
 
 
-def invite(key: KeyOption, campaign: CampaignOption, member: Member, db: DbOption = None) -> None:
+def invite(
+    key: KeyOption,
+    campaign: CampaignOption,
+    member: Member,
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
     """Invite a member to the campaign (needed to join an invite-only campaign)."""
     signer = load_key(key)
-    run_service(db, lambda c: c.invite(signer, campaign, member))
+    run_service(db, lambda c: c.invite(signer, campaign, member), fmt)
 
 
 def block(
@@ -122,16 +137,23 @@ def block(
     member: Member,
     reason: Annotated[str, typer.Option(help="Reason code, e.g. harassment.")],
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Block a member: they can do nothing more in the campaign."""
     signer = load_key(key)
-    run_service(db, lambda c: c.block(signer, campaign, member, reason))
+    run_service(db, lambda c: c.block(signer, campaign, member, reason), fmt)
 
 
-def unblock(key: KeyOption, campaign: CampaignOption, member: Member, db: DbOption = None) -> None:
+def unblock(
+    key: KeyOption,
+    campaign: CampaignOption,
+    member: Member,
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
     """Lift a member's block."""
     signer = load_key(key)
-    run_service(db, lambda c: c.unblock(signer, campaign, member))
+    run_service(db, lambda c: c.unblock(signer, campaign, member), fmt)
 
 
 def moderate(
@@ -142,12 +164,13 @@ def moderate(
     reason: Annotated[str, typer.Option(help="Reason code, e.g. guideline-violation.")],
     note: Annotated[Path | None, typer.Option(help="A note file (stored, hashed).")] = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Accept, reject or remove a contribution (removal is final)."""
     signer = load_key(key)
     text = None if note is None else read_bytes(note, "--note")
     run_service(
-        db, lambda c: c.moderate(signer, campaign, contribution, outcome, reason, note=text)
+        db, lambda c: c.moderate(signer, campaign, contribution, outcome, reason, note=text), fmt
     )
 
 
@@ -159,6 +182,7 @@ def reuse(
     channel: Annotated[str, typer.Option(help="Channel of the reuse.")],
     territory: Annotated[str, typer.Option(help="Country code of the reuse.")],
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Record a reuse of a contribution under a live licence naming you as licensee."""
     signer = load_key(key)
@@ -167,6 +191,7 @@ def reuse(
         lambda c: c.record_reuse(
             signer, campaign, contribution, licence, channel=channel, territory=territory
         ),
+        fmt,
     )
 
 

@@ -7,6 +7,7 @@ module can import it without running the command table in ``api/cli/__init__.py`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,8 +28,11 @@ from ledger.provenance.audit_reports import AuditReports
 if TYPE_CHECKING:
     from domain.demo.generator import DemoSummary
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a line is never broken at the terminal's width, so a key, id, URL or hash printed
+# in a sentence stays whole for copy and paste (tests/api/cli/test_output.py holds it at 40
+# columns). Tables still fit the width: their cells wrap, never a value printed in a line.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 T = TypeVar("T")
 Refusal = CocredError
@@ -39,12 +43,32 @@ REFUSALS = (CocredError,)
 DbOption = Annotated[
     str | None,
     typer.Option(
-        "--db", help="Database URL (default: COCRED_DATABASE_URL or sqlite:///var/cocred.sqlite)."
+        "--db",
+        help="Database URL (default: COCRED_DATABASE_URL or sqlite:///var/cocred.sqlite). "
+        "A command that writes creates a missing database, and its ledger key beside it; "
+        "a command that only reads refuses a missing one (StorageUnavailable).",
     ),
 ]
 KeyOption = Annotated[Path, typer.Option("--key", help="Private key file of the signing actor.")]
 CampaignOption = Annotated[str, typer.Option("--campaign", help="Campaign id.")]
 ContributionOption = Annotated[str, typer.Option("--contribution", help="Contribution id.")]
+
+# The one output convention: every command that prints data takes ``--format text|json``.
+# JSON is one indented UTF-8 document (no \u escapes), keys in a fixed order. A record (a
+# receipt, a key, a proof, a checkpoint) prints JSON by default, since scripts read fields
+# from it; a report (shares, explain, log, verify, audit) prints text by default.
+OUTPUT_FORMATS = ("text", "json")
+RecordFormat = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="json (default: one indented UTF-8 document) or text (one 'field: value' line each).",
+    ),
+]
+ReportFormat = Annotated[
+    str,
+    typer.Option("--format", help="text (default, for people) or json (one indented document)."),
+]
 
 
 # -- refusals and output -----------------------------------------------------------------------
@@ -80,8 +104,32 @@ def guarded(action: Callable[[], T]) -> T:
 
 
 def print_json(data: Any) -> None:
-    """One JSON document on stdout (what every campaign verb prints)."""
-    out.print_json(data=data)
+    """One JSON document on stdout: indented, UTF-8, keys in the order the command built them."""
+    out.print_json(data=data, ensure_ascii=False)
+
+
+def check_format(fmt: str) -> str:
+    """``fmt`` if it is ``text`` or ``json``; otherwise exit 1 (``BadFormat``) before any work."""
+    if fmt not in OUTPUT_FORMATS:
+        fail("BadFormat", f"--format must be text or json, got {fmt!r}")
+    return fmt
+
+
+def record_text(data: dict[str, Any]) -> None:
+    """A record as text: one ``field: value`` line per field (nested values as compact JSON)."""
+    for name, value in data.items():
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        out.print(f"{name}: {shown}", markup=False, highlight=False)
+
+
+def emit(data: Any, fmt: str, text: Callable[[], object] | None = None) -> None:
+    """Print ``data`` in ``fmt``: JSON, or ``text()`` (default: ``record_text(data)``)."""
+    if check_format(fmt) == "json":
+        print_json(data)
+    elif text is not None:
+        text()
+    else:
+        record_text(data)
 
 
 def progress_bar() -> Progress:
@@ -129,11 +177,14 @@ def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def run_service(db: str | None, verb: Callable[[CampaignServices], Receipt]) -> None:
-    """One service call on the database; print its receipt."""
+def run_service(
+    db: str | None, verb: Callable[[CampaignServices], Receipt], fmt: str = "json"
+) -> None:
+    """One service call on the database; print its receipt in ``fmt``."""
+    check_format(fmt)
     with services(db) as svc:
         receipt = guarded(lambda: verb(svc.campaigns))
-    print_json(receipt.to_json())
+    emit(receipt.to_json(), fmt)
 
 
 # -- steps more than one command module takes --------------------------------------------------

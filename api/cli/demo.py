@@ -13,7 +13,16 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import DbOption, err, guarded, print_json, run_demo, services
+from api.cli.common import (
+    DbOption,
+    RecordFormat,
+    check_format,
+    emit,
+    err,
+    guarded,
+    run_demo,
+    services,
+)
 
 
 def demo(
@@ -30,8 +39,10 @@ def demo(
         Path | None, typer.Option(help="Also write the JSON summary to this file.")
     ] = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Build a deterministic demo campaign: remixes, co-authors, licences, trolls, a vote ring."""
+    check_format(fmt)
     with services(db) as svc:
         built = guarded(
             lambda: run_demo(
@@ -40,7 +51,7 @@ def demo(
         ).to_json()
     if summary is not None:
         summary.write_text(json.dumps(built, indent=2) + "\n", encoding="utf-8")
-    print_json(built)
+    emit(built, fmt)
 
 
 def register(app: typer.Typer) -> None:

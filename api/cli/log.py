@@ -16,12 +16,17 @@ from api.cli.common import (
     DbOption,
     KeyOption,
     Refusal,
+    ReportFormat,
+    check_format,
+    emit,
     fail,
     guarded,
     out,
     progress_bar,
     services,
 )
+from domain.vocabulary import CAMPAIGN_EVENT_TYPES
+from ledger.actors import KEY_EVENT_TYPES
 from ledger.canonical import CanonicalizationError, parse_json
 from ledger.envelope import sign_envelope
 from ledger.keys import SigningKey
@@ -39,22 +44,32 @@ def _parse_body(text: str) -> dict[str, Any]:
     return body
 
 
+SIGNABLE_TYPES = ", ".join(sorted(CAMPAIGN_EVENT_TYPES | KEY_EVENT_TYPES))
+ENVELOPES_FORMAT = (
+    "text (default: each envelope's exact signed bytes, one JSON line each, what `cocred "
+    "append` reads) or json (one indented document)."
+)
+
+
 def sign(
     key: KeyOption,
-    type_: Annotated[str, typer.Option("--type", help="Event type, e.g. IdeaShared.")],
+    type_: Annotated[str, typer.Option("--type", help=f"Event type: one of {SIGNABLE_TYPES}.")],
     body: Annotated[str, typer.Option(help="Event body as a JSON object.")] = "{}",
     campaign: Annotated[str | None, typer.Option(help="Campaign id.")] = None,
     seq: Annotated[int | None, typer.Option(help="Seq (default: next from the store).")] = None,
     db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", help=ENVELOPES_FORMAT)] = "text",
 ) -> None:
     """Print a signed envelope (one JSON line) ready for ``cocred append``."""
+    check_format(fmt)
     signer = guarded(lambda: SigningKey.load(key))
     parsed = _parse_body(body)
     if seq is None:
         with services(db) as svc:
             seq = guarded(lambda: svc.ledger.next_seq(signer.actor))
     env = guarded(lambda: sign_envelope(signer, type_, parsed, seq=seq, campaign=campaign))
-    sys.stdout.write(env.canonical_bytes().decode() + "\n")
+    line = env.canonical_bytes().decode()
+    emit(parse_json(line), fmt, text=lambda: sys.stdout.write(line + "\n"))
 
 
 def _numbered_lines(source: str) -> list[tuple[int, str]]:
@@ -83,12 +98,14 @@ def append(
         int, typer.Option(help="Events per transaction.", min=1, max=MAX_BATCH)
     ] = IMPORT_BATCH,
     db: DbOption = None,
+    fmt: ReportFormat = "text",
 ) -> None:
     """Append signed envelopes through the campaign rules.
 
     The whole input is checked first (signatures, keys, seqs and the campaign
     rules, each event against the ones before it); bad input writes nothing.
     """
+    check_format(fmt)
     lines = _numbered_lines(source)
     chunks = [lines[i : i + batch] for i in range(0, len(lines), batch)]
     with services(db) as svc, progress_bar() as bar:
@@ -115,7 +132,17 @@ def append(
             bar.advance(task, len(chunk))
     first = f" at positions {min(positions)}..{max(positions)}" if positions else ""
     stored = f" ({already} already stored)" if already else ""
-    out.print(f"appended {len(positions)} events{first}{stored}", highlight=False)
+    summary = {
+        "appended": len(positions),
+        "first": min(positions) if positions else None,
+        "last": max(positions) if positions else None,
+        "already_stored": already,
+    }
+    emit(
+        summary,
+        fmt,
+        text=lambda: out.print(f"appended {len(positions)} events{first}{stored}", highlight=False),
+    )
 
 
 def log_(
@@ -126,8 +153,13 @@ def log_(
         bool, typer.Option(help="Prefix each line with its position and a tab.")
     ] = False,
     db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", help=ENVELOPES_FORMAT)] = "text",
 ) -> None:
-    """Print stored envelopes as JSON lines, in log order (or one actor's, by seq)."""
+    """Print stored envelopes as JSON lines, in log order (or one actor's, by seq).
+
+    ``--format json`` prints one document instead: a list of ``{position, event}``.
+    """
+    check_format(fmt)
     with services(db, create=False) as svc:
         store = svc.ledger.store
         if actor is not None:
@@ -136,13 +168,23 @@ def log_(
         else:
             stop = None if limit is None else start + limit
             records = guarded(lambda: list(store.iterate(start, stop)))
+        if fmt == "json":
+            emit(
+                [
+                    {"position": r.position, "event": parse_json(r.data.decode("utf-8", "replace"))}
+                    for r in records
+                ],
+                fmt,
+            )
+            return
         for record in records:
             prefix = f"{record.position}\t" if positions else ""
             sys.stdout.write(prefix + record.data.decode("utf-8", "replace") + "\n")
 
 
-def verify(db: DbOption = None) -> None:
+def verify(db: DbOption = None, fmt: ReportFormat = "text") -> None:
     """Re-verify every stored event; exit 1 naming the first bad position and why."""
+    check_format(fmt)
     with services(db, create=False) as svc, progress_bar() as bar:
         total = guarded(svc.ledger.size)
         task = bar.add_task("verifying", total=total)
@@ -155,10 +197,14 @@ def verify(db: DbOption = None) -> None:
         )
     if report.failure is not None:
         fail("VerificationFailed", str(report.failure))
-    out.print(
-        f"verified {report.events} events from {report.actors} actors: all signatures, "
-        f"key states and seq chains hold",
-        highlight=False,
+    emit(
+        {"verified": True, "events": report.events, "actors": report.actors},
+        fmt,
+        text=lambda: out.print(
+            f"verified {report.events} events from {report.actors} actors: all signatures, "
+            f"key states and seq chains hold",
+            highlight=False,
+        ),
     )
 
 

@@ -18,18 +18,21 @@ from api.cli.common import (
     ContributionOption,
     DbOption,
     KeyOption,
+    RecordFormat,
+    check_format,
+    emit,
     fail,
     guarded,
     load_key,
     now,
     parse_time,
-    print_json,
     read_bytes,
     run_service,
     services,
 )
 from domain.profiles import Profile
 from domain.services import CampaignServices
+from domain.vocabulary import COMMENT
 
 licence_app = typer.Typer(no_args_is_help=True, help="Grant or revoke a licence on your work.")
 profile_app = typer.Typer(no_args_is_help=True, help="Set or export your private profile.")
@@ -71,10 +74,11 @@ def join(
         str | None, typer.Option(help="Hash of the guidelines you accept (default: current).")
     ] = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Join a campaign, accepting its guidelines."""
     signer = load_key(key)
-    run_service(db, lambda c: c.join(signer, campaign, guidelines=guidelines))
+    run_service(db, lambda c: c.join(signer, campaign, guidelines=guidelines), fmt)
 
 
 def _submit(
@@ -89,6 +93,7 @@ def _submit(
     db: str | None,
     *,
     remix: bool,
+    fmt: str,
 ) -> None:
     signer = load_key(key)
     data = read_bytes(content, "--content")
@@ -107,6 +112,7 @@ def _submit(
             derived_from=derived,
             content_hash=sha256,
         ),
+        fmt,
     )
 
 
@@ -127,9 +133,10 @@ def submit(
     from_: Sources = None,
     sha256: Sha256 = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Submit a work: the bytes go to the content store, the signed event carries their hash."""
-    _submit(key, campaign, content, kind, title, author, from_, sha256, db, remix=False)
+    _submit(key, campaign, content, kind, title, author, from_, sha256, db, remix=False, fmt=fmt)
 
 
 def remix(
@@ -142,9 +149,10 @@ def remix(
     author: Authors = None,
     sha256: Sha256 = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Submit a work derived from earlier ones (--from, at least one)."""
-    _submit(key, campaign, content, kind, title, author, from_, sha256, db, remix=True)
+    _submit(key, campaign, content, kind, title, author, from_, sha256, db, remix=True, fmt=fmt)
 
 
 def vote(
@@ -154,11 +162,18 @@ def vote(
     kind: Annotated[str, typer.Option(help="support, comment, save or share.")] = "support",
     comment: Annotated[Path | None, typer.Option(help="Comment text file (kind comment).")] = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
-    """Vote on someone else's contribution."""
+    """Vote on someone else's contribution (--kind comment needs --comment FILE)."""
+    if kind == COMMENT and comment is None:
+        fail(
+            "BadOption",
+            "--kind comment needs --comment FILE: the file holding the comment's text "
+            "(the vote carries its hash)",
+        )
     signer = load_key(key)
     text = None if comment is None else read_bytes(comment, "--comment")
-    run_service(db, lambda c: c.cast_vote(signer, campaign, contribution, kind, comment=text))
+    run_service(db, lambda c: c.cast_vote(signer, campaign, contribution, kind, comment=text), fmt)
 
 
 def withdraw(
@@ -167,10 +182,11 @@ def withdraw(
     contribution: ContributionOption,
     kind: Annotated[str, typer.Option(help="The kind of the vote to withdraw.")] = "support",
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Withdraw one of your live votes."""
     signer = load_key(key)
-    run_service(db, lambda c: c.withdraw_vote(signer, campaign, contribution, kind))
+    run_service(db, lambda c: c.withdraw_vote(signer, campaign, contribution, kind), fmt)
 
 
 @licence_app.command("grant")
@@ -186,6 +202,7 @@ def licence_grant(
     starts: Annotated[str | None, typer.Option(help="Start (default: now).")] = None,
     ends: Annotated[str | None, typer.Option(help="End (default: no end).")] = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Grant a licence on your (co-)authored contribution; every author grants the same."""
     signer = load_key(key)
@@ -207,6 +224,7 @@ def licence_grant(
             ends_at=end,
             terms=document,
         ),
+        fmt,
     )
 
 
@@ -216,10 +234,11 @@ def licence_revoke(
     campaign: CampaignOption,
     licence: Annotated[str, typer.Option(help="Licence id <contribution>/<name>.")],
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Revoke a licence you granted (final: the id cannot be granted again)."""
     signer = load_key(key)
-    run_service(db, lambda c: c.revoke_licence(signer, campaign, licence))
+    run_service(db, lambda c: c.revoke_licence(signer, campaign, licence), fmt)
 
 
 @profile_app.command("set")
@@ -229,32 +248,35 @@ def profile_set(
     email: Annotated[str, typer.Option(help="Email address.")],
     payout: Annotated[str, typer.Option(help="Payout handle (IBAN, PayPal …).")],
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Store your profile encrypted; the log gets only a salted commitment."""
     signer = load_key(key)
     profile = guarded(lambda: Profile.create(name, email, payout))
-    run_service(db, lambda c: c.set_profile(signer, profile))
+    run_service(db, lambda c: c.set_profile(signer, profile), fmt)
 
 
 @profile_app.command("export")
-def profile_export(key: KeyOption, db: DbOption = None) -> None:
-    """Print everything cocred holds about you, as JSON (your right of access)."""
+def profile_export(key: KeyOption, db: DbOption = None, fmt: RecordFormat = "json") -> None:
+    """Print everything cocred holds about you (your right of access)."""
+    check_format(fmt)
     signer = load_key(key)
     with services(db, create=False) as svc:
         data = guarded(lambda: svc.campaigns.export_my_data(signer.actor))
-    print_json(data)
+    emit(data, fmt)
 
 
 def erase(
     key: KeyOption,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Erase yourself: your profile's key, salt and ciphertext are deleted for good."""
     if not yes:
         fail("NotConfirmed", "erasure cannot be undone: pass --yes to confirm")
     signer = load_key(key)
-    run_service(db, lambda c: c.erase(signer))
+    run_service(db, lambda c: c.erase(signer), fmt)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,9 @@ from api.bootstrap import Services
 from api.cli.common import (
     CampaignOption,
     DbOption,
+    ReportFormat,
+    check_format,
+    emit,
     err,
     fail,
     guarded,
@@ -105,25 +108,39 @@ def project(
         float, typer.Option(help="Seconds between polls when idle (doubles up to 5).", min=0.01)
     ] = 0.5,
     db: DbOption = None,
+    fmt: ReportFormat = "text",
 ) -> None:
     """Bring the read models (attribution, scores, credits) up to the log's head."""
-    with services(db) as svc, projector_for(svc) as projector, stop_on_signals() as stop:
+    check_format(fmt)
+    with (
+        services(db, create=False) as svc,
+        projector_for(svc) as projector,
+        stop_on_signals() as stop,
+    ):
         started = time.perf_counter()
         if rebuild:
             with progress_bar() as bar:
                 task = bar.add_task("replaying", total=svc.ledger.size())
                 done = checked(lambda: projector.rebuild(lambda n: bar.advance(task, n)))
-            out.print(
-                f"rebuilt the read models from the log: {done} events in "
-                f"{time.perf_counter() - started:.1f} s",
-                highlight=False,
+            seconds = time.perf_counter() - started
+            emit(
+                {"rebuilt": done, "position": projector.position(), "seconds": round(seconds, 3)},
+                fmt,
+                text=lambda: out.print(
+                    f"rebuilt the read models from the log: {done} events in {seconds:.1f} s",
+                    highlight=False,
+                ),
             )
         else:
             applied = checked(lambda: projector.catch_up(stop))
-            out.print(
-                f"projected {applied} new events; read models at position "
-                f"{projector.position()} of {svc.ledger.size()}",
-                highlight=False,
+            position, size = projector.position(), svc.ledger.size()
+            emit(
+                {"projected": applied, "position": position, "log_size": size},
+                fmt,
+                text=lambda: out.print(
+                    f"projected {applied} new events; read models at position {position} of {size}",
+                    highlight=False,
+                ),
             )
         if follow and not stop.is_set():
             err.print("following the log (SIGINT or SIGTERM stops)", markup=False)
@@ -133,19 +150,21 @@ def project(
 
             checked(lambda: projector.follow(stop, interval=interval, on_batch=report))
             err.print(f"{stop.signal_name or 'stop'}: stopped between pages", markup=False)
-            out.print(f"stopped at position {projector.position()}", highlight=False)
+            if fmt == "text":  # in json, the one document above is the whole output
+                out.print(f"stopped at position {projector.position()}", highlight=False)
 
 
 def shares(
     campaign: CampaignOption,
-    limit: Annotated[int, typer.Option(help="Show at most this many payees.", min=1)] = 20,
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    limit: Annotated[
+        int, typer.Option(help="Show at most this many payees (default 20, the top).", min=1)
+    ] = 20,
+    fmt: ReportFormat = "text",
     db: DbOption = None,
 ) -> None:
-    """The leaderboard: credit shares and projected payouts (read models, caught up first)."""
-    if fmt not in ("text", "json"):
-        fail("BadFormat", f"--format must be text or json, got {fmt!r}")
-    with services(db) as svc, projector_for(svc) as projector:
+    """The leaderboard: the top 20 (--limit N for more) credit shares and projected payouts."""
+    check_format(fmt)
+    with services(db, create=False) as svc, projector_for(svc) as projector:
         checked(projector.catch_up)
         row, board = checked(lambda: leaderboard(projector, campaign))
         position = projector.position()
@@ -184,18 +203,19 @@ def shares(
             f"{major_units(s.amount, currency)}{flag}",
         )
     out.print(table)
-    out.print(f"{len(board)} payees, as of log position {position}", highlight=False)
+    shown = min(limit, len(board))
+    more = f" (the top {shown}; --limit {len(board)} shows all)" if shown < len(board) else ""
+    out.print(f"{len(board)} payees{more}, as of log position {position}", highlight=False)
 
 
 def explain(
     campaign: CampaignOption,
     member: Annotated[str, typer.Option("--member", help="The member's actor id.")],
-    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    fmt: ReportFormat = "text",
     db: DbOption = None,
 ) -> None:
     """Why a member earns what they earn: every cent traced to log positions."""
-    if fmt not in ("text", "json"):
-        fail("BadFormat", f"--format must be text or json, got {fmt!r}")
+    check_format(fmt)
     with services(db, create=False) as svc:
         state = checked(lambda: load_state(svc.ledger.store))
     found = checked(lambda: explain_member(state.campaign(campaign), member, state.position))

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +17,11 @@ import typer
 
 from api.cli.common import (
     DbOption,
+    RecordFormat,
+    ReportFormat,
     allowed_lag,
+    check_format,
+    emit,
     err,
     fail,
     guarded,
@@ -61,28 +64,30 @@ def _checkpoint_json(stored: StoredCheckpoint) -> dict[str, Any]:
     }
 
 
-def checkpoint(db: DbOption = None) -> None:
-    """Cut and sign a checkpoint of the whole log now (prints it)."""
+def checkpoint(db: DbOption = None, fmt: RecordFormat = "json") -> None:
+    """Cut and sign a checkpoint of the whole log now (prints it; creates the ledger key on
+    first use). Append the output to a file to keep checkpoints for ``audit --checkpoints``."""
+    check_format(fmt)
     with services(db) as svc:
         stored = guarded(svc.provenance.checkpoints.cut)
     if stored is None:
         fail("NotFound", "the log is empty: there is nothing to checkpoint")
-    # One JSON line, so witnesses can keep a file of them for `cocred audit --checkpoints`.
-    sys.stdout.write(json.dumps(_checkpoint_json(stored), sort_keys=True) + "\n")
+    emit(_checkpoint_json(stored), fmt)
 
 
-def ledger_key(db: DbOption = None) -> None:
-    """Print the ledger's verifier key, which auditors pin to check checkpoints and bundles."""
+def ledger_key(db: DbOption = None, fmt: RecordFormat = "json") -> None:
+    """Print the ledger's verifier key, which auditors pin to check checkpoints and bundles
+    (creates the ledger key on first use)."""
+    check_format(fmt)
     with services(db) as svc:
         identity = svc.provenance.identity
-    out.print_json(
-        data={"origin": identity.origin, "vkey": identity.vkey, "actor": identity.key.actor}
-    )
+    emit({"origin": identity.origin, "vkey": identity.vkey, "actor": identity.key.actor}, fmt)
 
 
 @anchor_app.command("deploy")
-def anchor_deploy(rpc: RpcOption = None, db: DbOption = None) -> None:
+def anchor_deploy(rpc: RpcOption = None, db: DbOption = None, fmt: RecordFormat = "json") -> None:
     """Deploy Anchor.sol with COCRED_ANCHOR_PRIVATE_KEY as owner; print its address."""
+    check_format(fmt)
     from contracts.web3_anchor import Web3Anchor
 
     with services(db) as svc:
@@ -99,21 +104,23 @@ def anchor_deploy(rpc: RpcOption = None, db: DbOption = None) -> None:
         fail("AnchorConnection", f"no Ethereum node answers at {url}: {type(exc).__name__}")
     key = settings.anchor_private_key.get_secret_value()
     address = guarded(lambda: Web3Anchor.deploy(w3, key, chain_id))
-    out.print_json(
-        data={
+    emit(
+        {
             "contract": address,
             "chain_id": chain_id,
             "next": f"export COCRED_ANCHOR_CONTRACT={address}",
-        }
+        },
+        fmt,
     )
 
 
 @anchor_app.command("now")
-def anchor_now(db: DbOption = None) -> None:
+def anchor_now(db: DbOption = None, fmt: RecordFormat = "json") -> None:
     """Cut a checkpoint if the log grew, anchor its root (one transaction), record the receipt."""
+    check_format(fmt)
     with services(db) as svc:
         recorded = guarded(svc.provenance.anchor_now)
-    out.print_json(data={"position": recorded.position, **recorded.receipt.to_dict()})
+    emit({"position": recorded.position, **recorded.receipt.to_dict()}, fmt)
 
 
 def _chain_check(rpc: str | None) -> Any:
@@ -134,27 +141,32 @@ def _chain_check(rpc: str | None) -> Any:
 
 
 def _extra_checkpoints(path: Path | None) -> list[StoredCheckpoint]:
-    """Checkpoints an auditor kept elsewhere: JSON lines as ``cocred checkpoint`` prints them."""
+    """Checkpoints an auditor kept elsewhere: the JSON documents ``cocred checkpoint`` prints,
+    one after another (indented, or one per line as earlier versions printed them)."""
     if path is None:
         return []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         fail("Malformed", f"cannot read {path}: {exc}")
-    kept = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    decoder = json.JSONDecoder()
+    kept: list[StoredCheckpoint] = []
+    at = 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return kept
+        number = text.count("\n", 0, at) + 1
         try:
-            item = json.loads(line)
+            item, at = decoder.raw_decode(text, at)
             signed = SignedCheckpoint.from_text(item["note"])
             cut_at = datetime.fromisoformat(item["cut_at"])
         except (ValueError, KeyError, TypeError) as exc:
-            fail("Malformed", f"{path} line {number}: not a checkpoint line ({exc})")
+            fail("Malformed", f"{path} line {number}: not a checkpoint ({exc})")
         except MalformedError as exc:
             fail(exc.code, f"{path} line {number}: {exc.detail}")
         kept.append(StoredCheckpoint(signed, cut_at))
-    return kept
 
 
 def audit(
@@ -178,6 +190,7 @@ def audit(
             "(default: COCRED_CHECKPOINT_EVERY, the server's checkpoint interval).",
         ),
     ] = None,
+    fmt: ReportFormat = "text",
 ) -> None:
     """Verify the ledger end to end; exit 1 naming the first failure (position, step, why).
 
@@ -185,6 +198,7 @@ def audit(
     configured checkpoint interval allows (``--max-checkpoint-lag``), or when a log
     with events has no checkpoint: run ``cocred checkpoint`` first on a copy.
     """
+    check_format(fmt)
     extra = _extra_checkpoints(checkpoints)
     started_at = utc_stamp()
     with services(db, create=False) as svc:
@@ -212,31 +226,46 @@ def audit(
             )
         if record:
             record_audit(svc, report, started_at)
-    for line in report.steps:
-        out.print(f"ok  {line}", highlight=False)
+    if fmt == "json":
+        emit(
+            {
+                "passed": report.failure is None,
+                "events": report.events,
+                "steps": list(report.steps),
+                "failure": None if report.failure is None else str(report.failure),
+            },
+            fmt,
+        )
+    else:
+        for line in report.steps:
+            out.print(f"ok  {line}", highlight=False)
     if report.failure is not None:
         fail("AuditFailed", str(report.failure))
-    out.print("audit passed", highlight=False)
+    if fmt == "text":
+        out.print("audit passed", highlight=False)
 
 
 def proof(
     position: Annotated[int, typer.Argument(help="Log position of the event.", min=0)],
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the bundle.")],
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Write the offline proof bundle of one event (a contributor's receipt)."""
+    check_format(fmt)
     with services(db, create=False) as svc:
         bundle = guarded(lambda: svc.provenance.bundle(position))
     data = json.dumps(bundle.to_json(), indent=1, sort_keys=True)
     out_file.write_text(data + "\n", encoding="utf-8")
-    out.print_json(
-        data={
+    emit(
+        {
             "position": position,
             "file": str(out_file),
             "checkpoint_size": bundle.proof.size,
             "anchored": bundle.anchor is not None,
             "bytes": len(data),
-        }
+        },
+        fmt,
     )
 
 
@@ -244,8 +273,10 @@ def verify_proof(
     bundle_file: Annotated[Path, typer.Argument(help="A bundle from cocred proof.")],
     ledger_key: Annotated[str, typer.Option("--ledger-key", help="The ledger's verifier key.")],
     rpc: RpcOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Check a proof bundle with no database: signature, inclusion, checkpoint, anchor."""
+    check_format(fmt)
     try:
         bundle = ProofBundle.from_json(json.loads(bundle_file.read_text(encoding="utf-8")))
     except OSError as exc:
@@ -263,8 +294,8 @@ def verify_proof(
         except (AnchorError, LedgerError) as exc:
             refuse(exc)
         chained = True
-    out.print_json(
-        data={
+    emit(
+        {
             "valid": True,
             "position": bundle.position,
             "actor": env.actor,
@@ -280,7 +311,8 @@ def verify_proof(
                 "block": bundle.anchor.block_number,
                 "checked_on_chain": chained,
             },
-        }
+        },
+        fmt,
     )
 
 

@@ -6,6 +6,8 @@ uvicorn and the FastAPI app are imported when the verb runs, not when ``cocred``
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,6 +24,7 @@ from api.cli.common import (
 )
 from ledger.provenance.audit import audit as run_audit
 from ledger.provenance.audit_reports import utc_stamp
+from ledger.store import sqlite_path
 
 
 def serve(
@@ -43,11 +46,11 @@ def serve(
     from api.http.app import prepare_tables
     from api.http.protocol import CappedHttpToolsProtocol
 
-    campaign = None
+    shown: DemoShown | None = None
     with services(db) as svc:
         url = svc.settings.database_url
         if demo:
-            campaign = _demo_for_serving(svc)
+            shown = _demo_for_serving(svc)
         guarded(lambda: prepare_tables(svc))
     os.environ["COCRED_DATABASE_URL"] = url
     # A long-lived server freezes its replayed state out of the cyclic GC
@@ -55,9 +58,14 @@ def serve(
     os.environ.setdefault("COCRED_GC_FREEZE", "true")
     base = f"http://{host}:{port}"
     err.print(f"serving {url} at {base}/ (API docs at {base}/docs)", markup=False)
-    if campaign is not None:
+    if shown is not None:
+        err.print(f"  the demo campaign: {base}/c/{shown.campaign}", markup=False)
+        for rank, member in enumerate(shown.top_earners, 1):
+            err.print(f"  top earner {rank}:     {base}/people/{member}", markup=False)
+        err.print(f"  the auditor page:  {base}/audit", markup=False)
         err.print(
-            f"  the demo campaign: {base}/c/{campaign}\n  the auditor page:  {base}/audit",
+            f"  the demo brand's key: {shown.brand_key} (sign the brand's exports on the "
+            f"campaign page with it)",
             markup=False,
         )
     uvicorn.run(
@@ -73,8 +81,39 @@ def serve(
     )
 
 
-def _demo_for_serving(svc: Services) -> str:
-    """Build the seed-1 demo unless it is there; checkpoint; record an audit. Its campaign id."""
+@dataclass(frozen=True)
+class DemoShown:
+    """What ``serve --demo`` points at: the campaign, its top earners, the brand's key file."""
+
+    campaign: str
+    top_earners: list[str]
+    brand_key: Path
+
+
+def _demo_brand_key(svc: Services, seed: int) -> Path:
+    """Write the demo brand's (deterministic, public) key beside the database, or in var/."""
+    from domain.demo.story import demo_key
+
+    where = sqlite_path(svc.settings.database_url)
+    path = (where.parent if where is not None else Path("var")) / f"demo-{seed}-brand.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        guarded(lambda: demo_key(seed, "brand", 0).save(path))
+    return path
+
+
+def _top_earners(svc: Services, campaign: str, count: int = 3) -> list[str]:
+    """The ``count`` members the campaign's settlement pays most, best first."""
+    from projections.export import settlement_of
+    from projections.state import load_state
+
+    state = guarded(lambda: load_state(svc.ledger.store)).campaign(campaign)
+    lines = guarded(lambda: settlement_of(state)).lines
+    return [line.member for line in sorted(lines, key=lambda x: (-x.amount, x.member))[:count]]
+
+
+def _demo_for_serving(svc: Services) -> DemoShown:
+    """Build the seed-1 demo unless it is there; checkpoint; record an audit; what to show."""
     from domain.demo.generator import demo_campaign_id
 
     campaign = demo_campaign_id(1)
@@ -96,7 +135,7 @@ def _demo_for_serving(svc: Services) -> str:
     record_audit(svc, report, started_at)
     verdict = "passed" if report.ok else f"FAILED: {report.failure}"
     err.print(f"audit of {report.events} events {verdict}", markup=False)
-    return campaign
+    return DemoShown(campaign, _top_earners(svc, campaign), _demo_brand_key(svc, 1))
 
 
 def register(app: typer.Typer) -> None:

@@ -54,6 +54,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "InternalError": 500,  # an unexpected exception: a server bug, logged, never a traceback
     "StorageUnavailable": 503,
     "OutcomeUnknown": 503,  # a COMMIT whose answer was lost: resubmit the same bytes
+    "LedgerKeyMissing": 503,  # a server always has its key; only a read-only CLI lacks one
     # HTTP-level refusals (api.http.errors.ApiError) and signed requests
     "InvalidRequest": 422,
     "UnexpectedEventType": 422,

@@ -139,8 +139,12 @@ class Provenance:
         self.ledger = ledger
         self.checkpoints = checkpoints
         self.tree = checkpoints.tree
-        self.identity: LedgerIdentity = checkpoints.identity
         self.anchor_port = anchor
+
+    @property
+    def identity(self) -> LedgerIdentity:
+        """The ledger's key (loaded on first use, see ``CheckpointLog.identity``)."""
+        return self.checkpoints.identity
 
     def close(self) -> None:
         """Release the provenance tables' connections (the log store closes on its own)."""

@@ -9,13 +9,14 @@ size; the audit also looks for such a pair anywhere it can see checkpoints.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from ledger.errors import VerificationError
+from ledger.errors import NotFoundError, VerificationError
 from ledger.keys import KeyFileError, SigningKey
 from ledger.provenance.note import Checkpoint, NoteSigner, SignedCheckpoint
 from ledger.provenance.tree import MerkleTree
@@ -28,6 +29,12 @@ checkpoints_table = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("cut_at", sa.String(40), nullable=False),
 )
+
+
+class LedgerKeyMissingError(NotFoundError):
+    """A command that only reads needs the ledger's key, and there is none where it looks."""
+
+    code = "LedgerKeyMissing"
 
 
 class EquivocationError(VerificationError):
@@ -53,13 +60,23 @@ class LedgerIdentity:
         return self.signer.vkey
 
     @classmethod
-    def load_or_create(cls, path: Path, origin: str | None = None) -> LedgerIdentity:
-        """Read the ledger key file, creating it (mode 0600) on first use.
+    def load_or_create(
+        cls, path: Path, origin: str | None = None, *, create: bool = True
+    ) -> LedgerIdentity:
+        """Read the ledger key file, creating it (mode 0600) on first use if ``create``.
 
         The origin defaults to ``cocred.ledger/<first 16 characters of the key id>``.
-        Raises ``KeyFileError`` for an unreadable key file.
+        Raises ``KeyFileError`` for an unreadable key file, ``LedgerKeyMissingError`` for
+        a missing one when ``create`` is false (a read never makes a signing identity).
         """
         path = Path(path)
+        if not path.exists() and not create:
+            raise LedgerKeyMissingError(
+                f"no ledger key at {path}, and this command does not create one: pass the "
+                f"verifier key you trust (--ledger-key), point COCRED_LEDGER_KEY_FILE at the "
+                f"ledger's key file, or run `cocred ledger-key` to create one for this database",
+                path=str(path),
+            )
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(KeyFileError):  # another process created it first
@@ -134,17 +151,26 @@ class CheckpointLog:
         self,
         engine: sa.Engine,
         tree: MerkleTree,
-        identity: LedgerIdentity,
+        identity: LedgerIdentity | Callable[[], LedgerIdentity],
         *,
         every: int = 1000,
         interval: float = 5.0,
     ) -> None:
         self.engine = engine
         self.tree = tree
-        self.identity = identity
+        # A function is called on first use: a command that never signs never loads (or
+        # creates) the ledger key.
+        self._identity = identity
         self.every = every
         self.interval = interval
         metadata.create_all(engine, checkfirst=True)
+
+    @property
+    def identity(self) -> LedgerIdentity:
+        """The ledger's key, loaded (or created, if the loader does) on first use."""
+        if not isinstance(self._identity, LedgerIdentity):
+            self._identity = self._identity()
+        return self._identity
 
     @staticmethod
     def _row(row: sa.Row) -> StoredCheckpoint:

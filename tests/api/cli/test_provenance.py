@@ -107,7 +107,7 @@ def test_extra_checkpoints_must_be_checkpoint_lines(tmp_path: Path) -> None:
     assert (
         failed.stderr.strip()
         .splitlines()[-1]
-        .startswith(f"error[Malformed]: {kept} line 1: not a checkpoint line")
+        .startswith(f"error[Malformed]: {kept} line 1: not a checkpoint (")
     )
     missing = tmp_path / "none.jsonl"
     failed = cocred("audit", "--db", db, "--checkpoints", str(missing), code=1)
