@@ -7,6 +7,7 @@ refusal prints ``error[Code]: sentence`` on stderr and exits 1, having written n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,7 +31,6 @@ from api.cli.common import (
     run_service,
     services,
 )
-from domain.policy import DEFAULT_POLICY
 from ledger.canonical import parse_json
 
 campaign_app = typer.Typer(no_args_is_help=True, help="Open, fund, close and show a campaign.")
@@ -77,7 +77,7 @@ def campaign_open(
             membership=membership,
             currency=currency,
             pool=pool,
-            policy=DEFAULT_POLICY if rules is None else rules,
+            policy=default_policy() if rules is None else rules,
         ),
         fmt,
     )
@@ -200,3 +200,10 @@ def register(app: typer.Typer) -> None:
     for verb in (invite, block, unblock, moderate, reuse):
         app.command()(verb)
     app.add_typer(campaign_app, name="campaign")
+
+
+def default_policy() -> Mapping[str, Any]:
+    """The policy a campaign opens with when ``--policy`` names none (imported when used)."""
+    from domain.policy import DEFAULT_POLICY
+
+    return DEFAULT_POLICY

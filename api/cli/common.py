@@ -16,17 +16,19 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from api.bootstrap import Services, bootstrap
-from domain.services import CampaignServices, Receipt
 from ledger.errors import CocredError
 from ledger.keys import SigningKey
-from ledger.provenance.audit import AuditReport
-from ledger.provenance.audit_reports import AuditReports
 
+# Only what a command runs is imported, when it runs: `cocred --help`, `keys new` and
+# `verify-proof` load no database library, web3 or FastAPI (tests/api/cli/test_startup.py).
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from api.bootstrap import Services
     from domain.demo.generator import DemoSummary
+    from domain.services import CampaignServices, Receipt
+    from ledger.provenance.audit import AuditReport
 
 # soft_wrap: a line is never broken at the terminal's width, so a key, id, URL or hash printed
 # in a sentence stays whole for copy and paste (tests/api/cli/test_output.py holds it at 40
@@ -88,6 +90,8 @@ def refuse(exc: Refusal) -> NoReturn:
 @contextmanager
 def services(db: str | None, *, create: bool = True) -> Iterator[Services]:
     """Bootstrap for one command, mapping every ledger or domain error to a clean exit."""
+    from api.bootstrap import bootstrap
+
     try:
         with bootstrap(database_url=db, create=create) as built:
             yield built
@@ -134,6 +138,8 @@ def emit(data: Any, fmt: str, text: Callable[[], object] | None = None) -> None:
 
 def progress_bar() -> Progress:
     """A progress bar on stderr, shown only when stderr is a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -197,6 +203,8 @@ def allowed_lag(svc: Services, given: int | None) -> int:
 
 def record_audit(svc: Services, report: AuditReport, started_at: str) -> None:
     """Keep ``report`` in the database's audits table (the auditor page shows the latest)."""
+    from ledger.provenance.audit_reports import AuditReports
+
     guarded(lambda: AuditReports(svc.engine).record(report, started_at))
 
 
@@ -216,7 +224,7 @@ def run_demo(
     (``DemoSizeError``, ``DuplicateCampaignError`` …).
     """
     # Imported here: only `demo` and `serve --demo` need the generator, not every command.
-    from rich.progress import SpinnerColumn
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from domain.demo.generator import build_demo, first_free_seed
 

@@ -30,8 +30,6 @@ from api.cli.common import (
     run_service,
     services,
 )
-from domain.profiles import Profile
-from domain.services import CampaignServices
 from domain.vocabulary import COMMENT
 
 licence_app = typer.Typer(no_args_is_help=True, help="Grant or revoke a licence on your work.")
@@ -98,6 +96,8 @@ def _submit(
     signer = load_key(key)
     data = read_bytes(content, "--content")
     derived = _sources(sources)
+    from domain.services import CampaignServices
+
     verb = CampaignServices.remix if remix else CampaignServices.submit
     run_service(
         db,
@@ -252,6 +252,8 @@ def profile_set(
 ) -> None:
     """Store your profile encrypted; the log gets only a salted commitment."""
     signer = load_key(key)
+    from domain.profiles import Profile
+
     profile = guarded(lambda: Profile.create(name, email, payout))
     run_service(db, lambda c: c.set_profile(signer, profile), fmt)
 

@@ -16,12 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.table import Table
 
-from api.bootstrap import Services
 from api.cli.common import (
     CampaignOption,
     DbOption,
@@ -41,18 +39,14 @@ from domain.errors import DomainError
 from ledger.errors import LedgerError
 from ledger.keys import SigningKey
 from projections.errors import ProjectionError
-from projections.exact import fraction_text, major_units, percent_text
-from projections.explain import explain as explain_member
-from projections.export import (
-    FORMATS,
-    prepare_settlement,
-    render,
-    settlement_envelope,
-    settlement_of,
-)
-from projections.projector import Projector
-from projections.queries import leaderboard
-from projections.state import load_state
+
+# The projections are imported by the verbs that run them, not when ``cocred`` starts.
+if TYPE_CHECKING:
+    from api.bootstrap import Services
+    from projections.projector import Projector
+
+# The export formats (projections.export.FORMATS; tests/api/cli/test_startup.py pins the two).
+EXPORT_FORMATS = ("csv", "json", "safe-csv", "paypal-csv", "canonical")
 
 T = TypeVar("T")
 
@@ -67,6 +61,8 @@ def checked(action: Callable[[], T]) -> T:
 
 @contextmanager
 def projector_for(svc: Services) -> Iterator[Projector]:
+    from projections.projector import Projector
+
     projector = checked(lambda: Projector(svc.ledger.store, engine=svc.engine))
     try:
         yield projector
@@ -164,6 +160,11 @@ def shares(
 ) -> None:
     """The leaderboard: the top 20 (--limit N for more) credit shares and projected payouts."""
     check_format(fmt)
+    from rich.table import Table
+
+    from projections.exact import fraction_text, major_units, percent_text
+    from projections.queries import leaderboard
+
     with services(db, create=False) as svc, projector_for(svc) as projector:
         checked(projector.catch_up)
         row, board = checked(lambda: leaderboard(projector, campaign))
@@ -216,6 +217,9 @@ def explain(
 ) -> None:
     """Why a member earns what they earn: every cent traced to log positions."""
     check_format(fmt)
+    from projections.explain import explain as explain_member
+    from projections.state import load_state
+
     with services(db, create=False) as svc:
         state = checked(lambda: load_state(svc.ledger.store))
     found = checked(lambda: explain_member(state.campaign(campaign), member, state.position))
@@ -232,7 +236,7 @@ export_app = typer.Typer(no_args_is_help=True, help="Export payouts (and settle 
 def export_payouts(
     campaign: CampaignOption,
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the export.")],
-    fmt: Annotated[str, typer.Option("--format", help=" | ".join(FORMATS))] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help=" | ".join(EXPORT_FORMATS))] = "csv",
     key: Annotated[
         Path | None,
         typer.Option(
@@ -248,6 +252,15 @@ def export_payouts(
     db: DbOption = None,
 ) -> None:
     """Compute the payouts from the log, write them in a format, and (with --key) settle."""
+    from projections.export import (
+        FORMATS,
+        prepare_settlement,
+        render,
+        settlement_envelope,
+        settlement_of,
+    )
+    from projections.state import load_state
+
     if fmt not in FORMATS:
         fail("BadFormat", f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     signer = checked(lambda: SigningKey.load(key)) if key else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -33,11 +33,11 @@ from api.cli.common import (
 )
 from ledger.errors import LedgerError, MalformedError
 from ledger.provenance.anchoring import AnchorError, AnchorReceipt
-from ledger.provenance.audit import audit as run_audit
-from ledger.provenance.audit_reports import utc_stamp
 from ledger.provenance.bundles import MalformedBundleError, ProofBundle, verify_bundle
-from ledger.provenance.checkpoints import StoredCheckpoint
 from ledger.provenance.note import SignedCheckpoint
+
+if TYPE_CHECKING:  # the audit and the checkpoint store need the database: imported when run
+    from ledger.provenance.checkpoints import StoredCheckpoint
 
 anchor_app = typer.Typer(no_args_is_help=True, help="Anchor checkpoints on an Ethereum network.")
 
@@ -143,6 +143,8 @@ def _chain_check(rpc: str | None) -> Any:
 def _extra_checkpoints(path: Path | None) -> list[StoredCheckpoint]:
     """Checkpoints an auditor kept elsewhere: the JSON documents ``cocred checkpoint`` prints,
     one after another (indented, or one per line as earlier versions printed them)."""
+    from ledger.provenance.checkpoints import StoredCheckpoint
+
     if path is None:
         return []
     try:
@@ -200,6 +202,9 @@ def audit(
     """
     check_format(fmt)
     extra = _extra_checkpoints(checkpoints)
+    from ledger.provenance.audit import audit as run_audit
+    from ledger.provenance.audit_reports import utc_stamp
+
     started_at = utc_stamp()
     with services(db, create=False) as svc:
         prov = svc.provenance

@@ -8,11 +8,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.bootstrap import Services
 from api.cli.common import (
     DbOption,
     allowed_lag,
@@ -22,9 +21,10 @@ from api.cli.common import (
     run_demo,
     services,
 )
-from ledger.provenance.audit import audit as run_audit
-from ledger.provenance.audit_reports import utc_stamp
 from ledger.store import sqlite_path
+
+if TYPE_CHECKING:
+    from api.bootstrap import Services
 
 
 def serve(
@@ -115,6 +115,8 @@ def _top_earners(svc: Services, campaign: str, count: int = 3) -> list[str]:
 def _demo_for_serving(svc: Services) -> DemoShown:
     """Build the seed-1 demo unless it is there; checkpoint; record an audit; what to show."""
     from domain.demo.generator import demo_campaign_id
+    from ledger.provenance.audit import audit as run_audit
+    from ledger.provenance.audit_reports import utc_stamp
 
     campaign = demo_campaign_id(1)
     if not guarded(lambda: svc.campaigns.gate.read(lambda state: campaign in state.campaigns)):

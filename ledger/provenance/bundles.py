@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.actors import KEY_REGISTERED
 from ledger.envelope import Envelope, sign_envelope
@@ -23,11 +23,13 @@ from ledger.errors import LedgerError, MalformedError, NotFoundError, Verificati
 from ledger.keys import b64url, b64url_decode, check_signature, key_id, public_jwk
 from ledger.ledger import Ledger
 from ledger.provenance.anchoring import Anchor, AnchorError, AnchorReceipt
-from ledger.provenance.checkpoints import CheckpointLog, LedgerIdentity, StoredCheckpoint
 from ledger.provenance.merkle import leaf_hash
 from ledger.provenance.note import SignedCheckpoint, verify_checkpoint
 from ledger.provenance.proofs import InclusionProof, verify_inclusion
 from ledger.store import PAGE, StoredRecord
+
+if TYPE_CHECKING:  # types only: verifying a bundle offline needs no database library
+    from ledger.provenance.checkpoints import CheckpointLog, LedgerIdentity, StoredCheckpoint
 
 ANCHOR_RECORDED = "AnchorRecorded"
 BUNDLE_VERSION = 1
