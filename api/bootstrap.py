@@ -26,6 +26,7 @@ from domain.epoch_keys import EpochKeyFile
 from domain.gate import CampaignApp
 from domain.profile_store import ProfileStore
 from domain.services import CampaignServices
+from domain.snapshots import SnapshotStore
 from ledger.ledger import Ledger
 from ledger.provenance.anchoring import (
     Anchor,
@@ -121,11 +122,18 @@ def bootstrap(
         keys = EpochKeyFile(profile_key_path(settings))
         profiles = ProfileStore(url, keys, create=create, engine=engine)
         provenance = _provenance(settings, ledger, engine, create=create)
+        snapshots = SnapshotStore(url, engine=engine, create=create)
     except BaseException:
         engine.dispose()
         ledger.close()
         raise
-    gate = CampaignApp(ledger, retries=settings.append_retries)
+    # A read-only open loads a snapshot but never saves one (it writes nothing).
+    gate = CampaignApp(
+        ledger,
+        retries=settings.append_retries,
+        snapshots=snapshots if settings.snapshot_every else None,
+        snapshot_every=settings.snapshot_every if create else 0,
+    )
     return Services(
         settings=settings,
         ledger=ledger,

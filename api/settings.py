@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         None, description="the checkpoint origin line; default cocred.ledger/<key id prefix>"
     )
     checkpoint_every: int = Field(1000, ge=1, description="cut a checkpoint every N events")
+    snapshot_every: int = Field(
+        10_000,
+        ge=0,
+        description="save the gate's state (domain.snapshots) when a process replayed at least "
+        "this many events, so the next one replays only the tail; 0 turns snapshots off",
+    )
     checkpoint_interval_seconds: float = Field(
         5.0, gt=0, description="... or when this many seconds passed with new events"
     )

@@ -9,6 +9,10 @@ another writer appended in between, the ledger refuses with ``LogMovedError``:
 the gate undoes the tentative changes, catches up and tries again (bounded). A
 refusal undoes them too and writes nothing; success keeps them.
 
+With a ``SnapshotStore`` (``domain.snapshots``), the first catch-up loads the latest checked
+snapshot of the state and replays only the tail; a catch-up that replayed at least
+``snapshot_every`` events saves a fresh one (only where the process may write the database).
+
 Events stored around the gate that the rules refuse (there should be none: every
 writer goes through a gate) are not applied; their positions are kept in
 ``ignored`` so that nothing is skipped silently.
@@ -16,10 +20,11 @@ writer goes through a gate) are not applied; their positions are kept in
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import orjson
 
@@ -29,19 +34,35 @@ from domain.state import State
 from domain.values import Fact, Recorded
 from ledger.actors import ActorState
 from ledger.envelope import Envelope
+from ledger.errors import StorageError
 from ledger.ledger import Appended, EnvelopeInput, Ledger, LogMovedError
 from ledger.store import PAGE, StoredRecord
 
+if TYPE_CHECKING:
+    from domain.snapshots import SnapshotStore
+
 T = TypeVar("T")
 DEFAULT_RETRIES = 20
+log = logging.getLogger(__name__)
 
 
 class CampaignApp:
     """Checks campaign rules on every append and keeps the state they need; thread-safe."""
 
-    def __init__(self, ledger: Ledger, *, retries: int = DEFAULT_RETRIES) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        retries: int = DEFAULT_RETRIES,
+        snapshots: SnapshotStore | None = None,
+        snapshot_every: int = 0,
+    ) -> None:
         self.ledger = ledger
         self.retries = retries
+        self.snapshots = snapshots
+        self.snapshot_every = snapshot_every  # 0: load snapshots, never save one
+        self.loaded_snapshot: int | None = None  # the position a snapshot was loaded at
+        self._snapshot_at = 0  # the position of the latest snapshot loaded or saved
         self.state = State()
         self.position = 0
         self.ignored: list[int] = []
@@ -57,10 +78,36 @@ class CampaignApp:
         """
         with self._lock:
             store = self.ledger.store
+            if self.position == 0 and self.snapshots is not None and self.loaded_snapshot is None:
+                self._load_snapshot()
             while records := store.read(self.position, PAGE):
                 for record in records:
                     self._replay(record)
+            every = self.snapshot_every
+            if self.snapshots is not None and every and self.position - self._snapshot_at >= every:
+                self._save_snapshot()
             return self.position
+
+    def _load_snapshot(self) -> None:
+        from domain.snapshots import GATE
+
+        assert self.snapshots is not None
+        loaded = self.snapshots.load(GATE, self.ledger.store)
+        self.loaded_snapshot = 0 if loaded is None else loaded.position
+        if loaded is not None:
+            self.state, self.position, self.ignored = loaded.state, loaded.position, loaded.ignored
+            self._snapshot_at = loaded.position
+
+    def _save_snapshot(self) -> None:
+        from domain.snapshots import GATE
+
+        assert self.snapshots is not None
+        try:
+            self.snapshots.save(GATE, self.ledger.store, self.position, self.state, self.ignored)
+        except StorageError as exc:  # a cache: failing to save one never fails the caller
+            log.warning("could not save the gate's snapshot at %s: %s", self.position, exc)
+            return
+        self._snapshot_at = self.position
 
     def _replay(self, record: StoredRecord) -> None:
         try:
