@@ -10,6 +10,12 @@ Actor key state is cached per process. The cache can only lag (stored events are
 immutable), so before checking seq ``s`` it is brought up to ``s - 1`` from the
 store; and if another process takes the seq first, the store's (actor, seq)
 primary key refuses the second insert, which surfaces as ``ReplayError``.
+
+Longer than ~400 lines on purpose: ``append``, ``append_batch`` and ``check_batch`` run
+one checking path (parse, cache catch-up, the rules in order, the worker pool for a
+large batch, the retry when the insert meets the batch's own events stored meanwhile),
+and that order is the ledger's contract; split, each half would have to re-state it.
+The measured fast paths it calls already live apart (``_fast``, ``_batch``, ``_workers``).
 """
 
 from __future__ import annotations

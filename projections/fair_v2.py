@@ -12,7 +12,7 @@ changed. See RULES.md (v2) for the rules and the cost.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -21,6 +21,7 @@ from projections.clusters import Reciprocity
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
 from projections.flow import ZERO, Contribution2, FlowResult, Params, compute
+from projections.graph import Authors, ContributionNode, Parents, link_node
 from projections.policy_fields import SharedFields, parse_shared_fields, policy_int
 
 NAME = POLICY_NAME
@@ -70,15 +71,9 @@ def parse_policy_v2(body: Mapping[str, Any]) -> PolicyV2:
 
 
 @dataclass(slots=True, eq=False)
-class NodeV2:
+class NodeV2(ContributionNode):
     """A contribution's v2 figures, named as the v1 node's (rows and explanations read them)."""
 
-    id: str
-    position: int
-    authors: tuple[tuple[str, int], ...]
-    parents: tuple[tuple[str, Fraction], ...]
-    children: list[tuple[str, Fraction]] = field(default_factory=list)
-    excluded: bool = False
     accepted: bool = False
     reuses: int = 0
     support: Fraction = ZERO
@@ -115,17 +110,9 @@ class ScorerV2:
 
     # -- facts in (the same calls as scoring.Scorer) ---------------------------------------
 
-    def add_contribution(
-        self,
-        cid: str,
-        position: int,
-        authors: tuple[tuple[str, int], ...],
-        parents: tuple[tuple[str, Fraction], ...],
-    ) -> None:
+    def add_contribution(self, cid: str, position: int, authors: Authors, parents: Parents) -> None:
         """A new contribution (its parents are earlier in the log)."""
-        self.nodes[cid] = NodeV2(cid, position, authors, parents)
-        for parent, share in parents:
-            self.nodes[parent].children.append((cid, share))
+        link_node(self.nodes, NodeV2(cid, position, authors, parents))
         self._dirty = True
 
     def count(self, voter: str, cid: str, kind: str) -> None:

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from projections.clusters import Reciprocity
+from projections.graph import Authors, ContributionNode, Parents, link_node
 from projections.policy import Policy
 
 ZERO = Fraction(0)
@@ -65,15 +66,9 @@ Signature = tuple[int, frozenset[str] | None]
 
 
 @dataclass(slots=True, eq=False)
-class Node:
-    """A contribution as the scorer sees it."""
+class Node(ContributionNode):
+    """A contribution as the v1 scorer sees it."""
 
-    id: str
-    position: int
-    authors: tuple[tuple[str, int], ...]
-    parents: tuple[tuple[str, Fraction], ...]
-    children: list[tuple[str, Fraction]] = field(default_factory=list)
-    excluded: bool = False
     reuses: int = 0
     acc: dict[tuple[int, int, Fraction | None], int] = field(default_factory=dict)
     external: Fraction = ZERO  # support from votes outside the authors' clusters
@@ -113,17 +108,9 @@ class Scorer:
 
     # -- facts in --------------------------------------------------------------------------
 
-    def add_contribution(
-        self,
-        cid: str,
-        position: int,
-        authors: tuple[tuple[str, int], ...],
-        parents: tuple[tuple[str, Fraction], ...],
-    ) -> None:
+    def add_contribution(self, cid: str, position: int, authors: Authors, parents: Parents) -> None:
         """A new contribution (its parents exist already: they are earlier in the log)."""
-        self.nodes[cid] = Node(cid, position, authors, parents)
-        for parent, share in parents:
-            self.nodes[parent].children.append((cid, share))
+        link_node(self.nodes, Node(cid, position, authors, parents))
         self._dirty_structure.add(cid)
 
     def count(self, voter: str, cid: str, kind: str) -> None:

@@ -54,6 +54,8 @@ DbOption = Annotated[
 KeyOption = Annotated[Path, typer.Option("--key", help="Private key file of the signing actor.")]
 CampaignOption = Annotated[str, typer.Option("--campaign", help="Campaign id.")]
 ContributionOption = Annotated[str, typer.Option("--contribution", help="Contribution id.")]
+LicenceOption = Annotated[str, typer.Option(help="Licence id <contribution>/<name>.")]
+TitleOption = Annotated[str, typer.Option(help="Title (1-200 characters).")]
 
 # The one output convention: every command that prints data takes ``--format text|json``.
 # JSON is one indented UTF-8 document (no \u escapes), keys in a fixed order. A record (a

@@ -18,7 +18,9 @@ from api.cli.common import (
     ContributionOption,
     DbOption,
     KeyOption,
+    LicenceOption,
     RecordFormat,
+    TitleOption,
     check_format,
     emit,
     fail,
@@ -117,7 +119,6 @@ def _submit(
 
 
 ContentFile = Annotated[Path, typer.Option("--content", help="The work's bytes (stored).")]
-Title = Annotated[str, typer.Option(help="Title (1-200 characters).")]
 Sha256 = Annotated[
     str | None, typer.Option("--sha256", help="Refuse unless the content hashes to this.")
 ]
@@ -128,7 +129,7 @@ def submit(
     campaign: CampaignOption,
     content: ContentFile,
     kind: Kind,
-    title: Title,
+    title: TitleOption,
     author: Authors = None,
     from_: Sources = None,
     sha256: Sha256 = None,
@@ -144,7 +145,7 @@ def remix(
     campaign: CampaignOption,
     content: ContentFile,
     kind: Kind,
-    title: Title,
+    title: TitleOption,
     from_: Sources = None,
     author: Authors = None,
     sha256: Sha256 = None,
@@ -232,7 +233,7 @@ def licence_grant(
 def licence_revoke(
     key: KeyOption,
     campaign: CampaignOption,
-    licence: Annotated[str, typer.Option(help="Licence id <contribution>/<name>.")],
+    licence: LicenceOption,
     db: DbOption = None,
     fmt: RecordFormat = "json",
 ) -> None:

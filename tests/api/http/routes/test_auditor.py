@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,10 @@ from fastapi.testclient import TestClient
 
 from api.bootstrap import bootstrap
 from api.http.app import create_app
+from api.http.schemas import AuditFailure, AuditOut
 from api.settings import Settings
 from ledger.provenance.audit import AuditReport
+from ledger.provenance.audit_reports import AuditRecord
 from ledger.verify import Failure
 from tests.api.http.routes.test_contributors import refused
 from tests.support import registration, seeded_key
@@ -42,6 +45,13 @@ def test_the_latest_audit_is_the_last_recorded(client: TestClient) -> None:
     assert [a["id"] for a in client.get("/audits", params={"limit": 1}).json()["audits"]] == [
         second
     ]
+
+
+def test_the_audit_schema_names_the_recorded_audits_fields_in_their_order() -> None:
+    # The HTTP schema (the published contract) and the ledger's record are declared
+    # apart on purpose: ledger/ imports nothing of api/. This keeps them in step.
+    assert list(AuditOut.model_fields) == [f.name for f in fields(AuditRecord)]
+    assert list(AuditFailure.model_fields) == [f.name for f in fields(Failure)]
 
 
 def test_no_audit_yet_is_a_404_and_an_empty_list(tmp_path: Path) -> None:
