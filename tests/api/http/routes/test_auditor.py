@@ -19,7 +19,9 @@ from tests.support import registration, seeded_key
 
 @pytest.fixture
 def client(store_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(database_url=store_url, ledger_key_file=tmp_path / "ledger.key")
+    settings = Settings(
+        registration="open", database_url=store_url, ledger_key_file=tmp_path / "ledger.key"
+    )
     with bootstrap(settings) as services, TestClient(create_app(services)) as c:
         yield c
 
@@ -46,7 +48,9 @@ def test_the_latest_audit_is_the_last_recorded(client: TestClient) -> None:
 
 def test_no_audit_yet_is_a_404_and_an_empty_list(tmp_path: Path) -> None:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/a.sqlite", ledger_key_file=tmp_path / "ledger.key"
+        registration="open",
+        database_url=f"sqlite:///{tmp_path}/a.sqlite",
+        ledger_key_file=tmp_path / "ledger.key",
     )
     with bootstrap(settings) as services, TestClient(create_app(services)) as c:
         refused(
@@ -66,7 +70,9 @@ def test_no_audit_yet_is_a_404_and_an_empty_list(tmp_path: Path) -> None:
 
 def test_the_latest_checkpoint_says_how_far_it_lags_the_log(tmp_path: Path) -> None:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/a.sqlite", ledger_key_file=tmp_path / "ledger.key"
+        registration="open",
+        database_url=f"sqlite:///{tmp_path}/a.sqlite",
+        ledger_key_file=tmp_path / "ledger.key",
     )
     with bootstrap(settings) as services:
         c = TestClient(create_app(services))  # no lifespan: no background cuts to race with
