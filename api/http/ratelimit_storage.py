@@ -8,6 +8,10 @@ starts at the first hit). ``limits.FixedWindowRateLimiter`` runs on it unchanged
 ``api.http.ratelimit`` reserves from it in batches (``incr_many``) so that a request
 seldom waits for it.
 
+On SQLite the counters commit with ``synchronous=NORMAL`` (``ledger.store.engine.tuned``):
+a counter needs no fsync of its own (WAL keeps it consistent; a power cut may forget the
+last second of counts), and the log's writer is not kept waiting for one.
+
 Times come from the server's clock (every process of one deployment must keep the same
 time, as they must for signed requests). Rows whose window ended an hour ago are deleted
 by ``purge``.
@@ -23,6 +27,7 @@ from limits.storage import Storage
 from sqlalchemy.dialects import postgresql, sqlite
 
 from api.http.errors import STORAGE_FAULTS
+from ledger.store.engine import tuned
 
 KEY_LENGTH = 255
 metadata = sa.MetaData()
@@ -43,7 +48,7 @@ class SQLStorage(Storage):
     def __init__(self, engine: sa.Engine, *, clock: Callable[[], float] = time.time) -> None:
         """Creates the table if it is missing (``StorageError``-wrapped by the caller)."""
         super().__init__()
-        self.engine = engine
+        self.engine = tuned(engine, synchronous="NORMAL")
         self.clock = clock
         try:
             metadata.create_all(engine, checkfirst=True)

@@ -140,13 +140,22 @@ class Throttle:
         if method == "POST" and (path in WRITES or _ERASURE.match(path)):
             body, receive = await _buffered(receive)
             actors = claimed_actors(path, body)
-            brands = Counter(a for a in actors if a is not None and self.is_brand(a))
-            members = Counter(a for a in actors if a is not None and a not in brands)
-            anonymous = len(actors) - sum(brands.values())
-            if anonymous:
-                charges.append((limits.writes_address, client, anonymous, False))
-            charges += [(limits.writes_actor, a, n, True) for a, n in members.items()]
-            charges += [(limits.writes_brand, a, n, True) for a, n in brands.items()]
+            if len(actors) == 1:  # the hot path: one envelope
+                actor = actors[0]
+                if actor is not None and self.is_brand(actor):
+                    charges.append((limits.writes_brand, actor, 1, True))
+                else:
+                    charges.append((limits.writes_address, client, 1, False))
+                    if actor is not None:
+                        charges.append((limits.writes_actor, actor, 1, True))
+            else:
+                brands = Counter(a for a in actors if a is not None and self.is_brand(a))
+                members = Counter(a for a in actors if a is not None and a not in brands)
+                anonymous = len(actors) - sum(brands.values())
+                if anonymous:
+                    charges.append((limits.writes_address, client, anonymous, False))
+                charges += [(limits.writes_actor, a, n, True) for a, n in members.items()]
+                charges += [(limits.writes_brand, a, n, True) for a, n in brands.items()]
         else:
             signer = _signer(scope)
             brand = signer is not None and self.is_brand(signer)
