@@ -195,8 +195,8 @@ class Throttle:
 
         await self.app(scope, receive, watched)
         if status == 401:  # the claimed actor did not sign it: not theirs to pay
-            for limit, key, cost, actor in admitted:
-                if actor:
+            for limit, key, cost, own in admitted:
+                if own:
                     self.limiter.refund(limit, key, cost)
                     if limit is limits.writes_brand:
                         await self._charge(limits.writes_address, client, cost)
