@@ -132,6 +132,14 @@ class Settings(BaseSettings):
         "counter (it reserves that much at once, in the background): each limit holds within "
         "+-(processes x lease x limit); 0 makes every hit wait for the database",
     )
+    rate_limit_delay_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="hold a 429 this long (at most until Retry-After) before answering it: a "
+        "client that keeps flooding gets one answer per connection per delay, and its "
+        "refusals cost the server almost nothing; 0 answers at once",
+    )
     trusted_proxies: str = Field(
         "",
         description="comma-separated addresses or CIDRs of the reverse proxies whose "

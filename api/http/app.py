@@ -275,6 +275,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
             limits=route_limits(settings),
             proxies=settings.proxy_networks(),
             is_brand=brand_actors.__contains__,
+            delay=settings.rate_limit_delay_seconds,
         )
     app.add_middleware(HeaderLimit, most=MAX_HEADERS, size=MAX_HEADER_BYTES)
     app.add_middleware(

@@ -21,6 +21,10 @@ signature does not verify), the charge goes back to that actor and, for a claime
 brand, to the client address instead. The ledger's own events (checkpoints, anchor
 receipts) are written by the server process itself and pass no limiter.
 
+A refusal is ``429 RateLimited`` with ``Retry-After``, held ``delay`` seconds first (the
+``rate_limit_delay_seconds`` setting): a client that keeps sending over its limit gets
+one answer per connection per delay, which keeps its cost to the server small.
+
 The client address is the TCP peer; only when the peer is one of ``trusted_proxies``
 is ``X-Forwarded-For`` read, from the right, skipping the trusted proxies: the first
 address that is not one is the client. From any other peer the header is ignored.
@@ -28,6 +32,7 @@ address that is not one is the client. From any other peer the header is ignored
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 from collections import Counter
@@ -121,8 +126,10 @@ class Throttle:
         limits: RouteLimits,
         proxies: Sequence[Network],
         is_brand: Callable[[str], bool],
+        delay: float = 0.0,
     ) -> None:
         self.app = app
+        self.delay = delay
         self.limiter = limiter
         self.limits = limits
         self.proxies = list(proxies)
@@ -182,6 +189,9 @@ class Throttle:
                 return
             if refusal is not None:
                 self._refund(admitted)
+                # Held before it is answered: a flooding connection waits instead of
+                # sending its next request at once (asleep, it costs no CPU).
+                await asyncio.sleep(min(self.delay, refusal.retry_after))
                 await _answer(_rate_limited(refusal, client), scope, receive, send, refusal)
                 return
             admitted.append(charge)

@@ -68,7 +68,7 @@ def limited_world(tmp_path: Path, url: str | None = None, **settings: Any) -> It
     config = Settings(
         database_url=url or f"sqlite:///{tmp_path}/limits.sqlite",
         ledger_key_file=tmp_path / "ledger.key",
-        **settings,
+        **{"rate_limit_delay_seconds": 0, **settings},  # 429s at once: the tests wait for none
     )
     with bootstrap(config) as services:
         brand = seeded_key(900)
@@ -461,3 +461,20 @@ def test_limits_hold_on_postgresql_too(tmp_path: Path) -> None:
             )
     finally:
         drop_postgres_schema(url)
+
+
+def test_a_refusal_is_held_for_the_configured_delay_before_it_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.http.throttle as throttle
+
+    held: list[float] = []
+
+    async def record(seconds: float) -> None:  # what the middleware waits, not how long
+        held.append(seconds)
+
+    monkeypatch.setattr(throttle.asyncio, "sleep", record)
+    with limited_world(tmp_path, rate_public_reads="1/minute", rate_limit_delay_seconds=2.5) as w:
+        assert w.client.get("/campaigns").status_code == 200 and held == []
+        refused = w.client.get("/campaigns")
+        assert refused.status_code == 429 and held == [2.5]

@@ -39,7 +39,12 @@ def free_port() -> int:
 def servers(url: str, folder: Path, env: dict[str, str], count: int = 2) -> Iterator[list[int]]:
     procs: list[subprocess.Popen[bytes]] = []
     ports = [free_port() for _ in range(count)]
-    base = {**os.environ, "COCRED_LEDGER_KEY_FILE": str(folder / "ledger.key"), **env}
+    base = {
+        **os.environ,
+        "COCRED_LEDGER_KEY_FILE": str(folder / "ledger.key"),
+        "COCRED_RATE_LIMIT_DELAY_SECONDS": "0",
+        **env,
+    }
     try:
         # One after the other: the first creates the tables of the fresh database.
         for n, port in enumerate(ports):
