@@ -121,13 +121,14 @@ class SharedLimiter:
         Waits for the database only when the process holds too little (a limit with no
         lease, or a cost beyond the credit); raises the database's fault then.
         """
-        for _ in range(3):
+        # Each round waits for one answer of the database, which either grants units or
+        # closes the window: concurrent waiters of one key may need several rounds.
+        while True:
             outcome = self._try(limit, key, cost)
             if not isinstance(outcome, _Reservation):
                 return outcome
             assert outcome.done is not None
             await asyncio.wrap_future(outcome.done)
-        return self._refuse(limit, key, self._windows.get((limit.name, key)))
 
     def refund(self, limit: Limit, key: str, cost: int = 1) -> None:
         """Give back ``cost`` units admitted for ``key`` in this window (if it is still open)."""
@@ -260,8 +261,11 @@ class SharedLimiter:
     def _grant(r: _Reservation, count: int, end: float) -> None:
         window = r.window
         window.pending -= r.chunk
-        if window.end and end != window.end:
-            return  # the shared window turned over meanwhile: this reservation is not ours
+        if window.end and end < window.end:
+            return  # an answer from a window that has ended: nothing of it is left
+        if window.end and end > window.end:  # the shared window turned over: start again
+            window.used = window.confirmed = 0
+            window.closed = False
         window.end = end
         window.confirmed += max(0, min(r.chunk, r.limit.amount - (count - r.chunk)))
         if count >= r.limit.amount:

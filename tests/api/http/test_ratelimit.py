@@ -195,3 +195,32 @@ def test_a_database_fault_while_reserving_is_raised_to_the_request(tmp_path) -> 
     finally:
         limiter.close()
         engine.dispose()
+
+
+def test_concurrent_requests_of_two_processes_admit_everything_under_the_limit(
+    engine: sa.Engine,
+) -> None:
+    """Many requests at once (as a server's event loop has them): none waits forever, and
+    none under the limit is refused however many rounds of reservations it waits for."""
+    limit = Limit.of("writes/address", "600/minute", 0.02)  # a lease of 12
+    limiters = [SharedLimiter(SQLStorage(engine)) for _ in range(2)]
+    try:
+
+        async def run() -> list[object]:
+            return await asyncio.gather(
+                *(limiters[i % 2].hit(limit, "127.0.0.1") for i in range(450))
+            )
+
+        assert asyncio.run(run()) == [None] * 450
+
+        async def more() -> list[object]:
+            return await asyncio.gather(
+                *(limiters[i % 2].hit(limit, "127.0.0.1") for i in range(400))
+            )
+
+        over = asyncio.run(more())
+        admitted = 450 + sum(o is None for o in over)
+        assert 600 - 2 * 12 <= admitted <= 600 + 2 * 12
+    finally:
+        for limiter in limiters:
+            limiter.close()
