@@ -33,9 +33,6 @@ import hashlib
 import itertools
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from api_load import Server  # noqa: E402
 from ingest import drop as drop_schema  # noqa: E402
 
 from api.bootstrap import bootstrap  # noqa: E402
@@ -210,45 +208,20 @@ at = ""
 # -- the run ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(url: str, folder: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    env = {**os.environ, "COCRED_LEDGER_KEY_FILE": str(folder / "ledger.key"), **LIMITS}
-    with (folder / "server.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--db", url, "--port", str(port)]
-            + ["--workers", str(workers)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+def start_server(url: str, folder: Path, workers: int) -> Server:
+    """``cocred serve`` with the flood's limits (``api_load.Server``), once it answers."""
+    server = Server(url, workers, folder, LIMITS)
     deadline = time.monotonic() + 120
     while True:
-        if proc.poll() is not None:
-            raise RuntimeError((folder / "server.log").read_text()[-2000:])
+        if server.proc.poll() is not None:
+            raise RuntimeError(server.log.read_text()[-2000:])
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
-                return proc, port
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=5):
+                return server
         except OSError:
             if time.monotonic() > deadline:
                 raise RuntimeError("the server did not start") from None
             time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -322,7 +295,8 @@ def main() -> None:
             guidelines = services.campaigns.campaign(CAMPAIGN).guidelines
             before = services.ledger.size()
         at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        proc, port = start_server(url, folder, args.workers)
+        server = start_server(url, folder, args.workers)
+        port = server.port
         try:
             print(
                 f"server: cocred serve --workers {args.workers} on {args.backend}; limits "
@@ -337,7 +311,7 @@ def main() -> None:
             p99_loud = report(f"with the flood ({args.seconds:g} s)", loud, args.seconds)
             assert flooded is not None
         finally:
-            stop(proc)
+            server.stop()
         with bootstrap(settings) as services:
             grown = services.ledger.size() - before
             honest_events = quiet.acknowledged + loud.acknowledged

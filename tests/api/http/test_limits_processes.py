@@ -23,8 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import drop_postgres_schema, fresh_postgres_url
-
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
 
@@ -93,21 +91,9 @@ def alternate(ports: list[int], requests: int) -> list[tuple[int, dict[str, str]
     return [get(ports[i % len(ports)], "/campaigns") for i in range(requests)]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/shared.sqlite"
-        return
-    url = fresh_postgres_url()
-    try:
-        yield url
-    finally:
-        drop_postgres_schema(url)
-
-
-def test_two_server_processes_admit_one_limit_between_them(shared_url: str, tmp_path: Path) -> None:
+def test_two_server_processes_admit_one_limit_between_them(store_url: str, tmp_path: Path) -> None:
     env = {"COCRED_RATE_PUBLIC_READS": "20/hour", "COCRED_RATE_LIMIT_LEASE": "0.02"}  # no lease
-    with servers(shared_url, tmp_path, env) as ports:
+    with servers(store_url, tmp_path, env) as ports:
         answers = alternate(ports, 30)
         statuses = [status for status, _, _ in answers]
         assert statuses.count(200) == 20 and statuses.count(429) == 10
