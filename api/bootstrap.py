@@ -3,9 +3,12 @@
 The CLI, the HTTP app, the benchmarks and the tests all call ``bootstrap``. It opens
 one SQLAlchemy engine on the database (``ledger.store.engine``) and hands it to
 everything that keeps tables beside the log: the tree and checkpoints, the content and
-profile stores, the read side and the request verifier (``Services.reads`` and
-``Services.verifier``, built on first use: only the server needs them). The log itself
-runs on the eventsourcing library's own connections.
+profile stores, the read side, the request verifier and the rate limiter
+(``Services.reads``, ``Services.verifier``, ``Services.limiter``, built on first use:
+only the server needs them). The log itself runs on the eventsourcing library's own
+connections. What the network appends goes through ``Services.admitting``, the gate
+held to the server's admission setting (``COCRED_REGISTRATION``); the CLI, the
+operator's tool, appends through the gate itself.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from sqlalchemy import Engine, make_url
 from api.settings import Settings
 from domain.content import ContentStore
 from domain.epoch_keys import EpochKeyFile
-from domain.gate import CampaignApp
+from domain.gate import Admitting, CampaignApp
 from domain.profile_store import ProfileStore
 from domain.services import CampaignServices
 from domain.snapshots import SnapshotStore
@@ -44,6 +47,8 @@ from ledger.store.engine import engine_for
 
 if TYPE_CHECKING:  # imported when first built: a CLI verb needs neither
     from api.http.auth import RequestVerifier
+    from api.http.ratelimit import SharedLimiter
+    from api.http.throttle import RouteLimits
     from api.reads import Reads
 
 
@@ -82,7 +87,31 @@ class Services:
 
         return RequestVerifier(self.ledger, self.engine)
 
+    @cached_property
+    def limiter(self) -> SharedLimiter:
+        """The rate limiter on the shared counters; built on first use (creates their table).
+
+        Raises ``StorageError`` when the table cannot be created.
+        """
+        import sqlalchemy as sa
+
+        from api.http.ratelimit import SharedLimiter
+        from api.http.ratelimit_storage import SQLStorage
+        from ledger.errors import StorageError
+
+        try:
+            return SharedLimiter(SQLStorage(self.engine))
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"cannot create the rate counters' table: {exc}") from exc
+
+    @cached_property
+    def admitting(self) -> Admitting:
+        """The gate held to ``settings.registration``: what every HTTP write goes through."""
+        return self.campaigns.gate.admitting(self.settings.registration)
+
     def close(self) -> None:
+        if "limiter" in self.__dict__:
+            self.limiter.close()
         if "reads" in self.__dict__:
             self.reads.close()
         self.provenance.close()
@@ -117,7 +146,12 @@ def bootstrap(
     engine = engine_for(url)
     try:
         content = ContentStore(
-            url, max_bytes=settings.content_max_bytes, create=create, engine=engine
+            url,
+            max_bytes=settings.content_max_bytes,
+            create=create,
+            engine=engine,
+            member_quota=settings.content_quota_member_bytes,
+            campaign_quota=settings.content_quota_campaign_bytes,
         )
         keys = EpochKeyFile(profile_key_path(settings))
         profiles = ProfileStore(url, keys, create=create, engine=engine)
@@ -143,6 +177,28 @@ def bootstrap(
         profiles=profiles,
         provenance=provenance,
         settlement_check=_settlement_check(),
+    )
+
+
+def route_limits(settings: Settings) -> RouteLimits:
+    """The rate limits of each route class, from the ``rate_*`` settings."""
+    from api.http.ratelimit import Limit
+    from api.http.throttle import RouteLimits
+
+    share = settings.rate_limit_lease
+
+    def limit(name: str, notation: str) -> Limit:
+        return Limit.of(name, notation, share)
+
+    return RouteLimits(
+        writes_address=limit("writes/address", settings.rate_writes_per_address),
+        writes_actor=limit("writes/actor", settings.rate_writes_per_actor),
+        writes_brand=limit("writes/brand", settings.rate_brand_writes),
+        signed_reads_address=limit("signed-reads/address", settings.rate_signed_reads),
+        signed_reads_actor=limit("signed-reads/actor", settings.rate_signed_reads),
+        public_reads_address=limit("public-reads/address", settings.rate_public_reads),
+        uploads_address=limit("uploads/address", settings.rate_upload_bytes),
+        uploads_actor=limit("uploads/actor", settings.rate_upload_bytes),
     )
 
 

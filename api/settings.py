@@ -6,11 +6,19 @@ Nothing else in cocred reads ``os.environ``; the composition root
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from limits import parse
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.membership import Registration
+
+# The limits below are ``limits`` notation ("N/second|minute|hour|day", or "N per M unit"):
+# a fixed window per key, shared by every server process through the database.
+_RATE = "; limits notation, e.g. 600/minute"
 
 
 class Settings(BaseSettings):
@@ -88,6 +96,69 @@ class Settings(BaseSettings):
         description="longest wait between the checkpointer's retries after a database fault "
         "(it backs off from the poll interval, doubling)",
     )
+    registration: Registration = Field(
+        Registration.WITH_FIRST_ACT,
+        description="who may become an actor over HTTP: 'open' (a bare self-signed "
+        "KeyRegistered), 'with-first-act' (only in one batch with the actor's first act a "
+        "campaign admits: MemberJoined of an open campaign or of one that invited it), "
+        "'closed' (none; the operator registers actors with the CLI)",
+    )
+    rate_limits: bool = Field(
+        True, description="throttle requests per client address and per actor (429 RateLimited)"
+    )
+    rate_writes_per_address: str = Field(
+        "600/minute",
+        description="events one client address may post (POST /events, /events/batch, /keys, "
+        "erasures; a batch counts each event); the brands' events are not counted here" + _RATE,
+    )
+    rate_writes_per_actor: str = Field(
+        "120/minute", description="events one member (the envelope's actor) may post" + _RATE
+    )
+    rate_brand_writes: str = Field(
+        "6000/minute",
+        description="events one brand (an actor who opened a campaign) may post, in its own "
+        "bucket: members' traffic never counts against it" + _RATE,
+    )
+    rate_signed_reads: str = Field(
+        "300/minute",
+        description="signed reads (exports, profiles) per client address and per signer" + _RATE,
+    )
+    rate_public_reads: str = Field(
+        "1200/minute", description="every other request, per client address" + _RATE
+    )
+    rate_upload_bytes: str = Field(
+        "268435456/hour",
+        description="content bytes (PUT /content) per client address and per uploader" + _RATE,
+    )
+    rate_limit_lease: float = Field(
+        0.02,
+        ge=0,
+        le=0.05,
+        description="the share of a limit one server process may admit ahead of the shared "
+        "counter (it reserves that much at once, in the background): each limit holds within "
+        "+-(processes x lease x limit); 0 makes every hit wait for the database",
+    )
+    rate_limit_delay_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="hold a 429 this long (at most until Retry-After) before answering it: a "
+        "client that keeps flooding gets one answer per connection per delay, and its "
+        "refusals cost the server almost nothing; 0 answers at once",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="comma-separated addresses or CIDRs of the reverse proxies whose "
+        "X-Forwarded-For names the client; from any other peer the header is ignored",
+    )
+    content_quota_member_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="content bytes one member may upload in all"
+    )
+    content_quota_campaign_bytes: int = Field(
+        8 * 1024 * 1024 * 1024,
+        ge=0,
+        description="content bytes all uploads for one campaign may take in all",
+    )
     anchor_rpc_url: str | None = Field(None, description="Ethereum JSON-RPC URL (anchoring)")
     anchor_chain_id: int | None = Field(
         None, description="expected chain id (default: ask the node)"
@@ -96,3 +167,28 @@ class Settings(BaseSettings):
     anchor_private_key: SecretStr | None = Field(
         None, description="hex key that signs anchor transactions (never printed)"
     )
+
+    @field_validator(
+        "rate_writes_per_address",
+        "rate_writes_per_actor",
+        "rate_brand_writes",
+        "rate_signed_reads",
+        "rate_public_reads",
+        "rate_upload_bytes",
+    )
+    @classmethod
+    def _a_limit(cls, value: str) -> str:
+        parse(value)  # ValueError names the notation it expects
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            ipaddress.ip_network(part, strict=False)  # ValueError names the bad one
+        return value
+
+    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """``trusted_proxies`` as networks (a bare address is a /32 or /128)."""
+        parts = (p.strip() for p in self.trusted_proxies.split(","))
+        return [ipaddress.ip_network(p, strict=False) for p in parts if p]

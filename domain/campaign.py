@@ -232,6 +232,7 @@ def check_settled(state: State, ev: Fact) -> Campaign:
 
 def store_campaign(state: State, ev: Fact, campaign: Campaign) -> None:
     state.put(state.campaigns, campaign.id, campaign)
+    state.add(state.brands, campaign.brand)
 
 
 RULES = {

@@ -12,12 +12,28 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, Table, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from domain.database import storage_error, store_engine
-from domain.errors import ContentMismatchError, ContentTooLargeError, UnknownContentError
+from domain.errors import (
+    ContentMismatchError,
+    ContentQuotaExceededError,
+    ContentTooLargeError,
+    UnknownContentError,
+)
 
 metadata = MetaData()
 content_table = Table(
@@ -27,7 +43,14 @@ content_table = Table(
     Column("size", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
 )
+quota_table = Table(
+    "cocred_content_quota",
+    metadata,
+    Column("key", String(80), primary_key=True),  # "member/<actor>" or "campaign/<id>"
+    Column("used", BigInteger, nullable=False),
+)
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+UNLIMITED = 2**62
 
 
 def sha256_of(data: bytes) -> str:
@@ -45,16 +68,23 @@ class ContentStore:
         max_bytes: int = DEFAULT_MAX_BYTES,
         create: bool = True,
         engine: Engine | None = None,
+        member_quota: int = UNLIMITED,
+        campaign_quota: int = UNLIMITED,
     ):
         """The store in ``url``'s database, on ``engine`` (the process's) or on its own.
 
-        Raises ``StorageError`` when its table cannot be created.
+        ``member_quota`` and ``campaign_quota`` are the bytes ``reserve`` lets one
+        uploader and one campaign take in all. Raises ``StorageError`` when its tables
+        cannot be created.
         """
         self.max_bytes = max_bytes
+        self.member_quota = member_quota
+        self.campaign_quota = campaign_quota
         self._owns_engine = engine is None
         self.engine = store_engine(url, metadata, engine=engine, create=create)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert(content_table).on_conflict_do_nothing()
+        self._new_counter = dialect.insert(quota_table).on_conflict_do_nothing()
 
     def put(self, data: bytes, expected: str | None = None) -> str:
         """Store ``data``; return its hash.
@@ -115,6 +145,65 @@ class ContentStore:
                 return conn.execute(query).first() is not None
         except SQLAlchemyError as exc:
             raise storage_error("reading content", exc) from exc
+
+    # -- quotas ----------------------------------------------------------------------------
+
+    def reserve(self, member: str, campaign: str, size: int) -> None:
+        """Charge ``size`` bytes to ``member`` and to ``campaign``, or raise and charge nothing.
+
+        Raises ``ContentQuotaExceededError`` naming the quota that ``size`` would pass
+        (the member's first), ``StorageError`` if the database fails.
+        """
+        charges = (
+            ("member", member, self.member_quota),
+            ("campaign", campaign, self.campaign_quota),
+        )
+        try:
+            with self.engine.begin() as conn:
+                for what, name, quota in charges:
+                    key = f"{what}/{name}"
+                    conn.execute(self._new_counter, {"key": key, "used": 0})
+                    charged = conn.execute(
+                        update(quota_table)
+                        .where(quota_table.c.key == key, quota_table.c.used + size <= quota)
+                        .values(used=quota_table.c.used + size)
+                    )
+                    if charged.rowcount != 1:
+                        used = conn.execute(
+                            select(quota_table.c.used).where(quota_table.c.key == key)
+                        ).scalar_one()
+                        raise ContentQuotaExceededError(
+                            f"an upload of {size} bytes would take {what} {name} over its "
+                            f"content quota of {quota} bytes ({used} used)",
+                            **{what: name},
+                            size=size,
+                            used=int(used),
+                            quota=quota,
+                        )
+        except SQLAlchemyError as exc:
+            raise storage_error("reserving content quota", exc) from exc
+
+    def release(self, member: str, campaign: str, size: int) -> None:
+        """Give back ``size`` bytes charged by ``reserve`` (an upload that failed)."""
+        keys = [f"member/{member}", f"campaign/{campaign}"]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(quota_table)
+                    .where(quota_table.c.key.in_(keys))
+                    .values(used=quota_table.c.used - size)
+                )
+        except SQLAlchemyError as exc:
+            raise storage_error("releasing content quota", exc) from exc
+
+    def used(self, what: str, name: str) -> int:
+        """The bytes charged to ``member``/``campaign`` ``name`` (``what``) so far."""
+        query = select(quota_table.c.used).where(quota_table.c.key == f"{what}/{name}")
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.execute(query).scalar_one_or_none() or 0)
+        except SQLAlchemyError as exc:
+            raise storage_error("reading content quota", exc) from exc
 
     def close(self) -> None:
         if self._owns_engine:  # a shared engine is its owner's to dispose

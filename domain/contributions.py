@@ -15,7 +15,7 @@ from typing import Any
 
 from domain.campaign import campaign_of, require_window
 from domain.errors import InvalidSharesError, RemovedContributionError, UnknownContributionError
-from domain.membership import require_member
+from domain.membership import check_submission_cap, count_submission, require_member
 from domain.state import Rule, State
 from domain.values import (
     Fact,
@@ -156,6 +156,7 @@ def check_submitted(state: State, ev: Fact) -> Contribution:
     campaign = campaign_of(state, ev)
     require_window(campaign, ev)
     require_member(state, campaign, ev.actor)
+    check_submission_cap(state, campaign, ev)
     for author in authors:
         if author != ev.actor:
             require_member(state, campaign, author, role="co-author")
@@ -179,6 +180,7 @@ def check_submitted(state: State, ev: Fact) -> Contribution:
 
 def store_contribution(state: State, ev: Fact, found: Contribution) -> None:
     state.put(state.contributions, found.id, found)
+    count_submission(state, state.campaigns[found.campaign], ev)
 
 
 RULES = {CONTRIBUTION_SUBMITTED: Rule(check_submitted, store_contribution)}

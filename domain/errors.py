@@ -148,6 +148,25 @@ class GuidelinesMismatchError(DomainError):
     code = "GuidelinesMismatch"
 
 
+class RegistrationClosedError(DomainError):
+    """A ``KeyRegistered`` starting a new actor while this server admits no new actors."""
+
+    code = "RegistrationClosed"
+
+
+class FirstActRequiredError(DomainError):
+    """A ``KeyRegistered`` starting a new actor without, in the same batch, a first act the
+    campaign rules admit (``domain.membership.FIRST_ACTS``) signed by that actor."""
+
+    code = "FirstActRequired"
+
+
+class SubmissionCapReachedError(DomainError):
+    """A member's ``ContributionSubmitted`` over the campaign policy's ``submissions_per_day``."""
+
+    code = "SubmissionCapReached"
+
+
 # -- contributions, votes, licences -----------------------------------------------------------
 
 
@@ -242,6 +261,12 @@ class ContentTooLargeError(DomainError):
     """Uploaded bytes are over the content store's size limit."""
 
     code = "ContentTooLarge"
+
+
+class ContentQuotaExceededError(DomainError):
+    """An upload that would take a member or a campaign over its content-store quota."""
+
+    code = "ContentQuotaExceeded"
 
 
 class UnknownContentError(DomainError):

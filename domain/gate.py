@@ -13,6 +13,10 @@ With a ``SnapshotStore`` (``domain.snapshots``), the first catch-up loads the la
 snapshot of the state and replays only the tail; a catch-up that replayed at least
 ``snapshot_every`` events saves a fresh one (only where the process may write the database).
 
+Appends from the network go through ``Admitting`` (``admitting(registration)``), which
+adds the admission rule (``domain.membership.check_admission``) to every batch; the
+operator's own tools (the CLI) append through the gate itself.
+
 Events stored around the gate that the rules refuse (there should be none: every
 writer goes through a gate) are not applied; their positions are kept in
 ``ignored`` so that nothing is skipped silently.
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING, TypeVar
 import orjson
 
 from domain.errors import AppendContentionError, DomainError, with_index
+from domain.membership import Registration, check_admission
 from domain.rules import handle
 from domain.state import State
 from domain.values import Fact, Recorded
@@ -128,7 +133,9 @@ class CampaignApp:
         """Append one event through the rules; return its position (see ``append_batch``)."""
         return self.append_batch([item])[0]
 
-    def append_batch(self, items: Sequence[EnvelopeInput]) -> Appended:
+    def append_batch(
+        self, items: Sequence[EnvelopeInput], *, registration: Registration = Registration.OPEN
+    ) -> Appended:
         """Check and append ``items`` in one transaction; return their positions.
 
         All or nothing. Events whose exact bytes are already stored are not judged
@@ -136,19 +143,25 @@ class CampaignApp:
         Raises the ledger's errors (``MalformedEventError``, ``SignatureError``,
         ``ReplayError`` …), the campaign rules' ``DomainError``
         of the first event that breaks one (``ids["index"]`` names it in a batch),
-        or ``AppendContentionError`` after ``retries`` lost races.
+        or ``AppendContentionError`` after ``retries`` lost races. ``registration`` is the
+        admission rule the batch is held to (``check_admission``); ``open`` adds none.
         """
         if not items:
             return Appended()
+        check = self._check
+        if registration is not Registration.OPEN:
+
+            def check(events: Sequence[Fact]) -> None:
+                self._check(events)
+                check_admission(events, registration)
+
         with self._lock:
             for _ in range(self.retries):
                 self.catch_up()
                 base = self.position
                 self.state.begin()
                 try:
-                    positions = self.ledger.append_batch(
-                        items, expected_size=base, check=self._check
-                    )
+                    positions = self.ledger.append_batch(items, expected_size=base, check=check)
                 except LogMovedError:
                     self.state.rollback()
                     self.retried += 1
@@ -179,6 +192,10 @@ class CampaignApp:
             except DomainError as exc:
                 raise with_index(exc, index) from exc
 
+    def admitting(self, registration: Registration) -> Admitting:
+        """This gate, holding every batch to the admission rule ``registration``."""
+        return Admitting(self, registration)
+
     @contextmanager
     def dry_run(self) -> Iterator[Callable[[Sequence[EnvelopeInput]], None]]:
         """Check batches one after another as if appended, then forget them all.
@@ -202,3 +219,26 @@ class CampaignApp:
                 yield check
             finally:
                 self.state.rollback()
+
+
+class Admitting:
+    """A gate's appends held to an admission rule: what the network writes through.
+
+    The group committer (``ledger.store.group_commit.Appender``) and the HTTP write
+    routes append through it; reads go to the gate itself.
+    """
+
+    def __init__(self, gate: CampaignApp, registration: Registration) -> None:
+        self.gate = gate
+        self.registration = registration
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.gate.ledger
+
+    def catch_up(self) -> int:
+        return self.gate.catch_up()
+
+    def append_batch(self, items: Sequence[EnvelopeInput]) -> Appended:
+        """``CampaignApp.append_batch`` with this admission rule (raises what it raises)."""
+        return self.gate.append_batch(items, registration=self.registration)

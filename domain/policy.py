@@ -32,6 +32,9 @@ _FIELDS = frozenset(
 )
 
 # cocred-fair v2 (projections/RULES.md, v2) replaces v1's pairwise_bound by three fields.
+# Optional in both versions: a cap on one member's submissions to the campaign per UTC
+# day (domain.membership.check_submission_cap); absent or null = no cap.
+OPTIONAL = ("submissions_per_day",)
 POLICY_VERSION_2 = 2
 _FIELDS_2 = (_FIELDS - {"pairwise_bound"}) | {
     "weight_budget",
@@ -72,6 +75,7 @@ class Policy:
     weight_budget: int | None = None  # v2 only
     contribution_cap: int | None = None  # v2 only
     dependent_bound: Fraction | None = None  # v2 only
+    submissions_per_day: int | None = None  # optional in both
 
     @classmethod
     def parse(cls, ev: Fact, value: Any) -> Policy:
@@ -85,7 +89,7 @@ class Policy:
             and type(version) is int
         ):
             return cls._parse_v2(ev, value)
-        policy = expect_keys(ev, _FIELDS, obj=value, where=" in policy")
+        policy = expect_keys(ev, _FIELDS, OPTIONAL, obj=value, where=" in policy")
         if policy["name"] != POLICY_NAME or policy["version"] != POLICY_VERSION:
             raise malformed(
                 ev,
@@ -98,6 +102,7 @@ class Policy:
         for kind in ENGAGEMENT_KINDS:
             integer(ev, f"policy.weights.{kind}", weights[kind])
         cap = policy["per_person_cap"]
+        daily = policy.get("submissions_per_day")
         one = Fraction(1)
         return cls(
             name=POLICY_NAME,
@@ -130,6 +135,9 @@ class Policy:
                 open_high=False,
             ),
             raw=MappingProxyType(value),
+            submissions_per_day=None
+            if daily is None
+            else integer(ev, "policy.submissions_per_day", daily, 1),
         )
 
     @classmethod
@@ -137,7 +145,7 @@ class Policy:
         """Validate a cocred-fair v2 body: v1's fields but ``pairwise_bound``, plus
         ``weight_budget`` and ``contribution_cap`` (integers >= 1) and ``dependent_bound``
         (a fraction in [0, 1])."""
-        body = expect_keys(ev, _FIELDS_2, obj=value, where=" in policy")
+        body = expect_keys(ev, _FIELDS_2, OPTIONAL, obj=value, where=" in policy")
         extra = ("weight_budget", "contribution_cap", "dependent_bound")
         shared = {k: v for k, v in body.items() if k not in extra}
         v1 = cls.parse(ev, {**shared, "version": POLICY_VERSION, "pairwise_bound": "1/2"})
@@ -152,6 +160,7 @@ class Policy:
             min_payout=v1.min_payout,
             pairwise_bound=None,
             raw=MappingProxyType(value),
+            submissions_per_day=v1.submissions_per_day,
             weight_budget=integer(ev, "policy.weight_budget", body["weight_budget"], 1),
             contribution_cap=integer(ev, "policy.contribution_cap", body["contribution_cap"], 1),
             dependent_bound=fraction(

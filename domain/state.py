@@ -37,6 +37,10 @@ class State:
         self.votes: set[tuple[str, str, str]] = set()
         self.licences: dict[str, Licence] = {}
         self.erased: set[str] = set()
+        self.brands: set[str] = set()  # every actor who opened a campaign
+        # ContributionSubmitted per (campaign, member, UTC day of ts), for the policy's
+        # submissions_per_day; only campaigns whose policy sets it are counted.
+        self.submissions: dict[tuple[str, str, str], int] = {}
         self._names: dict[str, str] = {}
         self._journal: list[tuple[Any, ...]] | None = None
 

@@ -203,7 +203,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = services.settings
     app.state.committer = (
         GroupCommitter(
-            services.campaigns.gate,
+            services.admitting,
             max_group=settings.group_commit_max,
             freeze_gc=settings.gc_freeze,
         )
@@ -263,6 +263,20 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     for fault in STORAGE_FAULTS:
         app.add_exception_handler(fault, _storage_fault)
     app.add_exception_handler(Exception, _internal_error)
+    settings = services.settings
+    if settings.rate_limits:  # innermost: inside the body and header limits
+        from api.bootstrap import route_limits
+        from api.http.throttle import Throttle
+
+        brand_actors = services.campaigns.gate.state.brands
+        app.add_middleware(
+            Throttle,
+            limiter=services.limiter,
+            limits=route_limits(settings),
+            proxies=settings.proxy_networks(),
+            is_brand=brand_actors.__contains__,
+            delay=settings.rate_limit_delay_seconds,
+        )
     app.add_middleware(HeaderLimit, most=MAX_HEADERS, size=MAX_HEADER_BYTES)
     app.add_middleware(
         BodyLimit, limit=max_body, uploads=max(max_body, services.settings.content_max_bytes)
@@ -274,16 +288,18 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
 
 
 def prepare_tables(services: Services) -> None:
-    """Create the tables the app adds beside the log (request nonces, audits) once, up front.
+    """Create the tables the app adds beside the log (nonces, rate counters, audits) up front.
 
     ``cocred serve`` calls it before starting its worker processes, so that they do
     not race to create the same tables on a fresh database.
     """
     from api.http.auth import metadata as auth_tables
+    from api.http.ratelimit_storage import metadata as rate_tables
     from ledger.provenance.audit_reports import AuditReports
 
     try:
         auth_tables.create_all(services.engine, checkfirst=True)
+        rate_tables.create_all(services.engine, checkfirst=True)
         AuditReports(services.engine)
     except sa.exc.SQLAlchemyError as exc:
         raise StorageError(f"cannot create the server's tables: {exc}") from exc

@@ -97,6 +97,12 @@ def sign_request(
     }
 
 
+def check_digest(digest: str, body: bytes) -> None:
+    """Raise ``BadRequestSignature`` (401) unless ``digest`` is ``body``'s ``Content-Digest``."""
+    if digest != content_digest(body):
+        raise _refuse("BadRequestSignature", "Content-Digest does not match the body")
+
+
 @dataclass(frozen=True)
 class SignedBy:
     """Who signed a verified request."""
@@ -123,9 +129,12 @@ class RequestVerifier:
             metadata.create_all(engine, checkfirst=True)
 
     def verify(
-        self, method: str, path: str, query: str, body: bytes, headers: dict[str, str]
+        self, method: str, path: str, query: str, body: bytes | None, headers: dict[str, str]
     ) -> SignedBy:
         """Return the signer of a valid request; raise ``ApiError`` (401) otherwise.
+
+        ``body`` None checks everything but the body against ``Content-Digest``: an
+        upload is verified before it is read, then checked with ``check_digest``.
 
         Refusals: ``Unauthenticated`` (no or unparseable signature headers),
         ``BadRequestSignature`` (wrong components, digest, key or signature, or a
@@ -182,8 +191,8 @@ class RequestVerifier:
                 f"created {created} is more than {self.window} s from the server's clock ({now})",
             )
         digest = headers.get("content-digest", "")
-        if digest != content_digest(body):
-            raise _refuse("BadRequestSignature", "Content-Digest does not match the body")
+        if body is not None:
+            check_digest(digest, body)
         actor, _, key = params["keyid"].partition("/")
         state = self.ledger.actor_state(actor) if actor else None
         current = state.current if state is not None else None

@@ -137,6 +137,7 @@ _MEANING = {
     410: "the member was erased",
     413: "the body is too large",
     422: "the input is malformed",
+    429: "over a rate limit (RateLimited; Retry-After says when to try again)",
     503: "the database (or the chain) is unavailable",
 }
 

@@ -65,6 +65,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "Forbidden": 403,
     "NoProfile": 404,
     "NotReady": 503,  # GET /readyz: a readiness check failed (named in the body)
+    "RateLimited": 429,  # over a rate limit (api.http.throttle); Retry-After says when
+    "LengthRequired": 411,  # an upload without Content-Length (quotas are checked first)
     "TooManyHeaders": 431,
     "HeadersTooLarge": 431,
     # anchoring
@@ -115,6 +117,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "SettlementMismatch": 409,
     "ContentMismatch": 422,
     "ContentTooLarge": 413,
+    "ContentQuotaExceeded": 413,  # a member's or a campaign's content-store quota
+    "RegistrationClosed": 403,  # this server admits no new actors (COCRED_REGISTRATION)
+    "FirstActRequired": 422,  # a registration must come with its first act, in one batch
+    "SubmissionCapReached": 409,  # the campaign policy's submissions_per_day
     "Contention": 503,  # the log kept moving under an append: try again
     "ProfileKeyUnavailable": 503,  # the operator must restore the epoch key file
     "ProfileKeyMismatch": 503,  # the operator pointed two databases at one key file

@@ -54,7 +54,9 @@ def _ours(pools: dict[tuple[str, str | None], set[Pool]], url: str) -> set[Pool]
 def test_a_served_app_opens_one_engine_for_its_database(
     store_url: str, tmp_path: Path, pools: dict[Any, set[Pool]]
 ) -> None:
-    settings = Settings(database_url=store_url, ledger_key_file=tmp_path / "ledger.key")
+    settings = Settings(
+        database_url=store_url, ledger_key_file=tmp_path / "ledger.key", registration="open"
+    )
     with bootstrap(settings) as services, TestClient(create_app(services)) as client:
         written = client.post(
             "/events",

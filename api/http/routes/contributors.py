@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from api.http.auth import check_digest
 from api.http.deps import (
     Signer,
     errors,
@@ -33,6 +34,7 @@ from api.http.schemas import (
     Attribution,
     AuthoredContribution,
     Erased,
+    ErrorBody,
     Explanation,
     LicenceRow,
     Lineage,
@@ -45,7 +47,8 @@ from api.http.schemas import (
     Registered,
     StoredContent,
 )
-from domain.errors import MemberErasedError
+from domain.errors import ContentQuotaExceededError, ContentTooLargeError, MemberErasedError
+from domain.membership import require_uploader
 from domain.profiles import MEMBER_ERASED
 from ledger.actors import KEY_REGISTERED
 from ledger.envelope import MAX_ENVELOPE_BYTES, Envelope
@@ -103,7 +106,7 @@ async def register_key(request: Request, response: Response) -> Registered:
             f"send other events to POST /events"
         ),
     )
-    gate = services_of(request).campaigns.gate
+    gate = services_of(request).admitting
     positions = await run_in_threadpool(gate.append_batch, [envelope])
     if positions.stored_before:
         response.status_code = 200
@@ -114,7 +117,11 @@ async def register_key(request: Request, response: Response) -> Registered:
     "/content/{sha256}",
     status_code=201,
     response_model=StoredContent,
-    responses={200: {"model": StoredContent, "description": "already stored"}, **errors(413)},
+    responses={
+        200: {"model": StoredContent, "description": "already stored"},
+        411: {"model": ErrorBody, "description": "no Content-Length (LengthRequired)"},
+        **errors(401, 403, 404, 409, 413, 429),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -125,19 +132,62 @@ async def register_key(request: Request, response: Response) -> Registered:
     },
 )
 async def upload_content(
-    request: Request, response: Response, sha256: str = Path(pattern=SHA256)
+    request: Request,
+    response: Response,
+    sha256: str = Path(pattern=SHA256),
+    campaign: str = Query(description="the campaign the content is for (its quota pays)"),
 ) -> StoredContent:
-    """Store the raw body under its SHA-256, which must be ``sha256`` (201; 200 if stored)."""
-    data = await request.body()
-    content = services_of(request).content
+    """Store the raw body under its SHA-256, which must be ``sha256`` (201; 200 if stored).
 
-    def store() -> bool:
-        known = content.has(sha256)
-        content.put(data, sha256)
-        return known
-
-    if await run_in_threadpool(store):
-        response.status_code = 200
+    A request signed by a member of ``campaign`` (or its brand), with a
+    ``Content-Length``. Everything is checked before the body is read: the length (411
+    ``LengthRequired``, 413 ``ContentTooLarge``), the signature, the uploader's
+    standing, and the member's and the campaign's quotas (413 ``ContentQuotaExceeded``);
+    the body is then read up to its declared length, and must match ``Content-Digest``
+    and ``sha256``.
+    """
+    services = services_of(request)
+    content = services.content
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit():
+        raise ApiError(
+            "LengthRequired", "an upload must declare its size in Content-Length", content=sha256
+        )
+    size = int(declared)
+    if size > content.max_bytes:
+        raise ContentTooLargeError(
+            f"content of {size} bytes is over the limit of {content.max_bytes}", size=size
+        )
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else request.url.path
+    headers = dict(request.headers)
+    signer = await run_in_threadpool(
+        request.app.state.verifier.verify, "PUT", path, request.url.query, None, headers
+    )
+    uploader = signer.actor
+    gate = services.campaigns.gate
+    await run_in_threadpool(gate.read, lambda state: require_uploader(state, campaign, uploader))
+    if await run_in_threadpool(content.has, sha256):
+        response.status_code = 200  # stored already: nothing to read, nothing to charge
+        return StoredContent(sha256=sha256, size=size)
+    try:
+        await run_in_threadpool(content.reserve, uploader, campaign, size)
+    except ContentQuotaExceededError as exc:
+        services.limiter.note_refusal("content-quota/" + next(iter(exc.ids)))
+        raise
+    try:
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > size:
+                raise ApiError(
+                    "PayloadTooLarge", f"the body is longer than its Content-Length of {size}"
+                )
+        check_digest(headers.get("content-digest", ""), bytes(data))
+        await run_in_threadpool(content.put, bytes(data), sha256)
+    except BaseException:
+        await run_in_threadpool(content.release, uploader, campaign, size)
+        raise
     return StoredContent(sha256=sha256, size=len(data))
 
 

@@ -48,7 +48,7 @@ async def append_event(request: Request) -> Response:
         position = await committer.append(body)
         stored_before = getattr(position, "stored_before", False)
     else:  # group commit is off, or the app runs without its lifespan
-        positions = await _in_thread(services_of(request).campaigns.gate.append_batch, [body])
+        positions = await _in_thread(services_of(request).admitting.append_batch, [body])
         position, stored_before = positions[0], bool(positions.stored_before)
     status = 200 if stored_before else 201
     return Response(b'{"position":%d}' % position, status_code=status, media_type=JSON)
@@ -107,7 +107,7 @@ async def append_batch(request: Request, response: Response) -> AppendedBatch:
             "BatchTooLarge", f"a batch holds at most {MAX_BATCH} events, got {len(lines)}"
         )
     services = services_of(request)
-    positions = await _in_thread(services.campaigns.gate.append_batch, lines)
+    positions = await _in_thread(services.admitting.append_batch, lines)
     if len(positions.stored_before) == len(positions):
         response.status_code = 200
     return AppendedBatch(positions=positions)

@@ -1,4 +1,5 @@
-"""Health for operators and load balancers: ``GET /healthz`` (up) and ``GET /readyz`` (ready).
+"""Health for operators and load balancers: ``GET /healthz`` (up), ``GET /readyz`` (ready),
+``GET /metrics`` (refusals by the rate limits and the content quotas, Prometheus text).
 
 ``/healthz`` answers 200 while the process serves requests. ``/readyz`` answers
 200 only when this process can do its job: the database is reachable, its
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.http.deps import errors, services_of
 from api.http.errors import ApiError, error_body, status_for
@@ -109,3 +110,30 @@ def _lag(
             detail=f"checkpoint lag: {sentence} for {waited:.1f} s, more than {allowed:g} s",
         )
     return Check(ok=True, detail=f"checkpoint lag: {sentence} for {waited:.1f} s")
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text",
+        },
+        **errors(),
+    },
+)
+def metrics(request: Request) -> Response:
+    """Requests refused by each rate limit and content quota, summed over every server process.
+
+    Prometheus text format, one ``cocred_refused_total{limit="<class>/<per>"}`` counter
+    per limit (each process adds its refusals to the shared counters once a second).
+    """
+    totals = services_of(request).limiter.refused_totals()
+    lines = [
+        "# HELP cocred_refused_total Requests refused by a rate limit or a content quota, "
+        "every server process.",
+        "# TYPE cocred_refused_total counter",
+        *(f'cocred_refused_total{{limit="{name}"}} {n}' for name, n in sorted(totals.items())),
+    ]
+    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

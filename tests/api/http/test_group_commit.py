@@ -304,7 +304,10 @@ def test_the_http_answers_are_the_same_with_and_without_group_commit(
     for grouped in (True, False):
         url = store_url if grouped else f"sqlite:///{tmp_path}/plain.sqlite"
         settings = Settings(
-            database_url=url, ledger_key_file=tmp_path / "ledger.key", group_commit=grouped
+            registration="open",
+            database_url=url,
+            ledger_key_file=tmp_path / "ledger.key",
+            group_commit=grouped,
         )
         with bootstrap(settings) as services, TestClient(create_app(services)) as client:
             replies = [client.post("/events", content=e) for e in events]
@@ -402,7 +405,9 @@ async def hammer(base: str, actors: Sequence[Any]) -> tuple[dict[int, bytes], li
 @pytest.mark.slow
 def test_two_workers_hammered_keep_every_ledger_rule(store_url: str, tmp_path: Path) -> None:
     actors = [seeded_key(900 + i) for i in range(ACTORS)]
-    settings = Settings(database_url=store_url, ledger_key_file=tmp_path / "ledger.key")
+    settings = Settings(
+        registration="open", database_url=store_url, ledger_key_file=tmp_path / "ledger.key"
+    )
     with bootstrap(settings) as services:
         create_app(services)  # its tables exist before two workers race to create them
         services.campaigns.gate.append_batch([registration(k) for k in actors])

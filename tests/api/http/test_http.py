@@ -22,7 +22,9 @@ ANA = seeded_key(51)
 def client(store_url: str, tmp_path) -> Iterator[TestClient]:
     from api.settings import Settings
 
-    settings = Settings(database_url=store_url, ledger_key_file=tmp_path / "ledger.key")
+    settings = Settings(
+        registration="open", database_url=store_url, ledger_key_file=tmp_path / "ledger.key"
+    )
     with bootstrap(settings) as services, TestClient(create_app(services)) as c:
         yield c
 

@@ -37,8 +37,10 @@ def commit(seq: int, text: str = "x") -> Envelope:
     return sign_envelope(ANA, "ProfileCommitted", {"commitment": digest}, seq=seq, ts=AT)
 
 
-def client_for(url: str, tmp_path: Path) -> TestClient:
-    settings = Settings(database_url=url, ledger_key_file=tmp_path / "ledger.key")
+def client_for(url: str, tmp_path: Path, **extra: object) -> TestClient:
+    settings = Settings(
+        registration="open", database_url=url, ledger_key_file=tmp_path / "ledger.key", **extra
+    )
     return TestClient(create_app(bootstrap(settings)))
 
 
@@ -95,7 +97,8 @@ def test_the_openapi_documents_200_for_a_retry(client: TestClient) -> None:
 def test_a_lost_commit_that_cannot_be_read_back_is_503_outcome_unknown(tmp_path: Path) -> None:
     url = fresh_postgres_url()
     try:
-        with pg_proxy() as proxy, client_for(proxy.url(url), tmp_path) as client:
+        # No rate limits: the proxy must lose the log's COMMIT, not a rate counter's.
+        with pg_proxy() as proxy, client_for(proxy.url(url), tmp_path, rate_limits=False) as client:
             client.post("/keys", content=registration(ANA).canonical_bytes())
             body = commit(2).canonical_bytes()
             proxy.lose_next_commit(refuse_after_drop=True)

@@ -55,7 +55,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     url = fresh_postgres_url()
     proxy = PgProxy()
     where: Path = tmp_path_factory.mktemp("faults")
-    settings = Settings(database_url=proxy.url(url), ledger_key_file=where / "ledger.key")
+    settings = Settings(
+        registration="open", database_url=proxy.url(url), ledger_key_file=where / "ledger.key"
+    )
     try:
         with bootstrap(settings) as services:
             demo = build_demo(services, seed=1, members=12, contributions=24, votes=80)

@@ -22,7 +22,9 @@ from tests.support import registration, seeded_key
 
 @pytest.fixture
 def client(store_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(database_url=store_url, ledger_key_file=tmp_path / "ledger.key")
+    settings = Settings(
+        registration="open", database_url=store_url, ledger_key_file=tmp_path / "ledger.key"
+    )
     with bootstrap(settings) as services, TestClient(create_app(services)) as c:
         yield c
 
@@ -56,7 +58,9 @@ def test_the_audit_schema_names_the_recorded_audits_fields_in_their_order() -> N
 
 def test_no_audit_yet_is_a_404_and_an_empty_list(tmp_path: Path) -> None:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/a.sqlite", ledger_key_file=tmp_path / "ledger.key"
+        registration="open",
+        database_url=f"sqlite:///{tmp_path}/a.sqlite",
+        ledger_key_file=tmp_path / "ledger.key",
     )
     with bootstrap(settings) as services, TestClient(create_app(services)) as c:
         refused(
@@ -76,7 +80,9 @@ def test_no_audit_yet_is_a_404_and_an_empty_list(tmp_path: Path) -> None:
 
 def test_the_latest_checkpoint_says_how_far_it_lags_the_log(tmp_path: Path) -> None:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/a.sqlite", ledger_key_file=tmp_path / "ledger.key"
+        registration="open",
+        database_url=f"sqlite:///{tmp_path}/a.sqlite",
+        ledger_key_file=tmp_path / "ledger.key",
     )
     with bootstrap(settings) as services:
         c = TestClient(create_app(services))  # no lifespan: no background cuts to race with

@@ -62,7 +62,9 @@ class World:
 
 @contextmanager
 def demo_world(url: str, where: Path, **settings: object) -> Iterator[World]:
-    config = Settings(database_url=url, ledger_key_file=where / "ledger.key", **settings)
+    config = Settings(
+        registration="open", database_url=url, ledger_key_file=where / "ledger.key", **settings
+    )
     with bootstrap(config) as services:
         demo = build_demo(services, seed=SEED, **SIZES)
         with TestClient(create_app(services)) as client:
@@ -100,6 +102,26 @@ def signed_get(
 def refused(response: Response, status: int, error: str, detail: str) -> None:
     body = response.json()
     assert (response.status_code, body["error"], body["detail"]) == (status, error, detail)
+
+
+OPEN_CAMPAIGN = "open-26"
+
+
+def upload(
+    w: World, data: bytes, digest: str | None = None, key: SigningKey | None = None
+) -> Response:
+    """A signed upload by ``key`` (Ana) for the open campaign (opened and joined on first use)."""
+    key = key or w.ana
+    if OPEN_CAMPAIGN not in w.services.campaigns.gate.read(lambda state: set(state.campaigns)):
+        w.services.campaigns.open_campaign(
+            w.brand, OPEN_CAMPAIGN, title="Open", guidelines=b"be kind",
+            starts_at="2025-01-01T00:00:00Z", ends_at="2099-01-01T00:00:00Z",
+        )  # fmt: skip
+        w.services.campaigns.join(w.ana, OPEN_CAMPAIGN)
+    path = f"/content/{digest or hashlib.sha256(data).hexdigest()}"
+    query = urlencode({"campaign": OPEN_CAMPAIGN})
+    headers = sign_request(key, "PUT", path, query=query, body=data)
+    return w.client.put(f"{path}?{query}", content=data, headers=headers)
 
 
 def erasure(key: SigningKey, seq: int) -> Envelope:
@@ -167,9 +189,9 @@ def test_content_is_stored_under_its_hash_and_read_back(each_backend: World) -> 
     data = b"a sketch of a tidal scarf"
     digest = hashlib.sha256(data).hexdigest()
     client = each_backend.client
-    first = client.put(f"/content/{digest}", content=data)
+    first = upload(each_backend, data)
     assert (first.status_code, first.json()) == (201, {"sha256": digest, "size": len(data)})
-    again = client.put(f"/content/{digest}", content=data)
+    again = upload(each_backend, data)
     assert (again.status_code, again.json()) == (200, {"sha256": digest, "size": len(data)})
     read = client.get(f"/content/{digest}")
     assert read.status_code == 200 and read.content == data
@@ -181,7 +203,7 @@ def test_content_that_does_not_match_its_hash_is_refused(world: World) -> None:
     claimed = "0" * 64
     got = hashlib.sha256(b"something else").hexdigest()
     refused(
-        world.client.put(f"/content/{claimed}", content=b"something else"),
+        upload(world, b"something else", claimed),
         422,
         "ContentMismatch",
         f"uploaded bytes hash to {got}, not to the announced {claimed}",
@@ -199,7 +221,7 @@ def test_content_over_the_store_limit_is_refused(tmp_path: Path) -> None:
         data = b"x" * 4097
         digest = hashlib.sha256(data).hexdigest()
         refused(
-            w.client.put(f"/content/{digest}", content=data),
+            upload(w, data),
             413,
             "ContentTooLarge",
             "content of 4097 bytes is over the limit of 4096",
@@ -552,7 +574,7 @@ def test_content_uploads_may_exceed_the_general_body_limit(world: World) -> None
     """Content has the store's own limit (16 MiB); every other body stays at 256 KiB."""
     data = bytes(range(256)) * 4096  # 1 MiB
     digest = hashlib.sha256(data).hexdigest()
-    stored = world.client.put(f"/content/{digest}", content=data)
+    stored = upload(world, data)
     assert stored.status_code == 201 and stored.json() == {"sha256": digest, "size": len(data)}
     assert world.client.get(f"/content/{digest}").content == data
     refused(
