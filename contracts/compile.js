@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// Compile Anchor.sol with the pinned solcjs into Anchor.json (abi, bytecode,
-// deployedBytecode, compiler version, the exact settings used).
+// Compile cocred's contracts with the pinned solcjs into their committed artefacts
+// (abi, bytecode, deployedBytecode, compiler version, the exact settings used).
 //
-//   node contracts/compile.js            write contracts/Anchor.json
-//   node contracts/compile.js --check    recompile; exit 1 unless byte-identical
-//                                        to the committed contracts/Anchor.json
-//   node contracts/compile.js --out F    write to F instead
+//   node contracts/compile.js                 write every committed artefact
+//                                             (Anchor.json, Distributor.json, TestToken.json)
+//   node contracts/compile.js --check         recompile; exit 1 unless each is byte-identical
+//                                             to the committed file
+//   node contracts/compile.js --contract NAME only that contract (one of TARGETS below)
+//   node contracts/compile.js --contract NAME --out F   write it to F instead
 //
-// The settings pin everything that changes the bytes (EVM version, optimizer,
-// no metadata hash), so every compile on every machine gives the same artefact.
+// The settings pin everything that changes the bytes (EVM version, optimizer, no
+// metadata hash), so every compile on every machine gives the same artefact.
 "use strict";
 
 const crypto = require("crypto");
@@ -16,17 +18,26 @@ const fs = require("fs");
 const path = require("path");
 
 const PINNED_SOLC = "0.8.37";
-const SOURCE_NAME = "Anchor.sol";
-const CONTRACT_NAME = "Anchor";
+// Where the deployed code holds immutables (filled in at deployment), so an adapter can
+// compare the code at an address with the artefact everywhere else.
+const IMMUTABLES = "evm.deployedBytecode.immutableReferences";
 const HERE = __dirname;
-const DEFAULT_OUT = path.join(HERE, "Anchor.json");
 
-const SETTINGS = {
-  evmVersion: "shanghai",
-  optimizer: { enabled: true, runs: 200 },
-  metadata: { bytecodeHash: "none" },
-  outputSelection: {
-    [SOURCE_NAME]: { [CONTRACT_NAME]: ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] },
+// name -> where its source is, how hard to optimise, and whether its artefact is committed.
+// Distributor: 5,000 runs, because a claim runs once per member and deployment once.
+// The vendored Uniswap distributor is compiled only by bench/claims.py, as upstream does
+// (5,000 runs); its OpenZeppelin imports resolve from node_modules, and its warnings are
+// not ours to fix.
+const TARGETS = {
+  Anchor: { source: "Anchor.sol", runs: 200, committed: true },
+  Distributor: { source: "Distributor.sol", runs: 5000, committed: true },
+  TestToken: { source: "TestToken.sol", runs: 200, committed: true },
+  UniswapMerkleDistributor: {
+    source: "vendor/uniswap-merkle-distributor/MerkleDistributor.sol",
+    contract: "MerkleDistributor",
+    runs: 5000,
+    committed: false,
+    warningsAllowed: true,
   },
 };
 
@@ -36,12 +47,17 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const args = { check: false, out: DEFAULT_OUT };
+  const args = { check: false, contract: null, out: null };
   for (let i = 0; i < argv.length; i += 1) {
     if (argv[i] === "--check") args.check = true;
     else if (argv[i] === "--out" && i + 1 < argv.length) args.out = path.resolve(argv[(i += 1)]);
-    else fail(`unknown argument ${JSON.stringify(argv[i])}; use --check or --out FILE`);
+    else if (argv[i] === "--contract" && i + 1 < argv.length) args.contract = argv[(i += 1)];
+    else fail(`unknown argument ${JSON.stringify(argv[i])}; use --check, --contract NAME, --out FILE`);
   }
+  if (args.contract !== null && !(args.contract in TARGETS)) {
+    fail(`unknown contract ${JSON.stringify(args.contract)}; one of ${Object.keys(TARGETS).join(", ")}`);
+  }
+  if (args.out !== null && args.contract === null) fail("--out needs --contract NAME");
   return args;
 }
 
@@ -59,48 +75,83 @@ function loadSolc() {
   return solc;
 }
 
-function compile() {
-  const solc = loadSolc();
-  const source = fs.readFileSync(path.join(HERE, SOURCE_NAME), "utf8");
-  const input = { language: "Solidity", sources: { [SOURCE_NAME]: { content: source } }, settings: SETTINGS };
-  const output = JSON.parse(solc.compile(JSON.stringify(input)));
-  const problems = output.errors || [];
-  if (problems.length > 0) {
-    // Warnings count too: the contract is small enough to keep spotless.
-    fail(`solc reported:\n${problems.map((e) => e.formattedMessage).join("\n")}`);
+// Imports: paths under contracts/ first, then packages in contracts/node_modules.
+function findImport(name) {
+  for (const base of [HERE, path.join(HERE, "node_modules")]) {
+    const file = path.join(base, name);
+    if (file.startsWith(base + path.sep) && fs.existsSync(file)) {
+      return { contents: fs.readFileSync(file, "utf8") };
+    }
   }
-  const contract = output.contracts[SOURCE_NAME][CONTRACT_NAME];
+  return { error: `not found: ${name}` };
+}
+
+function compile(solc, name) {
+  const target = TARGETS[name];
+  const contractName = target.contract || name;
+  const settings = {
+    evmVersion: "shanghai",
+    optimizer: { enabled: true, runs: target.runs },
+    metadata: { bytecodeHash: "none" },
+  };
+  const source = fs.readFileSync(path.join(HERE, target.source), "utf8");
+  const input = {
+    language: "Solidity",
+    sources: { [target.source]: { content: source } },
+    settings: {
+      ...settings,
+      outputSelection: {
+        [target.source]: { [contractName]: ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", IMMUTABLES] },
+      },
+    },
+  };
+  const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport }));
+  const problems = (output.errors || []).filter((e) => e.severity === "error" || !target.warningsAllowed);
+  if (problems.length > 0) {
+    // Warnings count too: cocred's own contracts are small enough to keep spotless.
+    fail(`solc reported on ${target.source}:\n${problems.map((e) => e.formattedMessage).join("\n")}`);
+  }
+  const contract = output.contracts[target.source][contractName];
   const artefact = {
-    contractName: CONTRACT_NAME,
-    sourceName: SOURCE_NAME,
+    contractName,
+    sourceName: target.source,
     sourceSha256: crypto.createHash("sha256").update(source, "utf8").digest("hex"),
     compiler: { name: "solc", version: solc.version() },
-    settings: { evmVersion: SETTINGS.evmVersion, optimizer: SETTINGS.optimizer, metadata: SETTINGS.metadata },
+    settings,
     abi: contract.abi,
     bytecode: `0x${contract.evm.bytecode.object}`,
     deployedBytecode: `0x${contract.evm.deployedBytecode.object}`,
   };
+  const immutables = Object.values(contract.evm.deployedBytecode.immutableReferences || {}).flat();
+  if (immutables.length > 0) {
+    artefact.immutableRanges = immutables.map(({ start, length }) => [start, length]).sort((a, b) => a[0] - b[0]);
+  }
   return `${JSON.stringify(artefact, null, 2)}\n`;
 }
 
 function main() {
   const args = parseArgs(process.argv.slice(2));
-  const text = compile();
-  if (args.check) {
-    let committed;
-    try {
-      committed = fs.readFileSync(args.out, "utf8");
-    } catch (err) {
-      fail(`cannot read ${args.out} (${err.code}); run: node contracts/compile.js`);
+  const solc = loadSolc();
+  const names = args.contract ? [args.contract] : Object.keys(TARGETS).filter((n) => TARGETS[n].committed);
+  for (const name of names) {
+    const out = args.out || path.join(HERE, `${name}.json`);
+    const text = compile(solc, name);
+    if (args.check) {
+      let committed;
+      try {
+        committed = fs.readFileSync(out, "utf8");
+      } catch (err) {
+        fail(`cannot read ${out} (${err.code}); run: node contracts/compile.js`);
+      }
+      if (committed !== text) {
+        fail(`${out} differs from a fresh compile of ${TARGETS[name].source}; run: node contracts/compile.js`);
+      }
+      process.stdout.write(`${path.basename(out)} matches a fresh compile\n`);
+    } else {
+      fs.writeFileSync(out, text);
+      process.stdout.write(`wrote ${out}\n`);
     }
-    if (committed !== text) {
-      fail(`${args.out} differs from a fresh compile of ${SOURCE_NAME}; run: node contracts/compile.js`);
-    }
-    process.stdout.write(`${path.basename(args.out)} matches a fresh compile\n`);
-    return;
   }
-  fs.writeFileSync(args.out, text);
-  process.stdout.write(`wrote ${args.out}\n`);
 }
 
 main();

@@ -79,6 +79,18 @@ STATUS_BY_CODE: dict[str, int] = {
     "AnchorVerificationFailed": 422,
     "AnchorNotFound": 404,
     "AnchorError": 503,
+    # the on-chain claims rail (contracts/errors.py)
+    "BadClaimEntry": 422,
+    "UnknownClaimIndex": 404,
+    "InvalidClaimProof": 422,
+    "AlreadyClaimed": 409,
+    "ClaimReverted": 409,
+    "ChainTxUnverified": 422,
+    "ClaimsConfig": 503,
+    "ClaimsConnection": 503,
+    "ClaimsNode": 503,
+    "ClaimsTimeout": 504,
+    "ClaimsError": 503,
     # campaign domain
     "DomainError": 409,
     "MalformedBody": 422,

@@ -84,43 +84,69 @@ RECORD = AnchorRecord(
 # --------------------------------------------------------------------------- the artefact
 
 
-def test_the_committed_artefact_is_byte_identical_to_a_fresh_solcjs_compile(tmp_path: Path):
+COMMITTED = {"Anchor": 200, "Distributor": 5000, "TestToken": 200}  # artefact -> optimizer runs
+
+
+@pytest.mark.parametrize("name", sorted(COMMITTED))
+def test_the_committed_artefact_is_byte_identical_to_a_fresh_solcjs_compile(
+    tmp_path: Path, name: str
+):
     node = shutil.which("node")
     if node is None:
-        unavailable("node is not on PATH; it compiles contracts/Anchor.sol")
+        unavailable(f"node is not on PATH; it compiles contracts/{name}.sol")
     if not (CONTRACTS / "node_modules" / "solc" / "package.json").is_file():
         unavailable("solc is not installed; run: npm ci --prefix contracts")
-    fresh = tmp_path / "Anchor.json"
+    fresh = tmp_path / f"{name}.json"
     done = subprocess.run(
-        [node, str(CONTRACTS / "compile.js"), "--out", str(fresh)],
+        [node, str(CONTRACTS / "compile.js"), "--contract", name, "--out", str(fresh)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert fresh.read_bytes() == (CONTRACTS / "Anchor.json").read_bytes(), (
-        "contracts/Anchor.json is stale: run node contracts/compile.js"
+    assert fresh.read_bytes() == (CONTRACTS / f"{name}.json").read_bytes(), (
+        f"contracts/{name}.json is stale: run node contracts/compile.js"
     )
 
 
-def test_the_artefact_names_the_pinned_compiler_settings_and_its_source():
-    built = json.loads((CONTRACTS / "Anchor.json").read_text())
-    source = (CONTRACTS / "Anchor.sol").read_bytes()
-    assert built["sourceSha256"] == hashlib.sha256(source).hexdigest(), "recompile Anchor.sol"
+@pytest.mark.parametrize("name", sorted(COMMITTED))
+def test_the_artefact_names_the_pinned_compiler_settings_and_its_source(name: str):
+    built = json.loads((CONTRACTS / f"{name}.json").read_text())
+    source = (CONTRACTS / f"{name}.sol").read_bytes()
+    assert built["sourceSha256"] == hashlib.sha256(source).hexdigest(), f"recompile {name}.sol"
     assert built["compiler"]["version"].startswith("0.8.37+commit.")
     assert built["settings"] == {
         "evmVersion": "shanghai",
-        "optimizer": {"enabled": True, "runs": 200},
+        "optimizer": {"enabled": True, "runs": COMMITTED[name]},
         "metadata": {"bytecodeHash": "none"},
     }
     assert built["bytecode"].startswith("0x60") and built["deployedBytecode"].startswith("0x60")
 
 
+def test_compile_js_refuses_an_unknown_contract_and_out_without_contract():
+    node = shutil.which("node")
+    if node is None:
+        unavailable("node is not on PATH; it runs contracts/compile.js")
+    for args, message in [
+        (["--contract", "Nope"], 'compile.js: unknown contract "Nope"; one of Anchor, '),
+        (["--out", "x.json"], "compile.js: --out needs --contract NAME"),
+    ]:
+        done = subprocess.run(
+            [node, str(CONTRACTS / "compile.js"), *args], capture_output=True, text=True
+        )
+        assert (done.returncode, done.stderr.startswith(message)) == (1, True), done.stderr
+
+
 def test_node_packages_are_pinned_to_exact_versions_in_manifest_and_lockfile():
     manifest = json.loads((CONTRACTS / "package.json").read_text())
     lock = json.loads((CONTRACTS / "package-lock.json").read_text())["packages"]
-    pins = {"solc": "0.8.37", "@foundry-rs/anvil-linux-amd64": "1.7.1"}
+    pins = {
+        "solc": "0.8.37",
+        "@foundry-rs/anvil-linux-amd64": "1.7.1",
+        "@openzeppelin/contracts": "4.7.0",  # the vendored Uniswap distributor's imports
+        "@openzeppelin/merkle-tree": "1.0.8",  # the independent check of claims.py's tree
+    }
     assert manifest["devDependencies"] == pins
     assert {name: lock[f"node_modules/{name}"]["version"] for name in pins} == pins
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from api.http.errors import STATUS_BY_CODE, ApiError, status_for
+from contracts.errors import ClaimsError
 from domain.errors import DomainError
 from ledger.errors import LedgerError, MalformedError
 from projections.errors import ProjectionError
 
-PACKAGES = ("ledger", "domain", "projections", "api")
+PACKAGES = ("ledger", "domain", "projections", "api", "contracts")
 SKIP = {"api.asgi"}  # builds the services from the environment when imported
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -35,7 +36,7 @@ def _subclasses(root: type) -> set[type]:
 
 def error_classes() -> set[type]:
     _import_everything()
-    roots = (LedgerError, DomainError, ProjectionError)
+    roots = (LedgerError, DomainError, ProjectionError, ClaimsError)
     return {
         cls
         for root in roots
