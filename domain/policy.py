@@ -31,6 +31,12 @@ _FIELDS = frozenset(
     }
 )
 
+# Optional in both versions: the payout objection window in seconds (domain/EVENTS.md, payouts).
+# A policy without it is one written before the field existed: its campaign may settle
+# without a proposal (the old logs replay unchanged).
+_OPTIONAL = frozenset({"objection_window"})
+MAX_OBJECTION_WINDOW = 90 * 24 * 3600
+
 # cocred-fair v2 (projections/RULES.md, v2) replaces v1's pairwise_bound by three fields.
 POLICY_VERSION_2 = 2
 _FIELDS_2 = (_FIELDS - {"pairwise_bound"}) | {
@@ -72,6 +78,12 @@ class Policy:
     weight_budget: int | None = None  # v2 only
     contribution_cap: int | None = None  # v2 only
     dependent_bound: Fraction | None = None  # v2 only
+    objection_window: int | None = None  # seconds; None: a policy from before the field
+
+    @property
+    def window_seconds(self) -> int:
+        """The objection window a proposal gets (0 for a policy without the field)."""
+        return self.objection_window or 0
 
     @classmethod
     def parse(cls, ev: Fact, value: Any) -> Policy:
@@ -85,7 +97,7 @@ class Policy:
             and type(version) is int
         ):
             return cls._parse_v2(ev, value)
-        policy = expect_keys(ev, _FIELDS, obj=value, where=" in policy")
+        policy = expect_keys(ev, _FIELDS, _OPTIONAL, obj=value, where=" in policy")
         if policy["name"] != POLICY_NAME or policy["version"] != POLICY_VERSION:
             raise malformed(
                 ev,
@@ -130,6 +142,7 @@ class Policy:
                 open_high=False,
             ),
             raw=MappingProxyType(value),
+            objection_window=_window(ev, policy),
         )
 
     @classmethod
@@ -137,8 +150,8 @@ class Policy:
         """Validate a cocred-fair v2 body: v1's fields but ``pairwise_bound``, plus
         ``weight_budget`` and ``contribution_cap`` (integers >= 1) and ``dependent_bound``
         (a fraction in [0, 1])."""
-        body = expect_keys(ev, _FIELDS_2, obj=value, where=" in policy")
-        extra = ("weight_budget", "contribution_cap", "dependent_bound")
+        body = expect_keys(ev, _FIELDS_2, _OPTIONAL, obj=value, where=" in policy")
+        extra = ("weight_budget", "contribution_cap", "dependent_bound", *_OPTIONAL)
         shared = {k: v for k, v in body.items() if k not in extra}
         v1 = cls.parse(ev, {**shared, "version": POLICY_VERSION, "pairwise_bound": "1/2"})
         return cls(
@@ -152,6 +165,7 @@ class Policy:
             min_payout=v1.min_payout,
             pairwise_bound=None,
             raw=MappingProxyType(value),
+            objection_window=_window(ev, body),
             weight_budget=integer(ev, "policy.weight_budget", body["weight_budget"], 1),
             contribution_cap=integer(ev, "policy.contribution_cap", body["contribution_cap"], 1),
             dependent_bound=fraction(
@@ -164,3 +178,17 @@ class Policy:
                 open_high=False,
             ),
         )
+
+
+def _window(ev: Fact, policy: Mapping[str, Any]) -> int | None:
+    """``objection_window`` (0 to 90 days in seconds), or None when the policy has none."""
+    if "objection_window" not in policy:
+        return None
+    value = policy["objection_window"]
+    if type(value) is not int or not 0 <= value <= MAX_OBJECTION_WINDOW:
+        raise malformed(
+            ev,
+            f"field 'policy.objection_window' must be seconds from 0 to {MAX_OBJECTION_WINDOW} "
+            f"(90 days), got {value!r}",
+        )
+    return value

@@ -24,6 +24,7 @@ from domain.commands import Share, When
 from domain.content import ContentStore
 from domain.errors import InvalidSharesError, MalformedBodyError
 from domain.gate import CampaignApp
+from domain.payout_services import PayoutVerbs
 from domain.profile_store import ProfileStore
 from domain.profiles import ERASED_LABEL, MEMBER_ERASED, SALT_BYTES, Profile, commitment
 from domain.state import State
@@ -59,7 +60,7 @@ class Receipt:
         return out
 
 
-class CampaignServices:
+class CampaignServices(PayoutVerbs):
     """The campaign verbs over one gate and the content and profile stores.
 
     Every verb takes ``at`` (default: the clock) for the event's time.
@@ -129,17 +130,6 @@ class CampaignServices:
 
     def close_campaign(self, key: SigningKey, campaign: str, *, at: When | None = None) -> Receipt:
         return self._do(key, commands.campaign_closed, campaign, at=at, ids={"campaign": campaign})
-
-    def settle_payouts(
-        self, key: SigningKey, campaign: str, *, export: str, lines: int, at: When | None = None
-    ) -> Receipt:
-        """Record the payout export's hash; total, currency and policy are the campaign's."""
-        found = self.campaign(campaign)
-        return self._do(
-            key, commands.payouts_settled, campaign, policy=found.policy.raw, total=found.pool,
-            currency=found.currency, export=export, lines=lines, at=at,
-            ids={"campaign": campaign},
-        )  # fmt: skip
 
     def invite(
         self, key: SigningKey, campaign: str, member: str, *, at: When | None = None

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from domain.contributions import Contribution
     from domain.licences import Licence
     from domain.membership import Membership
+    from domain.payouts import PayoutBook
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -37,6 +38,7 @@ class State:
         self.votes: set[tuple[str, str, str]] = set()
         self.licences: dict[str, Licence] = {}
         self.erased: set[str] = set()
+        self.payouts: dict[str, PayoutBook] = {}
         self._names: dict[str, str] = {}
         self._journal: list[tuple[Any, ...]] | None = None
 

@@ -147,8 +147,8 @@ def _(w: World) -> Case:
 
 @case("a second settlement")
 def _(w: World) -> Case:
-    w.c.close_campaign(w.brand, CAMPAIGN)
-    w.c.settle_payouts(w.brand, CAMPAIGN, export="e" * 64, lines=3)
+    w.propose()
+    w.settle()
     return (
         lambda: w.c.settle_payouts(w.brand, CAMPAIGN, export="f" * 64, lines=3),
         AlreadySettledError,
