@@ -24,6 +24,7 @@ from domain.commands import Share, When
 from domain.content import ContentStore
 from domain.errors import InvalidSharesError, MalformedBodyError
 from domain.gate import CampaignApp
+from domain.payout_methods import PayoutMethod
 from domain.payout_services import PayoutVerbs
 from domain.profile_store import ProfileStore
 from domain.profiles import ERASED_LABEL, MEMBER_ERASED, SALT_BYTES, Profile, commitment
@@ -312,6 +313,26 @@ class CampaignServices(PayoutVerbs):
         self.profiles.put(key.actor, profile, salt)
         return receipt
 
+    def update_profile(
+        self,
+        key: SigningKey,
+        *,
+        display_name: str | None = None,
+        email: str | None = None,
+        method: PayoutMethod | None = None,
+        remove: str | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """Change one part of the member's profile (the rest stays); commit the result.
+
+        Raises ``InvalidProfileError`` (a bad field, or removing a method there is not).
+        """
+        current = self.profiles.get(key.actor) or Profile()
+        changed = current.changed(
+            display_name=display_name, email=email, method=method, remove=remove
+        )
+        return self.set_profile(key, changed, at=at)
+
     def erase(self, key: SigningKey, *, at: When | None = None) -> Receipt:
         """Sign the key's ``MemberErased`` with its next seq and ``erase_signed`` it."""
         seq = self.ledger.next_seq(key.actor)
@@ -384,7 +405,7 @@ class CampaignServices(PayoutVerbs):
         erased = self.gate.read(lambda state: {m for m in members if m in state.erased})
         names = self.profiles.get_many(m for m in members if m not in erased)
         return {
-            m: ERASED_LABEL if m in erased else (names[m].display_name if m in names else m)
+            m: ERASED_LABEL if m in erased else ((m in names and names[m].display_name) or m)
             for m in members
         }
 

@@ -423,9 +423,14 @@ class Explanation(BaseModel):
 
 
 class ProfileOut(BaseModel):
-    display_name: str
-    email: str
-    payout_handle: str
+    """A member's profile: each field may be unset; ``payout`` holds one method per kind
+    (``sepa``: holder, iban, bic?; ``paypal``: email or phone; ``eth``: address);
+    ``payout_handle`` only on profiles written before payout methods."""
+
+    display_name: str | None = None
+    email: str | None = None
+    payout_handle: str | None = None
+    payout: dict[str, dict[str, str]] = {}
 
 
 class Commitment(BaseModel):
