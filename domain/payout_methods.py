@@ -26,12 +26,12 @@ from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
 from domain.errors import InvalidPayoutMethodError
+from domain.vocabulary import ETH, PAYPAL, SEPA
 
 if TYPE_CHECKING:
     from domain.profiles import Profile
 
-SEPA, PAYPAL, ETH = "sepa", "paypal", "eth"
-KINDS = (SEPA, PAYPAL, ETH)
+KINDS = (SEPA, PAYPAL, ETH)  # a method's kind is the rail word it pays through (``safe``: eth)
 MAX_HOLDER = 70  # the longest creditor name (Nm) a pain.001 carries
 _EMAIL = re.compile(r"[^@\s,\"]{1,64}@[^@\s,\"]{1,189}\.[^@\s,\".]{2,63}")
 # The EEA: inside it a SEPA transfer needs only the IBAN; the rest of the SEPA zone needs a BIC.

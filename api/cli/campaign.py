@@ -7,6 +7,7 @@ refusal prints ``error[Code]: sentence`` on stderr and exits 1, having written n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,6 +37,11 @@ campaign_app = typer.Typer(no_args_is_help=True, help="Open, fund, close and sho
 Member = Annotated[str, typer.Option("--member", help="The member's actor id.")]
 
 
+def _with_window(policy: Mapping[str, Any], seconds: int | None) -> Mapping[str, Any]:
+    """``policy`` with its ``objection_window`` set to ``seconds`` (unchanged when None)."""
+    return policy if seconds is None else {**policy, "objection_window": seconds}
+
+
 @campaign_app.command("open")
 def campaign_open(
     key: KeyOption,
@@ -49,6 +55,14 @@ def campaign_open(
     pool: Annotated[int, typer.Option(help="Reward pool in minor units.")] = 0,
     policy: Annotated[
         Path | None, typer.Option(help="Policy JSON file (default: cocred-fair v1).")
+    ] = None,
+    objection_window: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds payees have to object to a payout proposal (default: the policy's, "
+            "7 days; 0: none).",
+            min=0,
+        ),
     ] = None,
     db: DbOption = None,
 ) -> None:
@@ -74,7 +88,7 @@ def campaign_open(
             membership=membership,
             currency=currency,
             pool=pool,
-            policy=DEFAULT_POLICY if rules is None else rules,
+            policy=_with_window(DEFAULT_POLICY if rules is None else rules, objection_window),
         ),
     )
 

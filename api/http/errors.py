@@ -143,6 +143,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "ExportRefused": 422,
     "MissingPayoutHandle": 409,
     "BadPayoutHandle": 409,
+    "UnknownRail": 422,
+    "SepaNeedsEuro": 409,
+    "ChainRead": 503,
 }
 
 
