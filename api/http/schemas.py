@@ -606,3 +606,51 @@ class PayoutPreview(BaseModel):
     closed: bool
     lines: list[PayoutLine]
     next: int | None
+
+
+class ObjectionOut(BaseModel):
+    """A payee's objection to a payout proposal and the brand's answer (texts by hash)."""
+
+    objection: str
+    member: str
+    reason: str
+    text: str | None
+    at: str
+    answer: dict[str, Any] | None
+
+
+class ProposalOut(BaseModel):
+    """A campaign's payout stage: the open (or settled) proposal, its window, its objections."""
+
+    campaign: str
+    stage: Literal["open", "proposed", "settled"]
+    proposal: str | None
+    export: str | None
+    total: int | None
+    payees: dict[str, int]
+    proposed_at: str | None
+    window_ends: str | None
+    objections: list[ObjectionOut]
+    withdrawn: list[str]
+
+
+class PayoutStatusLine(BaseModel):
+    member: str
+    settled: int
+    paid: int
+    owed: int
+    unpaid: str | None
+
+
+class PayoutStatus(BaseModel):
+    """Settled, paid, owed and unpaid (with the reason) per payee, and recorded payments."""
+
+    campaign: str
+    currency: str
+    stage: str
+    settled: int
+    paid: int
+    owed: int
+    unpaid: int
+    payments: list[dict[str, Any]]
+    lines: list[PayoutStatusLine]

@@ -21,7 +21,6 @@ from domain.errors import (
     AlreadyPaidError,
     AlreadySettledError,
     CampaignNotClosedError,
-    DomainError,
     MalformedBodyError,
     NoProposalError,
     NotCampaignOwnerError,
@@ -40,8 +39,8 @@ from domain.errors import (
 )
 from domain.policy import DEFAULT_POLICY
 from tests.domain.conftest import CAMPAIGN, GUIDELINES, World
+from tests.domain.test_refusals import Case, assert_refused
 
-Case = tuple[Callable[[], Any], type[DomainError], str]
 CASES: dict[str, Callable[[World], Case]] = {}
 ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # EIP-55's own example
 TX = "0x" + "ab" * 32
@@ -425,14 +424,7 @@ def _ts(moment: Any) -> str:
 def test_a_refused_payout_command_names_its_reason_and_writes_nothing(
     world: World, name: str
 ) -> None:
-    attempt, error, message = CASES[name](world)
-    size, state = world.size(), world.snapshot()
-    with pytest.raises(DomainError) as caught:
-        attempt()
-    assert type(caught.value) is error
-    assert caught.value.detail == message
-    assert world.size() == size, "nothing was appended"
-    assert world.snapshot() == state, "the rules' state is unchanged"
+    assert_refused(world, CASES[name])
 
 
 def test_a_campaign_opened_before_proposals_still_settles_directly(world: World) -> None:
