@@ -69,6 +69,7 @@ class Services:
     profiles: ProfileStore
     provenance: Provenance
     settlement_check: SettlementCheck | None = None
+    payment_check: SettlementCheck | None = None
 
     @cached_property
     def reads(self) -> Reads:
@@ -177,6 +178,7 @@ def bootstrap(
         profiles=profiles,
         provenance=provenance,
         settlement_check=_settlement_check(),
+        payment_check=_payment_check(),
     )
 
 
@@ -286,7 +288,14 @@ class _LazyAnchor:
 
 
 def _settlement_check() -> SettlementCheck:
-    """The audit's step 5: every settled payout export recomputed from the log."""
-    from projections.export import check_settlements
+    """The audit's step 5: every settled payout export and proposal recomputed from the log."""
+    from projections.payments import check_payouts
 
-    return check_settlements
+    return check_payouts
+
+
+def _payment_check() -> SettlementCheck:
+    """The audit's step 6 without a chain: every recorded payment against the settled lines."""
+    from projections.payments import check_payments
+
+    return check_payments

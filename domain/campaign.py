@@ -1,9 +1,9 @@
-"""The campaign aggregate: opened, funded, closed, settled.
+"""The campaign aggregate: opened, funded, closed.
 
 A brand opens a campaign with its window, membership mode, currency, pool and
-policy; only that brand funds, closes and settles it. Once closed, every later
-event for the campaign is refused except ``PayoutsSettled``, which is accepted
-once. The helpers at the bottom (``campaign_of``, ``require_owner``,
+policy; only that brand funds and closes it. Once closed, every later event for
+the campaign is refused except the payout events (``domain/payouts.py``, which
+also marks the campaign settled). The helpers at the bottom (``campaign_of``, ``require_owner``,
 ``require_window``) are the checks every other campaign event starts with.
 """
 
@@ -14,14 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import (
-    AlreadySettledError,
     CampaignClosedError,
-    CampaignNotClosedError,
     DuplicateCampaignError,
     MalformedBodyError,
     NotCampaignOwnerError,
     OutsideCampaignWindowError,
-    SettlementMismatchError,
     UnknownCampaignError,
 )
 from domain.policy import Policy
@@ -47,7 +44,7 @@ from domain.vocabulary import (
     CAMPAIGN_OPENED,
     INVITE_ONLY,
     OPEN,
-    PAYOUTS_SETTLED,
+    PAYOUT_EVENT_TYPES,
     POOL_FUNDED,
 )
 from ledger.canonical import json_fields
@@ -57,7 +54,6 @@ MEMBERSHIP_MODES = constants(OPEN, INVITE_ONLY)
 _OPENED_FIELDS = frozenset(
     {"title", "guidelines", "starts_at", "ends_at", "membership", "currency", "pool", "policy"}
 )
-_SETTLED_FIELDS = frozenset({"policy", "total", "currency", "export", "lines"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +99,7 @@ def campaign_of(state: State, ev: Fact) -> Campaign:
     """The campaign named in the envelope; refuses unknown and closed campaigns.
 
     Raises ``MalformedBodyError`` (no campaign named), ``UnknownCampaignError``,
-    ``CampaignClosedError`` (unless ``ev`` is ``PayoutsSettled``).
+    ``CampaignClosedError`` (unless ``ev`` is one of the payout events).
     """
     cid = ev.campaign
     if cid is None:
@@ -113,7 +109,7 @@ def campaign_of(state: State, ev: Fact) -> Campaign:
             seq=ev.seq,
         )
     campaign = find_campaign(state, cid)
-    if campaign.closed and ev.type != PAYOUTS_SETTLED:
+    if campaign.closed and ev.type not in PAYOUT_EVENT_TYPES:
         raise CampaignClosedError(
             f"campaign {cid} is closed: {ev.type} is refused", campaign=cid, actor=ev.actor
         )
@@ -196,40 +192,6 @@ def check_closed(state: State, ev: Fact) -> Campaign:
     return replace(campaign, closed=True)
 
 
-def check_settled(state: State, ev: Fact) -> Campaign:
-    body = expect_keys(ev, _SETTLED_FIELDS)
-    policy = body["policy"]
-    if not isinstance(policy, dict) or set(policy) != {"name", "version"}:
-        raise malformed(ev, "field 'policy' must be {name, version}")
-    total = integer(ev, "total", body["total"])
-    currency = matching(ev, "currency", body["currency"], CURRENCY, "an ISO 4217 code")
-    sha256_hex(ev, "export", body["export"])
-    integer(ev, "lines", body["lines"])
-    campaign = campaign_of(state, ev)
-    require_owner(campaign, ev, "settle its payouts")
-    if not campaign.closed:
-        raise CampaignNotClosedError(
-            f"campaign {campaign.id} is still open: payouts are settled after CampaignClosed",
-            campaign=campaign.id,
-        )
-    if campaign.settled:
-        raise AlreadySettledError(
-            f"campaign {campaign.id} was settled already", campaign=campaign.id
-        )
-    expected = {"name": campaign.policy.name, "version": campaign.policy.version}
-    for what, got, want in (
-        ("total", total, campaign.pool),
-        ("currency", currency, campaign.currency),
-        ("policy", policy, expected),
-    ):
-        if got != want:
-            raise SettlementMismatchError(
-                f"campaign {campaign.id}: settlement {what} {got!r} is not the campaign's {want!r}",
-                campaign=campaign.id,
-            )
-    return replace(campaign, settled=True)
-
-
 def store_campaign(state: State, ev: Fact, campaign: Campaign) -> None:
     state.put(state.campaigns, campaign.id, campaign)
     state.add(state.brands, campaign.brand)
@@ -239,5 +201,4 @@ RULES = {
     CAMPAIGN_OPENED: Rule(check_opened, store_campaign),
     POOL_FUNDED: Rule(check_funded, store_campaign),
     CAMPAIGN_CLOSED: Rule(check_closed, store_campaign),
-    PAYOUTS_SETTLED: Rule(check_settled, store_campaign),
 }

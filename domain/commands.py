@@ -27,7 +27,12 @@ from domain.vocabulary import (
     MEMBER_INVITED,
     MEMBER_JOINED,
     MEMBER_UNBLOCKED,
+    OBJECTION_ANSWERED,
+    PAYMENT_RECORDED,
+    PAYOUT_OBJECTED,
+    PAYOUTS_PROPOSED,
     PAYOUTS_SETTLED,
+    PAYOUTS_WITHDRAWN,
     POOL_FUNDED,
     PROFILE_COMMITTED,
     REUSE_RECORDED,
@@ -101,6 +106,94 @@ def payouts_settled(
         "lines": lines,
     }
     return sign_envelope(key, PAYOUTS_SETTLED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def payouts_proposed(
+    key: SigningKey,
+    campaign: str,
+    *,
+    policy: Mapping[str, Any],
+    total: int,
+    currency: str,
+    export: str,
+    payees: Mapping[str, int],
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {
+        "policy": {"name": policy["name"], "version": policy["version"]},
+        "total": total,
+        "currency": currency,
+        "export": export,
+        "lines": len(payees),
+        "payees": dict(payees),
+    }
+    return sign_envelope(key, PAYOUTS_PROPOSED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def payouts_withdrawn(
+    key: SigningKey, campaign: str, proposal: str, reason: str, *, seq: int, at: When
+) -> Envelope:
+    body = {"proposal": proposal, "reason": reason}
+    return sign_envelope(key, PAYOUTS_WITHDRAWN, body, seq=seq, ts=at, campaign=campaign)
+
+
+def payout_objected(
+    key: SigningKey,
+    campaign: str,
+    proposal: str,
+    reason: str,
+    *,
+    text: str | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {"proposal": proposal, "reason": reason, "text": text}
+    return sign_envelope(key, PAYOUT_OBJECTED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def objection_answered(
+    key: SigningKey,
+    campaign: str,
+    objection: str,
+    outcome: str,
+    *,
+    text: str | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {"objection": objection, "outcome": outcome, "text": text}
+    return sign_envelope(key, OBJECTION_ANSWERED, body, seq=seq, ts=at, campaign=campaign)
+
+
+PaymentLine = tuple[str, int, str | None]  # (member, amount in minor units, chain address)
+
+
+def payment_recorded(
+    key: SigningKey,
+    campaign: str,
+    *,
+    rail: str,
+    batch: str,
+    payments: Sequence[PaymentLine],
+    tx: str | None = None,
+    token: str | None = None,
+    decimals: int | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {
+        "rail": rail,
+        "batch": batch,
+        "tx": tx,
+        "token": token,
+        "decimals": decimals,
+        "payments": [
+            {"member": m, "amount": a, **({} if to is None else {"to": to})}
+            for m, a, to in payments
+        ],
+    }
+    return sign_envelope(key, PAYMENT_RECORDED, body, seq=seq, ts=at, campaign=campaign)
 
 
 def member_invited(key: SigningKey, campaign: str, member: str, *, seq: int, at: When) -> Envelope:

@@ -287,6 +287,105 @@ class ProfileKeyMismatchError(DomainError):
     code = "ProfileKeyMismatch"
 
 
+# -- payouts: proposal, objections, settlement, payments (domain/payouts.py) --------------------
+
+
+class ProposalOpenError(DomainError):
+    """A payout proposal while another one is open (withdraw it first)."""
+
+    code = "ProposalOpen"
+
+
+class NoProposalError(DomainError):
+    """A payout act that needs an open proposal, and the campaign has none."""
+
+    code = "NoProposal"
+
+
+class UnknownProposalError(DomainError):
+    """The event names a proposal that is not the campaign's open one."""
+
+    code = "UnknownProposal"
+
+
+class ProposalMismatchError(DomainError):
+    """A settlement whose export hash or line count is not the open proposal's."""
+
+    code = "ProposalMismatch"
+
+
+class NotPayeeError(DomainError):
+    """An objection or a payment for a member who is not a payee of the proposal."""
+
+    code = "NotPayee"
+
+
+class ObjectionWindowClosedError(DomainError):
+    """An objection outside the proposal's objection window."""
+
+    code = "ObjectionWindowClosed"
+
+
+class ObjectionWindowOpenError(DomainError):
+    """A settlement before the proposal's objection window has ended."""
+
+    code = "ObjectionWindowOpen"
+
+
+class AlreadyObjectedError(DomainError):
+    """A payee objecting a second time to the same proposal."""
+
+    code = "AlreadyObjected"
+
+
+class UnknownObjectionError(DomainError):
+    """An answer to an objection the open proposal does not have."""
+
+    code = "UnknownObjection"
+
+
+class AlreadyAnsweredError(DomainError):
+    """A second answer to the same objection."""
+
+    code = "AlreadyAnswered"
+
+
+class UnansweredObjectionError(DomainError):
+    """A settlement while an objection to the proposal has no answer."""
+
+    code = "UnansweredObjection"
+
+
+class UpheldObjectionError(DomainError):
+    """A settlement of a proposal the brand agreed an objection against."""
+
+    code = "UpheldObjection"
+
+
+class NotSettledError(DomainError):
+    """A payment recorded for a campaign whose settled lines are not in the log."""
+
+    code = "NotSettled"
+
+
+class AlreadyPaidError(DomainError):
+    """A payment to a payee who was paid in full already."""
+
+    code = "AlreadyPaid"
+
+
+class OverpaymentError(DomainError):
+    """A payment that would take a payee above what the settlement owes them."""
+
+    code = "Overpayment"
+
+
+class InvalidPayoutMethodError(DomainError):
+    """A payout method that does not validate (IBAN, BIC, PayPal id, EIP-55 address)."""
+
+    code = "InvalidPayoutMethod"
+
+
 # -- the gate ----------------------------------------------------------------------------------
 
 

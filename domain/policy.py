@@ -31,10 +31,16 @@ _FIELDS = frozenset(
     }
 )
 
+# Optional in both versions: the payout objection window in seconds (domain/EVENTS.md, payouts).
+# A policy without it is one written before the field existed: its campaign may settle
+# without a proposal (the old logs replay unchanged).
+MAX_OBJECTION_WINDOW = 90 * 24 * 3600
+
 # cocred-fair v2 (projections/RULES.md, v2) replaces v1's pairwise_bound by three fields.
 # Optional in both versions: a cap on one member's submissions to the campaign per UTC
-# day (domain.membership.check_submission_cap); absent or null = no cap.
-OPTIONAL = ("submissions_per_day",)
+# day (domain.membership.check_submission_cap; absent or null = no cap), and the payout
+# objection window (above).
+OPTIONAL = ("submissions_per_day", "objection_window")
 POLICY_VERSION_2 = 2
 _FIELDS_2 = (_FIELDS - {"pairwise_bound"}) | {
     "weight_budget",
@@ -76,6 +82,12 @@ class Policy:
     contribution_cap: int | None = None  # v2 only
     dependent_bound: Fraction | None = None  # v2 only
     submissions_per_day: int | None = None  # optional in both
+    objection_window: int | None = None  # seconds; None: a policy from before the field
+
+    @property
+    def window_seconds(self) -> int:
+        """The objection window a proposal gets (0 for a policy without the field)."""
+        return self.objection_window or 0
 
     @classmethod
     def parse(cls, ev: Fact, value: Any) -> Policy:
@@ -138,6 +150,7 @@ class Policy:
             submissions_per_day=None
             if daily is None
             else integer(ev, "policy.submissions_per_day", daily, 1),
+            objection_window=_window(ev, policy),
         )
 
     @classmethod
@@ -146,7 +159,8 @@ class Policy:
         ``weight_budget`` and ``contribution_cap`` (integers >= 1) and ``dependent_bound``
         (a fraction in [0, 1])."""
         body = expect_keys(ev, _FIELDS_2, OPTIONAL, obj=value, where=" in policy")
-        extra = ("weight_budget", "contribution_cap", "dependent_bound")
+        # v1's parse below reads the shared optional fields; the objection window is read here.
+        extra = ("weight_budget", "contribution_cap", "dependent_bound", "objection_window")
         shared = {k: v for k, v in body.items() if k not in extra}
         v1 = cls.parse(ev, {**shared, "version": POLICY_VERSION, "pairwise_bound": "1/2"})
         return cls(
@@ -161,6 +175,7 @@ class Policy:
             pairwise_bound=None,
             raw=MappingProxyType(value),
             submissions_per_day=v1.submissions_per_day,
+            objection_window=_window(ev, body),
             weight_budget=integer(ev, "policy.weight_budget", body["weight_budget"], 1),
             contribution_cap=integer(ev, "policy.contribution_cap", body["contribution_cap"], 1),
             dependent_bound=fraction(
@@ -173,3 +188,17 @@ class Policy:
                 open_high=False,
             ),
         )
+
+
+def _window(ev: Fact, policy: Mapping[str, Any]) -> int | None:
+    """``objection_window`` (0 to 90 days in seconds), or None when the policy has none."""
+    if "objection_window" not in policy:
+        return None
+    value = policy["objection_window"]
+    if type(value) is not int or not 0 <= value <= MAX_OBJECTION_WINDOW:
+        raise malformed(
+            ev,
+            f"field 'policy.objection_window' must be seconds from 0 to {MAX_OBJECTION_WINDOW} "
+            f"(90 days), got {value!r}",
+        )
+    return value

@@ -8,7 +8,16 @@ other type is refused. An erased member can sign no campaign or profile event.
 
 from __future__ import annotations
 
-from domain import campaign, contributions, licences, membership, moderation, profiles, votes
+from domain import (
+    campaign,
+    contributions,
+    licences,
+    membership,
+    moderation,
+    payouts,
+    profiles,
+    votes,
+)
 from domain.errors import MemberErasedError, UnknownEventTypeError
 from domain.state import Rule, State
 from domain.values import Fact
@@ -22,6 +31,7 @@ RULES: dict[str, Rule] = {
     **licences.RULES,
     **moderation.RULES,
     **profiles.RULES,
+    **payouts.RULES,
 }
 EVENT_TYPES = frozenset(RULES)
 

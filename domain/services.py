@@ -29,6 +29,8 @@ from domain.commands import Share, When
 from domain.content import ContentStore
 from domain.errors import InvalidSharesError, MalformedBodyError
 from domain.gate import CampaignApp
+from domain.payout_methods import PayoutMethod
+from domain.payout_services import PayoutVerbs
 from domain.profile_store import ProfileStore
 from domain.profiles import ERASED_LABEL, MEMBER_ERASED, SALT_BYTES, Profile, commitment
 from domain.state import State
@@ -64,7 +66,7 @@ class Receipt:
         return out
 
 
-class CampaignServices:
+class CampaignServices(PayoutVerbs):
     """The campaign verbs over one gate and the content and profile stores.
 
     Every verb takes ``at`` (default: the clock) for the event's time.
@@ -134,17 +136,6 @@ class CampaignServices:
 
     def close_campaign(self, key: SigningKey, campaign: str, *, at: When | None = None) -> Receipt:
         return self._do(key, commands.campaign_closed, campaign, at=at, ids={"campaign": campaign})
-
-    def settle_payouts(
-        self, key: SigningKey, campaign: str, *, export: str, lines: int, at: When | None = None
-    ) -> Receipt:
-        """Record the payout export's hash; total, currency and policy are the campaign's."""
-        found = self.campaign(campaign)
-        return self._do(
-            key, commands.payouts_settled, campaign, policy=found.policy.raw, total=found.pool,
-            currency=found.currency, export=export, lines=lines, at=at,
-            ids={"campaign": campaign},
-        )  # fmt: skip
 
     def invite(
         self, key: SigningKey, campaign: str, member: str, *, at: When | None = None
@@ -327,6 +318,26 @@ class CampaignServices:
         self.profiles.put(key.actor, profile, salt)
         return receipt
 
+    def update_profile(
+        self,
+        key: SigningKey,
+        *,
+        display_name: str | None = None,
+        email: str | None = None,
+        method: PayoutMethod | None = None,
+        remove: str | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """Change one part of the member's profile (the rest stays); commit the result.
+
+        Raises ``InvalidProfileError`` (a bad field, or removing a method there is not).
+        """
+        current = self.profiles.get(key.actor) or Profile()
+        changed = current.changed(
+            display_name=display_name, email=email, method=method, remove=remove
+        )
+        return self.set_profile(key, changed, at=at)
+
     def erase(self, key: SigningKey, *, at: When | None = None) -> Receipt:
         """Sign the key's ``MemberErased`` with its next seq and ``erase_signed`` it."""
         seq = self.ledger.next_seq(key.actor)
@@ -399,7 +410,7 @@ class CampaignServices:
         erased = self.gate.read(lambda state: {m for m in members if m in state.erased})
         names = self.profiles.get_many(m for m in members if m not in erased)
         return {
-            m: ERASED_LABEL if m in erased else (names[m].display_name if m in names else m)
+            m: ERASED_LABEL if m in erased else ((m in names and names[m].display_name) or m)
             for m in members
         }
 

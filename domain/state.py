@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from domain.contributions import Contribution
     from domain.licences import Licence
     from domain.membership import Membership
+    from domain.payouts import PayoutBook
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -41,6 +42,7 @@ class State:
         # ContributionSubmitted per (campaign, member, UTC day of ts), for the policy's
         # submissions_per_day; only campaigns whose policy sets it are counted.
         self.submissions: dict[tuple[str, str, str], int] = {}
+        self.payouts: dict[str, PayoutBook] = {}
         self._names: dict[str, str] = {}
         self._journal: list[tuple[Any, ...]] | None = None
 

@@ -30,6 +30,11 @@ LICENCE_GRANTED = "LicenceGranted"
 LICENCE_REVOKED = "LicenceRevoked"
 REUSE_RECORDED = "ReuseRecorded"
 CONTRIBUTION_MODERATED = "ContributionModerated"
+PAYOUTS_PROPOSED = "PayoutsProposed"
+PAYOUTS_WITHDRAWN = "PayoutsWithdrawn"
+PAYOUT_OBJECTED = "PayoutObjected"
+OBJECTION_ANSWERED = "ObjectionAnswered"
+PAYMENT_RECORDED = "PaymentRecorded"
 PROFILE_COMMITTED = "ProfileCommitted"
 MEMBER_ERASED = "MemberErased"
 
@@ -53,6 +58,20 @@ CAMPAIGN_EVENT_TYPES = frozenset(
     }
 )
 
+# The payout lifecycle after the close (proposal, objections, answers, payments): campaign
+# events too (they carry the campaign), accepted after CampaignClosed like PayoutsSettled,
+# and not read by the reward projections (scores end at the close).
+PAYOUT_EVENT_TYPES = frozenset(
+    {
+        PAYOUTS_PROPOSED,
+        PAYOUTS_WITHDRAWN,
+        PAYOUT_OBJECTED,
+        OBJECTION_ANSWERED,
+        PAYOUTS_SETTLED,
+        PAYMENT_RECORDED,
+    }
+)
+
 # -- values inside bodies -----------------------------------------------------------------------
 
 OPEN, INVITE_ONLY = "open", "invite-only"  # CampaignOpened.membership
@@ -62,6 +81,15 @@ CONTRIBUTION_KINDS = ("idea", "photo", "video", "design", "text")
 ACCEPTED, REJECTED, REMOVED = "accepted", "rejected", "removed"
 MODERATION_OUTCOMES = (ACCEPTED, REJECTED, REMOVED)
 EXCLUDING_OUTCOMES = frozenset({REJECTED, REMOVED})  # a contribution earns nothing under these
+# PayoutObjected.reason: why a payee contests a proposal
+OBJECTION_REASONS = ("missing-credit", "wrong-amount", "wrong-attribution", "moderation", "other")
+# ObjectionAnswered.outcome; upheld: the brand agrees (it must withdraw and propose again)
+UPHELD = "upheld"
+ANSWER_OUTCOMES = (UPHELD, "rejected")
+# PaymentRecorded.rail; the chain rails carry a transaction, a token and each recipient address
+SEPA, PAYPAL, SAFE, ETH, CLAIMS = "sepa", "paypal", "safe", "eth", "claims"
+PAYMENT_RAILS = (SEPA, PAYPAL, SAFE, ETH, CLAIMS)
+CHAIN_RAILS = frozenset({SAFE, ETH, CLAIMS})
 
 # -- the reward policy --------------------------------------------------------------------------
 
@@ -78,5 +106,9 @@ DEFAULT_POLICY: Mapping[str, Any] = MappingProxyType(
         "per_person_cap": None,
         "min_payout": 0,
         "pairwise_bound": "1/2",
+        "objection_window": 7 * 24 * 3600,
     }
 )
+# Seconds a payee may object to a payout proposal (policy field ``objection_window``; 0 = no
+# window). A policy without the field (campaigns opened before it existed) settles directly.
+DEFAULT_OBJECTION_WINDOW = 7 * 24 * 3600

@@ -39,6 +39,9 @@ __all__ = [
     "UnknownContributionError",
     "UnknownMemberError",
     "UnsupportedPolicyError",
+    "UnknownRailError",
+    "SepaCurrencyError",
+    "ChainReadError",
 ]
 
 
@@ -101,3 +104,21 @@ class BadPayoutHandleError(ExportError):
     """A payout handle is not valid for the asked format (e.g. not an Ethereum address)."""
 
     code = "BadPayoutHandle"
+
+
+class UnknownRailError(ExportError):
+    """A payment file asked for a rail cocred does not write."""
+
+    code = "UnknownRail"
+
+
+class SepaCurrencyError(ExportError):
+    """A SEPA credit transfer file asked for a campaign whose currency is not EUR."""
+
+    code = "SepaNeedsEuro"
+
+
+class ChainReadError(ProjectionError):
+    """The audit could not read a chain payment's transaction from the node."""
+
+    code = "ChainRead"

@@ -40,7 +40,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any, Protocol
 
-from domain.vocabulary import PAYOUTS_SETTLED, POLICY_NAME
+from domain.vocabulary import ETH, PAYOUTS_SETTLED, PAYPAL, POLICY_NAME
 from ledger.canonical import canonical
 from ledger.envelope import Envelope, sign_envelope
 from ledger.keys import SigningKey
@@ -110,6 +110,11 @@ class Settlement:
     @property
     def policy(self) -> dict[str, Any]:
         return {"name": POLICY_NAME, "version": self.policy_version}
+
+    @property
+    def payees(self) -> dict[str, int]:
+        """Member -> amount, as ``PayoutsProposed.payees`` carries them."""
+        return {line.member: line.amount for line in self.lines}
 
     def body(self) -> dict[str, Any]:
         """The ``PayoutsSettled`` body that records this export."""
@@ -254,9 +259,22 @@ def verify_settlement_of(state: CampaignState) -> Settlement:
 # -- files -------------------------------------------------------------------------------------
 
 
-def _handles(settlement: Settlement, profiles: ProfileLookup | None) -> dict[str, str]:
+def _handles(
+    settlement: Settlement, profiles: ProfileLookup | None, kind: str | None = None
+) -> dict[str, str]:
+    """Each payee's handle of payout method ``kind`` (any method, else the old handle)."""
     found = profiles.get_many(line.member for line in settlement.lines) if profiles else {}
-    return {member: profile.payout_handle for member, profile in found.items()}
+    handles = {}
+    for member, profile in found.items():
+        methods = profile.methods()
+        if kind is not None:
+            if kind in methods:
+                handles[member] = methods[kind].handle
+        elif methods or profile.payout_handle:
+            handles[member] = (
+                next(iter(methods.values())).handle if methods else profile.payout_handle
+            )
+    return handles
 
 
 def _missing(settlement: Settlement, handles: dict[str, str], fmt: str) -> None:
@@ -311,7 +329,8 @@ def render(
     """
     if fmt == "canonical":
         return settlement.export
-    handles = _handles(settlement, profiles)
+    kind = {"safe-csv": ETH, "paypal-csv": PAYPAL}.get(fmt)
+    handles = _handles(settlement, profiles, kind)
     currency = settlement.currency
     if fmt == "json":
         document = {

@@ -20,6 +20,7 @@ from api.cli import (
     keys,
     log,
     members,
+    payouts,
     projections,
     provenance,
     serve,
@@ -36,6 +37,7 @@ COMMAND_TABLE: tuple[Callable[[typer.Typer], None], ...] = (
     campaign.register,  # invite, block, unblock, moderate, reuse; the campaign group
     members.register,  # join, submit, remix, vote, withdraw, erase; the licence and profile groups
     projections.register,  # project, shares, explain; the export group
+    payouts.register,  # the payouts group: propose, withdraw, object, answer, settle, files …
     provenance.register,  # checkpoint, ledger-key, audit, proof, verify-proof; the anchor group
     serve.register,  # serve
 )

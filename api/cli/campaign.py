@@ -40,6 +40,11 @@ campaign_app = typer.Typer(no_args_is_help=True, help="Open, fund, close and sho
 Member = Annotated[str, typer.Option("--member", help="The member's actor id.")]
 
 
+def _with_window(policy: Mapping[str, Any], seconds: int | None) -> Mapping[str, Any]:
+    """``policy`` with its ``objection_window`` set to ``seconds`` (unchanged when None)."""
+    return policy if seconds is None else {**policy, "objection_window": seconds}
+
+
 @campaign_app.command("open")
 def campaign_open(
     key: KeyOption,
@@ -53,6 +58,14 @@ def campaign_open(
     pool: Annotated[int, typer.Option(help="Reward pool in minor units.")] = 0,
     policy: Annotated[
         Path | None, typer.Option(help="Policy JSON file (default: cocred-fair v1).")
+    ] = None,
+    objection_window: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds payees have to object to a payout proposal (default: the policy's, "
+            "7 days; 0: none).",
+            min=0,
+        ),
     ] = None,
     db: DbOption = None,
     fmt: RecordFormat = "json",
@@ -79,7 +92,7 @@ def campaign_open(
             membership=membership,
             currency=currency,
             pool=pool,
-            policy=default_policy() if rules is None else rules,
+            policy=_with_window(default_policy() if rules is None else rules, objection_window),
         ),
         fmt,
     )

@@ -270,4 +270,14 @@ def run_demo(
             highlight=False,
             soft_wrap=True,
         )
+    from projections.demo_payouts import pay_demo
+
+    paid = pay_demo(svc.campaigns, summary.campaign, chosen, members)
+    console.print(
+        f"payouts: proposal {paid['proposal']} objected to and answered, settled at "
+        f"{paid['settled_at']}; paid {paid['paid']['sepa']} by SEPA and "
+        f"{paid['paid']['paypal']} by PayPal; {len(paid['unpaid'])} unpaid "
+        f"({', '.join(u['reason'] for u in paid['unpaid'])}), {paid['owed']} still owed",
+        highlight=False,
+    )
     return summary

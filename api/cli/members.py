@@ -1,9 +1,9 @@
 """The members' verbs of the ``cocred`` CLI: parse the options, call one service, print JSON.
 
 ``cocred join`` · ``submit`` · ``remix`` · ``vote`` · ``withdraw`` · ``licence grant|revoke`` ·
-``profile set|export`` · ``erase``. Every verb that signs takes ``--key`` (the member's key
-file) and ``--db``; every refusal prints ``error[Code]: sentence`` on stderr and exits 1,
-having written nothing.
+``profile set|export`` · ``profile payout set|remove`` · ``erase``. Every verb that signs
+takes ``--key`` (the member's key file) and ``--db``; every refusal prints
+``error[Code]: sentence`` on stderr and exits 1, having written nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from api.cli.common import (
     run_service,
     services,
 )
+from domain.payout_methods import KINDS, EthMethod, PayoutMethod, PaypalMethod, SepaMethod
 from domain.vocabulary import COMMENT
 
 licence_app = typer.Typer(no_args_is_help=True, help="Grant or revoke a licence on your work.")
@@ -245,18 +246,75 @@ def licence_revoke(
 @profile_app.command("set")
 def profile_set(
     key: KeyOption,
-    name: Annotated[str, typer.Option(help="Display name.")],
-    email: Annotated[str, typer.Option(help="Email address.")],
-    payout: Annotated[str, typer.Option(help="Payout handle (IBAN, PayPal …).")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
     db: DbOption = None,
     fmt: RecordFormat = "json",
 ) -> None:
-    """Store your profile encrypted; the log gets only a salted commitment."""
-    signer = load_key(key)
-    from domain.profiles import Profile
+    """Set your display name and/or email (the rest of your profile stays as it is).
 
-    profile = guarded(lambda: Profile.create(name, email, payout))
-    run_service(db, lambda c: c.set_profile(signer, profile), fmt)
+    Stored encrypted; the log gets only a salted commitment. Payout methods:
+    ``cocred profile payout set|remove``.
+    """
+    if name is None and email is None:
+        fail("BadOption", "give --name and/or --email (payout methods: cocred profile payout set)")
+    signer = load_key(key)
+    run_service(db, lambda c: c.update_profile(signer, display_name=name, email=email), fmt)
+
+
+payout_app = typer.Typer(no_args_is_help=True, help="Your payout methods: SEPA, PayPal, Ethereum.")
+
+
+@payout_app.command("set")
+def payout_set(
+    key: KeyOption,
+    sepa_iban: Annotated[str | None, typer.Option(help="SEPA: your IBAN.")] = None,
+    holder: Annotated[str | None, typer.Option(help="SEPA: the account holder's name.")] = None,
+    bic: Annotated[
+        str | None, typer.Option(help="SEPA: the bank's BIC (needed outside the EEA).")
+    ] = None,
+    paypal: Annotated[
+        str | None, typer.Option(help="PayPal: your email, or phone as +country number.")
+    ] = None,
+    eth: Annotated[
+        str | None, typer.Option(help="Ethereum: your address, EIP-55 checksummed.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Set one payout method (replacing the one of that kind); the others stay."""
+    given = [
+        kind for kind, value in (("sepa", sepa_iban), ("paypal", paypal), ("eth", eth)) if value
+    ]
+    if len(given) != 1:
+        fail("BadOption", "give exactly one of --sepa-iban (with --holder), --paypal, --eth")
+    if given == ["sepa"] and holder is None:
+        fail("BadOption", "--sepa-iban needs --holder (the account holder's name)")
+    if (holder is not None or bic is not None) and given != ["sepa"]:
+        fail("BadOption", "--holder and --bic go with --sepa-iban")
+    signer = load_key(key)
+    method: PayoutMethod = guarded(
+        lambda: (
+            SepaMethod.parse(holder, sepa_iban, bic)
+            if sepa_iban
+            else PaypalMethod.parse(paypal)
+            if paypal
+            else EthMethod.parse(eth)
+        )
+    )
+    run_service(db, lambda c: c.update_profile(signer, method=method))
+
+
+@payout_app.command("remove")
+def payout_remove(
+    key: KeyOption,
+    kind: Annotated[str, typer.Argument(help="sepa, paypal or eth.")],
+    db: DbOption = None,
+) -> None:
+    """Remove your payout method of one kind."""
+    if kind not in KINDS:
+        fail("BadOption", f"KIND must be one of {', '.join(KINDS)}, got {kind!r}")
+    signer = load_key(key)
+    run_service(db, lambda c: c.update_profile(signer, remove=kind))
 
 
 @profile_app.command("export")
@@ -287,4 +345,5 @@ def register(app: typer.Typer) -> None:
     for verb in (join, submit, remix, vote, withdraw, erase):
         app.command()(verb)
     app.add_typer(licence_app, name="licence")
+    profile_app.add_typer(payout_app, name="payout")
     app.add_typer(profile_app, name="profile")

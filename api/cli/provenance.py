@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from api.bootstrap import Services
 from api.cli.common import (
     DbOption,
     RecordFormat,
@@ -140,6 +141,39 @@ def _chain_check(rpc: str | None) -> Any:
     return check
 
 
+def _payment_check(svc: Services, rpc: str | None) -> Any:
+    """Step 6: payments against the settled lines and, with ``rpc``, chain payments on chain.
+
+    The ERC-20 ``Transfer`` reader is ``contracts.claims.transfers_in_tx``; without that
+    module the chain payments are checked against the settlement only (said on stderr).
+    """
+    if rpc is None:
+        return svc.payment_check
+    try:
+        from contracts.claims import transfers_in_tx
+    except ImportError:
+        err.print(
+            "contracts.claims is not installed: chain payments are checked against the "
+            "settlement, not on chain",
+            markup=False,
+        )
+        return svc.payment_check
+    from web3 import HTTPProvider, Web3
+
+    from projections.errors import ChainReadError
+    from projections.payments import check_payments
+
+    w3 = Web3(HTTPProvider(rpc))
+
+    def transfers(token: str, tx: str) -> list[tuple[str, int]]:
+        try:
+            return [(t.recipient, t.amount) for t in transfers_in_tx(w3, token, tx)]
+        except Exception as exc:  # web3 raises many types; each becomes one typed failure
+            raise ChainReadError(f"cannot read its transfers from {rpc}: {exc}") from exc
+
+    return lambda store: check_payments(store, transfers)
+
+
 def _extra_checkpoints(path: Path | None) -> list[StoredCheckpoint]:
     """Checkpoints an auditor kept elsewhere: the JSON documents ``cocred checkpoint`` prints,
     one after another (indented, or one per line as earlier versions printed them)."""
@@ -225,6 +259,7 @@ def audit(
                 vkey,
                 chain=chain,
                 settlements=svc.settlement_check,
+                payments=_payment_check(svc, rpc or svc.settings.anchor_rpc_url),
                 threads=svc.settings.verify_threads,
                 progress=lambda n: bar.advance(task, n),
                 max_checkpoint_lag=allowed_lag(svc, max_checkpoint_lag),

@@ -131,6 +131,7 @@ def _demo_for_serving(svc: Services) -> DemoShown:
         guarded(prov.checkpoints.all),
         prov.identity.vkey,
         settlements=svc.settlement_check,
+        payments=svc.payment_check,
         threads=svc.settings.verify_threads,
         max_checkpoint_lag=allowed_lag(svc, None),
     )

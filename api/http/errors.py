@@ -127,6 +127,22 @@ STATUS_BY_CODE: dict[str, int] = {
     "LicenceRevoked": 409,
     "AlreadySettled": 409,
     "SettlementMismatch": 409,
+    "ProposalOpen": 409,
+    "NoProposal": 409,
+    "UnknownProposal": 404,
+    "ProposalMismatch": 409,
+    "NotPayee": 403,
+    "ObjectionWindowClosed": 409,
+    "ObjectionWindowOpen": 409,
+    "AlreadyObjected": 409,
+    "UnknownObjection": 404,
+    "AlreadyAnswered": 409,
+    "UnansweredObjection": 409,
+    "UpheldObjection": 409,
+    "NotSettled": 409,
+    "AlreadyPaid": 409,
+    "Overpayment": 409,
+    "InvalidPayoutMethod": 422,
     "ContentMismatch": 422,
     "ContentTooLarge": 413,
     "ContentQuotaExceeded": 413,  # a member's or a campaign's content-store quota
@@ -146,6 +162,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "ExportRefused": 422,
     "MissingPayoutHandle": 409,
     "BadPayoutHandle": 409,
+    "UnknownRail": 422,
+    "SepaNeedsEuro": 409,
+    "ChainRead": 503,
 }
 
 

@@ -423,9 +423,14 @@ class Explanation(BaseModel):
 
 
 class ProfileOut(BaseModel):
-    display_name: str
-    email: str
-    payout_handle: str
+    """A member's profile: each field may be unset; ``payout`` holds one method per kind
+    (``sepa``: holder, iban, bic?; ``paypal``: email or phone; ``eth``: address);
+    ``payout_handle`` only on profiles written before payout methods."""
+
+    display_name: str | None = None
+    email: str | None = None
+    payout_handle: str | None = None
+    payout: dict[str, dict[str, str]] = {}
 
 
 class Commitment(BaseModel):
@@ -601,3 +606,51 @@ class PayoutPreview(BaseModel):
     closed: bool
     lines: list[PayoutLine]
     next: int | None
+
+
+class ObjectionOut(BaseModel):
+    """A payee's objection to a payout proposal and the brand's answer (texts by hash)."""
+
+    objection: str
+    member: str
+    reason: str
+    text: str | None
+    at: str
+    answer: dict[str, Any] | None
+
+
+class ProposalOut(BaseModel):
+    """A campaign's payout stage: the open (or settled) proposal, its window, its objections."""
+
+    campaign: str
+    stage: Literal["open", "proposed", "settled"]
+    proposal: str | None
+    export: str | None
+    total: int | None
+    payees: dict[str, int]
+    proposed_at: str | None
+    window_ends: str | None
+    objections: list[ObjectionOut]
+    withdrawn: list[str]
+
+
+class PayoutStatusLine(BaseModel):
+    member: str
+    settled: int
+    paid: int
+    owed: int
+    unpaid: str | None
+
+
+class PayoutStatus(BaseModel):
+    """Settled, paid, owed and unpaid (with the reason) per payee, and recorded payments."""
+
+    campaign: str
+    currency: str
+    stage: str
+    settled: int
+    paid: int
+    owed: int
+    unpaid: int
+    payments: list[dict[str, Any]]
+    lines: list[PayoutStatusLine]

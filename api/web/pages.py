@@ -33,6 +33,7 @@ from api.web.campaign_view import (
     short_fraction,
     when,
 )
+from api.web.payouts_view import payout_panel
 from api.web.person_view import person_page
 from api.web.svg import percent
 from projections.errors import UnknownCampaignError, UnknownMemberError
@@ -110,7 +111,11 @@ def show_campaign(request: Request, campaign: str) -> HTMLResponse:
             )
     except UnknownCampaignError as exc:
         return not_found(request, exc.detail)
-    return _page(request, "campaign.html", view=view, c=found, title=found.title)
+    book = services_of(request).campaigns.payout_book(campaign)
+    return _page(
+        request, "campaign.html", view=view, c=found, title=found.title,
+        payouts=payout_panel(book),
+    )  # fmt: skip
 
 
 @router.get("/c/{campaign}/preview.{fmt}")
@@ -172,7 +177,11 @@ def show_person(
             )
         except UnknownMemberError as exc:
             return not_found(request, exc.detail)
-    return _page(request, "person.html", view=view, c=chosen, title=view.label)
+    book = services.campaigns.payout_book(chosen.id)
+    return _page(
+        request, "person.html", view=view, c=chosen, title=view.label,
+        payouts=payout_panel(book, actor),
+    )  # fmt: skip
 
 
 @router.get("/audit", response_class=HTMLResponse)

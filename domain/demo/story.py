@@ -21,11 +21,14 @@ from datetime import datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
+from schwifty import IBAN
+
 from domain import commands
 from domain.errors import DemoSizeError
+from domain.payout_methods import PayoutMethod, PaypalMethod, SepaMethod
 from domain.profile_store import ProfileStore
 from domain.profiles import Profile, commitment
-from domain.vocabulary import ENGAGEMENT_KINDS
+from domain.vocabulary import ENGAGEMENT_KINDS, PAYPAL, SEPA
 from ledger.actors import KEY_REGISTERED
 from ledger.envelope import Envelope, format_ts, sign_envelope
 from ledger.keys import SigningKey, public_jwk
@@ -59,6 +62,14 @@ GUIDELINES = (
     b"2. No hate, no harassment, no spam.\n3. The brand may moderate and reuse under licence.\n"
 )
 BRAND = -1
+
+
+def demo_method(i: int, first: str, last: str, email: str) -> dict[str, PayoutMethod]:
+    """Member ``i``'s payout method: a German bank account (even ``i``) or PayPal (odd)."""
+    if i % 2:
+        return {PAYPAL: PaypalMethod(email)}
+    iban = IBAN.generate("DE", bank_code="37040044", account_code=f"{i + 1:010d}")
+    return {SEPA: SepaMethod(f"{first} {last}", iban.compact)}
 
 
 def demo_key(seed: int, role: str, number: int) -> SigningKey:
@@ -185,11 +196,9 @@ class Story:
         stored = []
         for i in range(self.plan.members):
             first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)]
-            profile = Profile(
-                f"{first} {last}",
-                f"{first}.{last}.{i}@example.org".lower().replace("é", "e"),
-                f"DE00 DEMO {self.plan.seed:04d} {i:08d}",
-            )
+            email = f"{first}.{last}.{i}@example.org".lower().replace("é", "e")
+            methods = demo_method(i, first, last, email)
+            profile = Profile.create(f"{first} {last}", email, payout=methods)
             salt = hashlib.sha256(f"cocred-demo/{self.plan.seed}/salt/{i}".encode()).digest()
             stored.append((self.actor(i), profile, salt))
             at = format_ts(start + timedelta(days=1, seconds=i))

@@ -15,7 +15,11 @@ position (or checkpoint size), step, and what was expected against what was foun
    chain in the recorded transaction and block;
 5. every settled payout export recomputes from the log to the recorded hash
    (given a settlement check; the projections provide it);
-6. (given a maximum lag) the latest checkpoint lags the log's head by at most
+6. every recorded payment matches the settled lines: only payees, nobody paid more
+   than owed (so nobody twice), totals reconcile, and (given a chain) every chain
+   payment's ERC-20 ``Transfer`` logs pay the recorded recipients and amounts (given a
+   payment check; the projections provide it);
+7. (given a maximum lag) the latest checkpoint lags the log's head by at most
    that many events, and a log with events has at least one checkpoint: a
    checkpointer that stopped cutting is a failure, not a silent pass.
 """
@@ -49,6 +53,7 @@ class AuditReport:
     anchors: int = 0
     anchors_on_chain: int = 0
     settlements: int = 0
+    payments: int = 0
     failure: Failure | None = None
     steps: list[str] = field(default_factory=list)
 
@@ -68,13 +73,15 @@ def audit(
     *,
     chain: ChainCheck | None = None,
     settlements: SettlementCheck | None = None,
+    payments: SettlementCheck | None = None,
     threads: int = 2,
     progress: Callable[[int], None] | None = None,
     max_checkpoint_lag: int | None = None,
 ) -> AuditReport:
     """Run the steps; never raises for bad data, reports the first failure.
 
-    ``max_checkpoint_lag`` (events) turns on step 6; None leaves it out.
+    ``payments`` (store -> payments checked, failures) is step 6; ``max_checkpoint_lag``
+    (events) turns on step 7; None leaves either out.
     """
     report = AuditReport(checkpoints=len(checkpoints))
     nodes = MemoryNodes()
@@ -119,6 +126,14 @@ def audit(
         report.steps.append(
             f"5 payouts: {report.settlements} settled exports recompute from the log"
         )
+    if payments is not None:
+        report.payments, failures = payments(store)
+        if failures:
+            report.failure = failures[0]
+            return report
+        report.steps.append(
+            f"6 payments: {report.payments} recorded payments match the settled lines"
+        )
     if max_checkpoint_lag is not None:
         lagging = _lag(checkpoints, size, max_checkpoint_lag)
         if lagging is not None:
@@ -126,7 +141,7 @@ def audit(
             return report
         latest = max((c.size for c in checkpoints), default=0)
         report.steps.append(
-            f"6 checkpoint lag: {size - latest} events beyond the latest checkpoint "
+            f"7 checkpoint lag: {size - latest} events beyond the latest checkpoint "
             f"(at most {max_checkpoint_lag} allowed)"
         )
     return report

@@ -63,6 +63,23 @@ class World:
         }
         return self.c.grant_licence(who, self.campaign, contribution, name, **terms)
 
+    def propose(self, payees: dict[str, int] | None = None, *, days_ago: int = 8) -> str:
+        """Close the campaign if open, and propose ``payees`` (default: Ana 3/4, Ben 1/4)."""
+        found = self.c.campaign(self.campaign)
+        if not found.closed:
+            self.c.close_campaign(self.brand, self.campaign)
+        pool = found.pool
+        if payees is None:
+            payees = {self.ana.actor: pool - pool // 4, self.ben.actor: pool // 4}
+        receipt = self.c.propose_payouts(
+            self.brand, self.campaign, export="e" * 64, payees=payees,
+            at=self.now - timedelta(days=days_ago),
+        )  # fmt: skip
+        return str(receipt.ids["proposal"])
+
+    def settle(self, export: str = "e" * 64, lines: int = 2) -> Any:
+        return self.c.settle_payouts(self.brand, self.campaign, export=export, lines=lines)
+
     def snapshot(self) -> tuple[Any, ...]:
         """Everything the rules know, to show that a refusal changed nothing."""
 
@@ -74,6 +91,7 @@ class World:
                 set(state.votes),
                 dict(state.licences),
                 set(state.erased),
+                dict(state.payouts),
             )
 
         return self.c.gate.read(copy)

@@ -56,10 +56,35 @@ def test_a_brand_runs_a_campaign_from_opening_to_settlement(world: World) -> Non
     )
     assert reuse.type == "ReuseRecorded"
 
-    # Close, then settle once with the campaign's own total, currency and policy.
+    # Close; propose the payouts; Ana objects within the window and the brand answers her;
+    # once the window is over, settle with the proposal's hash, then record a payment.
     c.close_campaign(w.brand, CAMPAIGN)
+    payees = {w.ana.actor: 75_000, w.ben.actor: 30_000, w.cy.actor: 20_000}
+    proposed = c.propose_payouts(
+        w.brand, CAMPAIGN, export="a" * 64, payees=payees, at=w.now - timedelta(days=8)
+    )
+    proposal = proposed.ids["proposal"]
+    objected = c.object_to_payouts(
+        w.ana, CAMPAIGN, proposal, "missing-credit", text=b"my sketch was used too",
+        at=w.now - timedelta(days=7, hours=12),
+    )  # fmt: skip
+    answered = c.answer_objection(
+        w.brand, CAMPAIGN, objected.ids["objection"], "rejected", text=b"it earned its credit"
+    )
+    assert (proposed.type, objected.type, answered.type) == (
+        "PayoutsProposed", "PayoutObjected", "ObjectionAnswered",
+    )  # fmt: skip
     settled = c.settle_payouts(w.brand, CAMPAIGN, export="a" * 64, lines=3)
     assert settled.type == "PayoutsSettled"
+    paid = c.record_payment(
+        w.brand, CAMPAIGN, rail="sepa", batch="MSG-1", payments=[(w.ben.actor, 30_000, None)]
+    )
+    assert paid.type == "PaymentRecorded"
+    book = c.payout_book(CAMPAIGN)
+    assert (book.settled, dict(book.paid), book.owed(w.ana.actor)) == (
+        True, {w.ben.actor: 30_000}, 75_000,
+    )  # fmt: skip
+    assert book.proposal is not None and book.proposal.objections[0].answer is not None
 
     found: Campaign = c.campaign(CAMPAIGN)
     assert (found.closed, found.settled, found.pool) == (True, True, 125_000)

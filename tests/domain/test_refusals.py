@@ -147,8 +147,8 @@ def _(w: World) -> Case:
 
 @case("a second settlement")
 def _(w: World) -> Case:
-    w.c.close_campaign(w.brand, CAMPAIGN)
-    w.c.settle_payouts(w.brand, CAMPAIGN, export="e" * 64, lines=3)
+    w.propose()
+    w.settle()
     return (
         lambda: w.c.settle_payouts(w.brand, CAMPAIGN, export="f" * 64, lines=3),
         AlreadySettledError,
@@ -632,9 +632,9 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_a_refused_command_names_its_reason_and_writes_nothing(world: World, name: str) -> None:
-    attempt, error, message = CASES[name](world)
+def assert_refused(world: World, build: Callable[[World], Case]) -> None:
+    """Arrange the case, attempt it: its error type and sentence, and nothing changed."""
+    attempt, error, message = build(world)
     size, state = world.size(), world.snapshot()
     with pytest.raises(DomainError) as caught:
         attempt()
@@ -642,6 +642,11 @@ def test_a_refused_command_names_its_reason_and_writes_nothing(world: World, nam
     assert caught.value.detail == message
     assert world.size() == size, "nothing was appended"
     assert world.snapshot() == state, "the rules' state is unchanged"
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_refused_command_names_its_reason_and_writes_nothing(world: World, name: str) -> None:
+    assert_refused(world, CASES[name])
 
 
 def test_a_refused_upload_leaves_no_content_behind(world: World) -> None:

@@ -65,7 +65,10 @@ class Script:
         policy: dict[str, Any] | None = None,
         brand: str = "brand",
         keep: bool = True,
+        legacy: bool = False,
     ) -> None:
+        """``legacy``: a policy without ``objection_window``, as campaigns opened before
+        payout proposals had (they settle without one)."""
         self.campaign = campaign
         self.seed = seed
         self.keep = keep
@@ -74,6 +77,8 @@ class Script:
         self.actors: dict[str, Actor] = {}
         self.ticks = 0
         self.policy = {**copy.deepcopy(dict(DEFAULT_POLICY)), **(policy or {})}
+        if legacy:
+            del self.policy["objection_window"]
         self.membership = membership
         self.brand = self.actor(brand)
         self._sign(
@@ -180,6 +185,20 @@ class Script:
             "lines": lines,
         }
         return self._sign(self.brand, "PayoutsSettled", body)
+
+    def propose(self, export: str, payees: dict[str, int], total: int) -> Envelope:
+        """``PayoutsProposed`` (the next events come after its objection window)."""
+        body = {
+            "policy": {"name": "cocred-fair", "version": 1},
+            "total": total,
+            "currency": "EUR",
+            "export": export,
+            "lines": len(payees),
+            "payees": payees,
+        }
+        env = self._sign(self.brand, "PayoutsProposed", body)
+        self.ticks += int(self.policy.get("objection_window", 0))
+        return env
 
     # -- member acts -----------------------------------------------------------------------
 

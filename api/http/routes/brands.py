@@ -1,10 +1,11 @@
-"""Brands: campaign state, the moderation queue, members, payout previews and exports.
+"""Brands: campaign state, the moderation queue, members, payout previews and exports, the
+payout proposal and the payout status.
 
-All of it is public but the payout export, whose payment formats carry payout
-handles: it needs a request signed by the campaign owner's current key. An
-export here is a preview and never settles; settling is a brand-signed
-``PayoutsSettled`` envelope through ``POST /events`` (``cocred export payouts
---key`` builds one).
+All of it is public but the payout export and the payout status, which carry payout
+handles or what private profiles say: they need a request signed by the campaign
+owner's current key. An export here is a preview and never settles; proposing,
+objecting, answering, settling and recording payments are signed envelopes through
+``POST /events`` (``cocred payouts propose|object|answer|settle|record`` build them).
 """
 
 from __future__ import annotations
@@ -33,14 +34,18 @@ from api.http.schemas import (
     MemberPage,
     Moderated,
     ModerationQueue,
+    ObjectionOut,
     PayoutLine,
     PayoutPreview,
+    PayoutStatus,
+    ProposalOut,
     QueuedContribution,
     Status,
 )
 from projections.errors import UnknownCampaignError
 from projections.exact import fraction_text
 from projections.export import FORMATS, render, settlement_of
+from projections.payments import payout_status, settled_lines
 from projections.projector import Projector
 from projections.queries import leaderboard
 
@@ -264,3 +269,50 @@ def export_payouts(
             "X-Cocred-Export-Sha256": settlement.sha256,
         },
     )
+
+
+# -- the payout lifecycle: proposal, objections, status ---------------------------------------
+# Writes (PayoutsProposed, PayoutObjected, ObjectionAnswered, PayoutsSettled, PaymentRecorded)
+# are signed envelopes posted to POST /events; these routes read where a campaign stands.
+
+
+@router.get(
+    "/campaigns/{campaign}/payouts/proposal", response_model=ProposalOut, responses=errors(404)
+)
+def payout_proposal(request: Request, campaign: str) -> ProposalOut:
+    """The payout proposal, its objection window and every objection with its answer."""
+    book = services_of(request).campaigns.payout_book(campaign)
+    proposal = book.proposal
+    shown = proposal.to_json() if proposal is not None else {}
+    return ProposalOut(
+        campaign=campaign,
+        stage="settled" if book.settled else "proposed" if proposal is not None else "open",
+        proposal=shown.get("proposal"),
+        export=shown.get("export"),
+        total=shown.get("total"),
+        payees=shown.get("payees", {}),
+        proposed_at=shown.get("proposed_at"),
+        window_ends=shown.get("window_ends"),
+        objections=[ObjectionOut(**o) for o in shown.get("objections", [])],
+        withdrawn=list(book.withdrawn),
+    )
+
+
+@router.get(
+    "/campaigns/{campaign}/payouts/status",
+    response_model=PayoutStatus,
+    responses=errors(401, 403, 404, 409),
+)
+def payouts_status(request: Request, signer: Signer, campaign: str) -> PayoutStatus:
+    """Settled, paid, owed and why what is owed is unpaid (signed by the campaign owner:
+    the reasons come from the members' private profiles)."""
+    services = services_of(request)
+    found = services.campaigns.campaign(campaign)
+    require_signer(signer, found.brand, f"the payout status of campaign {campaign}")
+    book = services.campaigns.payout_book(campaign)
+    lines = settled_lines(book, services.ledger.store, campaign)
+    erased = services.campaigns.gate.read(lambda state: set(state.erased))
+    shown = payout_status(campaign, found.currency, book, lines, services.profiles, erased)
+    shown.pop("proposal")
+    shown.pop("withdrawn")
+    return PayoutStatus.model_validate(shown)

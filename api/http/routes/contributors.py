@@ -320,7 +320,12 @@ def member_explanation(
 # -- a member's private data (signed requests) -------------------------------------------------
 
 
-@router.get("/members/{actor}/export", response_model=MyData, responses=errors(401, 403))
+@router.get(
+    "/members/{actor}/export",
+    response_model=MyData,
+    response_model_exclude_unset=True,  # a profile shows the fields it has, as committed
+    responses=errors(401, 403),
+)
 def export_my_data(
     request: Request,
     signer: Signer,
@@ -332,7 +337,10 @@ def export_my_data(
 
 
 @router.get(
-    "/members/{actor}/profile", response_model=PrivateProfile, responses=errors(401, 403, 404, 410)
+    "/members/{actor}/profile",
+    response_model=PrivateProfile,
+    response_model_exclude_unset=True,  # the profile's JSON as committed (its salt opens it)
+    responses=errors(401, 403, 404, 410),
 )
 def private_profile(
     request: Request,

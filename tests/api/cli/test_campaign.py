@@ -14,6 +14,8 @@ from ledger.store import open_store
 
 runner = CliRunner()
 
+ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+
 
 def cocred(*args: str, input: str | None = None, code: int = 0):
     result = runner.invoke(app, list(args), input=input)
@@ -100,13 +102,40 @@ def test_a_campaign_from_the_command_line(people: People) -> None:
     p.run("brand", "unblock", "--campaign", "summer-26", "--member", p.ids["ben"])
     p.run("brand", "campaign", "fund", "--campaign", "summer-26", "--amount", "500")
 
-    p.run("ana", "profile", "set", "--name", "Ana Silva", "--email", "ana@example.org",
-          "--payout", "FR76 1234")  # fmt: skip
+    p.run("ana", "profile", "set", "--name", "Ana Silva")
+    p.run("ana", "profile", "set", "--email", "ana@example.org")  # one field at a time
+    p.run("ana", "profile", "payout", "set", "--sepa-iban", "DE89 3704 0044 0532 0130 00",
+          "--holder", "Ana Silva")  # fmt: skip
+    p.run("ana", "profile", "payout", "set", "--paypal", "+33 6 12 34 56 78")
+    p.run("ana", "profile", "payout", "set", "--eth", ADDRESS)
+    p.run("ana", "profile", "payout", "remove", "eth")
+    assert refused(
+        "profile", "payout", "set", "--eth", ADDRESS.lower(), "--key", p.key("ana"), "--db", p.db
+    ) == (
+        f"error[InvalidPayoutMethod]: eth payout method: {ADDRESS.lower()} does not carry a "
+        f"valid EIP-55 checksum (mixed case); copy the address from your wallet as it shows it"
+    )
+    assert refused(
+        "profile", "payout", "set", "--sepa-iban", "DE89 3704 0044 0532 0130 01", "--holder",
+        "Ana", "--key", p.key("ana"), "--db", p.db,
+    ) == (
+        "error[InvalidPayoutMethod]: sepa payout method: 'DE89 3704 0044 0532 0130 01' is not "
+        "a valid IBAN (Invalid checksum digits)"
+    )  # fmt: skip
+    assert refused("profile", "payout", "remove", "eth", "--key", p.key("ana"), "--db", p.db) == (
+        "error[InvalidProfile]: the profile has no eth payout method"
+    )
+    assert refused("profile", "set", "--key", p.key("ana"), "--db", p.db) == (
+        "error[BadOption]: give --name and/or --email (payout methods: cocred profile payout set)"
+    )
     exported = p.json("ana", "profile", "export")
     assert exported["profile"] == {
         "display_name": "Ana Silva",
         "email": "ana@example.org",
-        "payout_handle": "FR76 1234",
+        "payout": {
+            "paypal": {"phone": "+33612345678"},
+            "sepa": {"holder": "Ana Silva", "iban": "DE89370400440532013000"},
+        },
     }
     shown = json.loads(
         cocred("campaign", "show", "--campaign", "summer-26", "--works", "--db", p.db).stdout

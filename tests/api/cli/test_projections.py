@@ -38,7 +38,7 @@ def db(tmp_path: Path) -> str:
 @pytest.fixture
 def camp(db: str) -> Script:
     """ana earns 5 points, ben 3; a pool of 1,000 cents."""
-    script = Script(pool=1000)
+    script = Script(pool=1000, legacy=True)  # `export payouts --key` settles old campaigns
     script.join("ana", "ben", "cy")
     script.vote("cy", script.submit("ana"), "share")
     script.vote("ana", script.submit("ben"), "comment")

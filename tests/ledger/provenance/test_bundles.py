@@ -281,7 +281,7 @@ def test_the_audit_fails_a_checkpoint_left_further_behind_than_allowed(
     assert held.ok, held.failure
     assert (
         held.steps[-1]
-        == "6 checkpoint lag: 3 events beyond the latest checkpoint (at most 3 allowed)"
+        == "7 checkpoint lag: 3 events beyond the latest checkpoint (at most 3 allowed)"
     )
     report = audit(ledger.store, checkpoints, prov.identity.vkey, max_checkpoint_lag=2)
     assert str(report.failure) == (

@@ -21,6 +21,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from schwifty import IBAN
 
 from api.bootstrap import Services, bootstrap
 from api.http.app import create_app
@@ -439,10 +440,11 @@ def test_a_member_reads_their_private_profile(each_backend: World) -> None:
     response = signed_get(w.client, w.ana, f"/members/{w.ana.actor}/profile")
     assert response.status_code == 200
     profile = response.json()
+    iban = IBAN.generate("DE", bank_code="37040044", account_code="0000000001").compact
     assert profile["profile"] == {
         "display_name": "Ana Silva",
         "email": "ana.silva.0@example.org",
-        "payout_handle": "DE00 DEMO 0001 00000000",
+        "payout": {"sepa": {"holder": "Ana Silva", "iban": iban}},
     }
     salt = bytes.fromhex(profile["salt"])
     canonical = orjson.dumps(profile["profile"], option=orjson.OPT_SORT_KEYS)

@@ -1,0 +1,265 @@
+"""What was proposed, settled and paid, checked from the log alone (audit steps 5 and 6),
+and where each payee stands (``cocred payouts status``).
+
+Step 5 (``check_payouts``): every ``PayoutsSettled`` recomputes from the log
+(``projections.export.check_settlements``) and so does every ``PayoutsProposed``: its
+hash, its line count and its payees are exactly the recomputed export's. The domain
+cannot compute credit, so this is where a proposal that names the wrong people or
+amounts is caught.
+
+Step 6 (``check_payments``): the payout events are replayed on their own, independently
+of the rules that accepted them: a payment only after a settlement through a proposal,
+only to payees of it, never above what it owes (so nobody is paid twice), each batch's
+total the sum of its lines, and paid + owed = settled for every payee. With a chain
+reader, each chain payment's transaction must hold ERC-20 ``Transfer`` logs of its token
+paying each recorded ``to`` address at least the recorded amount (in token units:
+minor units x 10^(decimals - the currency's exponent)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from domain.payouts import PayoutBook
+from domain.vocabulary import (
+    CAMPAIGN_OPENED,
+    CHAIN_RAILS,
+    PAYMENT_RECORDED,
+    PAYOUTS_PROPOSED,
+    PAYOUTS_SETTLED,
+    PAYOUTS_WITHDRAWN,
+)
+from ledger.store import PAGE, LogStore
+from ledger.verify import Failure
+from projections.errors import ProjectionError
+from projections.exact import currency_exponent
+from projections.export import check_settlements, settlement_of, verify_settlement_of
+from projections.rails import ERASED, METHOD_OF_RAIL, NO_METHOD, MethodLookup
+from projections.state import load_state
+
+# (token address, tx hash) -> [(recipient, amount in token units)] of its ERC-20 Transfer logs
+TransferReader = Callable[[str, str], list[tuple[str, int]]]
+_WATCHED = frozenset(
+    {CAMPAIGN_OPENED, PAYOUTS_PROPOSED, PAYOUTS_WITHDRAWN, PAYOUTS_SETTLED, PAYMENT_RECORDED}
+)
+
+
+def _payout_events(store: LogStore) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(position, envelope) of every event the payment check reads, in log order."""
+    position = 0
+    while records := store.read(position, PAGE):
+        for record in records:
+            if record.type in _WATCHED:
+                yield record.position, orjson.loads(record.data)
+        position = records[-1].position + 1
+
+
+# -- step 5: proposals and settlements recompute -----------------------------------------------
+
+
+def check_payouts(store: LogStore) -> tuple[int, list[Failure]]:
+    """Every settlement and every proposal against the log's recomputation (step 5)."""
+    checked, failures = check_settlements(store)
+    state = None
+    for position, env in _payout_events(store):
+        if env["type"] != PAYOUTS_PROPOSED:
+            continue
+        state = state or load_state(store)
+        checked += 1
+        body, cid = env["body"], env["campaign"]
+        try:
+            expected = settlement_of(state.campaign(cid))
+        except ProjectionError as exc:
+            failures.append(Failure(position, "payouts", exc.detail))
+            continue
+        want: dict[str, Any] = {
+            "export": expected.sha256,
+            "lines": len(expected.lines),
+            "payees": expected.payees,
+        }
+        for name, value in want.items():
+            if body.get(name) != value:
+                shown = value if name != "payees" else f"{len(expected.payees)} payees"
+                got = body.get(name) if name != "payees" else "other payees or amounts"
+                failures.append(
+                    Failure(
+                        position,
+                        "payouts",
+                        f"campaign {cid}: PayoutsProposed at position {position} records "
+                        f"{name} {got!r}, the log recomputes {shown!r}",
+                    )
+                )
+                break
+    failures.sort(key=lambda f: f.position)
+    return checked, failures
+
+
+# -- step 6: payments reconcile ----------------------------------------------------------------
+
+
+@dataclass
+class _Campaign:
+    brand: str
+    currency: str
+    proposal: Mapping[str, int] | None = None
+    settled: Mapping[str, int] | None = None
+    paid: dict[str, int] = field(default_factory=dict)
+
+
+def check_payments(
+    store: LogStore, transfers: TransferReader | None = None
+) -> tuple[int, list[Failure]]:
+    """Every ``PaymentRecorded`` against the settled lines (and the chain); step 6."""
+    campaigns: dict[str, _Campaign] = {}
+    checked, failures = 0, []
+    for position, env in _payout_events(store):
+        kind, cid, body = env["type"], env["campaign"], env["body"]
+        if kind == CAMPAIGN_OPENED:
+            campaigns.setdefault(cid, _Campaign(env["actor"], body["currency"]))
+            continue
+        found = campaigns.get(cid)
+        if found is None or env["actor"] != found.brand:
+            failures.append(
+                Failure(
+                    position, "payments", f"{kind} for campaign {cid} is not signed by its brand"
+                )
+            )
+            continue
+        if kind == PAYOUTS_PROPOSED:
+            found.proposal = body["payees"]
+        elif kind == PAYOUTS_WITHDRAWN:
+            found.proposal = None
+        elif kind == PAYOUTS_SETTLED:
+            found.settled = found.proposal
+        else:
+            checked += 1
+            problem = _payment_problem(cid, found, body) or (
+                _chain_problem(cid, found.currency, body, transfers)
+                if transfers is not None and body["rail"] in CHAIN_RAILS
+                else None
+            )
+            if problem is not None:
+                failures.append(Failure(position, "payments", problem))
+    for cid, found in campaigns.items():
+        if found.settled is not None:
+            paid = sum(found.paid.values())
+            owed = sum(a - found.paid.get(m, 0) for m, a in found.settled.items())
+            if paid + owed != sum(found.settled.values()):  # pragma: no cover - arithmetic
+                failures.append(Failure(0, "payments", f"campaign {cid}: paid + owed != settled"))
+    return checked, failures
+
+
+def _payment_problem(cid: str, found: _Campaign, body: Mapping[str, Any]) -> str | None:
+    if found.settled is None:
+        return f"campaign {cid}: a payment without a settlement through a proposal"
+    for line in body["payments"]:
+        member, amount = line["member"], line["amount"]
+        owed = found.settled.get(member)
+        if owed is None:
+            return f"campaign {cid}: {member} is paid {amount} but is no payee of the settlement"
+        before = found.paid.get(member, 0)
+        if before + amount > owed:
+            return (
+                f"campaign {cid}: {member} is paid {before + amount} in all, more than the "
+                f"{owed} settled"
+            )
+        found.paid[member] = before + amount
+    return None
+
+
+def _chain_problem(
+    cid: str, currency: str, body: Mapping[str, Any], transfers: TransferReader
+) -> str | None:
+    scale = 10 ** (body["decimals"] - currency_exponent(currency))
+    if scale < 1:
+        return f"campaign {cid}: token decimals {body['decimals']} cannot carry {currency} cents"
+    try:
+        seen = transfers(body["token"], body["tx"])
+    except ProjectionError as exc:
+        return f"campaign {cid}: tx {body['tx']}: {exc.detail}"
+    received: dict[str, int] = {}
+    for recipient, amount in seen:
+        received[recipient.lower()] = received.get(recipient.lower(), 0) + amount
+    for line in body["payments"]:
+        want = line["amount"] * scale
+        got = received.get(line["to"].lower(), 0)
+        if got < want:
+            return (
+                f"campaign {cid}: tx {body['tx']} transfers {got} of token {body['token']} to "
+                f"{line['to']}, the payment records {want}"
+            )
+        received[line["to"].lower()] = got - want
+    return None
+
+
+# -- where each payee stands -------------------------------------------------------------------
+
+
+def payout_status(
+    campaign: str,
+    currency: str,
+    book: PayoutBook,
+    settled: Mapping[str, int] | None,
+    methods: MethodLookup,
+    erased: Collection[str],
+) -> dict[str, Any]:
+    """Settled, paid, owed and (for what is owed) why it is unpaid, per payee and in total.
+
+    ``settled`` is the book's lines, or for a campaign settled before proposals its
+    recomputed lines; None before the settlement. An owed payee is ``unpaid`` when no
+    rail can pay them (``erased``, ``no-method``), else ``null`` (waiting for a file).
+    """
+    lines = dict(settled or {})
+    profiles = methods.get_many(m for m in lines if m not in erased)
+    rows = []
+    for member, amount in sorted(lines.items()):
+        paid = book.paid.get(member, 0)
+        held = profiles[member].methods() if member in profiles else {}
+        reason = None
+        if amount > paid:
+            if member in erased:
+                reason = ERASED
+            elif not any(kind in held for kind in METHOD_OF_RAIL.values()):
+                reason = NO_METHOD
+        rows.append(
+            {
+                "member": member,
+                "settled": amount,
+                "paid": paid,
+                "owed": amount - paid,
+                "unpaid": reason,
+            }
+        )
+    proposal = book.proposal
+    return {
+        "campaign": campaign,
+        "currency": currency,
+        "stage": "settled" if book.settled else "proposed" if proposal is not None else "open",
+        "proposal": None
+        if proposal is None
+        else proposal.to_json() | {"payees": len(proposal.payees)},
+        "withdrawn": list(book.withdrawn),
+        "settled": sum(lines.values()),
+        "paid": sum(r["paid"] for r in rows),
+        "owed": sum(r["owed"] for r in rows),
+        "unpaid": sum(r["owed"] for r in rows if r["unpaid"]),
+        "payments": [p.to_json() for p in book.payments],
+        "lines": rows,
+    }
+
+
+def settled_lines(book: PayoutBook, store: LogStore, campaign: str) -> Mapping[str, int] | None:
+    """The settled payees: the book's, or (settled before proposals) recomputed and checked.
+
+    Raises ``SettlementMismatchError`` when an old settlement does not recompute.
+    """
+    if not book.settled:
+        return None
+    if book.lines is not None:
+        return book.lines
+    found = verify_settlement_of(load_state(store).campaign(campaign))
+    return found.payees

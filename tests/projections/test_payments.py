@@ -1,0 +1,100 @@
+"""The audit's payout steps on logs written around the rules (the ledger alone appends them):
+a proposal naming other payees, payments to a stranger or above what is owed, and chain
+payments whose transfers do not match."""
+
+from __future__ import annotations
+
+from ledger.ledger import Ledger
+from projections.export import settlement_of
+from projections.payments import check_payments, check_payouts
+from tests.projections.builders import Script, campaign_of
+
+TOKEN = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"
+TO = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+TX = "0x" + "cd" * 32
+
+
+def closed() -> Script:
+    script = Script(pool=1000)
+    script.join("ana", "ben")
+    script.vote("ben", script.submit("ana"), "share")
+    script.vote("ana", script.submit("ben"), "support")
+    script.close()
+    return script
+
+
+def pay(script: Script, lines: list[dict], rail: str = "sepa", **chain: object) -> None:
+    body = {"rail": rail, "batch": "B", "tx": None, "token": None, "decimals": None}
+    script._sign(script.brand, "PaymentRecorded", {**body, **chain, "payments": lines})
+
+
+def test_a_proposal_and_its_payments_that_match_pass_both_steps(ledger: Ledger) -> None:
+    script = closed()
+    found = settlement_of(campaign_of(script))
+    script.propose(found.sha256, found.payees, 1000)
+    script.settle(found.sha256, total=1000, lines=len(found.lines))
+    ana = script.id("ana")
+    pay(script, [{"member": ana, "amount": found.payees[ana]}])
+    script.flush(ledger)
+    assert check_payouts(ledger.store) == (2, [])
+    assert check_payments(ledger.store) == (1, [])
+
+
+def test_the_audit_finds_a_proposal_whose_payees_are_not_the_logs(ledger: Ledger) -> None:
+    script = closed()
+    found = settlement_of(campaign_of(script))
+    ana, ben = script.id("ana"), script.id("ben")
+    script.propose(found.sha256, {ana: 1000}, 1000)  # the right hash, but only Ana
+    script.flush(ledger)
+    checked, failures = check_payouts(ledger.store)
+    position = ledger.size() - 1
+    assert (checked, [f.step for f in failures]) == (1, ["payouts"])
+    assert failures[0].detail == (
+        f"campaign summer-26: PayoutsProposed at position {position} records lines 1, the log "
+        f"recomputes {len(found.lines)}"
+    )
+    assert ben in found.payees
+
+
+def test_the_audit_finds_payments_to_strangers_and_above_what_is_owed(ledger: Ledger) -> None:
+    script = closed()
+    found = settlement_of(campaign_of(script))
+    ana = script.id("ana")
+    stranger = script.id("zed")
+    pay(script, [{"member": ana, "amount": 1}])  # before any settlement
+    script.propose(found.sha256, found.payees, 1000)
+    script.settle(found.sha256, total=1000, lines=len(found.lines))
+    pay(script, [{"member": stranger, "amount": 5}])
+    pay(script, [{"member": ana, "amount": found.payees[ana]}])
+    pay(script, [{"member": ana, "amount": 1}])  # paid twice
+    script.flush(ledger)
+    checked, failures = check_payments(ledger.store)
+    assert checked == 4
+    assert [f.detail for f in failures] == [
+        "campaign summer-26: a payment without a settlement through a proposal",
+        f"campaign summer-26: {stranger} is paid 5 but is no payee of the settlement",
+        f"campaign summer-26: {ana} is paid {found.payees[ana] + 1} in all, more than the "
+        f"{found.payees[ana]} settled",
+    ]
+
+
+def test_a_chain_payment_is_held_to_the_transfers_of_its_transaction(ledger: Ledger) -> None:
+    """The chain reader is a plain function here; on a node it reads the receipt's ERC-20
+    Transfer logs (``contracts.claims.transfers_in_tx``)."""
+    script = closed()
+    found = settlement_of(campaign_of(script))
+    ana = script.id("ana")
+    script.propose(found.sha256, found.payees, 1000)
+    script.settle(found.sha256, total=1000, lines=len(found.lines))
+    amount = found.payees[ana]
+    line = {"member": ana, "amount": amount, "to": TO}
+    pay(script, [line], rail="eth", tx=TX, token=TOKEN, decimals=6)
+    script.flush(ledger)
+    exact = {(TOKEN, TX): [(TO.lower(), amount * 10**4)]}
+    assert check_payments(ledger.store, lambda token, tx: exact[(token, tx)]) == (1, [])
+    short = {(TOKEN, TX): [(TO, amount * 10**4 - 1)]}
+    _, failures = check_payments(ledger.store, lambda token, tx: short[(token, tx)])
+    assert [f.detail for f in failures] == [
+        f"campaign summer-26: tx {TX} transfers {amount * 10**4 - 1} of token {TOKEN} to {TO}, "
+        f"the payment records {amount * 10**4}"
+    ]

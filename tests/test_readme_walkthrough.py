@@ -1,0 +1,56 @@
+"""The README walk-through, pasted into bash as a newcomer would, on a fresh directory.
+
+The commands are taken from the README's first ``sh`` block after "## Walk-through"; only
+the HTTP port is changed (to a free one). The test checks the refusals the walk-through
+announces and that the payouts end paid in full.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def walkthrough() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Walk-through", 1)[1]
+    found = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert found is not None, "the README has a walk-through block"
+    return found.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    port = str(free_port())
+    script = walkthrough().replace("8001", port)
+    (tmp_path / ".venv").symlink_to((ROOT / ".venv").resolve())
+    (tmp_path / "var").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COCRED_")}
+    env["PYTHONPATH"] = str(ROOT)  # this checkout's code, not an installed one
+    done = subprocess.run(
+        ["bash", "-c", script + "\ncocred payouts status --campaign summer-26 --format json\n"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    refusals = re.findall(r"^error\[(\w+)\]", done.stderr, re.M)
+    assert refusals == ["SelfVote", "InvalidPayoutMethod", "ObjectionWindowOpen"], done.stderr
+    assert "audit passed" in done.stdout, done.stdout + done.stderr
+    assert "ok  6 payments: 2 recorded payments match the settled lines" in done.stdout
+    assert (tmp_path / "payments" / "sepa.xml").exists()
+    assert (tmp_path / "payments-2" / "paypal.csv").exists()
+    status = json.loads(done.stdout[done.stdout.rindex('{\n  "campaign": "summer-26"') :])
+    assert (status["stage"], status["paid"], status["owed"]) == ("settled", 100000, 0)
+    assert '"error":"UnknownCampaign"' in done.stdout
