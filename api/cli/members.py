@@ -9,7 +9,7 @@ takes ``--key`` (the member's key file) and ``--db``; every refusal prints
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -32,8 +32,10 @@ from api.cli.common import (
     run_service,
     services,
 )
-from domain.payout_methods import KINDS, EthMethod, PayoutMethod, PaypalMethod, SepaMethod
 from domain.vocabulary import COMMENT
+
+if TYPE_CHECKING:
+    from domain.payout_methods import PayoutMethod
 
 licence_app = typer.Typer(no_args_is_help=True, help="Grant or revoke a licence on your work.")
 profile_app = typer.Typer(no_args_is_help=True, help="Set or export your private profile.")
@@ -280,6 +282,7 @@ def payout_set(
         str | None, typer.Option(help="Ethereum: your address, EIP-55 checksummed.")
     ] = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Set one payout method (replacing the one of that kind); the others stay."""
     given = [
@@ -291,6 +294,8 @@ def payout_set(
         fail("BadOption", "--sepa-iban needs --holder (the account holder's name)")
     if (holder is not None or bic is not None) and given != ["sepa"]:
         fail("BadOption", "--holder and --bic go with --sepa-iban")
+    from domain.payout_methods import EthMethod, PaypalMethod, SepaMethod
+
     signer = load_key(key)
     method: PayoutMethod = guarded(
         lambda: (
@@ -301,7 +306,7 @@ def payout_set(
             else EthMethod.parse(eth)
         )
     )
-    run_service(db, lambda c: c.update_profile(signer, method=method))
+    run_service(db, lambda c: c.update_profile(signer, method=method), fmt)
 
 
 @payout_app.command("remove")
@@ -309,12 +314,15 @@ def payout_remove(
     key: KeyOption,
     kind: Annotated[str, typer.Argument(help="sepa, paypal or eth.")],
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Remove your payout method of one kind."""
+    from domain.payout_methods import KINDS
+
     if kind not in KINDS:
         fail("BadOption", f"KIND must be one of {', '.join(KINDS)}, got {kind!r}")
     signer = load_key(key)
-    run_service(db, lambda c: c.update_profile(signer, remove=kind))
+    run_service(db, lambda c: c.update_profile(signer, remove=kind), fmt)
 
 
 @profile_app.command("export")

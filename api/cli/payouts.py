@@ -14,16 +14,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from api.bootstrap import Services
 from api.cli.common import (
     CampaignOption,
     DbOption,
     KeyOption,
+    RecordFormat,
+    emit,
     fail,
     guarded,
     load_key,
@@ -37,29 +37,18 @@ from domain.commands import PaymentLine
 from domain.errors import NoProposalError, NotCampaignOwnerError
 from domain.payout_methods import SepaMethod
 from domain.payouts import MAX_PAYEES, PayoutBook
-from domain.services import Receipt
 from domain.vocabulary import ANSWER_OUTCOMES, CHAIN_RAILS, OBJECTION_REASONS, PAYMENT_RAILS
 from ledger.canonical import parse_json
-from projections.exact import major_units
-from projections.export import prepare_settlement
-from projections.payments import payout_status, settled_lines
-from projections.rails import (
-    FILE_NAMES,
-    FILE_RAILS,
-    PAYPAL,
-    SAFE,
-    SEPA,
-    Debtor,
-    RailPlan,
-    paypal_file,
-    plan_csv,
-    plan_document,
-    plan_json,
-    plan_rails,
-    safe_file,
-    sepa_file,
-)
 from projections.state import load_state
+
+if TYPE_CHECKING:
+    from api.bootstrap import Services
+    from domain.services import Receipt
+    from projections.rails import RailPlan
+
+# projections.rails.FILE_RAILS, named here so that `cocred --help` need not import the rails
+# (tests/api/cli/test_startup.py checks the two agree).
+FILE_RAIL_NAMES = ("sepa", "paypal", "safe")
 
 payouts_app = typer.Typer(
     no_args_is_help=True,
@@ -84,8 +73,12 @@ def _text(path: Path | None) -> bytes | None:
 
 
 @payouts_app.command("propose")
-def propose(key: KeyOption, campaign: CampaignOption, db: DbOption = None) -> None:
+def propose(
+    key: KeyOption, campaign: CampaignOption, db: DbOption = None, fmt: RecordFormat = "json"
+) -> None:
     """Publish the payouts of a closed campaign: the export's hash and every payee's amount."""
+    from projections.export import prepare_settlement
+
     signer = load_key(key)
     with services(db) as svc:
         state = guarded(lambda: load_state(svc.ledger.store))
@@ -103,14 +96,15 @@ def propose(key: KeyOption, campaign: CampaignOption, db: DbOption = None) -> No
         )
         proposal = _book(svc, campaign).proposal
     assert proposal is not None
-    print_json(
+    emit(
         receipt.to_json()
         | {
             "export_sha256": settlement.sha256,
             "lines": len(settlement.lines),
             "total": settlement.total,
             "window_ends": proposal.to_json()["window_ends"],
-        }
+        },
+        fmt,
     )
 
 
@@ -120,6 +114,7 @@ def withdraw(
     campaign: CampaignOption,
     reason: Annotated[str, typer.Option(help="Why (a code, [a-z0-9-]).")],
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Withdraw the open proposal (its objections go with it); propose again after."""
     signer = load_key(key)
@@ -128,7 +123,7 @@ def withdraw(
         receipt = guarded(
             lambda: svc.campaigns.withdraw_proposal(signer, campaign, proposal, reason)
         )
-    print_json(receipt.to_json())
+    emit(receipt.to_json(), fmt)
 
 
 @payouts_app.command("object")
@@ -138,6 +133,7 @@ def object_to(
     reason: Annotated[str, typer.Option(help=" | ".join(OBJECTION_REASONS))],
     text: TextOption = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Object to the open proposal (a payee, within its objection window)."""
     signer = load_key(key)
@@ -147,7 +143,7 @@ def object_to(
         receipt = guarded(
             lambda: svc.campaigns.object_to_payouts(signer, campaign, proposal, reason, text=note)
         )
-    print_json(receipt.to_json())
+    emit(receipt.to_json(), fmt)
 
 
 @payouts_app.command("answer")
@@ -158,6 +154,7 @@ def answer(
     outcome: Annotated[str, typer.Option(help=" | ".join(ANSWER_OUTCOMES))],
     text: TextOption = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Answer an objection (once); ``upheld`` means withdrawing and proposing again."""
     signer = load_key(key)
@@ -166,11 +163,13 @@ def answer(
         receipt = guarded(
             lambda: svc.campaigns.answer_objection(signer, campaign, objection, outcome, text=note)
         )
-    print_json(receipt.to_json())
+    emit(receipt.to_json(), fmt)
 
 
 @payouts_app.command("settle")
-def settle(key: KeyOption, campaign: CampaignOption, db: DbOption = None) -> None:
+def settle(
+    key: KeyOption, campaign: CampaignOption, db: DbOption = None, fmt: RecordFormat = "json"
+) -> None:
     """Settle the open proposal once its window has ended and every objection is answered."""
     signer = load_key(key)
     with services(db) as svc:
@@ -182,10 +181,13 @@ def settle(key: KeyOption, campaign: CampaignOption, db: DbOption = None) -> Non
                 signer, campaign, export=proposal.export, lines=len(proposal.payees)
             )
         )
-    print_json(receipt.to_json() | {"export_sha256": proposal.export})
+    emit(receipt.to_json() | {"export_sha256": proposal.export}, fmt)
 
 
 def _brand_plan(svc: Services, signer_actor: str, campaign: str, rails: list[str]) -> RailPlan:
+    from projections.payments import settled_lines
+    from projections.rails import plan_rails
+
     found = guarded(lambda: svc.campaigns.campaign(campaign))
     if signer_actor != found.brand:
         err = NotCampaignOwnerError
@@ -212,7 +214,7 @@ def files(
     campaign: CampaignOption,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write the files.")],
     rails: Annotated[
-        str, typer.Option(help=f"Rails in order of preference, from {','.join(FILE_RAILS)}.")
+        str, typer.Option(help=f"Rails in order of preference, from {','.join(FILE_RAIL_NAMES)}.")
     ] = "sepa,paypal,safe",
     debtor_name: Annotated[
         str | None, typer.Option(help="SEPA: the brand's account holder.")
@@ -230,6 +232,7 @@ def files(
     ] = None,
     token_decimals: Annotated[int, typer.Option(help="Safe: the token's decimals.", min=0)] = 6,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Write the payment files of a settled campaign, one per rail, plus payouts.csv/json.
 
@@ -237,6 +240,20 @@ def files(
     the others are listed as unpaid with the reason, and stay owed. Run it again at any
     time: what was recorded as paid is left out.
     """
+    from projections.rails import (
+        FILE_NAMES,
+        PAYPAL,
+        SAFE,
+        SEPA,
+        Debtor,
+        paypal_file,
+        plan_csv,
+        plan_document,
+        plan_json,
+        safe_file,
+        sepa_file,
+    )
+
     chosen = [r.strip() for r in rails.split(",") if r.strip()]
     signer = load_key(key)
     debtor = None
@@ -276,7 +293,7 @@ def files(
             (out_dir / name).write_bytes(data)
     except OSError as exc:
         fail("ExportRefused", f"cannot write to {out_dir}: {exc.strerror}")
-    print_json(
+    emit(
         {
             "campaign": campaign,
             "files": sorted(str(out_dir / name) for name in written),
@@ -291,7 +308,8 @@ def files(
             "unpaid": [
                 {"member": u.member, "amount": u.amount, "reason": u.reason} for u in plan.unpaid
             ],
-        }
+        },
+        fmt,
     )
 
 
@@ -307,6 +325,7 @@ def record(
     ] = None,
     tx: Annotated[str | None, typer.Option(help="Chain rails: the transaction hash.")] = None,
     db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Record that a rail paid the plan's lines for it (checked against the settlement)."""
     signer = load_key(key)
@@ -339,7 +358,7 @@ def record(
         for start in range(0, len(payments), MAX_PAYEES):
             part = payments[start : start + MAX_PAYEES]
             receipts.append(guarded(partial(pay, part)))
-    print_json(
+    emit(
         {
             "campaign": campaign,
             "rail": rail,
@@ -347,7 +366,8 @@ def record(
             "payees": len(payments),
             "amount": sum(a for _, a, _ in payments),
             "positions": [r.position for r in receipts],
-        }
+        },
+        fmt,
     )
 
 
@@ -358,6 +378,11 @@ def status(
     db: DbOption = None,
 ) -> None:
     """Per payee: settled, paid, owed, and why what is owed is unpaid."""
+    from rich.table import Table
+
+    from projections.exact import major_units
+    from projections.payments import payout_status, settled_lines
+
     if fmt not in ("text", "json"):
         fail("BadFormat", f"--format must be text or json, got {fmt!r}")
     with services(db, create=False) as svc:

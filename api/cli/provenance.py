@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from api.bootstrap import Services
 from api.cli.common import (
     DbOption,
     RecordFormat,
@@ -38,6 +37,7 @@ from ledger.provenance.bundles import MalformedBundleError, ProofBundle, verify_
 from ledger.provenance.note import SignedCheckpoint
 
 if TYPE_CHECKING:  # the audit and the checkpoint store need the database: imported when run
+    from api.bootstrap import Services
     from ledger.provenance.checkpoints import StoredCheckpoint
 
 anchor_app = typer.Typer(no_args_is_help=True, help="Anchor checkpoints on an Ethereum network.")

@@ -81,3 +81,10 @@ def test_a_database_command_does_load_the_database_library(tmp_path: Path) -> No
 
 def test_the_export_help_names_every_export_format() -> None:
     assert EXPORT_FORMATS == FORMATS
+
+
+def test_the_payout_files_help_names_every_file_rail() -> None:
+    from api.cli.payouts import FILE_RAIL_NAMES
+    from projections.rails import FILE_RAILS
+
+    assert FILE_RAIL_NAMES == FILE_RAILS
