@@ -270,9 +270,15 @@ def run_demo(
             highlight=False,
             soft_wrap=True,
         )
+    from dataclasses import replace
+
     from projections.demo_payouts import pay_demo
 
+    before = svc.ledger.size()
     paid = pay_demo(svc.campaigns, summary.campaign, chosen, members)
+    # The summary covers every event the demo wrote, the payouts' included.
+    added = svc.ledger.size() - before
+    summary = replace(summary, events=summary.events + added, last_position=before + added - 1)
     console.print(
         f"payouts: proposal {paid['proposal']} objected to and answered, settled at "
         f"{paid['settled_at']}; paid {paid['paid']['sepa']} by SEPA and "

@@ -125,7 +125,7 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
         "--channel", "web", "--territory", "FR")  # fmt: skip
     as_("ben", "licence revoke", "--licence", f"{remix}/web")
     run("profile set", "--key", key["ben"], "--db", db, "--name", "Benoît", "--email",
-        "ben@example.org", "--payout", "FR76")  # fmt: skip
+        "ben@example.org")  # fmt: skip
     assert run("profile export", "--key", key["ben"], "--db", db)["profile"]["display_name"] == (
         "Benoît"
     )
