@@ -57,6 +57,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "LedgerKeyMissing": 503,  # a server always has its key; only a read-only CLI lacks one
     # HTTP-level refusals (api.http.errors.ApiError) and signed requests
     "InvalidRequest": 422,
+    "InvalidPageQuery": 422,  # a web page's ?page= or ?q= that is not one
     "UnexpectedEventType": 422,
     "Unauthenticated": 401,
     "BadRequestSignature": 401,

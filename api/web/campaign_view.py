@@ -150,23 +150,31 @@ class LicenceRow:
     reuses: int
 
 
+TOP = 20  # rows of each growing list shown on the campaign page; the rest are paged
+
+
 @dataclass(frozen=True)
 class CampaignPage:
+    """The campaign page: the top ``TOP`` of every growing list, with each list's total
+    (``totals``) and the list pages (``api.web.lists_view``) linked for the rest."""
+
     campaign: CampaignState
     brand_label: str
     pool: int
-    payees: list[Payee]
+    payees: list[Payee]  # the top TOP
+    payee_count: int
     unpaid: int  # members in the campaign who earn nothing
-    paid: int  # sum of the payees' amounts
+    paid: int  # sum of every payee's amount
     chart: BarChart
     counts: dict[str, int]
-    moderation: list[dict[str, Any]]
-    pending: list[dict[str, Any]]
+    moderation: list[dict[str, Any]]  # the latest TOP decisions, newest first
+    pending: list[dict[str, Any]]  # the first TOP not reviewed yet, oldest first
     blocked: list[dict[str, Any]]
     licences: list[LicenceRow]
-    reuses: list[dict[str, Any]]
+    reuses: list[dict[str, Any]]  # the latest TOP, newest first
     export_sha256: str
     settled: dict[str, Any] | None
+    totals: dict[str, int] = field(default_factory=dict)
     formats: tuple[str, ...] = FORMATS
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -229,17 +237,36 @@ def campaign_page(
     labels: Labels,
     *,
     link: Callable[[str], str],
+    top: int = TOP,
 ) -> CampaignPage:
-    """Leaderboard and chart, moderation, licences and reuses, export hash of one campaign."""
+    """Leaderboard and chart, moderation, licences and reuses, export hash of one campaign.
+
+    Every growing list is cut to its first ``top`` rows; only the members those rows name
+    are looked up (a profile read each), so the page costs the same at any campaign size.
+    """
     row, standings = leaderboard(projector, state.id)
     works = state.contributions
-    everyone = sorted(
-        {s.member for s in standings}
-        | {a for w in works.values() for a, _ in w.authors}
-        | set(state.members)
-    )
-    names = labels(everyone)
     pool = row["pool"] + row["funded"]
+    paying = [s for s in standings if s.amount > 0]
+    shown = paying[:top]
+    decisions = list(reversed(state.moderation[-top:])) if top else []
+    open_works = sorted((w for w in works.values() if w.status == "open"), key=lambda w: w.position)
+    blocked_members = sorted(
+        (m for m in state.members.values() if m.blocked_at is not None),
+        key=lambda m: m.blocked_at or 0,
+    )
+    reused = list(reversed(state.reuses[-top:])) if top else []
+    licensed = {grant.contribution for grant in state.grants.values()}
+    people = (
+        {state.brand}
+        | {s.member for s in shown}
+        | {a for m in decisions for a in works[m.contribution].author_ids}
+        | {a for w in open_works[:top] for a in w.author_ids}
+        | {m.id for m in blocked_members[:top]}
+        | {a for r in reused for a in works[r.contribution].author_ids}
+        | {a for cid in licensed for a in works[cid].author_ids}
+    )
+    names = labels(sorted(people))
     payees = [
         Payee(
             s.rank,
@@ -250,20 +277,18 @@ def campaign_page(
             s.amount,
             s.capped,
         )
-        for s in standings
-        if s.amount > 0
+        for s in shown
     ]
     chart = bar_chart(
-        [BarInput(p.label, p.amount, link(p.member)) for p in payees],
+        [BarInput(p.label, p.amount, link(p.member)) for p in payees]
+        + [BarInput("", s.amount, "") for s in paying[top:]],
         pool,
         lambda amount: money(amount, state.currency),
     )
     statuses = {"open": 0, "accepted": 0, "rejected": 0, "removed": 0}
     for work in works.values():
         statuses[work.status] = statuses.get(work.status, 0) + 1
-    times = event_times(
-        store, [m.position for m in state.moderation] + [r.position for r in state.reuses]
-    )
+    times = event_times(store, [m.position for m in decisions] + [r.position for r in reused])
 
     def work_of(cid: str) -> dict[str, Any]:
         work = works[cid]
@@ -282,13 +307,9 @@ def campaign_page(
             "reason": m.reason,
             **{"work": work_of(m.contribution)},
         }
-        for m in state.moderation
+        for m in decisions
     ]
-    pending = [
-        {"position": w.position, "work": work_of(w.id)}
-        for w in sorted(works.values(), key=lambda w: w.position)
-        if w.status == "open"
-    ]
+    pending = [{"position": w.position, "work": work_of(w.id)} for w in open_works[:top]]
     blocked = [
         {
             "member": m.id,
@@ -296,8 +317,7 @@ def campaign_page(
             "reason": m.block_reason or "",
             "position": m.blocked_at,
         }
-        for m in sorted(state.members.values(), key=lambda m: m.blocked_at or 0)
-        if m.blocked_at is not None
+        for m in blocked_members[:top]
     ]
     reuses = [
         {
@@ -309,7 +329,7 @@ def campaign_page(
             "distinct": r.distinct,
             "work": work_of(r.contribution),
         }
-        for r in state.reuses
+        for r in reused
     ]
     today = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     settlement = settlement_of(state)
@@ -326,8 +346,9 @@ def campaign_page(
         brand_label=names.get(state.brand, state.brand),
         pool=pool,
         payees=payees,
-        unpaid=len(standings) - len(payees),
-        paid=sum(p.amount for p in payees),
+        payee_count=len(paying),
+        unpaid=len(standings) - len(paying),
+        paid=sum(s.amount for s in paying),
         chart=chart,
         counts=statuses,
         moderation=moderation,
@@ -337,5 +358,13 @@ def campaign_page(
         reuses=reuses,
         export_sha256=settlement.sha256,
         settled=settled,
+        totals={
+            "moderation": len(state.moderation),
+            "pending": len(open_works),
+            "blocked": len(blocked_members),
+            "reuses": len(state.reuses),
+            "members": len(state.members),
+            "works": len(works),
+        },
         labels=names,
     )

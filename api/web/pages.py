@@ -6,7 +6,13 @@
   ``static/export.js``, the key never leaves it) and a public preview;
 - ``/people/{actor}``: a contributor's timeline, works with their lineage graphs,
   every cent of their earnings explained, proof bundles to download;
+- ``/c/{campaign}/{list}``: one of its long lists (``api.web.lists_view``), paged, searchable;
 - ``/audit``: checkpoints, anchors, the latest recorded audit, the verifier key.
+
+Lists are paged with ``?page=`` (and searched with ``?q=``); a value that is not one is the
+typed ``InvalidPageQuery`` error page (``api.web.paging``). Pages that depend only on the log
+carry an ETag of the log position and the query, and a matching ``If-None-Match`` is a 304
+built from nothing but the log's size (``api.http.caching``).
 
 Routes parse, call one builder (``api.web.campaign_view``, ``api.web.person_view``) over
 the shared read side (``reads_of``) and render. Unknown campaigns and members get
@@ -15,13 +21,16 @@ an HTML 404 page with the sentence; no page is in the OpenAPI schema.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from api.http.caching import IMMUTABLE, SHORT, matches, not_modified, request_etag, stamp
 from api.http.deps import reads_of, services_of
 from api.web.campaign_view import (
     campaign_cards,
@@ -33,6 +42,8 @@ from api.web.campaign_view import (
     short_fraction,
     when,
 )
+from api.web.lists_view import list_page
+from api.web.paging import page_number, search_text
 from api.web.payouts_view import payout_panel
 from api.web.person_view import person_page
 from api.web.svg import percent
@@ -87,35 +98,55 @@ def error_page(request: Request, status: int, code: str, sentence: str) -> HTMLR
     return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
 
+def _cached(request: Request, build: Callable[[], Response], *parts: object) -> Response:
+    """``build()`` stamped with the ETag of the log's size and the request's query (and
+    ``parts``), or a 304 without building when ``If-None-Match`` already names it."""
+    tag = request_etag(request, reads_of(request).services.ledger.store.size(), *parts)
+    if matches(request, tag):
+        return not_modified(tag)
+    response = build()
+    return stamp(response, tag if response.status_code == 200 else None)
+
+
 @router.get("/", response_class=HTMLResponse)
-def show_home(request: Request) -> HTMLResponse:
+def show_home(request: Request) -> Response:
     """Every campaign, newest first, and the auditor page."""
-    with reads_of(request).reading() as state:
-        cards = campaign_cards(state.campaigns.values())
-    return _page(request, "home.html", cards=cards, title=None)
+
+    def build() -> Response:
+        with reads_of(request).reading() as state:
+            cards = campaign_cards(state.campaigns.values())
+        return _page(request, "home.html", cards=cards, title=None)
+
+    return _cached(request, build)
 
 
 @router.get("/c/{campaign}", response_class=HTMLResponse)
-def show_campaign(request: Request, campaign: str) -> HTMLResponse:
-    """A campaign: leaderboard and chart, moderation, licences and reuses, exports."""
-    reads = reads_of(request)
-    try:
-        with reads.reading() as state:
-            found = state.campaign(campaign)
-            view = campaign_page(
-                reads.projector(),
-                found,
-                reads.services.ledger.store,
-                services_of(request).campaigns.labels,
-                link=lambda member: person_url(member, campaign),
-            )
-    except UnknownCampaignError as exc:
-        return not_found(request, exc.detail)
-    book = services_of(request).campaigns.payout_book(campaign)
-    return _page(
-        request, "campaign.html", view=view, c=found, title=found.title,
-        payouts=payout_panel(book),
-    )  # fmt: skip
+def show_campaign(request: Request, campaign: str) -> Response:
+    """A campaign: the top of its leaderboard and chart, moderation, licences and reuses,
+    exports; each long list links to its own paged page."""
+
+    def build() -> Response:
+        reads = reads_of(request)
+        try:
+            with reads.reading() as state:
+                found = state.campaign(campaign)
+                view = campaign_page(
+                    reads.projector(),
+                    found,
+                    reads.services.ledger.store,
+                    services_of(request).campaigns.labels,
+                    link=lambda member: person_url(member, campaign),
+                )
+        except UnknownCampaignError as exc:
+            return not_found(request, exc.detail)
+        book = services_of(request).campaigns.payout_book(campaign)
+        return _page(
+            request, "campaign.html", view=view, c=found, title=found.title,
+            payouts=payout_panel(book),
+        )  # fmt: skip
+
+    # A licence's status ("expired", "not started") moves with the day, not only the log.
+    return _cached(request, build, datetime.now(UTC).date())
 
 
 @router.get("/c/{campaign}/preview.{fmt}")
@@ -125,7 +156,8 @@ def show_preview(request: Request, campaign: str, fmt: str) -> Response:
         return not_found(request, f"no preview in format {fmt!r}: use json or csv")
     try:
         with reads_of(request).reading() as state:
-            settlement = settlement_of(state.campaign(campaign))
+            found = state.campaign(campaign)
+            settlement, settled = settlement_of(found), found.settled is not None
     except UnknownCampaignError as exc:
         return not_found(request, exc.detail)
     if fmt == "json":
@@ -133,9 +165,41 @@ def show_preview(request: Request, campaign: str, fmt: str) -> Response:
     else:
         body, media = render(settlement, "csv"), "text/csv; charset=utf-8"
     name = f"{campaign}-payouts-preview.{fmt}"
-    return Response(
+    response = Response(
         body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+    # Once settled, the export is the one the log recorded: it never changes again.
+    return stamp(response, None, IMMUTABLE if settled else SHORT)
+
+
+@router.get("/c/{campaign}/{name}", response_class=HTMLResponse)
+def show_list(
+    request: Request, campaign: str, name: str, page: str | None = None, q: str | None = None
+) -> Response:
+    """One of a campaign's long lists (payees, decisions, queue, members, works, reuses),
+    a page at a time, searched by ``q``. Raises ``InvalidPageQuery`` for a bad page or list."""
+    number, query = page_number(page), search_text(q)
+
+    def build() -> Response:
+        reads = reads_of(request)
+        try:
+            with reads.reading() as state:
+                found = state.campaign(campaign)
+                view = list_page(
+                    reads.projector(),
+                    found,
+                    services_of(request).campaigns.labels,
+                    name,
+                    number=number,
+                    query=query,
+                    to=lambda member: person_url(member, campaign),
+                )
+        except UnknownCampaignError as exc:
+            return not_found(request, exc.detail)
+        title = f"{view.title} · {found.title}"
+        return _page(request, "list.html", view=view, c=found, title=title)
+
+    return _cached(request, build)
 
 
 @router.get("/people/{actor}", response_class=HTMLResponse)
@@ -143,9 +207,21 @@ def show_person(
     request: Request,
     actor: str,
     campaign: str | None = None,
-    page: int = Query(1, ge=1),
+    page: str | None = None,
+    works: str | None = None,
+) -> Response:
+    """A contributor's works (their own first, paged by ``works``), lineage graphs, earnings
+    and timeline (paged by ``page``) in one of their campaigns.
+
+    Raises ``InvalidPageQuery`` for a page that is not one.
+    """
+    number, works_number = page_number(page), page_number(works, "works")
+    return _cached(request, lambda: _person(request, actor, campaign, number, works_number))
+
+
+def _person(
+    request: Request, actor: str, campaign: str | None, page: int, works: int
 ) -> HTMLResponse:
-    """A contributor's timeline, lineage graphs and earnings in one of their campaigns."""
     reads = reads_of(request)
     services = services_of(request)
     with reads.reading() as state:
@@ -173,6 +249,7 @@ def show_person(
                 services.campaigns.labels,
                 campaigns=[(c.id, c.title) for c in theirs],
                 page=page,
+                works_page=works,
                 link=lambda member: person_url(member, chosen.id),
             )
         except UnknownMemberError as exc:
@@ -185,15 +262,20 @@ def show_person(
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def show_audit(request: Request, page: int = Query(1, ge=1)) -> HTMLResponse:
-    """Checkpoints (newest first, paged) and how far they lag the log, anchors, the audit, key."""
+def show_audit(request: Request, page: str | None = None) -> HTMLResponse:
+    """Checkpoints (newest first, paged) and how far they lag the log, anchors, the audit, key.
+
+    Raises ``InvalidPageQuery`` for a page that is not one. Not ETagged: checkpoints,
+    anchors and audits are recorded beside the log, not in it.
+    """
+    number = page_number(page)
     reads = reads_of(request)
     provenance = services_of(request).provenance
     lag = provenance.checkpoints.lag()
     stored = list(reversed(provenance.checkpoints.all()))
     pages = max(1, -(-len(stored) // CHECKPOINTS_PAGE))
-    page = min(page, pages)
-    shown = stored[(page - 1) * CHECKPOINTS_PAGE : page * CHECKPOINTS_PAGE]
+    at = min(number, pages)
+    shown = stored[(at - 1) * CHECKPOINTS_PAGE : at * CHECKPOINTS_PAGE]
     identity = provenance.identity
     return _page(
         request,
@@ -202,7 +284,7 @@ def show_audit(request: Request, page: int = Query(1, ge=1)) -> HTMLResponse:
         checkpoints=shown,
         checkpoint_count=len(stored),
         lag=lag,
-        page=page,
+        page=at,
         pages=pages,
         anchors=provenance.anchors(),
         audit=reads.audits.latest(),

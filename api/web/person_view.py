@@ -5,6 +5,11 @@ Built from the caught-up read models (``projections.queries.attribution`` and
 ``lineage``, ``projections.explain.explain`` on the live campaign state) and the
 log store (the member's own signed events, and the times of the brand's acts on
 their work). Raises ``UnknownMemberError`` for a member with no part in the campaign.
+
+Works are paged (``WORKS_PAGE`` a page, the ones they signed first, then the ones they
+co-authored, each in log order), and only the works on the page get a lineage, read
+through an in-process LRU keyed by (campaign, contribution, log position): a lineage
+only changes when the log moves, and a top earner's page no longer reads hundreds.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from api.web.campaign_view import Labels
+from api.web.paging import Page, link, paginate
 from api.web.svg import (
     GraphEdge,
     GraphLayout,
@@ -35,6 +42,8 @@ from projections.projector import Projector
 from projections.queries import attribution, lineage
 
 TIMELINE_PAGE = 200
+WORKS_PAGE = 10
+LINEAGES_CACHED = 4096
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ class PersonPage:
     timeline_page: int
     timeline_pages: int
     works: list[Work]
+    works_page: Page[str]
     own: frozenset[str]
     labels: dict[str, str]
 
@@ -162,6 +172,13 @@ def _relatives(
     return rows
 
 
+def _with(url: str, fragment: str = "", **params: object) -> str:
+    """``url`` (which may carry ``?campaign=``) with ``params`` added."""
+    path, _, query = url.partition("?")
+    kept = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+    return link(path, fragment, **kept, **params)
+
+
 def _groups(explanation: Explanation, state: CampaignState) -> list[ItemGroup]:
     grouped: dict[str, list[Item]] = {}
     for item in explanation.items:
@@ -181,6 +198,14 @@ def _groups(explanation: Explanation, state: CampaignState) -> list[ItemGroup]:
     )
 
 
+@lru_cache(maxsize=LINEAGES_CACHED)
+def _cached_lineage(
+    projector: Projector, campaign: str, contribution: str, position: int
+) -> dict[str, Any]:
+    # ``position`` is part of the key only: the projector is caught up to it.
+    return lineage(projector, campaign, contribution)
+
+
 def person_page(
     projector: Projector,
     state: CampaignState,
@@ -191,19 +216,33 @@ def person_page(
     *,
     campaigns: list[tuple[str, str]],
     page: int,
+    works_page: int = 1,
     link: Callable[[str], str],
 ) -> PersonPage:
     """A member's timeline, works with lineage graphs, and earnings in one campaign.
 
-    Raises ``UnknownMemberError`` when the member has no part in the campaign.
+    Raises ``UnknownMemberError`` when the member has no part in the campaign, and
+    ``InvalidPageQuery`` for a ``works_page`` past their last.
     """
     record = attribution(projector, state.id, member)
     explanation = explain(state, member, as_of)
-    lineages = {
-        c["contribution"]: lineage(projector, state.id, c["contribution"])
-        for c in record["contributions"]
-    }
     works = state.contributions
+    ordered = sorted(
+        record["contributions"],
+        key=lambda c: (works[c["contribution"]].signer != member, c["position"]),
+    )
+    where = link(member).partition("#")[0]
+    works_at = paginate(
+        [c["contribution"] for c in ordered],
+        works_page,
+        lambda n: _with(where, works=n, fragment="works"),
+        size=WORKS_PAGE,
+        name="works",
+    )
+    shown = set(works_at.items)
+    lineages = {
+        cid: _cached_lineage(projector, state.id, cid, projector.position()) for cid in shown
+    }
     records = store.read_actor(member)
     people = {member, state.brand}
     for event in records:  # the authors of every work the member voted on
@@ -222,8 +261,10 @@ def person_page(
     pages = max(1, -(-len(entries) // TIMELINE_PAGE))
     page = min(max(1, page), pages)
     own = []
-    for c in record["contributions"]:
+    for c in ordered:
         cid = c["contribution"]
+        if cid not in shown:
+            continue
         found = lineages[cid]
         own.append(
             Work(
@@ -259,6 +300,7 @@ def person_page(
         timeline_page=page,
         timeline_pages=pages,
         works=own,
+        works_page=works_at,
         own=frozenset(w.id for w in own),
         labels=names,
     )

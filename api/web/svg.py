@@ -126,11 +126,14 @@ def lineage_layout(
     descendants: Sequence[GraphNode],
     edges: Iterable[GraphEdge],
     *,
-    max_depth: int = 3,
+    max_depth: int = 2,
     max_per_layer: int = 5,
 ) -> GraphLayout:
-    """Place the contribution, its ancestors and descendants, and the edges between them.
+    """Place the contribution, its ancestors and descendants (``max_depth`` generations
+    each way, ``max_per_layer`` a row), and the edges between them.
 
+    What does not fit is counted on an ``n more`` node at the end of its row, which links
+    on to the page of a work drawn in that row, whose own graph goes further.
     ``edges`` may name nodes outside the three lists (a remix's other sources):
     those edges are not drawn.
     """
@@ -165,6 +168,28 @@ def lineage_layout(
             rows[at] = ordered
             for i, cid in enumerate(ordered):
                 slot[cid] = i - (len(ordered) - 1) / 2
+    for at, row in rows.items():
+        if not at or not row:
+            continue
+        deeper = sum(1 for d in layer.values() if abs(d) > max_depth and (d < 0) == (at < 0))
+        left = len(by_layer.get(at, [])) - len(row) + (deeper if abs(at) == max_depth else 0)
+        if left and len(row) >= max_per_layer:
+            if max_per_layer == 1:
+                continue  # no room for the count: ``hidden`` still says it
+            row.pop()  # its slot goes to the count, which names it too
+            left += 1
+        if left:
+            more = GraphNode(
+                f"more:{at}",
+                -1,
+                f"{left} more",
+                "open a work to go on",
+                "more",
+                next((nodes[c].href for c in row if nodes[c].href), None),
+                f"{left} more work(s) of this lineage: open a work of this row to see them",
+            )
+            nodes[more.id] = more
+            row.append(more.id)
     shown = {cid for row in rows.values() for cid in row}
     widest = max(len(row) for row in rows.values())
     width = 2 * PAD + widest * NODE_W + (widest - 1) * GAP_X
@@ -212,6 +237,7 @@ def lineage_layout(
                 bool(muted),
             )
         )
+    # ``n more`` nodes are both in ``nodes`` and drawn: the difference counts real works.
     return GraphLayout(width, height, tuple(placed.values()), tuple(drawn), len(nodes) - len(shown))
 
 

@@ -49,7 +49,8 @@ def test_the_campaign_page_charts_shares_that_add_up_to_the_pool(page: Any) -> N
     page.goto(f"/c/{CAMPAIGN}")
     assert cents(page.locator("#pool").inner_text()) == POOL
     amounts = [cents(t) for t in page.locator("#payouts tbody td.amount").all_inner_texts()]
-    assert len(amounts) > 10 and sum(amounts) == POOL
+    # The top 20 are shown; the total row sums every payee, and the list pages show the rest.
+    assert 10 < len(amounts) <= 20 and sum(amounts) <= POOL
     assert amounts == sorted(amounts, reverse=True)
     assert cents(page.locator("#paid-total").inner_text()) == POOL
     assert page.locator("#sum-check").inner_text().startswith("✓ The payouts add up to the pool")

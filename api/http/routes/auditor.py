@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
+from api.http.caching import IMMUTABLE
 from api.http.deps import MAX_POSITION, errors, limit_query, page_limit, reads_of, services_of
 from api.http.errors import ApiError
 from api.http.schemas import (
@@ -67,11 +68,14 @@ def read_log(
 
 
 @router.get("/events/{position}", response_model=LoggedEvent, responses=errors(404))
-def read_event(request: Request, position: int = Path(ge=0, le=MAX_POSITION)) -> LoggedEvent:
-    """The event at ``position``."""
+def read_event(
+    request: Request, response: Response, position: int = Path(ge=0, le=MAX_POSITION)
+) -> LoggedEvent:
+    """The event at ``position`` (immutable once stored: cached for a year)."""
     record = services_of(request).ledger.store.get(position)
     if record is None:
         raise NotFoundError(f"no event at position {position}", position=position)
+    response.headers["Cache-Control"] = IMMUTABLE
     return _event(record)
 
 
@@ -109,9 +113,11 @@ def latest_checkpoint(request: Request) -> LatestCheckpointOut:
 
 @router.get("/proofs/inclusion", response_model=ProofOut, responses=errors(404))
 def inclusion_proof(
-    request: Request, position: int = Query(ge=0), size: int = Query(ge=1)
+    request: Request, response: Response, position: int = Query(ge=0), size: int = Query(ge=1)
 ) -> ProofOut:
-    """Proof that the event at ``position`` is leaf ``position`` of the tree of ``size``."""
+    """Proof that the event at ``position`` is leaf ``position`` of the tree of ``size``
+    (a fixed tree size never changes: cached for a year)."""
+    response.headers["Cache-Control"] = IMMUTABLE
     tree = services_of(request).provenance.tree
     tree.catch_up()
     if position >= size:
@@ -120,8 +126,12 @@ def inclusion_proof(
 
 
 @router.get("/proofs/consistency", response_model=ProofOut, responses=errors(404))
-def consistency_proof(request: Request, old: int = Query(ge=0), new: int = Query(ge=1)) -> ProofOut:
-    """Proof that the tree of ``old`` leaves is a prefix of the tree of ``new``."""
+def consistency_proof(
+    request: Request, response: Response, old: int = Query(ge=0), new: int = Query(ge=1)
+) -> ProofOut:
+    """Proof that the tree of ``old`` leaves is a prefix of the tree of ``new`` (fixed sizes:
+    cached for a year)."""
+    response.headers["Cache-Control"] = IMMUTABLE
     tree = services_of(request).provenance.tree
     tree.catch_up()
     if old > new:

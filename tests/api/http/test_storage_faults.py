@@ -99,6 +99,7 @@ def test_every_get_route_answers_503_storage_unavailable_when_the_database_is_go
         "position": "0",
         "sha256": site.sha or "0" * 64,
         "fmt": "json",
+        "name": "members",  # a campaign's list page, /c/{campaign}/{name}
     }
     queries = {
         "/proofs/inclusion": "position=0&size=1",
@@ -132,7 +133,10 @@ def test_every_get_route_answers_503_storage_unavailable_when_the_database_is_go
     assert client.get("/ledger-key").status_code == 200  # from memory, as said above
     page = client.get(f"/c/{demo.campaign}")
     assert page.headers["content-type"].startswith("text/html")
-    assert "Database unavailable" in page.text and "try again later" in page.text
+    # The page reads the log's size first (its ETag), so the store's own typed sentence
+    # ("PostgreSQL read failed: …") is what it says.
+    assert "Database unavailable" in page.text and 'data-error="StorageUnavailable"' in page.text
+    assert "read failed" in page.text
     body = client.get(f"/campaigns/{demo.campaign}/payouts").json()
     assert body["error"] == "StorageUnavailable"
     assert body["detail"].startswith("the database is unavailable (")

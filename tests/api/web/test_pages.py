@@ -391,7 +391,9 @@ def test_the_lineage_layout_leaves_out_and_counts_what_does_not_fit() -> None:
     grandchild = _node("g", 20)
     edges = [GraphEdge("*", k.id, "20%") for k in children] + [GraphEdge("k0", "g", "20%")]
     layout = lineage_layout(focus, [], [*children, grandchild], edges, max_depth=1, max_per_layer=5)
-    assert len(layout.nodes) == 6 and layout.hidden == 4
+    # k0..k3 drawn, and "5 more" in the fifth slot: k4..k7, and g a generation too deep.
+    assert len(layout.nodes) == 6 and layout.hidden == 5
+    assert [n.node.title for n in layout.nodes if n.node.id == "more:1"] == ["5 more"]
     assert all(n.x >= 0 and n.x + n.w <= layout.width for n in layout.nodes)
 
 

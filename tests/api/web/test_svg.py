@@ -94,7 +94,11 @@ def test_any_lineage_is_laid_out_and_every_drawn_edge_joins_two_drawn_nodes(
     placed = {n.node.id: n for n in layout.nodes}
     assert focus.id in placed and placed[focus.id].role == "focus"
     assert len(placed) == len(layout.nodes)  # each node drawn once
-    assert len(placed) + layout.hidden == 1 + len(ancestors) + len(descendants)
+    counts = {k: n for k, n in placed.items() if k.startswith("more:")}
+    assert len(placed) - len(counts) + layout.hidden == 1 + len(ancestors) + len(descendants)
+    # What is not drawn is counted on the rows' "n more" nodes (when a row has room for one).
+    if per_layer > 1:
+        assert sum(int(n.node.title.split()[0]) for n in counts.values()) == layout.hidden
     rows: dict[int, list[int]] = {}
     for n in layout.nodes:
         assert n.x >= 0 and n.x + n.w <= layout.width
@@ -129,5 +133,8 @@ def test_a_neighbour_left_out_of_its_full_layer_does_not_break_the_layout() -> N
 
     layout = lineage_layout(focus, [], [*children, grandchild], edges)
 
-    assert {n.node.id for n in layout.nodes} == {"*", "k0", "k1", "k2", "k3", "k4", "g"}
-    assert layout.hidden == 1 and len(layout.edges) == 5  # k5 -> g has no drawn parent
+    # The fifth slot of the full row goes to "2 more" (k4 and k5), which links on.
+    assert {n.node.id for n in layout.nodes} == {"*", "k0", "k1", "k2", "k3", "more:1", "g"}
+    assert layout.hidden == 2 and len(layout.edges) == 4  # k5 -> g has no drawn parent
+    more = next(n for n in layout.nodes if n.node.id == "more:1")
+    assert more.node.title == "2 more" and more.role == "descendant"
