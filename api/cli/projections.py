@@ -2,7 +2,7 @@
 
 ``cocred project [--follow] [--rebuild]`` · ``cocred shares --campaign ID`` ·
 ``cocred explain --campaign ID --member M [--format text|json]`` ·
-``cocred export payouts --campaign ID --format csv|json|safe-csv|paypal-csv|canonical
+``cocred export payouts --campaign ID --file-format csv|json|safe-csv|paypal-csv|canonical
 --out FILE [--key BRAND.key]``. ``register(app)`` adds them to the main app;
 ``python -m api.cli.projections`` runs them on their own (the follower process).
 """
@@ -23,6 +23,7 @@ import typer
 from api.cli.common import (
     CampaignOption,
     DbOption,
+    RecordFormat,
     ReportFormat,
     check_format,
     emit,
@@ -236,7 +237,9 @@ export_app = typer.Typer(no_args_is_help=True, help="Export payouts (and settle 
 def export_payouts(
     campaign: CampaignOption,
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the export.")],
-    fmt: Annotated[str, typer.Option("--format", help=" | ".join(EXPORT_FORMATS))] = "csv",
+    file_format: Annotated[
+        str, typer.Option("--file-format", help="The file's format: " + " | ".join(EXPORT_FORMATS))
+    ] = "csv",
     key: Annotated[
         Path | None,
         typer.Option(
@@ -250,8 +253,20 @@ def export_payouts(
         typer.Option(help="safe-csv: the ERC-20 token to pay with (default: native coin)."),
     ] = None,
     db: DbOption = None,
+    output: RecordFormat = "json",
 ) -> None:
-    """Compute the payouts from the log, write them in a format, and (with --key) settle."""
+    """Compute the payouts from the log, write them in a format, and (with --key) settle.
+
+    ``--file-format`` is the file's format; ``--format`` is what every command takes, the
+    output convention (the summary printed: json or text).
+    """
+    if output in EXPORT_FORMATS and output != "json":
+        fail(
+            "BadFormat",
+            f"--format is the output (text or json); the file's format is --file-format {output}",
+        )
+    check_format(output)
+    fmt = file_format
     from projections.export import (
         FORMATS,
         prepare_settlement,
@@ -262,7 +277,7 @@ def export_payouts(
     from projections.state import load_state
 
     if fmt not in FORMATS:
-        fail("BadFormat", f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        fail("BadFormat", f"--file-format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     signer = checked(lambda: SigningKey.load(key)) if key else None
     with services(db) as svc:
         log = checked(lambda: load_state(svc.ledger.store))
@@ -296,7 +311,7 @@ def export_payouts(
         "export_sha256": settlement.sha256,
         "settled_at": position,
     }
-    print_json(summary)
+    emit(summary, output)
 
 
 def register(app: typer.Typer) -> None:

@@ -184,6 +184,16 @@ def test_json_is_utf8_not_escaped(tmp_path: Path) -> None:
     assert json.loads(cut)["note"].startswith("cocred.ledger/")
 
 
+def test_export_payouts_says_where_the_file_format_went(tmp_path: Path) -> None:
+    refused = cocred("export", "payouts", "--campaign", "camp", "--out", str(tmp_path / "p.csv"),
+                     "--format", "csv", code=1)  # fmt: skip
+    assert refused.stderr.strip() == (
+        "error[BadFormat]: --format is the output (text or json); the file's format is "
+        "--file-format csv"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_record_prints_field_lines_with_format_text(tmp_path: Path) -> None:
     key = tmp_path / "a.key"
     made = cocred("keys", "new", "--out", str(key), "--format", "text").stdout.splitlines()

@@ -108,7 +108,7 @@ def test_an_export_without_a_key_is_a_preview(db: str, camp: Script, tmp_path: P
             "payouts",
             "--campaign",
             "summer-26",
-            "--format",
+            "--file-format",
             "csv",
             "--out",
             str(out),
@@ -128,7 +128,7 @@ def test_the_brand_settles_once_and_the_log_holds_the_exports_hash(
     key = tmp_path / "brand.key"
     camp.brand.key.save(key)
     out = tmp_path / "payouts.json"
-    args = ["export", "payouts", "--campaign", "summer-26", "--format", "canonical"]
+    args = ["export", "payouts", "--campaign", "summer-26", "--file-format", "canonical"]
     early = cocred(*args, "--out", str(out), "--key", str(key), "--db", db, code=1)
     assert early.stderr.strip() == (
         "error[CampaignNotClosed]: campaign summer-26 is still open: payouts are settled after "
@@ -163,7 +163,7 @@ def test_payment_files_take_payout_handles_from_the_profile_store(
     db: str, camp: Script, tmp_path: Path
 ) -> None:
     out = tmp_path / "paypal.csv"
-    args = ["export", "payouts", "--campaign", "summer-26", "--format", "paypal-csv"]
+    args = ["export", "payouts", "--campaign", "summer-26", "--file-format", "paypal-csv"]
     missing = cocred(*args, "--out", str(out), "--db", db, code=1)
     assert missing.stderr.startswith(
         "error[MissingPayoutHandle]: paypal-csv: 2 payee(s) have no payout handle in the "
@@ -195,7 +195,7 @@ def test_bad_requests_are_refused_with_a_sentence(db: str, camp: Script, tmp_pat
         "payouts",
         "--campaign",
         "summer-26",
-        "--format",
+        "--file-format",
         "xlsx",
         "--out",
         str(tmp_path / "x"),
@@ -204,6 +204,6 @@ def test_bad_requests_are_refused_with_a_sentence(db: str, camp: Script, tmp_pat
         code=1,
     )
     assert bad.stderr.strip() == (
-        "error[BadFormat]: --format must be one of csv, json, safe-csv, paypal-csv, canonical, "
-        "got 'xlsx'"
+        "error[BadFormat]: --file-format must be one of csv, json, safe-csv, paypal-csv, "
+        "canonical, got 'xlsx'"
     )
