@@ -249,4 +249,7 @@ def test_demo_builds_a_deterministic_campaign_and_picks_a_free_seed(tmp_path: Pa
         "error[DuplicateCampaign]: campaign id demo-1 is already taken: the demo for seed 1 is "
         "in this database already (use another seed or a fresh database)"
     )
-    assert cocred("verify", "--db", db).stdout.startswith(f"verified {second['positions'][1] + 1}")
+    # after the story, the payout ending: propose, object, answer, settle, erase, two payments
+    ending = 7
+    verified = cocred("verify", "--db", db).stdout
+    assert verified.startswith(f"verified {second['positions'][1] + 1 + ending} ")
