@@ -85,7 +85,7 @@ EXCLUDING_OUTCOMES = frozenset({REJECTED, REMOVED})  # a contribution earns noth
 OBJECTION_REASONS = ("missing-credit", "wrong-amount", "wrong-attribution", "moderation", "other")
 # ObjectionAnswered.outcome; upheld: the brand agrees (it must withdraw and propose again)
 UPHELD = "upheld"
-ANSWER_OUTCOMES = (UPHELD, "rejected")
+ANSWER_OUTCOMES = (UPHELD, REJECTED)  # rejected: the amounts stand
 # PaymentRecorded.rail; the chain rails carry a transaction, a token and each recipient address
 SEPA, PAYPAL, SAFE, ETH, CLAIMS = "sepa", "paypal", "safe", "eth", "claims"
 PAYMENT_RAILS = (SEPA, PAYPAL, SAFE, ETH, CLAIMS)

@@ -18,7 +18,7 @@ from typing import Any
 from domain.demo.story import demo_key
 from domain.payouts import book_of
 from domain.services import CampaignServices
-from domain.vocabulary import PAYPAL, SEPA
+from domain.vocabulary import PAYPAL, REJECTED, SEPA
 from ledger.envelope import format_ts
 from projections.export import prepare_settlement
 from projections.rails import plan_rails
@@ -49,7 +49,7 @@ def pay_demo(services: CampaignServices, campaign: str, seed: int, members: int)
         at=proposed_at + timedelta(days=1),
     ).ids["objection"]  # fmt: skip
     services.answer_objection(
-        brand, campaign, objection, "rejected",
+        brand, campaign, objection, REJECTED,
         text=b"Packaging reuse is weighted like every reuse (reuse_weight 20); see /explain.",
         at=proposed_at + timedelta(days=2),
     )  # fmt: skip

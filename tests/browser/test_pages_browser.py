@@ -104,7 +104,8 @@ def test_an_export_refusal_is_shown_with_its_sentence(page: Any, server: Server)
     page.wait_for_selector("#export-status.ok")
     page.click('button.export-button[data-format="safe-csv"]')
     page.wait_for_selector("#export-status.bad")
-    assert page.locator("#export-status").inner_text().startswith("error[BadPayoutHandle]: ")
+    # the demo's payees hold SEPA or PayPal methods, none an Ethereum address
+    assert page.locator("#export-status").inner_text().startswith("error[MissingPayoutHandle]: ")
     page.set_input_files("#key-file", str(server.member_key))  # a member, not the brand
     page.wait_for_selector("#export-status.ok")
     page.click('button.export-button[data-format="csv"]')
@@ -148,7 +149,7 @@ def test_the_contributor_page_draws_lineage_and_explains_every_cent(
 def test_the_auditor_page_shows_the_recorded_audit_and_checkpoints(page: Any) -> None:
     page.goto("/audit")
     assert page.locator("#audit-verdict").inner_text().startswith("✓ Passed")
-    assert page.locator("ul.audit-steps li").count() == 6  # step 6: checkpoint lag
+    assert page.locator("ul.audit-steps li").count() == 7  # 6: payments, 7: checkpoint lag
     assert page.locator("#checkpoint-table tbody tr").count() >= 1
     assert re.fullmatch(
         r"[0-9a-f]{64}", page.locator("#checkpoint-table code.hash").first.inner_text()
