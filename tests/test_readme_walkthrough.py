@@ -41,16 +41,18 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     (tmp_path / "var").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COCRED_")}
     env["PYTHONPATH"] = str(ROOT)  # this checkout's code, not an installed one
+    status_cmd = "\ncd var/walk\ncocred payouts status --campaign summer-26 --format json\n"
     done = subprocess.run(
-        ["bash", "-c", script + "\ncocred payouts status --campaign summer-26 --format json\n"],
+        ["bash", "-c", script + status_cmd],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     refusals = re.findall(r"^error\[(\w+)\]", done.stderr, re.M)
     assert refusals == ["SelfVote", "InvalidPayoutMethod", "ObjectionWindowOpen"], done.stderr
     assert "audit passed" in done.stdout, done.stdout + done.stderr
     assert "ok  6 payments: 2 recorded payments match the settled lines" in done.stdout
-    assert (tmp_path / "payments" / "sepa.xml").exists()
-    assert (tmp_path / "payments-2" / "paypal.csv").exists()
+    walk = tmp_path / "var" / "walk"  # the walk-through works in var/walk
+    assert (walk / "payments" / "sepa.xml").exists()
+    assert (walk / "payments-2" / "paypal.csv").exists()
     status = json.loads(done.stdout[done.stdout.rindex('{\n  "campaign": "summer-26"') :])
     assert (status["stage"], status["paid"], status["owed"]) == ("settled", 100000, 0)
     assert '"error":"UnknownCampaign"' in done.stdout

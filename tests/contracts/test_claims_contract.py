@@ -242,7 +242,9 @@ class Rail:
 def make_rail(chain: Chain, entries: list, *, funded: bool = True, **deploy: Any) -> Rail:
     tree = ClaimTree.build(entries)
     brand = chain.keys[0]
-    token = claims.deploy_token(chain.w3, private_key=brand, supply=10**30, poll_interval=0.01)
+    # Enough for any tree: up to 40 entries of up to 10**30 each (entry_lists below).
+    supply = max(10**30, tree.total)
+    token = claims.deploy_token(chain.w3, private_key=brand, supply=supply, poll_interval=0.01)
     address = claims.deploy_distributor(
         chain.w3, token, tree, private_key=brand, poll_interval=0.01, **deploy
     )
