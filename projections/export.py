@@ -34,7 +34,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -79,9 +79,9 @@ _PAYPAL_ID = re.compile(r"^[^,\s\"]{1,127}$")
 
 
 class ProfileLookup(Protocol):
-    """Where payout handles come from (``Services.profiles``)."""
+    """Where payout handles and methods come from (``Services.profiles``)."""
 
-    def get_many(self, members: Iterable[str]) -> dict[str, Any]: ...
+    def get_many(self, members: Iterable[str]) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)

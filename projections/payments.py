@@ -37,8 +37,8 @@ from ledger.store import PAGE, LogStore
 from ledger.verify import Failure
 from projections.errors import ProjectionError
 from projections.exact import currency_exponent
-from projections.export import check_settlements, settlement_of, verify_settlement_of
-from projections.rails import ERASED, METHOD_OF_RAIL, NO_METHOD, MethodLookup
+from projections.export import ProfileLookup, check_settlements, settlement_of, verify_settlement_of
+from projections.rails import ERASED, METHOD_OF_RAIL, NO_METHOD
 from projections.state import load_state
 
 # (token address, tx hash) -> [(recipient, amount in token units)] of its ERC-20 Transfer logs
@@ -204,7 +204,7 @@ def payout_status(
     currency: str,
     book: PayoutBook,
     settled: Mapping[str, int] | None,
-    methods: MethodLookup,
+    methods: ProfileLookup,
     erased: Collection[str],
 ) -> dict[str, Any]:
     """Settled, paid, owed and (for what is owed) why it is unpaid, per payee and in total.

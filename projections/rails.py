@@ -28,10 +28,10 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
 from sepaxml import SepaTransfer
 from sepaxml.validation import ValidationError as SepaValidationError
@@ -40,6 +40,7 @@ from domain.payout_methods import EthMethod, PayoutMethod, SepaMethod
 from domain.vocabulary import ETH, PAYPAL, SAFE, SEPA
 from projections.errors import ExportError, SepaCurrencyError, UnknownRailError
 from projections.exact import currency_exponent, major_units
+from projections.export import ProfileLookup
 
 FILE_RAILS = (SEPA, PAYPAL, SAFE)
 METHOD_OF_RAIL = {SEPA: SEPA, PAYPAL: PAYPAL, SAFE: ETH}  # rail -> the method kind it pays
@@ -47,12 +48,6 @@ FILE_NAMES = {SEPA: "sepa.xml", PAYPAL: "paypal.csv", SAFE: "safe.csv"}
 SEPA_SCHEMA = "pain.001.001.09"
 PAYPAL_MAX_ROWS = 5000
 ERASED, NO_METHOD = "erased", "no-method"
-
-
-class MethodLookup(Protocol):
-    """Where the current payout methods come from (``Services.profiles``)."""
-
-    def get_many(self, members: Iterable[str]) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +93,7 @@ def plan_rails(
     settled: Mapping[str, int],
     paid: Mapping[str, int],
     rails: Sequence[str],
-    methods: MethodLookup,
+    methods: ProfileLookup,
     erased: Collection[str],
 ) -> RailPlan:
     """The plan for ``settled`` lines, minus what ``paid`` covers, over ``rails`` in order.

@@ -204,3 +204,18 @@ def test_a_sepa_file_for_a_campaign_not_in_euros_is_refused(tmp_path: Path) -> N
         "error[SepaNeedsEuro]: campaign usd-26 pays in USD: a SEPA credit transfer moves "
         "euros only"
     )  # fmt: skip
+
+
+def test_a_proposal_with_more_payees_than_one_event_holds_is_refused_before_signing(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.store import open_store
+
+    monkeypatch.setattr("api.cli.payouts.MAX_PAYEES", 1)  # the campaign has 2 payees
+    with open_store(flow.p.db) as store:
+        size = store.size()
+    assert flow.refused("brand", "propose") == (
+        "error[TooManyPayees]: campaign summer-26 has 2 payees; a proposal holds at most 1"
+    )
+    with open_store(flow.p.db) as store:
+        assert store.size() == size, "nothing was written"
