@@ -142,8 +142,13 @@ _MEANING = {
 }
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the statuses a route can refuse with (plus 422 and 503)."""
+def errors(*statuses: int, limited: bool = True) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the statuses a route can refuse with (plus 422 and 503).
+
+    Every route but the probes is counted by the rate limiter (``api.http.throttle``), so
+    each documents 429 unless ``limited`` is false.
+    """
+    always = {422, 503, 429} if limited else {422, 503}
     return {
-        s: {"model": ErrorBody, "description": _MEANING[s]} for s in sorted({*statuses, 422, 503})
+        s: {"model": ErrorBody, "description": _MEANING[s]} for s in sorted({*statuses, *always})
     }

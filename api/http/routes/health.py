@@ -26,13 +26,13 @@ from ledger.provenance.checkpoints import CheckpointLag
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Alive, responses=errors())
+@router.get("/healthz", response_model=Alive, responses=errors(limited=False))
 def healthz() -> Alive:
     """200 ``{"status": "ok"}`` while the process answers (it reads nothing)."""
     return Alive(status="ok")
 
 
-@router.get("/readyz", response_model=Ready, responses=errors())
+@router.get("/readyz", response_model=Ready, responses=errors(limited=False))
 def readyz(request: Request) -> Any:
     """Database reachable, checkpointer alive and well, latest checkpoint not overdue.
 
@@ -120,7 +120,7 @@ def _lag(
             "content": {"text/plain": {"schema": {"type": "string"}}},
             "description": "Prometheus text",
         },
-        **errors(),
+        **errors(limited=False),
     },
 )
 def metrics(request: Request) -> Response:

@@ -131,6 +131,23 @@ def test_the_openapi_lists_the_error_shape(client: TestClient) -> None:
     assert "ErrorBody" in spec["components"]["schemas"]
 
 
+def test_every_limited_route_documents_its_429_and_the_probes_do_not(
+    client: TestClient,
+) -> None:
+    from api.http.throttle import PROBES
+
+    spec = client.get("/openapi.json").json()
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if path not in PROBES and "429" not in operation["responses"]
+    ]
+    assert undocumented == []
+    for probe in PROBES:
+        assert "429" not in spec["paths"][probe]["get"]["responses"], probe
+
+
 def test_proof_ranges_are_checked(client: TestClient) -> None:
     post(client, registration(ANA))
     post(client, commit(2))
