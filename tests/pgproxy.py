@@ -93,7 +93,13 @@ class PgProxy:
                 _close(client)
                 continue
             with self._lock:
-                self._pairs.append((client, server))
+                refuse = self.refusing or self._closed  # a drop since the accept
+                if not refuse:
+                    self._pairs.append((client, server))
+            if refuse:
+                _close(client)
+                _close(server)
+                continue
             state = {"dropped": False}
             for src, dst, upstream in ((client, server, True), (server, client, False)):
                 threading.Thread(
@@ -110,11 +116,15 @@ class PgProxy:
                     continue  # the server's answer to a lost COMMIT: nobody hears it
                 if upstream and self._take_commit(chunk):
                     state["dropped"] = True
+                    # Refuse new connections *before* the client can notice the drop: a
+                    # client that reconnects at once must not slip in and read it back.
+                    others = self._start_refusing(src)
                     dst.sendall(chunk)  # the server gets the COMMIT and commits it ...
                     _close(src)  # ... but the client's connection is gone
                     with contextlib.suppress(OSError):
                         dst.shutdown(socket.SHUT_WR)  # FIN after the COMMIT, not a reset
-                    self._after_drop()
+                    for client in others:
+                        _close(client)
                     return
                 dst.sendall(chunk)
         except OSError:
@@ -133,14 +143,14 @@ class PgProxy:
                 return True
         return False
 
-    def _after_drop(self) -> None:
+    def _start_refusing(self, dropped: socket.socket) -> list[socket.socket]:
+        """With ``refuse_after_drop``: refuse from now on; the other clients, to cut."""
         with self._lock:
             if not self._refuse_after_drop:
-                return
+                return []
             self.refusing = True
             pairs, self._pairs = self._pairs, []
-        for client, _ in pairs:
-            _close(client)
+        return [client for client, _ in pairs if client is not dropped]
 
     def close(self) -> None:
         """Stop accepting and cut every connection."""
