@@ -78,7 +78,9 @@ class World:
         return str(receipt.ids["proposal"])
 
     def settle(self, export: str = "e" * 64, lines: int = 2) -> Any:
-        return self.c.settle_payouts(self.brand, self.campaign, export=export, lines=lines)
+        return self.c.settle_payouts(  # at the world's time: messages name it to the second
+            self.brand, self.campaign, export=export, lines=lines, at=self.now
+        )
 
     def snapshot(self) -> tuple[Any, ...]:
         """Everything the rules know, to show that a refusal changed nothing."""
