@@ -86,7 +86,7 @@ from ledger.keys import ID_PATTERN
 REASONS = constants(*OBJECTION_REASONS)
 OUTCOMES = constants(*ANSWER_OUTCOMES)
 RAILS = constants(*PAYMENT_RAILS)
-MAX_PAYEES = 1000  # a proposal lists every payee in one body (the ledger caps bodies at 64 KiB)
+MAX_PAYEES = 1000  # a proposal lists every payee in one body (the ledger caps bodies at 63 KiB)
 MAX_BATCH_TEXT = 140
 _AFTER_CLOSE = {PAYOUTS_SETTLED: "payouts are settled", PAYOUTS_PROPOSED: "payouts are proposed"}
 _NOUN = {PAYOUTS_SETTLED: "settlement", PAYOUTS_PROPOSED: "proposal"}

@@ -24,6 +24,7 @@ from api.cli import (
     projections,
     provenance,
     serve,
+    tiles,
 )
 from api.cli.common import fail
 from ledger.errors import MalformedError
@@ -40,6 +41,7 @@ COMMAND_TABLE: tuple[Callable[[typer.Typer], None], ...] = (
     payouts.register,  # the payouts group: propose, withdraw, object, answer, settle, files …
     provenance.register,  # checkpoint, ledger-key, audit, proof, verify-proof; the anchor group
     serve.register,  # serve
+    tiles.register,  # the tiles group: export
 )
 
 app = typer.Typer(

@@ -241,6 +241,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     from api.http.routes.contributors import router as contributors
     from api.http.routes.events import router as events
     from api.http.routes.health import router as health
+    from api.http.routes.tiles import router as tiles
     from api.web.pages import STATIC
     from api.web.pages import router as pages
 
@@ -282,7 +283,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
         BodyLimit, limit=max_body, uploads=max(max_body, services.settings.content_max_bytes)
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (health, events, contributors, brands, auditor, pages):
+    for router in (health, events, contributors, brands, auditor, tiles, pages):
         app.include_router(router)
     return app
 

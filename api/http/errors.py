@@ -45,12 +45,15 @@ STATUS_BY_CODE: dict[str, int] = {
     "Conflict": 409,
     "NotFound": 404,
     "InvalidProofRequest": 404,  # a leaf or tree size the log does not have (yet)
+    "TileNotFound": 404,  # a C2SP tile the tree does not reach (yet)
+    "InvalidTilePath": 422,
     "VerificationFailed": 422,
     # the server's own data is inconsistent: not the caller's fault
     "LedgerError": 500,
     "Equivocation": 500,
     "NodeNotFound": 500,
     "NodeConflict": 500,
+    "EntryTooLarge": 500,  # an entry over 65,535 bytes, from before the envelope limit said so
     "InternalError": 500,  # an unexpected exception: a server bug, logged, never a traceback
     "StorageUnavailable": 503,
     "OutcomeUnknown": 503,  # a COMMIT whose answer was lost: resubmit the same bytes

@@ -111,6 +111,14 @@ class SqlNodes(NodeReader):
             out.append(digest)
         return out
 
+    def chunk(self, level: int, chunk: int) -> bytes:
+        """The stored hashes of chunk ``chunk`` at ``level`` (empty when there is none):
+        the nodes ``chunk·256 …`` that are complete, each 32 bytes (a C2SP tile)."""
+        key = (nodes_table.c.level == level, nodes_table.c.chunk == chunk)
+        with self.engine.connect() as conn:
+            stored = conn.execute(sa.select(nodes_table.c.hashes).where(*key)).scalar()
+        return b"" if stored is None else bytes(stored)
+
 
 class MerkleTree:
     """The persisted tree of a log store: catch up, roots, proofs."""

@@ -146,6 +146,8 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
     assert run("verify", "--db", db)["verified"] is True
     cut = run("checkpoint", "--db", db)
     vkey = run("ledger-key", "--db", db)["vkey"]
+    exported = run("tiles export", str(tmp_path / "tiles"), "--db", db)
+    assert (exported["size"], exported["root"]) == (cut["size"], cut["root"])
     run("proof", "3", "--db", db, "--out", str(tmp_path / "b.json"))
     assert run("verify-proof", str(tmp_path / "b.json"), "--ledger-key", vkey)["valid"] is True
     audited = run("audit", "--db", db, "--ledger-key", vkey)
