@@ -69,6 +69,7 @@ __all__ = [
     "fund",
     "is_claimed",
     "read_claims",
+    "token_decimals",
     "transfers_in_tx",
     "verify_proof",
 ]
@@ -325,6 +326,20 @@ def is_claimed(w3: Web3, distributor: str, index: int) -> bool:
     contract = w3.eth.contract(address=address, abi=artefact("Distributor")["abi"])
     with node_errors("is claimed", endpoint(w3), ERRORS):
         return bool(contract.functions.isClaimed(index).call())
+
+
+def token_decimals(w3: Web3, token: str) -> int:
+    """The ERC-20's ``decimals()``; ClaimsConfigError if ``token`` has no code or no such call."""
+    address = checksum("token", token, ERRORS)
+    with node_errors("decimals", endpoint(w3), ERRORS):
+        code = bytes(w3.eth.get_code(address))
+    if not code:
+        raise ClaimsConfigError(f"token {address}: no contract at that address")
+    try:
+        with node_errors("decimals", endpoint(w3), ERRORS):
+            return int(_token(w3, address).functions.decimals().call())
+    except ClaimRevertedError as exc:
+        raise ClaimsConfigError(f"token {address}: decimals() failed, not an ERC-20?") from exc
 
 
 def balance_of(w3: Web3, token: str, account: str) -> int:

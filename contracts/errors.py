@@ -106,3 +106,15 @@ class ChainTxError(ClaimsError, VerificationError):
     """A transaction named as a payment is not on chain, or failed there."""
 
     code = "ChainTxUnverified"
+
+
+class NoClaimError(ClaimsError):
+    """No claim tree of the campaign (deployed, for a member's proof) holds this member."""
+
+    code = "NoClaim"
+
+
+class ClaimsNotDeployedError(ClaimsError):
+    """The campaign's newest claim tree has no Distributor on chain yet."""
+
+    code = "ClaimsNotDeployed"

@@ -31,6 +31,7 @@ from api.http.schemas import (
     CampaignOut,
     CampaignPage,
     CampaignSummary,
+    ClaimProofOut,
     MemberPage,
     Moderated,
     ModerationQueue,
@@ -295,6 +296,36 @@ def payout_proposal(request: Request, campaign: str) -> ProposalOut:
         window_ends=shown.get("window_ends"),
         objections=[ObjectionOut(**o) for o in shown.get("objections", [])],
         withdrawn=list(book.withdrawn),
+    )
+
+
+@router.get(
+    "/campaigns/{campaign}/claims/{member}",
+    response_model=ClaimProofOut,
+    responses=errors(404),
+)
+def claim_proof(request: Request, campaign: str, member: str) -> ClaimProofOut:
+    """A member's claim proof on the campaign's deployed Distributor (public: the tree's
+    leaves are on chain once claimed). 404 ``NoClaim`` when no deployed tree has a leaf for
+    the member (not owed, no Ethereum payout method at build, or no tree deployed yet)."""
+    from contracts.claim_payouts import ClaimTrees
+
+    services = services_of(request)
+    services.campaigns.campaign(campaign)  # UnknownCampaign first
+    document, entry = ClaimTrees(services.engine, create=False).claim_of(campaign, member)
+    return ClaimProofOut(
+        campaign=campaign,
+        member=member,
+        root=document["root"],
+        distributor=document["distributor"],
+        chain_id=document["chain_id"],
+        token=document["token"],
+        decimals=document["decimals"],
+        index=entry["index"],
+        account=entry["account"],
+        amount=entry["amount"],
+        tokens=entry["tokens"],
+        proof=entry["proof"],
     )
 
 
