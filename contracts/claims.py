@@ -70,6 +70,7 @@ __all__ = [
     "is_claimed",
     "read_claims",
     "token_decimals",
+    "transfer",
     "transfers_in_tx",
     "verify_proof",
 ]
@@ -217,6 +218,28 @@ def fund(
     contract = _token(w3, token)
     call = contract.functions.transfer(_distributor_address(w3, distributor), amount)
     return bytes(sender.transact("fund", call)["transactionHash"])
+
+
+def transfer(
+    w3: Web3,
+    token: str,
+    to: str,
+    amount: int,
+    *,
+    private_key: str,
+    chain_id: int | None = None,
+    **options: Any,
+) -> bytes:
+    """Send ``amount`` of ``token`` from the key's address to ``to`` (the ``eth`` rail, paid
+    one transfer at a time); return the tx hash, which ``PaymentRecorded`` carries.
+
+    Raises ClaimRevertedError (the token's, e.g. ``InsufficientBalance``), ClaimsConfigError.
+    """
+    if type(amount) is not int or amount <= 0:
+        raise ClaimsConfigError(f"transfer: amount must be a positive integer, got {amount!r:.40}")
+    sender = _sender(w3, private_key, chain_id, options)
+    call = _token(w3, token).functions.transfer(checksum("to", to, ERRORS), amount)
+    return bytes(sender.transact("transfer", call)["transactionHash"])
 
 
 def claim(
