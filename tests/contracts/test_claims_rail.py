@@ -306,3 +306,65 @@ def test_the_claims_rail_on_eth_tester(eth_tester_chain: Chain, tmp_path: Path) 
                                          payments=part, tx=tx, token=token, decimals=6)  # fmt: skip
         done = [x.tx for x in svc.campaigns.payout_book(CAMPAIGN).payments]
         assert claimed_payments(document, claims.read_claims(chain.w3, distributor), done) == []
+
+
+@pytest.mark.parametrize("backend", ["eth-tester", "anvil"])
+def test_erc20_payments_are_held_to_the_transfer_logs_on_chain(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Two payees paid by ERC-20 transfers of a test token, recorded on the ``eth`` rail: the
+    audit's step 6 reads each transaction's Transfer logs (``cocred audit --rpc`` on anvil;
+    the same reader in process on eth-tester) and finds a record its transfers do not back."""
+    from projections.payments import check_payments
+
+    chain: Chain = request.getfixturevalue(f"{backend.replace('-', '_')}_chain")
+    p = settled(tmp_path)
+    ana, ben = p.ids["ana"], p.ids["ben"]
+    to = {ana: address_of(chain.keys[1]), ben: address_of(chain.keys[2])}
+    key, w3 = chain.keys[0], chain.w3
+    scale = 10**4  # 6 decimals, EUR cents
+    with bootstrap(database_url=p.db) as svc:
+        book = svc.campaigns.payout_book(CAMPAIGN)
+        owed = settled_lines(book, svc.ledger.store, CAMPAIGN)
+        assert owed is not None and set(owed) == {ana, ben}
+        supply = sum(owed.values()) * scale
+        token = claims.deploy_token(w3, private_key=key, decimals=6, supply=supply)
+        half = owed[ben] // 2
+        paid = {ana: owed[ana], ben: half}  # Ben gets half now
+        txs = {
+            m: claims.transfer(w3, token, to[m], a * scale, private_key=key)
+            for m, a in paid.items()
+        }
+        brand = SigningKey.load(Path(p.key("brand")))
+        for member, amount in paid.items():
+            svc.campaigns.record_payment(
+                brand, CAMPAIGN, rail="eth", batch=f"eth-{member[:8]}",
+                payments=[(member, amount, to[member])], tx="0x" + txs[member].hex(),
+                token=token, decimals=6,
+            )  # fmt: skip
+
+        def reader(token: str, tx: str) -> list[tuple[str, int]]:
+            return [(t.recipient, t.amount) for t in claims.transfers_in_tx(w3, token, tx)]
+
+        assert check_payments(svc.ledger.store, reader) == (2, [])
+        if chain.url is not None:
+            cocred("checkpoint", "--db", p.db)
+            audited = cocred("audit", "--db", p.db, "--rpc", chain.url, "--format", "json")
+            assert json.loads(audited.stdout)["passed"] is True
+        # The rest of Ben's money, recorded against the transfer that paid his first half.
+        ben_tx = "0x" + txs[ben].hex()
+        svc.campaigns.record_payment(
+            brand, CAMPAIGN, rail="eth", batch="eth-again", payments=[(ben, owed[ben] - half,
+            to[ben])], tx=ben_tx, token=token, decimals=6,
+        )  # fmt: skip
+        expected = (
+            f"campaign {CAMPAIGN}: tx {ben_tx} transfers 0 of token {token} to {to[ben]} (after "
+            f"{half * scale} counted for earlier payments), the payment records "
+            f"{(owed[ben] - half) * scale}"
+        )
+        _, failures = check_payments(svc.ledger.store, reader)
+        assert [f.detail for f in failures] == [expected]
+    if chain.url is not None:
+        cocred("checkpoint", "--db", p.db)
+        failed = cocred("audit", "--db", p.db, "--rpc", chain.url, "--format", "json", code=1)
+        assert expected in json.loads(failed.stdout)["failure"]
