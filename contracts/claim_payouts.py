@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from contracts.claim_tree import ClaimTree
 from contracts.errors import (
     ClaimEntryError,
+    ClaimsAlreadyDeployedError,
     ClaimsConfigError,
     ClaimsNotDeployedError,
     NoClaimError,
@@ -168,7 +169,13 @@ class ClaimTrees:
                 raise StorageError(f"cannot create the claim trees table: {exc}") from exc
 
     def save(self, document: Mapping[str, Any]) -> None:
-        """Keep a built document (a later build for the campaign supersedes it)."""
+        """Keep a built document (a later build supersedes it until one is deployed).
+
+        Raises ``ClaimsAlreadyDeployedError`` once a tree of the campaign is deployed: its
+        Distributor holds the money of every leaf not yet claimed and cannot give it back,
+        so a second tree would pay those payees twice.
+        """
+        self.require_undeployed(document["campaign"])
         try:
             with self.engine.begin() as conn:
                 metadata.create_all(conn, checkfirst=True)
@@ -185,7 +192,11 @@ class ClaimTrees:
     def deployed(
         self, campaign: str, root: str, distributor: str, chain_id: int, token: str
     ) -> None:
-        """Record that the newest tree of ``campaign`` with ``root`` is paid by ``distributor``."""
+        """Record that the newest tree of ``campaign`` with ``root`` is paid by ``distributor``.
+
+        Raises ``ClaimsAlreadyDeployedError`` if a tree of the campaign is deployed already.
+        """
+        self.require_undeployed(campaign)
         newest = sa.select(sa.func.max(claim_trees_table.c.id)).where(
             claim_trees_table.c.campaign == campaign, claim_trees_table.c.root == root
         )
@@ -239,6 +250,26 @@ class ClaimTrees:
                 campaign=campaign,
             )
         return document
+
+    def require_undeployed(self, campaign: str) -> None:
+        """``ClaimsAlreadyDeployedError`` if a tree of ``campaign`` has a Distributor."""
+        for document in self.documents(campaign):
+            if document["distributor"] is not None:
+                raise ClaimsAlreadyDeployedError(
+                    f"campaign {campaign} is paid by Distributor {document['distributor']} "
+                    f"(tree {document['root']}): it holds what its leaves have not claimed and "
+                    f"cannot give it back, so no second tree is built",
+                    campaign=campaign,
+                )
+
+    def claimable(self, campaign: str) -> set[str]:
+        """The members with a leaf in the campaign's deployed tree (paid by claiming)."""
+        return {
+            entry["member"]
+            for document in self.documents(campaign)
+            if document["distributor"] is not None
+            for entry in document["claims"]
+        }
 
     def claim_of(self, campaign: str, member: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(document, claim) of ``member`` in the newest deployed tree that holds them.

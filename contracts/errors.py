@@ -118,3 +118,9 @@ class ClaimsNotDeployedError(ClaimsError):
     """The campaign's newest claim tree has no Distributor on chain yet."""
 
     code = "ClaimsNotDeployed"
+
+
+class ClaimsAlreadyDeployedError(ClaimsError):
+    """The campaign is paid by a deployed Distributor already: one per campaign."""
+
+    code = "ClaimsAlreadyDeployed"

@@ -4,7 +4,8 @@
 the brand chose, for which they hold a valid method (``sepa`` takes a SEPA account,
 ``paypal`` a PayPal id, ``safe`` and ``claims`` an Ethereum address); the others go to the plan's
 ``unpaid`` list with the reason (``erased``: the member was erased; ``no-method``: no
-method for any chosen rail). Their money stays owed: it is never shared out among the
+method for any chosen rail; ``claimable``: a leaf of the campaign's deployed claim tree
+waits for their claim). Their money stays owed: it is never shared out among the
 others. Payees paid in full already are left out, and a payee paid in part gets what
 is still owed, so files made again after a payment do not pay twice.
 
@@ -51,6 +52,7 @@ FILE_NAMES = {SEPA: "sepa.xml", PAYPAL: "paypal.csv", SAFE: "safe.csv"}
 SEPA_SCHEMA = "pain.001.001.09"
 PAYPAL_MAX_ROWS = 5000
 ERASED, NO_METHOD = "erased", "no-method"
+CLAIMABLE = "claimable"  # has a leaf in the campaign's deployed claim tree: paid by claiming
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +101,15 @@ def plan_rails(
     methods: ProfileLookup,
     erased: Collection[str],
     allowed: Sequence[str] = FILE_RAILS,
+    claimable: Collection[str] = (),
 ) -> RailPlan:
     """The plan for ``settled`` lines, minus what ``paid`` covers, over ``rails`` in order.
 
     ``allowed``: the rails the caller makes files for (``FILE_RAILS``; the claims rail
-    plans ``(CLAIMS,)``). Raises ``UnknownRailError`` (a rail not allowed, or named twice) and
-    ``SepaCurrencyError`` (``sepa`` for a campaign not in EUR).
+    plans ``(CLAIMS,)``). ``claimable``: payees with a leaf in the campaign's deployed claim
+    tree; a file would pay them a second time, so they are listed unpaid (``claimable``)
+    until their claim is recorded. Raises ``UnknownRailError`` (a rail not allowed, or
+    named twice) and ``SepaCurrencyError`` (``sepa`` for a campaign not in EUR).
     """
     chosen = tuple(rails)
     unknown = [r for r in chosen if r not in allowed or r not in PLAN_RAILS]
@@ -126,6 +131,9 @@ def plan_rails(
     for member, amount in owed.items():
         if member in erased:
             unpaid.append(Unpaid(member, amount, ERASED))
+            continue
+        if member in claimable:
+            unpaid.append(Unpaid(member, amount, CLAIMABLE))
             continue
         profile = profiles.get(member)
         held = profile.methods() if profile is not None else {}

@@ -191,6 +191,7 @@ def _brand_plan(
     rails: list[str],
     allowed: tuple[str, ...] = FILE_RAIL_NAMES,
 ) -> RailPlan:
+    from contracts.claim_payouts import ClaimTrees
     from projections.payments import settled_lines
     from projections.rails import plan_rails
 
@@ -209,10 +210,20 @@ def _brand_plan(
             f"campaign {campaign} is not settled: payment files come after PayoutsSettled",
         )
     erased = guarded(lambda: svc.campaigns.gate.read(lambda state: set(state.erased)))
+    # Whoever has a leaf in the deployed claim tree is paid by claiming, never by a file too.
+    claimable = guarded(lambda: ClaimTrees(svc.engine, create=False).claimable(campaign))
     return guarded(
         lambda: plan_rails(
-            campaign, found.currency, lines, book.paid, rails, svc.profiles, erased, allowed
-        )
+            campaign,
+            found.currency,
+            lines,
+            book.paid,
+            rails,
+            svc.profiles,
+            erased,
+            allowed,
+            claimable,
+        )  # fmt: skip
     )
 
 
@@ -473,13 +484,15 @@ def claims_build(
     signer = load_key(key)
     with services(db) as svc:
         plan = _brand_plan(svc, signer.actor, campaign, [CLAIMS], allowed=(CLAIMS,))
+        trees = guarded(lambda: ClaimTrees(svc.engine))
+        guarded(lambda: trees.require_undeployed(campaign))
         document = guarded(lambda: claim_document(plan, decimals))
         try:
             out_file.parent.mkdir(parents=True, exist_ok=True)
             out_file.write_bytes(plan_json(document))
         except OSError as exc:
             fail("ExportRefused", f"cannot write {out_file}: {exc.strerror}")
-        guarded(lambda: ClaimTrees(svc.engine).save(document))
+        guarded(lambda: trees.save(document))
     emit(
         {
             "campaign": campaign,
@@ -531,6 +544,7 @@ def claims_deploy(
             )
         trees = guarded(lambda: ClaimTrees(svc.engine))
         document = guarded(lambda: trees.latest(campaign))
+        guarded(lambda: trees.require_undeployed(campaign))
         tree = guarded(lambda: tree_of(document))
         w3, private_key = _chain(svc, rpc)
         if test_token:

@@ -85,6 +85,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "UnknownClaimIndex": 404,
     "NoClaim": 404,
     "ClaimsNotDeployed": 409,
+    "ClaimsAlreadyDeployed": 409,
     "InvalidClaimProof": 422,
     "AlreadyClaimed": 409,
     "ClaimReverted": 409,

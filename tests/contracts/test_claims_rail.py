@@ -24,7 +24,7 @@ from contracts.claim_payouts import ClaimTrees, claim_document, claimed_payments
 from contracts.errors import AlreadyClaimedError, InvalidClaimProofError, NoClaimError
 from ledger.keys import SigningKey
 from projections.payments import settled_lines
-from projections.rails import CLAIMS, NO_METHOD, plan_rails
+from projections.rails import CLAIMABLE, CLAIMS, NO_METHOD, plan_rails
 from tests.api.cli.test_campaign import People, cocred, refused
 
 from .conftest import Chain
@@ -110,6 +110,23 @@ def test_the_claims_rail_runs_end_to_end_on_anvil(
     assert deployed["funded"] == built["total"] and deployed["chain_id"] == chain.chain_id
     w3 = chain.w3
     assert claims.balance_of(w3, deployed["token"], deployed["distributor"]) == int(built["total"])
+
+    # One Distributor per campaign: it holds what is unclaimed and cannot give it back, so a
+    # second tree (or a file paying its leaves) would pay them twice.
+    again = (
+        f"error[ClaimsAlreadyDeployed]: campaign {CAMPAIGN} is paid by Distributor "
+        f"{deployed['distributor']} (tree {built['root']}): it holds what its leaves have not "
+        f"claimed and cannot give it back, so no second tree is built"
+    )
+    brand = ("--key", p.key("brand"), "--db", p.db, "--campaign", CAMPAIGN)
+    assert refused("payouts", "claims", "build", "--out", str(out), *brand) == again
+    assert refused("payouts", "claims", "deploy", "--rpc", rpc, "--test-token", *brand) == again
+    files = json.loads(p.run("brand", "payouts", "files", "--campaign", CAMPAIGN, "--out-dir",
+                             str(tmp_path / "f"), "--rails", "safe", "--token",
+                             deployed["token"]).stdout)  # fmt: skip
+    assert sorted((u["member"], u["reason"]) for u in files["unpaid"]) == sorted(
+        [(ana, CLAIMABLE), (ben, NO_METHOD)]
+    )
 
     with bootstrap(database_url=p.db) as svc, TestClient(create_app(svc)) as client:
         proof = client.get(f"/campaigns/{CAMPAIGN}/claims/{ana}")
