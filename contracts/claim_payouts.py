@@ -32,6 +32,7 @@ from contracts.errors import (
     ClaimsConfigError,
     ClaimsNotDeployedError,
     NoClaimError,
+    StaleClaimTreeError,
 )
 from ledger.errors import StorageError
 
@@ -124,6 +125,21 @@ def tree_of(document: Mapping[str, Any]) -> ClaimTree:
             f"{tree.root_hex}, not its root {document['root']}"
         )
     return tree
+
+
+def check_still_owed(document: Mapping[str, Any], owed: Mapping[str, int]) -> None:
+    """``StaleClaimTreeError`` if a leaf pays more than ``owed`` (member -> minor units still
+    owed now): something was paid on another rail since the build, so build again."""
+    for entry in document["claims"]:
+        now = owed.get(entry["member"], 0)
+        if entry["amount"] > now:
+            raise StaleClaimTreeError(
+                f"campaign {document['campaign']}: claim tree {document['root']} pays "
+                f"{entry['member']} {entry['amount']}, but {now} is owed now (paid since the "
+                f"build): build it again",
+                campaign=document["campaign"],
+                member=entry["member"],
+            )
 
 
 def claimed_payments(

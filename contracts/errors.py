@@ -124,3 +124,9 @@ class ClaimsAlreadyDeployedError(ClaimsError):
     """The campaign is paid by a deployed Distributor already: one per campaign."""
 
     code = "ClaimsAlreadyDeployed"
+
+
+class StaleClaimTreeError(ClaimsError):
+    """The tree pays a member more than is owed now (paid on another rail since the build)."""
+
+    code = "StaleClaimTree"

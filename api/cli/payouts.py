@@ -530,7 +530,8 @@ def claims_deploy(
     Signs with COCRED_CLAIMS_PRIVATE_KEY, which must hold the total of ``--token``.
     """
     from contracts import claims as chain
-    from contracts.claim_payouts import ClaimTrees, tree_of
+    from contracts.claim_payouts import ClaimTrees, check_still_owed, tree_of
+    from projections.payments import settled_lines
 
     if (token is None) == (not test_token):
         fail("BadOption", "give exactly one of --token ADDRESS and --test-token")
@@ -545,6 +546,10 @@ def claims_deploy(
         trees = guarded(lambda: ClaimTrees(svc.engine))
         document = guarded(lambda: trees.latest(campaign))
         guarded(lambda: trees.require_undeployed(campaign))
+        book = _book(svc, campaign)
+        lines = guarded(lambda: settled_lines(book, svc.ledger.store, campaign)) or {}
+        owed = {m: a - book.paid.get(m, 0) for m, a in lines.items()}
+        guarded(lambda: check_still_owed(document, owed))
         tree = guarded(lambda: tree_of(document))
         w3, private_key = _chain(svc, rpc)
         if test_token:

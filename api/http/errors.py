@@ -86,6 +86,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "NoClaim": 404,
     "ClaimsNotDeployed": 409,
     "ClaimsAlreadyDeployed": 409,
+    "StaleClaimTree": 409,
     "InvalidClaimProof": 422,
     "AlreadyClaimed": 409,
     "ClaimReverted": 409,

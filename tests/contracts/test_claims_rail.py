@@ -276,6 +276,44 @@ def test_the_claims_rail_refuses_what_it_cannot_do(
         f"error[ClaimsConfig]: token {token} has 6 decimals, the claim tree was built for 18: "
         f"build it again with --decimals 6"
     )
+    # Paid on another rail since the build: deploying the tree would pay Ana twice.
+    ana = p.ids["ana"]
+    owed = json.loads(Path(out).read_text())["claims"][0]["amount"]
+    with bootstrap(database_url=p.db) as svc:
+        brand = SigningKey.load(Path(p.key("brand")))
+        svc.campaigns.record_payment(
+            brand, CAMPAIGN, rail="paypal", batch="PP-1", payments=[(ana, 1, None)]
+        )
+    assert refused(
+        *base,
+        "deploy",
+        "--campaign",
+        CAMPAIGN,
+        "--rpc",
+        rpc,
+        "--test-token",
+        "--key",
+        p.key("brand"),
+        "--db",
+        p.db,
+    ).startswith(  # fmt: skip
+        f"error[StaleClaimTree]: campaign {CAMPAIGN}: claim tree 0x"
+    )
+    assert refused(
+        *base,
+        "deploy",
+        "--campaign",
+        CAMPAIGN,
+        "--rpc",
+        rpc,
+        "--test-token",
+        "--key",
+        p.key("brand"),
+        "--db",
+        p.db,
+    ).endswith(  # fmt: skip
+        f"pays {ana} {owed}, but {owed - 1} is owed now (paid since the build): build it again"
+    )
 
 
 def test_the_claims_rail_on_eth_tester(eth_tester_chain: Chain, tmp_path: Path) -> None:
