@@ -5,8 +5,11 @@ events of ``domain/payouts.py``; ``cocred payouts files`` writes the payment fil
 settled campaign (``projections/rails.py``) from the current payout methods, any number
 of times; ``cocred payouts record`` records what a rail paid, from the ``payouts.json``
 those files came with; ``cocred payouts status`` shows settled, paid, owed and unpaid
-with reasons. Every refusal prints ``error[Code]: sentence`` on stderr and exits 1,
-having written nothing.
+with reasons. ``cocred payouts claims build|deploy|claim|record`` run the on-chain claims
+rail (``contracts/claim_payouts.py``): the claim tree of the settled lines, a Distributor
+deployed and funded on ``--rpc`` (signed with COCRED_CLAIMS_PRIVATE_KEY), a member's claim,
+and the Claimed events recorded as payments. Every refusal prints ``error[Code]: sentence``
+on stderr and exits 1, having written nothing.
 """
 
 from __future__ import annotations
