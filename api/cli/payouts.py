@@ -570,6 +570,16 @@ def claims_deploy(
                 f"token {paid_in} has {held} decimals, the claim tree was built for "
                 f"{document['decimals']}: build it again with --decimals {held}",
             )
+        from eth_account import Account
+
+        payer = Account.from_key(private_key).address
+        balance = guarded(lambda: chain.balance_of(w3, paid_in, payer))
+        if balance < tree.total:  # checked before anything is sent: no empty Distributor left
+            fail(
+                "ClaimsConfig",
+                f"{payer} holds {balance} of token {paid_in}, less than the tree's total "
+                f"{tree.total}",
+            )
         distributor = guarded(
             lambda: chain.deploy_distributor(w3, paid_in, tree, private_key=private_key)
         )

@@ -276,6 +276,25 @@ def test_the_claims_rail_refuses_what_it_cannot_do(
         f"error[ClaimsConfig]: token {token} has 6 decimals, the claim tree was built for 18: "
         f"build it again with --decimals 6"
     )
+    poor = claims.deploy_token(anvil_chain.w3, private_key=anvil_chain.keys[0], decimals=18)
+    total = json.loads(Path(out).read_text())["total"]
+    assert refused(
+        *base,
+        "deploy",
+        "--campaign",
+        CAMPAIGN,
+        "--rpc",
+        rpc,
+        "--token",
+        poor,
+        "--key",
+        p.key("brand"),
+        "--db",
+        p.db,
+    ) == (  # fmt: skip
+        f"error[ClaimsConfig]: {address_of(anvil_chain.keys[0])} holds 0 of token {poor}, less "
+        f"than the tree's total {total}"
+    )
     # Paid on another rail since the build: deploying the tree would pay Ana twice.
     ana = p.ids["ana"]
     owed = json.loads(Path(out).read_text())["claims"][0]["amount"]
