@@ -39,7 +39,7 @@ from ledger.verify import Failure
 from projections.errors import ProjectionError
 from projections.exact import currency_exponent
 from projections.export import ProfileLookup, check_settlements, settlement_of, verify_settlement_of
-from projections.rails import ERASED, METHOD_OF_RAIL, NO_METHOD
+from projections.rails import CLAIMABLE, ERASED, METHOD_OF_RAIL, NO_METHOD
 from projections.state import load_state
 
 # (token address, tx hash) -> [(recipient, amount in token units)] of its ERC-20 Transfer logs
@@ -220,12 +220,15 @@ def payout_status(
     settled: Mapping[str, int] | None,
     methods: ProfileLookup,
     erased: Collection[str],
+    claimable: Collection[str] = (),
 ) -> dict[str, Any]:
     """Settled, paid, owed and (for what is owed) why it is unpaid, per payee and in total.
 
     ``settled`` is the book's lines, or for a campaign settled before proposals its
     recomputed lines; None before the settlement. An owed payee is ``unpaid`` when no
-    rail can pay them (``erased``, ``no-method``), else ``null`` (waiting for a file).
+    rail can pay them (``erased``, ``no-method``), ``claimable`` when ``claimable`` (the
+    leaves of the campaign's deployed claim tree) holds them, else ``null`` (waiting for
+    a file).
     """
     lines = dict(settled or {})
     profiles = methods.get_many(m for m in lines if m not in erased)
@@ -237,6 +240,8 @@ def payout_status(
         if amount > paid:
             if member in erased:
                 reason = ERASED
+            elif member in claimable:
+                reason = CLAIMABLE
             elif not any(kind in held for kind in METHOD_OF_RAIL.values()):
                 reason = NO_METHOD
         rows.append(
@@ -260,7 +265,7 @@ def payout_status(
         "settled": sum(lines.values()),
         "paid": sum(r["paid"] for r in rows),
         "owed": sum(r["owed"] for r in rows),
-        "unpaid": sum(r["owed"] for r in rows if r["unpaid"]),
+        "unpaid": sum(r["owed"] for r in rows if r["unpaid"] not in (None, CLAIMABLE)),
         "payments": [p.to_json() for p in book.payments],
         "lines": rows,
     }

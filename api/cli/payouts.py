@@ -402,6 +402,7 @@ def status(
     """Per payee: settled, paid, owed, and why what is owed is unpaid."""
     from rich.table import Table
 
+    from contracts.claim_payouts import ClaimTrees
     from projections.exact import major_units
     from projections.payments import payout_status, settled_lines
 
@@ -412,8 +413,11 @@ def status(
         book = _book(svc, campaign)
         lines = guarded(lambda: settled_lines(book, svc.ledger.store, campaign))
         erased = guarded(lambda: svc.campaigns.gate.read(lambda state: set(state.erased)))
+        claimable = guarded(lambda: ClaimTrees(svc.engine, create=False).claimable(campaign))
         shown = guarded(
-            lambda: payout_status(campaign, found.currency, book, lines, svc.profiles, erased)
+            lambda: payout_status(
+                campaign, found.currency, book, lines, svc.profiles, erased, claimable
+            )
         )
     if fmt == "json":
         print_json(shown)

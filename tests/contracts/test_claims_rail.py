@@ -127,6 +127,12 @@ def test_the_claims_rail_runs_end_to_end_on_anvil(
     assert sorted((u["member"], u["reason"]) for u in files["unpaid"]) == sorted(
         [(ana, CLAIMABLE), (ben, NO_METHOD)]
     )
+    waiting = json.loads(cocred("payouts", "status", "--campaign", CAMPAIGN, "--format", "json",
+                                "--db", p.db).stdout)  # fmt: skip
+    reasons = {row["member"]: row["unpaid"] for row in waiting["lines"]}
+    assert reasons == {ana: CLAIMABLE, ben: NO_METHOD}
+    ben_owed = next(row["owed"] for row in waiting["lines"] if row["member"] == ben)
+    assert waiting["unpaid"] == ben_owed  # what no rail can pay: Ana's claim can be
 
     with bootstrap(database_url=p.db) as svc, TestClient(create_app(svc)) as client:
         proof = client.get(f"/campaigns/{CAMPAIGN}/claims/{ana}")

@@ -343,7 +343,12 @@ def payouts_status(request: Request, signer: Signer, campaign: str) -> PayoutSta
     book = services.campaigns.payout_book(campaign)
     lines = settled_lines(book, services.ledger.store, campaign)
     erased = services.campaigns.gate.read(lambda state: set(state.erased))
-    shown = payout_status(campaign, found.currency, book, lines, services.profiles, erased)
+    from contracts.claim_payouts import ClaimTrees
+
+    claimable = ClaimTrees(services.engine, create=False).claimable(campaign)
+    shown = payout_status(
+        campaign, found.currency, book, lines, services.profiles, erased, claimable
+    )
     shown.pop("proposal")
     shown.pop("withdrawn")
     return PayoutStatus.model_validate(shown)
