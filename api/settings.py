@@ -167,6 +167,11 @@ class Settings(BaseSettings):
     anchor_private_key: SecretStr | None = Field(
         None, description="hex key that signs anchor transactions (never printed)"
     )
+    claims_private_key: SecretStr | None = Field(
+        None,
+        description="hex key that deploys and funds a Distributor and pays claims' gas "
+        "(cocred payouts claims; never printed)",
+    )
 
     @field_validator(
         "rate_writes_per_address",

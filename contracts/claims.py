@@ -69,6 +69,8 @@ __all__ = [
     "fund",
     "is_claimed",
     "read_claims",
+    "token_decimals",
+    "transfer",
     "transfers_in_tx",
     "verify_proof",
 ]
@@ -218,6 +220,28 @@ def fund(
     return bytes(sender.transact("fund", call)["transactionHash"])
 
 
+def transfer(
+    w3: Web3,
+    token: str,
+    to: str,
+    amount: int,
+    *,
+    private_key: str,
+    chain_id: int | None = None,
+    **options: Any,
+) -> bytes:
+    """Send ``amount`` of ``token`` from the key's address to ``to`` (the ``eth`` rail, paid
+    one transfer at a time); return the tx hash, which ``PaymentRecorded`` carries.
+
+    Raises ClaimRevertedError (the token's, e.g. ``InsufficientBalance``), ClaimsConfigError.
+    """
+    if type(amount) is not int or amount <= 0:
+        raise ClaimsConfigError(f"transfer: amount must be a positive integer, got {amount!r:.40}")
+    sender = _sender(w3, private_key, chain_id, options)
+    call = _token(w3, token).functions.transfer(checksum("to", to, ERRORS), amount)
+    return bytes(sender.transact("transfer", call)["transactionHash"])
+
+
 def claim(
     w3: Web3,
     distributor: str,
@@ -325,6 +349,20 @@ def is_claimed(w3: Web3, distributor: str, index: int) -> bool:
     contract = w3.eth.contract(address=address, abi=artefact("Distributor")["abi"])
     with node_errors("is claimed", endpoint(w3), ERRORS):
         return bool(contract.functions.isClaimed(index).call())
+
+
+def token_decimals(w3: Web3, token: str) -> int:
+    """The ERC-20's ``decimals()``; ClaimsConfigError if ``token`` has no code or no such call."""
+    address = checksum("token", token, ERRORS)
+    with node_errors("decimals", endpoint(w3), ERRORS):
+        code = bytes(w3.eth.get_code(address))
+    if not code:
+        raise ClaimsConfigError(f"token {address}: no contract at that address")
+    try:
+        with node_errors("decimals", endpoint(w3), ERRORS):
+            return int(_token(w3, address).functions.decimals().call())
+    except ClaimRevertedError as exc:
+        raise ClaimsConfigError(f"token {address}: decimals() failed, not an ERC-20?") from exc
 
 
 def balance_of(w3: Web3, token: str, account: str) -> int:

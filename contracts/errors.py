@@ -106,3 +106,27 @@ class ChainTxError(ClaimsError, VerificationError):
     """A transaction named as a payment is not on chain, or failed there."""
 
     code = "ChainTxUnverified"
+
+
+class NoClaimError(ClaimsError):
+    """No claim tree of the campaign (deployed, for a member's proof) holds this member."""
+
+    code = "NoClaim"
+
+
+class ClaimsNotDeployedError(ClaimsError):
+    """The campaign's newest claim tree has no Distributor on chain yet."""
+
+    code = "ClaimsNotDeployed"
+
+
+class ClaimsAlreadyDeployedError(ClaimsError):
+    """The campaign is paid by a deployed Distributor already: one per campaign."""
+
+    code = "ClaimsAlreadyDeployed"
+
+
+class StaleClaimTreeError(ClaimsError):
+    """The tree pays a member more than is owed now (paid on another rail since the build)."""
+
+    code = "StaleClaimTree"

@@ -13,7 +13,8 @@ only to payees of it, never above what it owes (so nobody is paid twice), each b
 total the sum of its lines, and paid + owed = settled for every payee. With a chain
 reader, each chain payment's transaction must hold ERC-20 ``Transfer`` logs of its token
 paying each recorded ``to`` address at least the recorded amount (in token units:
-minor units x 10^(decimals - the currency's exponent)).
+minor units x 10^(decimals - the currency's exponent)), each transfer counted once: two
+records citing one transaction must be backed by twice the transfers.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from ledger.verify import Failure
 from projections.errors import ProjectionError
 from projections.exact import currency_exponent
 from projections.export import ProfileLookup, check_settlements, settlement_of, verify_settlement_of
-from projections.rails import ERASED, METHOD_OF_RAIL, NO_METHOD
+from projections.rails import CLAIMABLE, ERASED, METHOD_OF_RAIL, NO_METHOD
 from projections.state import load_state
 
 # (token address, tx hash) -> [(recipient, amount in token units)] of its ERC-20 Transfer logs
@@ -116,6 +117,7 @@ def check_payments(
     """Every ``PaymentRecorded`` against the settled lines (and the chain); step 6."""
     campaigns: dict[str, _Campaign] = {}
     checked, failures = 0, []
+    counted: dict[tuple[str, str, str], int] = {}  # (token, tx, recipient) -> already counted
     for position, env in _payout_events(store):
         kind, cid, body = env["type"], env["campaign"], env["body"]
         if kind == CAMPAIGN_OPENED:
@@ -138,7 +140,7 @@ def check_payments(
         else:
             checked += 1
             problem = _payment_problem(cid, found, body) or (
-                _chain_problem(cid, found.currency, body, transfers)
+                _chain_problem(cid, found.currency, body, transfers, counted)
                 if transfers is not None and body["rail"] in CHAIN_RAILS
                 else None
             )
@@ -172,8 +174,14 @@ def _payment_problem(cid: str, found: _Campaign, body: Mapping[str, Any]) -> str
 
 
 def _chain_problem(
-    cid: str, currency: str, body: Mapping[str, Any], transfers: TransferReader
+    cid: str,
+    currency: str,
+    body: Mapping[str, Any],
+    transfers: TransferReader,
+    counted: dict[tuple[str, str, str], int],
 ) -> str | None:
+    """What is wrong with a chain payment's transfers, counting each transfer once: what an
+    earlier record was held to is not there for a later one citing the same transaction."""
     scale = 10 ** (body["decimals"] - currency_exponent(currency))
     if scale < 1:
         return f"campaign {cid}: token decimals {body['decimals']} cannot carry {currency} cents"
@@ -184,15 +192,21 @@ def _chain_problem(
     received: dict[str, int] = {}
     for recipient, amount in seen:
         received[recipient.lower()] = received.get(recipient.lower(), 0) + amount
+    token, tx = body["token"].lower(), body["tx"].lower()
+    used: dict[str, int] = {}
     for line in body["payments"]:
-        want = line["amount"] * scale
-        got = received.get(line["to"].lower(), 0)
+        want, to = line["amount"] * scale, line["to"].lower()
+        before = counted.get((token, tx, to), 0) + used.get(to, 0)
+        got = received.get(to, 0) - before
         if got < want:
+            earlier = f" (after {before} counted for earlier payments)" if before else ""
             return (
-                f"campaign {cid}: tx {body['tx']} transfers {got} of token {body['token']} to "
-                f"{line['to']}, the payment records {want}"
+                f"campaign {cid}: tx {body['tx']} transfers {max(got, 0)} of token "
+                f"{body['token']} to {line['to']}{earlier}, the payment records {want}"
             )
-        received[line["to"].lower()] = got - want
+        used[to] = used.get(to, 0) + want
+    for to, amount in used.items():
+        counted[(token, tx, to)] = counted.get((token, tx, to), 0) + amount
     return None
 
 
@@ -206,12 +220,15 @@ def payout_status(
     settled: Mapping[str, int] | None,
     methods: ProfileLookup,
     erased: Collection[str],
+    claimable: Collection[str] = (),
 ) -> dict[str, Any]:
     """Settled, paid, owed and (for what is owed) why it is unpaid, per payee and in total.
 
     ``settled`` is the book's lines, or for a campaign settled before proposals its
     recomputed lines; None before the settlement. An owed payee is ``unpaid`` when no
-    rail can pay them (``erased``, ``no-method``), else ``null`` (waiting for a file).
+    rail can pay them (``erased``, ``no-method``), ``claimable`` when ``claimable`` (the
+    leaves of the campaign's deployed claim tree) holds them, else ``null`` (waiting for
+    a file).
     """
     lines = dict(settled or {})
     profiles = methods.get_many(m for m in lines if m not in erased)
@@ -223,6 +240,8 @@ def payout_status(
         if amount > paid:
             if member in erased:
                 reason = ERASED
+            elif member in claimable:
+                reason = CLAIMABLE
             elif not any(kind in held for kind in METHOD_OF_RAIL.values()):
                 reason = NO_METHOD
         rows.append(
@@ -246,7 +265,7 @@ def payout_status(
         "settled": sum(lines.values()),
         "paid": sum(r["paid"] for r in rows),
         "owed": sum(r["owed"] for r in rows),
-        "unpaid": sum(r["owed"] for r in rows if r["unpaid"]),
+        "unpaid": sum(r["owed"] for r in rows if r["unpaid"] not in (None, CLAIMABLE)),
         "payments": [p.to_json() for p in book.payments],
         "lines": rows,
     }

@@ -2,9 +2,10 @@
 
 ``plan_rails`` sends each payee with money still owed to the first rail, in the order
 the brand chose, for which they hold a valid method (``sepa`` takes a SEPA account,
-``paypal`` a PayPal id, ``safe`` an Ethereum address); the others go to the plan's
+``paypal`` a PayPal id, ``safe`` and ``claims`` an Ethereum address); the others go to the plan's
 ``unpaid`` list with the reason (``erased``: the member was erased; ``no-method``: no
-method for any chosen rail). Their money stays owed: it is never shared out among the
+method for any chosen rail; ``claimable``: a leaf of the campaign's deployed claim tree
+waits for their claim). Their money stays owed: it is never shared out among the
 others. Payees paid in full already are left out, and a payee paid in part gets what
 is still owed, so files made again after a payment do not pay twice.
 
@@ -37,17 +38,21 @@ from sepaxml import SepaTransfer
 from sepaxml.validation import ValidationError as SepaValidationError
 
 from domain.payout_methods import EthMethod, PayoutMethod, SepaMethod
-from domain.vocabulary import ETH, PAYPAL, SAFE, SEPA
+from domain.vocabulary import CLAIMS, ETH, PAYPAL, SAFE, SEPA
 from projections.errors import ExportError, SepaCurrencyError, UnknownRailError
 from projections.exact import currency_exponent, major_units
 from projections.export import ProfileLookup
 
 FILE_RAILS = (SEPA, PAYPAL, SAFE)
-METHOD_OF_RAIL = {SEPA: SEPA, PAYPAL: PAYPAL, SAFE: ETH}  # rail -> the method kind it pays
+# The rails a plan can send payees to: the file rails, and the on-chain claims rail (whose
+# "file" is a Merkle tree, built by contracts/claim_payouts.py).
+PLAN_RAILS = (*FILE_RAILS, CLAIMS)
+METHOD_OF_RAIL = {SEPA: SEPA, PAYPAL: PAYPAL, SAFE: ETH, CLAIMS: ETH}  # rail -> method kind
 FILE_NAMES = {SEPA: "sepa.xml", PAYPAL: "paypal.csv", SAFE: "safe.csv"}
 SEPA_SCHEMA = "pain.001.001.09"
 PAYPAL_MAX_ROWS = 5000
 ERASED, NO_METHOD = "erased", "no-method"
+CLAIMABLE = "claimable"  # has a leaf in the campaign's deployed claim tree: paid by claiming
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +100,22 @@ def plan_rails(
     rails: Sequence[str],
     methods: ProfileLookup,
     erased: Collection[str],
+    allowed: Sequence[str] = FILE_RAILS,
+    claimable: Collection[str] = (),
 ) -> RailPlan:
     """The plan for ``settled`` lines, minus what ``paid`` covers, over ``rails`` in order.
 
-    Raises ``UnknownRailError`` (a rail not in ``FILE_RAILS``, or named twice) and
-    ``SepaCurrencyError`` (``sepa`` for a campaign not in EUR).
+    ``allowed``: the rails the caller makes files for (``FILE_RAILS``; the claims rail
+    plans ``(CLAIMS,)``). ``claimable``: payees with a leaf in the campaign's deployed claim
+    tree; a file would pay them a second time, so they are listed unpaid (``claimable``)
+    until their claim is recorded. Raises ``UnknownRailError`` (a rail not allowed, or
+    named twice) and ``SepaCurrencyError`` (``sepa`` for a campaign not in EUR).
     """
     chosen = tuple(rails)
-    unknown = [r for r in chosen if r not in FILE_RAILS]
+    unknown = [r for r in chosen if r not in allowed or r not in PLAN_RAILS]
     if unknown or not chosen or len(set(chosen)) != len(chosen):
         raise UnknownRailError(
-            f"rails must be one or more of {', '.join(FILE_RAILS)}, each once, got "
+            f"rails must be one or more of {', '.join(allowed)}, each once, got "
             f"{', '.join(chosen) or 'none'}",
             campaign=campaign,
         )
@@ -121,6 +131,9 @@ def plan_rails(
     for member, amount in owed.items():
         if member in erased:
             unpaid.append(Unpaid(member, amount, ERASED))
+            continue
+        if member in claimable:
+            unpaid.append(Unpaid(member, amount, CLAIMABLE))
             continue
         profile = profiles.get(member)
         held = profile.methods() if profile is not None else {}

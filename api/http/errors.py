@@ -86,6 +86,10 @@ STATUS_BY_CODE: dict[str, int] = {
     # the on-chain claims rail (contracts/errors.py)
     "BadClaimEntry": 422,
     "UnknownClaimIndex": 404,
+    "NoClaim": 404,
+    "ClaimsNotDeployed": 409,
+    "ClaimsAlreadyDeployed": 409,
+    "StaleClaimTree": 409,
     "InvalidClaimProof": 422,
     "AlreadyClaimed": 409,
     "ClaimReverted": 409,

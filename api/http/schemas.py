@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ledger.canonical import MAX_DEPTH
 from ledger.envelope import (
@@ -632,6 +632,25 @@ class ProposalOut(BaseModel):
     window_ends: str | None
     objections: list[ObjectionOut]
     withdrawn: list[str]
+
+
+class ClaimProofOut(BaseModel):
+    """A member's claim on the campaign's Distributor: send ``claim(index, account, tokens,
+    proof)`` to ``distributor`` on chain ``chain_id`` (anyone may; the tokens go to
+    ``account``)."""
+
+    campaign: str
+    member: str
+    root: str = Field(description="the Distributor's Merkle root (0x + 64 hex)")
+    distributor: str = Field(description="the Distributor's EIP-55 address")
+    chain_id: int
+    token: str = Field(description="the ERC-20 paid (EIP-55 address)")
+    decimals: int
+    index: int
+    account: str = Field(description="the address paid: the member's payout method at build")
+    amount: int = Field(description="minor units of the campaign's currency")
+    tokens: str = Field(description="token units (a decimal string): what the claim transfers")
+    proof: list[str] = Field(description="sibling hashes from the leaf to the root (0x-hex)")
 
 
 class PayoutStatusLine(BaseModel):

@@ -98,3 +98,27 @@ def test_a_chain_payment_is_held_to_the_transfers_of_its_transaction(ledger: Led
         f"campaign summer-26: tx {TX} transfers {amount * 10**4 - 1} of token {TOKEN} to {TO}, "
         f"the payment records {amount * 10**4}"
     ]
+
+
+def test_one_transfer_cannot_back_two_payment_records(ledger: Ledger) -> None:
+    """Each record is checked against the chain, but a transfer counted for one record is
+    not there for the next: citing the same transaction twice pays nobody twice."""
+    script = closed()
+    found = settlement_of(campaign_of(script))
+    ana = script.id("ana")
+    script.propose(found.sha256, found.payees, 1000)
+    script.settle(found.sha256, total=1000, lines=len(found.lines))
+    half = found.payees[ana] // 2
+    line = {"member": ana, "amount": half, "to": TO}
+    pay(script, [line], rail="eth", tx=TX, token=TOKEN, decimals=2)
+    pay(script, [line], rail="eth", tx=TX, token=TOKEN, decimals=2)  # the same transfer again
+    script.flush(ledger)
+    once = {(TOKEN, TX): [(TO, half)]}
+    _, failures = check_payments(ledger.store, lambda token, tx: once[(token, tx)])
+    assert [(f.position, f.detail) for f in failures] == [
+        (
+            ledger.size() - 1,
+            f"campaign summer-26: tx {TX} transfers 0 of token {TOKEN} to {TO} (after {half} "
+            f"counted for earlier payments), the payment records {half}",
+        )
+    ]

@@ -31,6 +31,7 @@ from api.http.schemas import (
     CampaignOut,
     CampaignPage,
     CampaignSummary,
+    ClaimProofOut,
     MemberPage,
     Moderated,
     ModerationQueue,
@@ -299,6 +300,36 @@ def payout_proposal(request: Request, campaign: str) -> ProposalOut:
 
 
 @router.get(
+    "/campaigns/{campaign}/claims/{member}",
+    response_model=ClaimProofOut,
+    responses=errors(404),
+)
+def claim_proof(request: Request, campaign: str, member: str) -> ClaimProofOut:
+    """A member's claim proof on the campaign's deployed Distributor (public: the tree's
+    leaves are on chain once claimed). 404 ``NoClaim`` when no deployed tree has a leaf for
+    the member (not owed, no Ethereum payout method at build, or no tree deployed yet)."""
+    from contracts.claim_payouts import ClaimTrees
+
+    services = services_of(request)
+    services.campaigns.campaign(campaign)  # UnknownCampaign first
+    document, entry = ClaimTrees(services.engine, create=False).claim_of(campaign, member)
+    return ClaimProofOut(
+        campaign=campaign,
+        member=member,
+        root=document["root"],
+        distributor=document["distributor"],
+        chain_id=document["chain_id"],
+        token=document["token"],
+        decimals=document["decimals"],
+        index=entry["index"],
+        account=entry["account"],
+        amount=entry["amount"],
+        tokens=entry["tokens"],
+        proof=entry["proof"],
+    )
+
+
+@router.get(
     "/campaigns/{campaign}/payouts/status",
     response_model=PayoutStatus,
     responses=errors(401, 403, 404, 409),
@@ -312,7 +343,12 @@ def payouts_status(request: Request, signer: Signer, campaign: str) -> PayoutSta
     book = services.campaigns.payout_book(campaign)
     lines = settled_lines(book, services.ledger.store, campaign)
     erased = services.campaigns.gate.read(lambda state: set(state.erased))
-    shown = payout_status(campaign, found.currency, book, lines, services.profiles, erased)
+    from contracts.claim_payouts import ClaimTrees
+
+    claimable = ClaimTrees(services.engine, create=False).claimable(campaign)
+    shown = payout_status(
+        campaign, found.currency, book, lines, services.profiles, erased, claimable
+    )
     shown.pop("proposal")
     shown.pop("withdrawn")
     return PayoutStatus.model_validate(shown)

@@ -70,3 +70,50 @@ def test_the_pages_show_the_proposal_the_answer_and_what_is_paid_and_owed(
     assert f"Objection <code>{ending['objection']}</code> (wrong-amount" in person
     assert "answered <strong>rejected</strong>" in person
     assert "closed at 2025-07-08T12:00:00Z" in person
+
+
+def test_anyone_reads_a_members_claim_proof_and_a_member_without_one_gets_no_claim(
+    tmp_path: Path,
+) -> None:
+    """The proof of the deployed claim tree (no chain needed to serve it: the tree is kept
+    in the database; tests/contracts/test_claims_rail.py claims with it on chain)."""
+    from contracts.claim_payouts import ClaimTrees
+    from contracts.claim_tree import ClaimTree
+
+    with demo_world(f"sqlite:///{tmp_path}/api.sqlite", tmp_path) as w:
+        campaign, ana, ben = w.demo.campaign, w.ana.actor, w.ben.actor
+        account = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+        tree = ClaimTree.build([(0, account, 1234 * 10**16)])
+        document = {
+            "campaign": campaign, "currency": "EUR", "exponent": 2, "decimals": 18,
+            "root": tree.root_hex, "total": str(tree.total), "unpaid": [],
+            "claims": [{"index": 0, "member": ana, "account": account, "amount": 1234,
+                        "tokens": str(1234 * 10**16), "proof": []}],
+        }  # fmt: skip
+        trees = ClaimTrees(w.services.engine)
+        trees.save(document)
+        path = f"/campaigns/{campaign}/claims/{ana}"
+        before = w.client.get(path)  # built, not deployed: nothing to claim from yet
+        assert (before.status_code, before.json()["error"]) == (404, "NoClaim")
+        distributor = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"
+        trees.deployed(campaign, tree.root_hex, distributor, 31337, account)
+        shown = w.client.get(path)
+        assert shown.status_code == 200
+        assert shown.json() == {
+            "campaign": campaign, "member": ana, "root": tree.root_hex,
+            "distributor": distributor, "chain_id": 31337, "token": account, "decimals": 18,
+            "index": 0, "account": account, "amount": 1234, "tokens": str(1234 * 10**16),
+            "proof": [],
+        }  # fmt: skip
+        missing = w.client.get(f"/campaigns/{campaign}/claims/{ben}")
+        assert (missing.status_code, missing.json()) == (
+            404,
+            {
+                "error": "NoClaim",
+                "detail": f"member {ben} has no claim in campaign {campaign}: no deployed "
+                "claim tree has a leaf for them",
+                "ids": {"campaign": campaign, "member": ben},
+            },
+        )
+        unknown = w.client.get(f"/campaigns/winter-27/claims/{ana}")
+        assert (unknown.status_code, unknown.json()["error"]) == (404, "UnknownCampaign")
