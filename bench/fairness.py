@@ -6,7 +6,8 @@ Prints, for each honest community shape, attack, size and camouflage level, the
 attackers' gain (pool share with the attack / without it) under each method, the worst
 v2 gain, and for each shape the honest outcome: Spearman correlation between each
 piece's credit and its hidden quality (v1, v2) and how far v2's payouts are from v1's
-(largest relative difference among members paid >= 1 % of the pool; pool-weighted mean).
+(largest relative difference among members paid >= 1 % of the pool; pool-weighted mean;
+how many of those members v2 pays more than 10 % above or below v1).
 Figures only, no asserts (tests/projections/test_fairness_v2.py asserts the targets).
 """
 
@@ -48,13 +49,13 @@ def main() -> None:
                     cells = " ".join(f"{row[m]:9.2f}" for m in METHODS)
                     print(f"{shape:8} {kind:8} {size:4} {camo:4} {cells}", flush=True)
     print("worst gain: " + ", ".join(f"{m} {worst[m]:.2f}x" for m in METHODS))
-    print("honest     rank v1  rank v2  max |v2-v1|/v1  weighted mean")
+    print("honest     rank v1  rank v2  max |v2-v1|/v1  weighted mean  outside 10 %")
     for shape in args.shapes:
         for seed in args.seeds:
             h = honest_outcome(shape, seed)
             print(
                 f"{shape:8} s{seed} {h.rank_v1:7.3f} {h.rank_v2:8.3f} {h.max_diff:14.1%} "
-                f"{h.mean_diff:13.1%}",
+                f"{h.mean_diff:13.1%}  {h.outside:3} of {h.paid}",
                 flush=True,
             )
 
