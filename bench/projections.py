@@ -1,6 +1,6 @@
 """Projections benchmark: rebuild, incremental update, PageRank reference, ring figures.
 
-    python bench/projections.py [--events 1000000] [--seed 1]
+    python bench/projections.py [--events 1000000] [--seed 1] [--policy 1]
 
 On the demo campaign (``domain/demo/generator.py``, written through the campaign gate;
 about ``--events`` events, cached under ``var/bench/`` so reruns skip it) prints:
@@ -17,6 +17,10 @@ about ``--events`` events, cached under ``var/bench/`` so reruns skip it) prints
     honest work (its own votes removed), under plain proportional-to-votes, and
     under PageRank.
 
+The demo campaign is opened with cocred-fair ``--policy`` 1 (the default here, so that the
+figures compare with the earlier runs: campaigns opened with v1 keep v1's incremental
+update) or 2 (the default for new campaigns, which recomputes the whole campaign at each
+refresh: see ``bench/fairness.py --update-cost`` and projections/RULES.md, v2, Cost).
 Figures only, no asserts. The rebuild and the incremental steps run on a copy
 of the cached database, which is removed afterwards.
 """
@@ -60,10 +64,13 @@ def sizes(events: int) -> dict[str, int]:
     return {"members": members, "contributions": contributions, "votes": votes}
 
 
-def build(path: Path, events: int, seed: int) -> dict[str, Any]:
+def build(path: Path, events: int, seed: int, version: int = 1) -> dict[str, Any]:
     """Write the demo campaign into a new SQLite file; return its summary."""
     from api.bootstrap import bootstrap
     from domain.demo.generator import build_demo
+    from domain.vocabulary import DEFAULT_POLICY_V1, DEFAULT_POLICY_V2
+
+    policy = DEFAULT_POLICY_V1 if version == 1 else DEFAULT_POLICY_V2
 
     started = time.perf_counter()
     done = 0
@@ -75,15 +82,17 @@ def build(path: Path, events: int, seed: int) -> dict[str, Any]:
             print(f"    … {done:,} events ({time.perf_counter() - started:.0f} s)", flush=True)
 
     with bootstrap(database_url=f"sqlite:///{path}") as services:
-        summary = build_demo(services, seed=seed, progress=progress, **sizes(events))
+        summary = build_demo(services, seed=seed, progress=progress, policy=policy, **sizes(events))
     return {"campaign": summary.campaign, "ring": summary.ring["members"], "events": done}
 
 
-def cached_demo(events: int, seed: int) -> tuple[Path, dict[str, Any]]:
+def cached_demo(events: int, seed: int, version: int = 1) -> tuple[Path, dict[str, Any]]:
     CACHE.mkdir(parents=True, exist_ok=True)
     size = sizes(events)
     path = CACHE / (
-        f"projections-demo-{size['members']}-{size['contributions']}-{size['votes']}-{seed}.sqlite"
+        f"projections-demo-{size['members']}-{size['contributions']}-{size['votes']}-{seed}"
+        + ("" if version == 1 else f"-v{version}")
+        + ".sqlite"
     )
     meta = path.with_suffix(".json")
     if not (path.exists() and meta.exists()):
@@ -91,7 +100,7 @@ def cached_demo(events: int, seed: int) -> tuple[Path, dict[str, Any]]:
             stale.unlink()
         print(f"building the demo campaign (~{events:,} events, once; cached in {path})")
         started = time.perf_counter()
-        meta.write_text(json.dumps(build(path, events, seed)))
+        meta.write_text(json.dumps(build(path, events, seed, version)))
         print(f"    built in {time.perf_counter() - started:.0f} s")
     return path, json.loads(meta.read_text())
 
@@ -259,6 +268,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--policy", type=int, choices=(1, 2), default=1)
     parser.add_argument("--child-rebuild", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_rebuild:
@@ -269,7 +279,7 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
     )
-    cached, meta = cached_demo(args.events, args.seed)
+    cached, meta = cached_demo(args.events, args.seed, args.policy)
     campaign, ring = meta["campaign"], set(meta["ring"])
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         work = Path(tmp) / "work.sqlite"

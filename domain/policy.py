@@ -15,7 +15,9 @@ from typing import Any
 
 from domain.values import Fact, expect_keys, fraction, integer, malformed
 from domain.vocabulary import DEFAULT_POLICY as DEFAULT_POLICY  # re-exported: the CLI reads it here
-from domain.vocabulary import ENGAGEMENT_KINDS, POLICY_NAME, POLICY_VERSION
+from domain.vocabulary import DEFAULT_POLICY_V1 as DEFAULT_POLICY_V1
+from domain.vocabulary import DEFAULT_POLICY_V2 as DEFAULT_POLICY_V2
+from domain.vocabulary import ENGAGEMENT_KINDS, POLICY_NAME, POLICY_VERSION, POLICY_VERSION_2
 
 _FIELDS = frozenset(
     {
@@ -41,27 +43,11 @@ MAX_OBJECTION_WINDOW = 90 * 24 * 3600
 # day (domain.membership.check_submission_cap; absent or null = no cap), and the payout
 # objection window (above).
 OPTIONAL = ("submissions_per_day", "objection_window")
-POLICY_VERSION_2 = 2
 _FIELDS_2 = (_FIELDS - {"pairwise_bound"}) | {
     "weight_budget",
     "contribution_cap",
     "dependent_bound",
 }
-
-DEFAULT_POLICY_V1 = DEFAULT_POLICY
-
-# cocred-fair v2, for a brand that opens a campaign with it (``--rules``). Not yet the
-# default: it misses the honest-community targets and has no incremental update
-# (projections/RULES.md, v2, known limits), so new campaigns still open with v1.
-DEFAULT_POLICY_V2: Mapping[str, Any] = MappingProxyType(
-    {
-        **{field: value for field, value in DEFAULT_POLICY.items() if field != "pairwise_bound"},
-        "version": POLICY_VERSION_2,
-        "weight_budget": 20,
-        "contribution_cap": 4,
-        "dependent_bound": "1/2",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)

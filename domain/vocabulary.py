@@ -95,7 +95,10 @@ CHAIN_RAILS = frozenset({SAFE, ETH, CLAIMS})
 
 POLICY_NAME = "cocred-fair"
 POLICY_VERSION = 1
-DEFAULT_POLICY: Mapping[str, Any] = MappingProxyType(
+POLICY_VERSION_2 = 2
+# cocred-fair v1 (projections/RULES.md, v1): what campaigns opened before v2 was the default
+# were opened with. They keep it, and their payouts, forever (the policy is in the log).
+DEFAULT_POLICY_V1: Mapping[str, Any] = MappingProxyType(
     {
         "name": POLICY_NAME,
         "version": POLICY_VERSION,
@@ -109,6 +112,18 @@ DEFAULT_POLICY: Mapping[str, Any] = MappingProxyType(
         "objection_window": 7 * 24 * 3600,
     }
 )
+# cocred-fair v2 (projections/RULES.md, v2): v1's fields without pairwise_bound, plus three.
+DEFAULT_POLICY_V2: Mapping[str, Any] = MappingProxyType(
+    {
+        **{field: value for field, value in DEFAULT_POLICY_V1.items() if field != "pairwise_bound"},
+        "version": POLICY_VERSION_2,
+        "weight_budget": 20,
+        "contribution_cap": 7,
+        "dependent_bound": "1/2",
+    }
+)
+# The policy a new campaign opens with when it names none: cocred-fair v2.
+DEFAULT_POLICY: Mapping[str, Any] = DEFAULT_POLICY_V2
 # Seconds a payee may object to a payout proposal (policy field ``objection_window``; 0 = no
 # window). A policy without the field (campaigns opened before it existed) settles directly.
 DEFAULT_OBJECTION_WINDOW = 7 * 24 * 3600

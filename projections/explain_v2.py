@@ -33,7 +33,6 @@ def sources_v2(
     kind's item carries its kind weight's part of the voter's counted weight.
     """
     contribution = state.contributions[cid]
-    node = scorer.nodes[cid]
     policy = scorer.policy
     found: list[tuple[int, str, str, str, Fraction, dict[str, str]]] = []
     for (voter, kind), position in contribution.votes.items():
@@ -42,7 +41,7 @@ def sources_v2(
         flow = scorer.result.votes.get((voter, cid))
         if flow is None or not flow.raw:
             continue
-        counted = flow.independent + flow.dependent * node.bound
+        counted = flow.independent + flow.bounded
         weight = counted * policy.weight(kind) / flow.raw
         factors = {
             "kind": str(policy.weight(kind)),
@@ -53,8 +52,8 @@ def sources_v2(
             factors["self"] = f"{fraction_text(1 - flow.self_part)} (the rest returns to the voter)"
         if flow.dependent:
             factors["dependent"] = (
-                f"{fraction_text(flow.dependent)} of {fraction_text(flow.value)}, counted x "
-                f"{fraction_text(node.bound)} (the bound)"
+                f"{fraction_text(flow.dependent)} of {fraction_text(flow.value)}, counted "
+                f"{fraction_text(flow.bounded)} (the bound on what its recipients get)"
             )
         found.append((position, VOTE_CAST, voter, kind, weight, factors))
     for (channel, territory), position in contribution.reuse_keys.items():
@@ -110,14 +109,14 @@ def discounts_v2(state: CampaignState, scorer: ScorerV2, member: str) -> list[st
             f"members whose votes come back to you (directly or through one other member): "
             f"that part counts in the bounded, dependent part"
         )
-    for cid in state.members[member].authored if member in state.members else ():
-        node = scorer.nodes[cid]
-        if node.bound < 1:
-            out.append(
-                f"{cid}: dependent support {fraction_text(node.dependent)} counted only up to "
-                f"{fraction_text(scorer.policy.dependent_bound)} x its independent support "
-                f"{fraction_text(node.independent)} (x {fraction_text(node.bound)})"
-            )
+    factor = result.member_bound.get(member, ONE)
+    if factor < 1:
+        out.append(
+            f"the dependent support your work received, "
+            f"{fraction_text(result.member_dependent[member])}, counted only up to "
+            f"{fraction_text(scorer.policy.dependent_bound)} x its independent support "
+            f"{fraction_text(result.member_independent[member])} (x {fraction_text(factor)})"
+        )
     return out
 
 

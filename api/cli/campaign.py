@@ -57,7 +57,7 @@ def campaign_open(
     currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "EUR",
     pool: Annotated[int, typer.Option(help="Reward pool in minor units.")] = 0,
     policy: Annotated[
-        Path | None, typer.Option(help="Policy JSON file (default: cocred-fair v1).")
+        Path | None, typer.Option(help="Policy JSON file (default: cocred-fair v2).")
     ] = None,
     objection_window: Annotated[
         int | None,

@@ -192,7 +192,7 @@ def build_demo(
     """Write the demo campaign for ``seed`` through the gate; return its summary.
 
     ``policy`` is the reward policy the campaign is opened with (default: the
-    domain's ``DEFAULT_POLICY``).
+    domain's ``DEFAULT_POLICY``, cocred-fair v2; ``DEFAULT_POLICY_V1`` for a v1 demo).
 
     ``services`` is ``Services`` or ``Services.campaigns``. ``progress(n)`` is
     called after each batch with the number of events it appended.

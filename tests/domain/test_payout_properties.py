@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from domain.errors import AlreadyPaidError, NotPayeeError, OverpaymentError
 from domain.payouts import book_of
-from domain.policy import DEFAULT_POLICY
+from domain.policy import DEFAULT_POLICY_V1
 from domain.rules import handle
 from domain.state import State
 from domain.values import Recorded
@@ -35,7 +35,7 @@ def _settled_state() -> tuple[State, int]:
         {
             "title": "T", "guidelines": "0" * 64, "starts_at": "2026-01-01T00:00:00Z",
             "ends_at": "2026-05-01T00:00:00Z", "membership": "open", "currency": "EUR",
-            "pool": 1000, "policy": dict(DEFAULT_POLICY),
+            "pool": 1000, "policy": dict(DEFAULT_POLICY_V1),
         },
     )  # fmt: skip
     brand("CampaignClosed", {})

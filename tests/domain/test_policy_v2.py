@@ -23,7 +23,7 @@ class Opened:
 
 def test_new_campaigns_default_to_cocred_fair_v2_and_v1_stays_valid() -> None:
     v2 = Policy.parse(Opened(), dict(DEFAULT_POLICY_V2))
-    assert (v2.version, v2.weight_budget, v2.contribution_cap) == (2, 20, 4)
+    assert (v2.version, v2.weight_budget, v2.contribution_cap) == (2, 20, 7)
     assert v2.dependent_bound == Fraction(1, 2) and v2.pairwise_bound is None
     v1 = Policy.parse(Opened(), dict(DEFAULT_POLICY_V1))
     assert (v1.version, v1.pairwise_bound, v1.weight_budget) == (1, Fraction(1, 2), None)

@@ -25,7 +25,7 @@ from hypothesis.stateful import (
 )
 
 from domain.errors import DomainError
-from domain.policy import DEFAULT_POLICY
+from domain.policy import DEFAULT_POLICY_V1
 from domain.rules import EVENT_TYPES, handle
 from domain.state import State
 from domain.values import Recorded
@@ -159,7 +159,7 @@ class CampaignRules(RuleBasedStateMachine):
                     "membership": ("open", "invite-only")[n],
                     "currency": "EUR",
                     "pool": 1000,
-                    "policy": dict(DEFAULT_POLICY),
+                    "policy": dict(DEFAULT_POLICY_V1),
                 },
             )
         for member in MEMBERS[:3]:  # a few start as members; the rules let others join

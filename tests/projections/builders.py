@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
-from domain.vocabulary import DEFAULT_POLICY, ENGAGEMENT_KINDS
+from domain.vocabulary import DEFAULT_POLICY_V1, ENGAGEMENT_KINDS
 from ledger.envelope import Envelope, sign_envelope
 from ledger.keys import SigningKey
 from ledger.ledger import Ledger
@@ -76,7 +76,7 @@ class Script:
         self.log: list[tuple[str, int, str, bytes]] = []
         self.actors: dict[str, Actor] = {}
         self.ticks = 0
-        self.policy = {**copy.deepcopy(dict(DEFAULT_POLICY)), **(policy or {})}
+        self.policy = {**copy.deepcopy(dict(DEFAULT_POLICY_V1)), **(policy or {})}
         if legacy:
             del self.policy["objection_window"]
         self.membership = membership

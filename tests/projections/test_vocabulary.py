@@ -15,6 +15,8 @@ from domain.vocabulary import (
     CAMPAIGN_OPENED,
     CONTRIBUTION_KINDS,
     DEFAULT_POLICY,
+    DEFAULT_POLICY_V1,
+    DEFAULT_POLICY_V2,
     ENGAGEMENT_KINDS,
     MEMBER_ERASED,
     MODERATION_OUTCOMES,
@@ -22,6 +24,7 @@ from domain.vocabulary import (
     PROFILE_COMMITTED,
 )
 from projections.campaign import CampaignState
+from projections.fair_v2 import parse_policy_v2
 from projections.policy import parse_policy
 from projections.state import CAMPAIGN_TYPES
 from projections.tables import Tables
@@ -102,10 +105,27 @@ def test_a_campaign_state_handles_every_campaign_event_after_the_opening() -> No
     assert set(state._handlers) == CAMPAIGN_EVENT_TYPES - {CAMPAIGN_OPENED}
 
 
-def test_the_default_policy_parses_the_same_in_the_domain_and_the_projections() -> None:
+def test_new_campaigns_default_to_v2() -> None:
+    assert DEFAULT_POLICY is DEFAULT_POLICY_V2 and DEFAULT_POLICY["version"] == 2
+
+
+def test_the_v2_default_policy_parses_the_same_in_the_domain_and_the_projections() -> None:
     opened = Recorded(CAMPAIGN_OPENED, "brand", 1, "2026-01-01T00:00:00Z", "c-1", {})
-    checked = Policy.parse(opened, dict(DEFAULT_POLICY))
-    computed = parse_policy(DEFAULT_POLICY)
+    checked = Policy.parse(opened, dict(DEFAULT_POLICY_V2))
+    computed = parse_policy_v2(DEFAULT_POLICY_V2)
+    assert dict(computed.weights) == dict(checked.weights)
+    assert computed.ref == {"name": checked.name, "version": checked.version}
+    assert (computed.weight_budget, computed.contribution_cap, computed.dependent_bound) == (
+        checked.weight_budget,
+        checked.contribution_cap,
+        checked.dependent_bound,
+    )
+
+
+def test_the_v1_default_policy_parses_the_same_in_the_domain_and_the_projections() -> None:
+    opened = Recorded(CAMPAIGN_OPENED, "brand", 1, "2026-01-01T00:00:00Z", "c-1", {})
+    checked = Policy.parse(opened, dict(DEFAULT_POLICY_V1))
+    computed = parse_policy(DEFAULT_POLICY_V1)
     assert tuple(checked.weights) == ENGAGEMENT_KINDS
     assert dict(computed.weights) == dict(checked.weights)
     assert computed.ref == {"name": checked.name, "version": checked.version}

@@ -25,7 +25,7 @@ from api.http.app import create_app
 from api.settings import Settings
 from api.web.svg import BarInput, GraphEdge, GraphNode, bar_chart, lineage_layout
 from domain.demo.generator import DemoSummary, build_demo
-from domain.policy import DEFAULT_POLICY_V2
+from domain.policy import DEFAULT_POLICY_V1, DEFAULT_POLICY_V2
 from domain.profiles import Profile
 from ledger.provenance.anchoring import AnchorableCheckpoint, AnchorReceipt
 from ledger.provenance.audit import AuditReport, audit
@@ -444,8 +444,11 @@ def test_a_ring_members_page_says_which_of_their_votes_circulate_under_v2(tmp_pa
     assert "members whose votes come back to you" in earnings
 
 
-def test_a_v1_demo_page_names_no_v2_discount(site: Site) -> None:
-    puppet = site.demo.ring["members"][0]
-    status, _, html = site.get(f"/people/{puppet}?campaign={site.demo.campaign}")
+def test_a_v1_demo_page_names_no_v2_discount(tmp_path: Path) -> None:
+    services, demo = _open(tmp_path, policy=DEFAULT_POLICY_V1)
+    with services, TestClient(create_app(services)) as client:
+        site = Site(services, client, demo)
+        puppet = site.demo.ring["members"][0]
+        status, _, html = site.get(f"/people/{puppet}?campaign={site.demo.campaign}")
     assert status == 200
     assert "cocred-fair v2" not in section(html, 'id="earnings"')

@@ -123,6 +123,8 @@ class Honest:
     rank_v2: float
     max_diff: float  # largest |v2 - v1| / v1 among members paid >= 1 % of the pool under v1
     mean_diff: float  # pool-weighted mean relative difference
+    paid: int  # members paid >= 1 % of the pool under v1
+    outside: int  # of which: paid more than 10 % above or below their v1 payout under v2
 
 
 def honest_outcome(shape: str, seed: int) -> Honest:
@@ -143,4 +145,5 @@ def honest_outcome(shape: str, seed: int) -> Honest:
     big = [m for m, a in p1.items() if a >= pool // 100]
     diffs = [abs(p2.get(m, 0) - p1[m]) / p1[m] for m in big]
     weighted = sum(abs(p2.get(m, 0) - a) for m, a in p1.items()) / pool
-    return Honest(ranks[1], ranks[2], max(diffs, default=0.0), weighted)
+    outside = sum(1 for d in diffs if d > 0.10)
+    return Honest(ranks[1], ranks[2], max(diffs, default=0.0), weighted, len(big), outside)
