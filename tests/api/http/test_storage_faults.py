@@ -100,6 +100,8 @@ def test_every_get_route_answers_503_storage_unavailable_when_the_database_is_go
         "sha256": site.sha or "0" * 64,
         "fmt": "json",
         "name": "members",  # a campaign's list page, /c/{campaign}/{name}
+        "member": KIM.actor,  # a member's claim proof
+        "path": "0/000",  # a tile, /tile/{path:path}
     }
     queries = {
         "/proofs/inclusion": "position=0&size=1",
@@ -113,7 +115,7 @@ def test_every_get_route_answers_503_storage_unavailable_when_the_database_is_go
     for route in routes:
         if route.path in WITHOUT_DATABASE:
             continue
-        path = re.sub(r"\{(\w+)\}", lambda m: values[m[1]], route.path)
+        path = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m[1]], route.path)
         query = queries.get(route.path, "")
         needs_signature = any(
             d.call.__name__ == "request_signer" for d in route.dependant.dependencies
