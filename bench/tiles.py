@@ -111,15 +111,14 @@ def main() -> None:
             exports, reads = [], []
             for run in range(args.runs):
                 t0 = time.perf_counter()
-                for tile in tiles:  # the reference: the same rows, nothing written
-                    reader.read(tile, stored.size)
+                # the reference: the same rows, nothing written
+                size = sum(len(reader.read(tile, stored.size)) for tile in tiles)
                 reads.append(time.perf_counter() - t0)
                 into = where / f"export-{run}"
                 t0 = time.perf_counter()
                 report = export_tiles(reader, stored.signed.to_text(), stored.size, into)
                 exports.append(time.perf_counter() - t0)
                 shutil.rmtree(into)
-            size = sum(len(reader.read(t, stored.size)) for t in tiles)
             print(f"export: {len(tiles):,} files, {size / 1e6:.1f} MB: {best(exports)}; "
                   f"reading them only: {best(reads)}; ratio {min(exports) / min(reads):.2f}×; "
                   f"1M events ≈ {min(exports) * 1e6 / args.events:.0f} s at this rate")  # fmt: skip
@@ -127,13 +126,12 @@ def main() -> None:
             full = [t for t in tiles if t.full and t.level == 0]
             rng = random.Random(1)
             picks = [rng.choice(full) for _ in range(args.requests)]
-            served, direct = [], []
-            rates = serve(config.database_url, where, picks, args.runs)
-            for run in range(args.runs):
-                served.append(rates[run])
+            served = serve(config.database_url, where, picks, args.runs)
+            direct = []
+            for _ in range(args.runs):
                 t0 = time.perf_counter()
                 for tile in picks:
-                    reader.read(Tile(0, tile.index), stored.size)
+                    reader.read(tile, stored.size)
                 direct.append(args.requests / (time.perf_counter() - t0))
             print(f"full tiles over HTTP: best {max(served):,.0f}/s (spread "
                   f"{min(served):,.0f}–{max(served):,.0f}); straight from the reader: best "

@@ -35,6 +35,7 @@ from contracts.errors import (
     StaleClaimTreeError,
 )
 from ledger.errors import StorageError
+from ledger.store.engine import create_tables
 
 if TYPE_CHECKING:
     from contracts.claims import Claimed
@@ -179,10 +180,7 @@ class ClaimTrees:
     def __init__(self, engine: sa.Engine, *, create: bool = True) -> None:
         self.engine = engine
         if create:
-            try:
-                metadata.create_all(engine, checkfirst=True)
-            except sa.exc.SQLAlchemyError as exc:
-                raise StorageError(f"cannot create the claim trees table: {exc}") from exc
+            create_tables(metadata, engine, "the claim trees table")
 
     def save(self, document: Mapping[str, Any]) -> None:
         """Keep a built document (a later build supersedes it until one is deployed).

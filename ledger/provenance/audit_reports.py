@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from ledger.canonical import json_fields
 from ledger.errors import StorageError
 from ledger.provenance.audit import AuditReport
+from ledger.store.engine import create_tables
 
 metadata = sa.MetaData()
 audits_table = sa.Table(
@@ -63,10 +64,7 @@ class AuditReports:
     def __init__(self, engine: sa.Engine, *, create: bool = True) -> None:
         self.engine = engine
         if create:
-            try:
-                metadata.create_all(engine, checkfirst=True)
-            except sa.exc.SQLAlchemyError as exc:
-                raise StorageError(f"cannot create the audits table: {exc}") from exc
+            create_tables(metadata, engine, "the audits table")
 
     def record(self, report: AuditReport, started_at: str) -> AuditRecord:
         """Store ``report`` (run from ``started_at`` until now); return the stored row."""

@@ -125,3 +125,14 @@ def _refuse_other_process(_: Any, record: Any, proxy: Any) -> None:
     if record.info.get("pid") != os.getpid():
         record.dbapi_connection = proxy.dbapi_connection = None
         raise DisconnectionError(f"connection opened by process {record.info.get('pid')}")
+
+
+def create_tables(metadata: sa.MetaData, engine: sa.Engine, what: str) -> None:
+    """Create ``metadata``'s tables that are missing; ``StorageError`` naming ``what`` if the
+    database refuses (the tables a component keeps beside the log)."""
+    from ledger.errors import StorageError
+
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"cannot create {what}: {exc}") from exc

@@ -64,8 +64,8 @@ def tile(
     wanted = Tile.parse(f"tile/{path}")
     services = services_of(request)
     tree = services.provenance.tree
-    tree.catch_up()
-    data = TileReader(tree, services.ledger.store).read(wanted)
+    size = tree.catch_up()  # the tree's size: read() need not ask for it again
+    data = TileReader(tree, services.ledger.store).read(wanted, size)
     return Response(
         data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE}
     )
