@@ -22,6 +22,7 @@ from api.http.app import create_app
 from contracts import claims
 from contracts.claim_payouts import ClaimTrees, claim_document, claimed_payments, tree_of
 from contracts.errors import AlreadyClaimedError, InvalidClaimProofError, NoClaimError
+from domain.policy import DEFAULT_POLICY_V1
 from ledger.keys import SigningKey
 from projections.payments import settled_lines
 from projections.rails import CLAIMABLE, CLAIMS, NO_METHOD, plan_rails
@@ -36,12 +37,16 @@ CAMPAIGN = "summer-26"
 
 def settled(tmp: Path) -> People:
     """Ana (with an Ethereum payout method) and Ben (none) earn; the brand settles at once
-    (an objection window of 0)."""
+    (an objection window of 0). Under cocred-fair v1: their votes for each other would
+    circulate under v2, and these tests are about paying two payees, not about scores."""
     p = People(tmp, f"sqlite:///{tmp}/claims.sqlite")
     guidelines = tmp / "g.txt"
     guidelines.write_bytes(b"be kind")
+    policy = tmp / "policy.json"
+    policy.write_text(json.dumps(dict(DEFAULT_POLICY_V1)))
     p.run("brand", "campaign", "open", "--campaign", CAMPAIGN, "--title", "Summer", "--guidelines",
-          str(guidelines), "--pool", "100000", "--objection-window", "0")  # fmt: skip
+          str(guidelines), "--pool", "100000", "--objection-window", "0",
+          "--policy", str(policy))  # fmt: skip
     for who in ("ana", "ben"):
         p.run(who, "join", "--campaign", CAMPAIGN)
     made = {}
@@ -66,6 +71,13 @@ def address_of(key: str) -> str:
 
 def brand_json(p: People, *args: str) -> dict:
     return json.loads(p.run("brand", "payouts", "claims", *args, "--campaign", CAMPAIGN).stdout)
+
+
+def claims_refused(p: People, verb: str, *args: str, who: str = "brand") -> str:
+    """``cocred payouts claims VERB --campaign … ARGS`` run by ``who``: its one-line error."""
+    return refused(
+        "payouts", "claims", verb, "--campaign", CAMPAIGN, *args, "--key", p.key(who), "--db", p.db
+    )
 
 
 def test_the_claims_rail_runs_end_to_end_on_anvil(
@@ -189,115 +201,43 @@ def test_the_claims_rail_refuses_what_it_cannot_do(
     rpc = anvil_chain.url
     assert rpc is not None
     out = str(tmp_path / "c.json")
-    base = ("payouts", "claims")
-    assert refused(
-        *base, "build", "--campaign", CAMPAIGN, "--out", out, "--key", p.key("brand"), "--db", p.db
-    ) == (  # fmt: skip
+    assert claims_refused(p, "build", "--out", out) == (  # fmt: skip
         f"error[BadClaimEntry]: campaign {CAMPAIGN}: no payee is owed money and holds an "
         f"Ethereum payout method, so there is nothing to claim (2 unpaid)"
     )
-    assert refused(
-        *base, "build", "--campaign", CAMPAIGN, "--out", out, "--key", p.key("ana"), "--db", p.db
-    ) == (  # fmt: skip
+    assert claims_refused(p, "build", "--out", out, who="ana") == (  # fmt: skip
         f"error[NotCampaignOwner]: only the brand {p.ids['brand']} of campaign {CAMPAIGN} may "
         f"make its payment files"
     )
     p.run("ana", "profile", "payout", "set", "--eth", address_of(anvil_chain.keys[1]))
-    assert refused(
-        *base,
-        "build",
-        "--campaign",
-        CAMPAIGN,
-        "--out",
-        out,
-        "--decimals",
-        "1",
-        "--key",
-        p.key("brand"),
-        "--db",
-        p.db,
-    ) == (  # fmt: skip
+    assert claims_refused(p, "build", "--out", out, "--decimals", "1") == (  # fmt: skip
         f"error[ClaimsConfig]: campaign {CAMPAIGN}: a token of 1 decimals cannot carry the "
         f"currency's 2 decimal places"
     )
-    assert refused(
-        *base,
-        "deploy",
-        "--campaign",
-        CAMPAIGN,
-        "--rpc",
-        rpc,
-        "--test-token",
-        "--key",
-        p.key("brand"),
-        "--db",
-        p.db,
-    ) == (  # fmt: skip
+    assert claims_refused(p, "deploy", "--rpc", rpc, "--test-token") == (  # fmt: skip
         f"error[NoClaim]: campaign {CAMPAIGN} has no claim tree: the brand runs cocred payouts "
         f"claims build first"
     )
     brand_json(p, "build", "--out", out)
     monkeypatch.delenv("COCRED_CLAIMS_PRIVATE_KEY", raising=False)
-    assert refused(
-        *base,
-        "deploy",
-        "--campaign",
-        CAMPAIGN,
-        "--rpc",
-        rpc,
-        "--test-token",
-        "--key",
-        p.key("brand"),
-        "--db",
-        p.db,
-    ) == (  # fmt: skip
+    assert claims_refused(p, "deploy", "--rpc", rpc, "--test-token") == (  # fmt: skip
         "error[ClaimsConfig]: set COCRED_CLAIMS_PRIVATE_KEY: the key that pays the gas"
     )
-    assert refused(
-        *base, "deploy", "--campaign", CAMPAIGN, "--rpc", rpc, "--key", p.key("brand"), "--db", p.db
-    ) == (  # fmt: skip
+    assert claims_refused(p, "deploy", "--rpc", rpc) == (  # fmt: skip
         "error[BadOption]: give exactly one of --token ADDRESS and --test-token"
     )
-    assert refused(
-        *base, "record", "--campaign", CAMPAIGN, "--rpc", rpc, "--key", p.key("brand"), "--db", p.db
-    ).startswith(  # fmt: skip
+    assert claims_refused(p, "record", "--rpc", rpc).startswith(  # fmt: skip
         f"error[ClaimsNotDeployed]: campaign {CAMPAIGN}: claim tree 0x"
     )
     monkeypatch.setenv("COCRED_CLAIMS_PRIVATE_KEY", anvil_chain.keys[0])
     token = claims.deploy_token(anvil_chain.w3, private_key=anvil_chain.keys[0], decimals=6)
-    assert refused(
-        *base,
-        "deploy",
-        "--campaign",
-        CAMPAIGN,
-        "--rpc",
-        rpc,
-        "--token",
-        token,
-        "--key",
-        p.key("brand"),
-        "--db",
-        p.db,
-    ) == (  # fmt: skip
+    assert claims_refused(p, "deploy", "--rpc", rpc, "--token", token) == (  # fmt: skip
         f"error[ClaimsConfig]: token {token} has 6 decimals, the claim tree was built for 18: "
         f"build it again with --decimals 6"
     )
     poor = claims.deploy_token(anvil_chain.w3, private_key=anvil_chain.keys[0], decimals=18)
     total = json.loads(Path(out).read_text())["total"]
-    assert refused(
-        *base,
-        "deploy",
-        "--campaign",
-        CAMPAIGN,
-        "--rpc",
-        rpc,
-        "--token",
-        poor,
-        "--key",
-        p.key("brand"),
-        "--db",
-        p.db,
-    ) == (  # fmt: skip
+    assert claims_refused(p, "deploy", "--rpc", rpc, "--token", poor) == (  # fmt: skip
         f"error[ClaimsConfig]: {address_of(anvil_chain.keys[0])} holds 0 of token {poor}, less "
         f"than the tree's total {total}"
     )
@@ -309,34 +249,10 @@ def test_the_claims_rail_refuses_what_it_cannot_do(
         svc.campaigns.record_payment(
             brand, CAMPAIGN, rail="paypal", batch="PP-1", payments=[(ana, 1, None)]
         )
-    assert refused(
-        *base,
-        "deploy",
-        "--campaign",
-        CAMPAIGN,
-        "--rpc",
-        rpc,
-        "--test-token",
-        "--key",
-        p.key("brand"),
-        "--db",
-        p.db,
-    ).startswith(  # fmt: skip
+    assert claims_refused(p, "deploy", "--rpc", rpc, "--test-token").startswith(  # fmt: skip
         f"error[StaleClaimTree]: campaign {CAMPAIGN}: claim tree 0x"
     )
-    assert refused(
-        *base,
-        "deploy",
-        "--campaign",
-        CAMPAIGN,
-        "--rpc",
-        rpc,
-        "--test-token",
-        "--key",
-        p.key("brand"),
-        "--db",
-        p.db,
-    ).endswith(  # fmt: skip
+    assert claims_refused(p, "deploy", "--rpc", rpc, "--test-token").endswith(  # fmt: skip
         f"pays {ana} {owed}, but {owed - 1} is owed now (paid since the build): build it again"
     )
 
