@@ -22,7 +22,6 @@ from api.http.app import create_app
 from contracts import claims
 from contracts.claim_payouts import ClaimTrees, claim_document, claimed_payments, tree_of
 from contracts.errors import AlreadyClaimedError, InvalidClaimProofError, NoClaimError
-from domain.policy import DEFAULT_POLICY_V1
 from ledger.keys import SigningKey
 from projections.payments import settled_lines
 from projections.rails import CLAIMABLE, CLAIMS, NO_METHOD, plan_rails
@@ -42,11 +41,9 @@ def settled(tmp: Path) -> People:
     p = People(tmp, f"sqlite:///{tmp}/claims.sqlite")
     guidelines = tmp / "g.txt"
     guidelines.write_bytes(b"be kind")
-    policy = tmp / "policy.json"
-    policy.write_text(json.dumps(dict(DEFAULT_POLICY_V1)))
     p.run("brand", "campaign", "open", "--campaign", CAMPAIGN, "--title", "Summer", "--guidelines",
           str(guidelines), "--pool", "100000", "--objection-window", "0",
-          "--policy", str(policy))  # fmt: skip
+          "--policy", p.v1_policy())  # fmt: skip
     for who in ("ana", "ben"):
         p.run(who, "join", "--campaign", CAMPAIGN)
     made = {}

@@ -51,6 +51,14 @@ class People:
         path.write_bytes(data)
         return str(path)
 
+    def v1_policy(self) -> str:
+        """A ``--policy`` file holding cocred-fair v1's default policy (v2 is the default):
+        for tests about paying two members who vote for each other, which v2 counts as
+        circulating support."""
+        from domain.policy import DEFAULT_POLICY_V1
+
+        return self.file("policy-v1.json", json.dumps(dict(DEFAULT_POLICY_V1)).encode())
+
 
 @pytest.fixture
 def people(tmp_path: Path) -> People:

@@ -28,14 +28,14 @@ WINDOW = 20
 
 
 class Flow:
-    """Ana and Ben earn in a closed campaign; the brand proposes."""
+    """Ana and Ben earn in a closed campaign (under cocred-fair v1); the brand proposes."""
 
     def __init__(self, tmp: Path) -> None:
         p = self.p = People(tmp, f"sqlite:///{tmp}/payouts.sqlite")
         guidelines = p.file("g.txt", b"be kind")
         p.run("brand", "campaign", "open", "--campaign", "summer-26", "--title", "Summer",
               "--guidelines", guidelines, "--pool", "100000",
-              "--objection-window", str(WINDOW))  # fmt: skip
+              "--objection-window", str(WINDOW), "--policy", p.v1_policy())  # fmt: skip
         for who in ("ana", "ben"):
             p.run(who, "join", "--campaign", "summer-26")
         idea = p.json("ana", "submit", "--campaign", "summer-26", "--content",
