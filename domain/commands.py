@@ -30,6 +30,7 @@ from domain.vocabulary import (
     OBJECTION_ANSWERED,
     PAYMENT_RECORDED,
     PAYOUT_OBJECTED,
+    PAYOUTS_PROPOSAL_PART,
     PAYOUTS_PROPOSED,
     PAYOUTS_SETTLED,
     PAYOUTS_WITHDRAWN,
@@ -119,16 +120,36 @@ def payouts_proposed(
     payees: Mapping[str, int],
     seq: int,
     at: When,
+    lines: int | None = None,
+    parts: int = 1,
 ) -> Envelope:
-    body = {
+    """The proposal, or (``parts`` > 1) its first part: ``payees`` then holds the first
+    payees of ``lines`` in all, and ``payouts_proposal_part`` carries the others."""
+    body: dict[str, Any] = {
         "policy": {"name": policy["name"], "version": policy["version"]},
         "total": total,
         "currency": currency,
         "export": export,
-        "lines": len(payees),
+        "lines": len(payees) if lines is None else lines,
         "payees": dict(payees),
     }
+    if parts > 1:
+        body["parts"] = parts
     return sign_envelope(key, PAYOUTS_PROPOSED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def payouts_proposal_part(
+    key: SigningKey,
+    campaign: str,
+    proposal: str,
+    part: int,
+    payees: Mapping[str, int],
+    *,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {"proposal": proposal, "part": part, "payees": dict(payees)}
+    return sign_envelope(key, PAYOUTS_PROPOSAL_PART, body, seq=seq, ts=at, campaign=campaign)
 
 
 def payouts_withdrawn(

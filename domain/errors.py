@@ -296,6 +296,13 @@ class ProposalOpenError(DomainError):
     code = "ProposalOpen"
 
 
+class ProposalIncompleteError(DomainError):
+    """An objection, a settlement or a part out of order while a proposal in parts is not
+    all in the log yet (its objection window opens with its last part)."""
+
+    code = "ProposalIncomplete"
+
+
 class NoProposalError(DomainError):
     """A payout act that needs an open proposal, and the campaign has none."""
 

@@ -17,7 +17,7 @@ from domain.campaign import Campaign, find_campaign
 from domain.commands import When
 from domain.content import ContentStore
 from domain.gate import CampaignApp
-from domain.payouts import PayoutBook, book_of
+from domain.payouts import MAX_PAYEES, PayoutBook, Proposal, book_of
 from domain.state import State
 from domain.values import contribution_id
 from ledger.envelope import Envelope
@@ -44,6 +44,19 @@ class _Host(Protocol):
     ) -> Receipt: ...
 
     def campaign(self: _Host, campaign: str) -> Campaign: ...
+
+
+def _continues(
+    proposal: Proposal, key: SigningKey, export: str, chunks: Sequence[Mapping[str, int]]
+) -> bool:
+    """Whether the incomplete ``proposal`` is the first parts of ``chunks`` by ``key``."""
+    received = {m: a for chunk in chunks[: proposal.received] for m, a in chunk.items()}
+    return (
+        proposal.id.rsplit(":", 1)[0] == key.actor
+        and proposal.export == export
+        and proposal.parts == len(chunks)
+        and dict(proposal.payees) == received
+    )
 
 
 class PayoutVerbs:
@@ -77,16 +90,43 @@ class PayoutVerbs:
     ) -> Receipt:
         """Publish the payout proposal (the export's hash and every payee's amount).
 
-        Opens the objection window; the receipt's ``proposal`` is the id payees object to.
+        More than ``MAX_PAYEES`` payees go in parts, in ``payees``' order, one event each;
+        the receipt is then the first part's (or, resuming, the last's), with ``parts`` and
+        the ``positions`` of the parts appended.
+        If the campaign's open proposal is this one (same brand, export and payees) with
+        parts still missing, as after a crash between two parts, only those are appended.
+        Opens the objection window (with the last part); the receipt's ``proposal`` is the
+        id payees object to.
         """
         found = self.campaign(campaign)
-        receipt = self._do(
-            key, commands.payouts_proposed, campaign, policy=found.policy.raw, total=found.pool,
-            currency=found.currency, export=export, payees=payees, at=at,
-            ids={"campaign": campaign},
-        )  # fmt: skip
-        made = contribution_id(receipt.actor, receipt.seq)
-        return replace(receipt, ids={**receipt.ids, "proposal": made})
+        items = list(payees.items())
+        chunks = [dict(items[i : i + MAX_PAYEES]) for i in range(0, len(items), MAX_PAYEES)]
+        chunks = chunks or [{}]
+        open_ = self.gate.read(lambda state: book_of(state, campaign).proposal)
+        positions: list[int] = []
+        if open_ is not None and not open_.complete and _continues(open_, key, export, chunks):
+            first, done, made = None, open_.received, open_.id
+        else:
+            first = self._do(
+                key, commands.payouts_proposed, campaign, policy=found.policy.raw,
+                total=found.pool, currency=found.currency, export=export, payees=chunks[0],
+                lines=len(items), parts=len(chunks), at=at, ids={"campaign": campaign},
+            )  # fmt: skip
+            positions.append(first.position)
+            done, made = 1, contribution_id(first.actor, first.seq)
+        last = first
+        for part in range(done + 1, len(chunks) + 1):
+            last = self._do(
+                key, commands.payouts_proposal_part, campaign, made, part, chunks[part - 1],
+                at=at, ids={"campaign": campaign, "proposal": made},
+            )  # fmt: skip
+            positions.append(last.position)
+        receipt = first or last
+        assert receipt is not None  # an incomplete proposal has a part to append
+        ids = {**receipt.ids, "proposal": made}
+        if len(chunks) > 1:
+            ids.update(parts=len(chunks), positions=positions)
+        return replace(receipt, ids=ids)
 
     def withdraw_proposal(
         self: _Host, key: SigningKey, campaign: str, proposal: str, reason: str, *,

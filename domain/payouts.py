@@ -14,6 +14,12 @@ A campaign whose policy has no ``objection_window`` (opened before the field
 existed) may still settle without a proposal, as every log written before it did;
 its settled lines are then not in the log, so no payment can be recorded for it.
 
+A proposal with more payees than one body holds (``MAX_PAYEES``; the ledger caps a body at
+63 KiB) comes in parts: ``PayoutsProposed`` says ``parts`` and carries the first payees,
+each ``PayoutsProposalPart`` the next ones, in order. The proposal is complete with its
+last part, and its objection window opens then; until it is complete nobody can object to
+it and it cannot settle, but the brand may withdraw it.
+
 The domain checks the shape and the arithmetic it can see; that the proposed
 payees and hash are the ones the log's credit gives is the audit's step 5.
 """
@@ -42,6 +48,7 @@ from domain.errors import (
     ObjectionWindowClosedError,
     ObjectionWindowOpenError,
     OverpaymentError,
+    ProposalIncompleteError,
     ProposalMismatchError,
     ProposalOpenError,
     SettlementMismatchError,
@@ -75,6 +82,7 @@ from domain.vocabulary import (
     PAYMENT_RAILS,
     PAYMENT_RECORDED,
     PAYOUT_OBJECTED,
+    PAYOUTS_PROPOSAL_PART,
     PAYOUTS_PROPOSED,
     PAYOUTS_SETTLED,
     PAYOUTS_WITHDRAWN,
@@ -86,12 +94,14 @@ from ledger.keys import ID_PATTERN
 REASONS = constants(*OBJECTION_REASONS)
 OUTCOMES = constants(*ANSWER_OUTCOMES)
 RAILS = constants(*PAYMENT_RAILS)
-MAX_PAYEES = 1000  # a proposal lists every payee in one body (the ledger caps bodies at 63 KiB)
+MAX_PAYEES = 1000  # payees in one body (the ledger caps bodies at 63 KiB); more go in parts
+MAX_PARTS = 1000  # parts of one proposal: a million payees
 MAX_BATCH_TEXT = 140
 _AFTER_CLOSE = {PAYOUTS_SETTLED: "payouts are settled", PAYOUTS_PROPOSED: "payouts are proposed"}
 _NOUN = {PAYOUTS_SETTLED: "settlement", PAYOUTS_PROPOSED: "proposal"}
 _TX = re.compile(r"0x[0-9a-f]{64}")
 _PROPOSED_FIELDS = frozenset({"policy", "total", "currency", "export", "lines", "payees"})
+_PART_FIELDS = frozenset({"proposal", "part", "payees"})
 _SETTLED_FIELDS = frozenset({"policy", "total", "currency", "export", "lines"})
 _PAYMENT_FIELDS = frozenset({"rail", "batch", "tx", "token", "decimals", "payments"})
 
@@ -138,9 +148,16 @@ class Proposal:
     export: str
     total: int
     payees: Mapping[str, int]
-    proposed_at: datetime
+    proposed_at: datetime  # when its last part was (its window opens then)
     window: int  # seconds
     objections: tuple[Objection, ...] = ()
+    lines: int = 0  # payees over all its parts
+    parts: int = 1
+    received: int = 1  # parts in the log so far
+
+    @property
+    def complete(self) -> bool:
+        return self.received == self.parts
 
     @property
     def window_ends(self) -> datetime:
@@ -155,6 +172,9 @@ class Proposal:
             "export": self.export,
             "total": self.total,
             "payees": dict(self.payees),
+            "lines": self.lines,
+            "parts": self.parts,
+            "complete": self.complete,
             "proposed_at": format_ts(self.proposed_at),
             "window_seconds": self.window,
             "window_ends": format_ts(self.window_ends),
@@ -255,8 +275,10 @@ def _matches_campaign(ev: Fact, campaign: Campaign, body: Mapping[str, Any]) -> 
             )
 
 
-def _open_proposal(book: PayoutBook, campaign: str, named: Any, ev: Fact) -> Proposal:
-    """The open proposal, which ``named`` (its id) must be."""
+def _open_proposal(
+    book: PayoutBook, campaign: str, named: Any, ev: Fact, *, whole: bool = True
+) -> Proposal:
+    """The open proposal, which ``named`` (its id) must be, and (``whole``) all in the log."""
     proposal = book.proposal
     if proposal is None or book.settled:
         raise NoProposalError(
@@ -269,30 +291,85 @@ def _open_proposal(book: PayoutBook, campaign: str, named: Any, ev: Fact) -> Pro
             campaign=campaign,
             proposal=str(named),
         )
+    if whole and not proposal.complete:
+        raise ProposalIncompleteError(
+            f"campaign {campaign}: proposal {proposal.id} has {proposal.received} of its "
+            f"{proposal.parts} parts; {ev.type} waits for the last one",
+            campaign=campaign,
+            proposal=proposal.id,
+        )
     return proposal
 
 
 # -- the brand proposes, withdraws, answers, settles ------------------------------------------
 
 
-def check_proposed(state: State, ev: Fact) -> PayoutBook:
-    body = expect_keys(ev, _PROPOSED_FIELDS)
-    payees = body["payees"]
+def _payees(ev: Fact, state: State, before: Mapping[str, int], *, least: int) -> dict[str, int]:
+    """The body's payees (by member name, at least ``least``), none already in ``before``."""
+    payees = ev.body["payees"]
     if not isinstance(payees, dict) or len(payees) > MAX_PAYEES:
         raise malformed(ev, f"field 'payees' must be an object of at most {MAX_PAYEES} payees")
+    if len(payees) < least:
+        raise malformed(ev, "field 'payees' must name a payee in every part of a proposal")
+    named: dict[str, int] = {}
     for member, amount in payees.items():
         matching(ev, "payees", member, ID_PATTERN, "keyed by 43-character actor ids")
-        integer(ev, f"payees.{member}", amount, minimum=1)
+        named[state.name(member)] = integer(ev, f"payees.{member}", amount, minimum=1)
+    if twice := sorted(set(named) & set(before)):
+        raise malformed(ev, f"field 'payees' names {twice[0]}, a payee of an earlier part")
+    return named
+
+
+def _with_part(
+    campaign: Campaign, proposal: Proposal, payees: Mapping[str, int], ev: Fact
+) -> Proposal:
+    """``proposal`` with one more part: the sums are checked when the last part is in, and
+    before it only as far as the parts still to come can make them right."""
+    merged = {**proposal.payees, **payees}
+    received = proposal.received + 1
+    left = proposal.parts - received  # parts still to come, each with >= 1 payee of >= 1
+    count, amount = len(merged), sum(merged.values())
+    if (
+        (count != proposal.lines or amount != campaign.pool)
+        if left == 0
+        else (count + left > proposal.lines or amount + left > campaign.pool)
+    ):
+        so_far = "" if left == 0 else f" after part {received} of {proposal.parts}"
+        raise SettlementMismatchError(
+            f"campaign {campaign.id}: the proposal's {count} payees get {amount} in all"
+            f"{so_far}; 'lines' says {proposal.lines} and the pool is {campaign.pool}",
+            campaign=campaign.id,
+        )
+    return replace(
+        proposal,
+        payees=MappingProxyType(merged),
+        received=received,
+        proposed_at=event_time(ev),
+    )
+
+
+def check_proposed(state: State, ev: Fact) -> PayoutBook:
+    in_parts = isinstance(ev.body, dict) and "parts" in ev.body
+    body = expect_keys(ev, _PROPOSED_FIELDS | ({"parts"} if in_parts else set()))
+    parts = integer(ev, "parts", body["parts"], minimum=2) if in_parts else 1
+    if parts > MAX_PARTS:
+        raise malformed(ev, f"field 'parts' must be 2-{MAX_PARTS} (leave it out for one)")
+    payees = _payees(ev, state, {}, least=1 if in_parts else 0)
     campaign, book = _closed_campaign(state, ev, "propose its payouts")
     _not_settled(campaign)
     _matches_campaign(ev, campaign, body)
-    if body["lines"] != len(payees) or sum(payees.values()) != campaign.pool:
-        raise SettlementMismatchError(
-            f"campaign {campaign.id}: the proposal's {len(payees)} payees get "
-            f"{sum(payees.values())} in all; 'lines' says {body['lines']} and the pool is "
-            f"{campaign.pool}",
-            campaign=campaign.id,
-        )
+    empty = Proposal(
+        id=contribution_id(state.name(ev.actor), ev.seq),
+        export=body["export"],
+        total=body["total"],
+        payees=MappingProxyType({}),
+        proposed_at=event_time(ev),
+        window=campaign.policy.window_seconds,
+        lines=body["lines"],
+        parts=parts,
+        received=0,
+    )
+    proposal = _with_part(campaign, empty, payees, ev)
     if book.proposal is not None:
         raise ProposalOpenError(
             f"campaign {campaign.id} has the open proposal {book.proposal.id}: withdraw it "
@@ -300,15 +377,24 @@ def check_proposed(state: State, ev: Fact) -> PayoutBook:
             campaign=campaign.id,
             proposal=book.proposal.id,
         )
-    proposal = Proposal(
-        id=contribution_id(state.name(ev.actor), ev.seq),
-        export=body["export"],
-        total=body["total"],
-        payees=MappingProxyType({state.name(m): a for m, a in payees.items()}),
-        proposed_at=event_time(ev),
-        window=campaign.policy.window_seconds,
-    )
     return replace(book, proposal=proposal)
+
+
+def check_part(state: State, ev: Fact) -> PayoutBook:
+    body = expect_keys(ev, _PART_FIELDS)
+    part = integer(ev, "part", body["part"], minimum=2)
+    campaign, book = _closed_campaign(state, ev, "propose its payouts")
+    _not_settled(campaign)
+    proposal = _open_proposal(book, campaign.id, body["proposal"], ev, whole=False)
+    if proposal.complete or part != proposal.received + 1:
+        raise ProposalIncompleteError(
+            f"campaign {campaign.id}: proposal {proposal.id} has {proposal.received} of its "
+            f"{proposal.parts} parts; part {part} is not the next one",
+            campaign=campaign.id,
+            proposal=proposal.id,
+        )
+    payees = _payees(ev, state, proposal.payees, least=1)
+    return replace(book, proposal=_with_part(campaign, proposal, payees, ev))
 
 
 def check_withdrawn(state: State, ev: Fact) -> PayoutBook:
@@ -316,7 +402,7 @@ def check_withdrawn(state: State, ev: Fact) -> PayoutBook:
     code(ev, "reason", body["reason"])
     campaign, book = _closed_campaign(state, ev, "withdraw its payout proposal")
     _not_settled(campaign)
-    proposal = _open_proposal(book, campaign.id, body["proposal"], ev)
+    proposal = _open_proposal(book, campaign.id, body["proposal"], ev, whole=False)
     return replace(book, proposal=None, withdrawn=(*book.withdrawn, proposal.id))
 
 
@@ -361,6 +447,13 @@ def check_settled(state: State, ev: Fact) -> tuple[Campaign, PayoutBook]:
                 campaign=campaign.id,
             )
         return settled, replace(book, settled=True)  # a policy from before proposals
+    if not proposal.complete:
+        raise ProposalIncompleteError(
+            f"campaign {campaign.id}: proposal {proposal.id} has {proposal.received} of its "
+            f"{proposal.parts} parts; it settles after its last part and its window",
+            campaign=campaign.id,
+            proposal=proposal.id,
+        )
     if body["export"] != proposal.export or body["lines"] != len(proposal.payees):
         raise ProposalMismatchError(
             f"campaign {campaign.id}: the settlement's export {body['export']} "
@@ -522,6 +615,7 @@ def store_settled(state: State, ev: Fact, checked: tuple[Campaign, PayoutBook]) 
 
 RULES = {
     PAYOUTS_PROPOSED: Rule(check_proposed, store_book),
+    PAYOUTS_PROPOSAL_PART: Rule(check_part, store_book),
     PAYOUTS_WITHDRAWN: Rule(check_withdrawn, store_book),
     PAYOUT_OBJECTED: Rule(check_objected, store_book),
     OBJECTION_ANSWERED: Rule(check_answered, store_book),

@@ -31,6 +31,7 @@ LICENCE_REVOKED = "LicenceRevoked"
 REUSE_RECORDED = "ReuseRecorded"
 CONTRIBUTION_MODERATED = "ContributionModerated"
 PAYOUTS_PROPOSED = "PayoutsProposed"
+PAYOUTS_PROPOSAL_PART = "PayoutsProposalPart"
 PAYOUTS_WITHDRAWN = "PayoutsWithdrawn"
 PAYOUT_OBJECTED = "PayoutObjected"
 OBJECTION_ANSWERED = "ObjectionAnswered"
@@ -64,6 +65,7 @@ CAMPAIGN_EVENT_TYPES = frozenset(
 PAYOUT_EVENT_TYPES = frozenset(
     {
         PAYOUTS_PROPOSED,
+        PAYOUTS_PROPOSAL_PART,
         PAYOUTS_WITHDRAWN,
         PAYOUT_OBJECTED,
         OBJECTION_ANSWERED,

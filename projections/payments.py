@@ -30,6 +30,7 @@ from domain.vocabulary import (
     CAMPAIGN_OPENED,
     CHAIN_RAILS,
     PAYMENT_RECORDED,
+    PAYOUTS_PROPOSAL_PART,
     PAYOUTS_PROPOSED,
     PAYOUTS_SETTLED,
     PAYOUTS_WITHDRAWN,
@@ -45,7 +46,14 @@ from projections.state import load_state
 # (token address, tx hash) -> [(recipient, amount in token units)] of its ERC-20 Transfer logs
 TransferReader = Callable[[str, str], list[tuple[str, int]]]
 _WATCHED = frozenset(
-    {CAMPAIGN_OPENED, PAYOUTS_PROPOSED, PAYOUTS_WITHDRAWN, PAYOUTS_SETTLED, PAYMENT_RECORDED}
+    {
+        CAMPAIGN_OPENED,
+        PAYOUTS_PROPOSED,
+        PAYOUTS_PROPOSAL_PART,
+        PAYOUTS_WITHDRAWN,
+        PAYOUTS_SETTLED,
+        PAYMENT_RECORDED,
+    }
 )
 
 
@@ -62,16 +70,36 @@ def _payout_events(store: LogStore) -> Iterator[tuple[int, dict[str, Any]]]:
 # -- step 5: proposals and settlements recompute -----------------------------------------------
 
 
+def _whole_proposals(store: LogStore) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+    """(positions of its first and its last part, campaign, body with every part's payees)
+    of each proposal whose parts are all in the log, in log order."""
+    pending: dict[str, tuple[int, dict[str, Any]]] = {}  # campaign -> (first, body so far)
+    for position, env in _payout_events(store):
+        kind, cid, body = env["type"], env["campaign"], env["body"]
+        if kind == PAYOUTS_PROPOSED:
+            pending[cid] = (position, body)
+            received = 1
+        elif kind == PAYOUTS_PROPOSAL_PART and cid in pending:
+            first, whole = pending[cid]
+            pending[cid] = (first, {**whole, "payees": {**whole["payees"], **body["payees"]}})
+            received = body["part"]
+        else:
+            if kind == PAYOUTS_WITHDRAWN:
+                pending.pop(cid, None)
+            continue
+        first, whole = pending[cid]
+        if received == whole.get("parts", 1):
+            yield first, position, cid, whole
+            del pending[cid]
+
+
 def check_payouts(store: LogStore) -> tuple[int, list[Failure]]:
     """Every settlement and every proposal against the log's recomputation (step 5)."""
     checked, failures = check_settlements(store)
     state = None
-    for position, env in _payout_events(store):
-        if env["type"] != PAYOUTS_PROPOSED:
-            continue
+    for first, position, cid, body in _whole_proposals(store):
         state = state or load_state(store)
         checked += 1
-        body, cid = env["body"], env["campaign"]
         try:
             expected = settlement_of(state.campaign(cid))
         except ProjectionError as exc:
@@ -90,8 +118,9 @@ def check_payouts(store: LogStore) -> tuple[int, list[Failure]]:
                     Failure(
                         position,
                         "payouts",
-                        f"campaign {cid}: PayoutsProposed at position {position} records "
-                        f"{name} {got!r}, the log recomputes {shown!r}",
+                        f"campaign {cid}: PayoutsProposed at position {first}"
+                        f"{'' if first == position else f' (in parts, to {position})'} "
+                        f"records {name} {got!r}, the log recomputes {shown!r}",
                     )
                 )
                 break
@@ -133,6 +162,8 @@ def check_payments(
             continue
         if kind == PAYOUTS_PROPOSED:
             found.proposal = body["payees"]
+        elif kind == PAYOUTS_PROPOSAL_PART:
+            found.proposal = {**(found.proposal or {}), **body["payees"]}
         elif kind == PAYOUTS_WITHDRAWN:
             found.proposal = None
         elif kind == PAYOUTS_SETTLED:

@@ -278,7 +278,15 @@ def run_demo(
     paid = pay_demo(svc.campaigns, summary.campaign, chosen, members)
     # The summary covers every event the demo wrote, the payouts' included.
     added = svc.ledger.size() - before
-    summary = replace(summary, events=summary.events + added, last_position=before + added - 1)
+    counts = dict(summary.counts)
+    for record in svc.ledger.store.read(before, added):
+        counts[record.type] = counts.get(record.type, 0) + 1
+    summary = replace(
+        summary,
+        events=summary.events + added,
+        last_position=before + added - 1,
+        counts=dict(sorted(counts.items())),
+    )
     console.print(
         f"payouts: proposal {paid['proposal']} objected to and answered, settled at "
         f"{paid['settled_at']}; paid {paid['paid']['sepa']} by SEPA and "

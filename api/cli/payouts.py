@@ -86,12 +86,6 @@ def propose(
     with services(db) as svc:
         state = guarded(lambda: load_state(svc.ledger.store))
         settlement = guarded(lambda: prepare_settlement(state.campaign(campaign), signer.actor))
-        if len(settlement.lines) > MAX_PAYEES:
-            fail(
-                "TooManyPayees",
-                f"campaign {campaign} has {len(settlement.lines)} payees; a proposal holds at "
-                f"most {MAX_PAYEES}",
-            )
         receipt = guarded(
             lambda: svc.campaigns.propose_payouts(
                 signer, campaign, export=settlement.sha256, payees=settlement.payees
@@ -432,7 +426,14 @@ def status(
         highlight=False,
     )
     proposal = shown["proposal"]
-    if proposal is not None:
+    if proposal is not None and not proposal["complete"]:
+        out.print(
+            f"proposal {proposal['proposal']}: {proposal['payees']} payees in the log of "
+            f"{proposal['lines']}, not all its {proposal['parts']} parts yet (propose again to "
+            f"append the others); its objection window opens with the last",
+            highlight=False,
+        )
+    elif proposal is not None:
         out.print(
             f"proposal {proposal['proposal']}: objection window until {proposal['window_ends']}, "
             f"{len(proposal['objections'])} objection(s)",

@@ -137,6 +137,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "SettlementMismatch": 409,
     "ProposalOpen": 409,
     "NoProposal": 409,
+    "ProposalIncomplete": 409,
     "UnknownProposal": 404,
     "ProposalMismatch": 409,
     "NotPayee": 403,

@@ -630,6 +630,8 @@ class ProposalOut(BaseModel):
     payees: dict[str, int]
     proposed_at: str | None
     window_ends: str | None
+    parts: int | None = None  # a proposal in parts: how many (1 for one body)
+    complete: bool | None = None  # all its parts are in the log (its window runs from then)
     objections: list[ObjectionOut]
     withdrawn: list[str]
 

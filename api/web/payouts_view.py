@@ -24,6 +24,7 @@ class PayoutPanel:
     proposal: str | None
     window_ends: str | None
     window_open: bool
+    arriving: str | None  # "2 of 5 parts": a proposal in parts not all in the log yet
     objections: list[dict[str, Any]]
     answered: int
     settled: int
@@ -39,13 +40,19 @@ def payout_panel(book: PayoutBook, member: str | None = None) -> PayoutPanel:
     """The panel for ``book``; with ``member``, their amount, objection and payments too."""
     proposal = book.proposal
     objections = [o.to_json() for o in proposal.objections] if proposal else []
-    ends = proposal.window_ends if proposal else None
+    incomplete = proposal is not None and not proposal.complete
+    ends = proposal.window_ends if proposal and not incomplete else None
     lines = dict(book.lines or {})
     return PayoutPanel(
         stage="settled" if book.settled else "proposed" if proposal is not None else "open",
         proposal=proposal.id if proposal else None,
         window_ends=format_ts(ends) if ends else None,
         window_open=ends is not None and not book.settled and datetime.now(UTC) < ends,
+        arriving=(
+            f"{proposal.received} of {proposal.parts} parts"
+            if proposal is not None and not proposal.complete
+            else None
+        ),
         objections=objections,
         answered=sum(1 for o in objections if o["answer"] is not None),
         settled=sum(lines.values()),

@@ -122,3 +122,53 @@ def test_one_transfer_cannot_back_two_payment_records(ledger: Ledger) -> None:
             f"counted for earlier payments), the payment records {half}",
         )
     ]
+
+
+def propose_in_parts(script: Script, export: str, payees: dict[str, int]) -> None:
+    """``payees`` one per part: ``PayoutsProposed`` with the first, a part for each other."""
+    (first, amount), *rest = payees.items()
+    body = {
+        "policy": {"name": "cocred-fair", "version": 1}, "total": sum(payees.values()),
+        "currency": "EUR", "export": export, "lines": len(payees), "payees": {first: amount},
+        "parts": len(payees),
+    }  # fmt: skip
+    env = script._sign(script.brand, "PayoutsProposed", body)
+    proposal = f"{env.actor}:{env.seq}"
+    for number, (member, owed) in enumerate(rest, start=2):
+        part = {"proposal": proposal, "part": number, "payees": {member: owed}}
+        script._sign(script.brand, "PayoutsProposalPart", part)
+    script.ticks += int(script.policy.get("objection_window", 0))
+
+
+def test_a_proposal_in_parts_is_checked_whole_and_its_payments_against_every_part(
+    ledger: Ledger,
+) -> None:
+    script = closed()
+    found = settlement_of(campaign_of(script))
+    assert len(found.payees) == 2
+    propose_in_parts(script, found.sha256, found.payees)
+    script.settle(found.sha256, total=1000, lines=len(found.lines))
+    ben = script.id("ben")  # in the second part
+    pay(script, [{"member": ben, "amount": found.payees[ben]}])
+    script.flush(ledger)
+    assert check_payouts(ledger.store) == (2, [])
+    assert check_payments(ledger.store) == (1, [])
+
+
+def test_the_audit_finds_a_proposal_in_parts_whose_last_part_is_not_the_logs(
+    ledger: Ledger,
+) -> None:
+    script = closed()
+    found = settlement_of(campaign_of(script))
+    ana, ben = script.id("ana"), script.id("ben")
+    swapped = {ana: found.payees[ben], ben: found.payees[ana]}  # same sum, other amounts
+    assert swapped != found.payees
+    propose_in_parts(script, found.sha256, swapped)
+    script.flush(ledger)
+    checked, failures = check_payouts(ledger.store)
+    last = ledger.size() - 1
+    assert (checked, [f.position for f in failures]) == (1, [last])
+    assert failures[0].detail == (
+        f"campaign summer-26: PayoutsProposed at position {last - 1} (in parts, to {last}) "
+        f"records payees 'other payees or amounts', the log recomputes '2 payees'"
+    )

@@ -294,6 +294,8 @@ def payout_proposal(request: Request, campaign: str) -> ProposalOut:
         payees=shown.get("payees", {}),
         proposed_at=shown.get("proposed_at"),
         window_ends=shown.get("window_ends"),
+        parts=shown.get("parts"),
+        complete=shown.get("complete"),
         objections=[ObjectionOut(**o) for o in shown.get("objections", [])],
         withdrawn=list(book.withdrawn),
     )

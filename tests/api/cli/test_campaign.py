@@ -258,3 +258,24 @@ def test_demo_builds_a_deterministic_campaign_and_picks_a_free_seed(tmp_path: Pa
         "in this database already (use another seed or a fresh database)"
     )
     assert cocred("verify", "--db", db).stdout.startswith(f"verified {second['positions'][1] + 1}")
+
+
+def test_a_demo_with_more_payees_than_one_event_holds_proposes_and_pays_in_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``cocred demo --members 3000`` stopped at its payout step (1,608 payees in one 79 kB
+    body, over the 63 KiB cap); here two payees a body stand for 1,000."""
+    monkeypatch.setattr("domain.payout_services.MAX_PAYEES", 2)
+    monkeypatch.setattr("projections.demo_payouts.MAX_PAYEES", 2)
+    db = f"sqlite:///{tmp_path}/demo.sqlite"
+    sizes = ["--members", "12", "--contributions", "40", "--votes", "120"]
+    shown = json.loads(cocred("demo", *sizes, "--db", db).stdout)
+    counts = shown["counts"]
+    assert sum(counts.values()) == shown["events"] == shown["positions"][1] + 1
+    assert counts["PayoutsProposed"] == 1 and counts["PayoutsProposalPart"] >= 2
+    assert counts["PaymentRecorded"] >= 3  # each rail's batch in records of two
+    cocred("checkpoint", "--db", db)
+    audited = cocred("audit", "--db", db).stdout
+    assert "ok  5 payouts: 2 settled exports recompute from the log" in audited  # + the proposal
+    paid = counts["PaymentRecorded"]
+    assert f"ok  6 payments: {paid} recorded payments match the settled lines" in audited

@@ -206,16 +206,42 @@ def test_a_sepa_file_for_a_campaign_not_in_euros_is_refused(tmp_path: Path) -> N
     )  # fmt: skip
 
 
-def test_a_proposal_with_more_payees_than_one_event_holds_is_refused_before_signing(
+def test_a_proposal_with_more_payees_than_one_event_holds_goes_in_parts(
     flow: Flow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ledger.store import open_store
+    monkeypatch.setattr("domain.payout_services.MAX_PAYEES", 1)  # the campaign has 2 payees
+    proposed = flow.brand("propose")
+    assert (proposed["type"], proposed["lines"], proposed["parts"]) == ("PayoutsProposed", 2, 2)
+    first = proposed["position"]
+    assert proposed["positions"] == [first, first + 1]
+    shown = flow.status()
+    assert shown["proposal"]["complete"] is True
+    assert shown["proposal"]["payees"] == 2
 
-    monkeypatch.setattr("api.cli.payouts.MAX_PAYEES", 1)  # the campaign has 2 payees
-    with open_store(flow.p.db) as store:
-        size = store.size()
-    assert flow.refused("brand", "propose") == (
-        "error[TooManyPayees]: campaign summer-26 has 2 payees; a proposal holds at most 1"
+
+def test_a_proposal_cut_short_between_two_parts_is_finished_by_proposing_again(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("domain.payout_services.MAX_PAYEES", 1)
+
+    def crash(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt  # the process dies after the first part is durable
+
+    with monkeypatch.context() as m:
+        m.setattr("domain.commands.payouts_proposal_part", crash)
+        cocred("payouts", "propose", "--campaign", "summer-26", "--key", flow.p.key("brand"),
+               "--db", flow.p.db, code=130)  # fmt: skip
+    shown = flow.status()["proposal"]
+    assert (shown["complete"], shown["payees"], shown["parts"]) == (False, 1, 2)
+    text = cocred("payouts", "status", "--campaign", "summer-26", "--db", flow.p.db).stdout
+    assert (
+        f"proposal {shown['proposal']}: 1 payees in the log of 2, not all its 2 parts yet "
+        f"(propose again to append the others)" in " ".join(text.split())
     )
-    with open_store(flow.p.db) as store:
-        assert store.size() == size, "nothing was written"
+    assert flow.refused("ana", "object", "--reason", "wrong-amount") == (
+        f"error[ProposalIncomplete]: campaign summer-26: proposal {shown['proposal']} has 1 of "
+        f"its 2 parts; PayoutObjected waits for the last one"
+    )
+    again = flow.brand("propose")
+    assert (again["proposal"], again["type"]) == (shown["proposal"], "PayoutsProposalPart")
+    assert flow.status()["proposal"]["complete"] is True
