@@ -209,18 +209,31 @@ def show_person(
     campaign: str | None = None,
     page: str | None = None,
     works: str | None = None,
+    items: str | None = None,
+    work: str | None = None,
 ) -> Response:
     """A contributor's works (their own first, paged by ``works``), lineage graphs, earnings
-    and timeline (paged by ``page``) in one of their campaigns.
+    (their items paged by ``items``, one work's with ``work``) and timeline (paged by
+    ``page``) in one of their campaigns.
 
     Raises ``InvalidPageQuery`` for a page that is not one.
     """
     number, works_number = page_number(page), page_number(works, "works")
-    return _cached(request, lambda: _person(request, actor, campaign, number, works_number))
+    items_number = page_number(items, "items")
+    return _cached(
+        request,
+        lambda: _person(request, actor, campaign, number, works_number, items_number, work),
+    )
 
 
 def _person(
-    request: Request, actor: str, campaign: str | None, page: int, works: int
+    request: Request,
+    actor: str,
+    campaign: str | None,
+    page: int,
+    works: int,
+    items: int = 1,
+    work: str | None = None,
 ) -> HTMLResponse:
     reads = reads_of(request)
     services = services_of(request)
@@ -250,6 +263,8 @@ def _person(
                 campaigns=[(c.id, c.title) for c in theirs],
                 page=page,
                 works_page=works,
+                items_page=items,
+                items_work=work,
                 link=lambda member: person_url(member, chosen.id),
             )
         except UnknownMemberError as exc:

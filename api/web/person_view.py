@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from api.http.errors import ApiError
 from api.web.campaign_view import Labels
 from api.web.paging import Page, link, paginate
 from api.web.svg import (
@@ -41,8 +42,10 @@ from projections.explain import Explanation, Item, explain
 from projections.projector import Projector
 from projections.queries import attribution, lineage
 
-TIMELINE_PAGE = 200
+TIMELINE_PAGE = 50
+LINEAGE_ROWS = 50  # ancestors, and descendants, listed under a work (the rest: its JSON)
 WORKS_PAGE = 10
+ITEMS_PAGE = 50  # items of the earnings breakdown (the top earner of 80k events has 21k)
 LINEAGES_CACHED = 4096
 
 
@@ -61,8 +64,10 @@ class Work:
     reuses: int
     credit: Fraction
     graph: GraphLayout | None
-    ancestors: list[dict[str, Any]]
+    ancestors: list[dict[str, Any]]  # the first LINEAGE_ROWS
     descendants: list[dict[str, Any]]
+    ancestors_total: int = 0
+    descendants_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class PersonPage:
     explanation: Explanation
     groups: list[ItemGroup]
     items_cents: int
+    items: Page[Item]  # the breakdown's items (of ``items_work`` only, when set), paged
+    items_work: ItemGroup | None
     timeline: list[Entry]
     timeline_page: int
     timeline_pages: int
@@ -217,21 +224,41 @@ def person_page(
     campaigns: list[tuple[str, str]],
     page: int,
     works_page: int = 1,
+    items_page: int = 1,
+    items_work: str | None = None,
     link: Callable[[str], str],
 ) -> PersonPage:
-    """A member's timeline, works with lineage graphs, and earnings in one campaign.
+    """A member's timeline, works with lineage graphs, and earnings in one campaign; the
+    earnings' items a page at a time (``items_page``), all or one work's (``items_work``).
 
     Raises ``UnknownMemberError`` when the member has no part in the campaign, and
-    ``InvalidPageQuery`` for a ``works_page`` past their last.
+    ``InvalidPageQuery`` for a ``works_page`` or ``items_page`` past their last or an
+    ``items_work`` none of whose items credit the member.
     """
     record = attribution(projector, state.id, member)
     explanation = explain(state, member, as_of)
+    groups = _groups(explanation, state)
+    chosen = next((g for g in groups if g.contribution == items_work), None)
+    if items_work is not None and chosen is None:
+        raise ApiError(
+            "InvalidPageQuery",
+            f"work must be one of the works whose items credit {member} in campaign "
+            f"{state.id}, got {items_work[:60]!r}",
+            work=items_work[:60],
+        )
+    where = link(member).partition("#")[0]
+    items_at = paginate(
+        chosen.items if chosen else [i for g in groups for i in g.items],
+        items_page,
+        lambda n: _with(where, items=n, work=items_work, fragment="items"),
+        size=ITEMS_PAGE,
+        name="items",
+    )
     works = state.contributions
     ordered = sorted(
         record["contributions"],
         key=lambda c: (works[c["contribution"]].signer != member, c["position"]),
     )
-    where = link(member).partition("#")[0]
     works_at = paginate(
         [c["contribution"] for c in ordered],
         works_page,
@@ -250,11 +277,12 @@ def person_page(
             target = works.get(orjson.loads(event.data)["body"]["contribution"])
             people |= target.author_ids if target else set()
     for found in lineages.values():
-        for entry in [*found["ancestors"], *found["descendants"]]:
-            people |= works[entry["contribution"]].author_ids
+        for entry in [*found["ancestors"][:LINEAGE_ROWS], *found["descendants"][:LINEAGE_ROWS]]:
+            if entry["contribution"] in works:
+                people |= works[entry["contribution"]].author_ids
     for cid in state.members[member].authored:
         people |= works[cid].author_ids
-    people |= {item.actor for item in explanation.items}
+    people |= {item.actor for item in items_at.items}
     people |= {works[cid].signer for cid in state.members[member].authored}
     names = labels(sorted(people))
     entries = timeline(member, state, store, names, records)
@@ -282,8 +310,10 @@ def person_page(
                 c["distinct_reuses"],
                 from_text(c["credit"]),
                 _graph(state, cid, found, names, link),
-                _relatives(state, found["ancestors"], names, link),
-                _relatives(state, found["descendants"], names, link),
+                _relatives(state, found["ancestors"][:LINEAGE_ROWS], names, link),
+                _relatives(state, found["descendants"][:LINEAGE_ROWS], names, link),
+                len(found["ancestors"]),
+                len(found["descendants"]),
             )
         )
     return PersonPage(
@@ -294,8 +324,10 @@ def person_page(
         campaigns=campaigns,
         record=record["record"],
         explanation=explanation,
-        groups=_groups(explanation, state),
+        groups=groups,
         items_cents=sum(item.cents for item in explanation.items),
+        items=items_at,
+        items_work=chosen,
         timeline=entries[(page - 1) * TIMELINE_PAGE : page * TIMELINE_PAGE],
         timeline_page=page,
         timeline_pages=pages,

@@ -137,7 +137,8 @@ def test_the_contributor_page_draws_lineage_and_explains_every_cent(
         r"\d+(\.\d+)?%( default)?", graph.locator("g.edge-label text").first.text_content()
     )
     assert page.locator("ol.timeline li").count() > 10
-    page.locator("details.items").first.evaluate("d => d.open = true")
+    assert page.locator("#items + p, #items ~ nav.pager").first.is_visible()
+    assert page.locator("#items ~ div.scroll tbody tr").count() >= 1
     screenshot(page, "contributor")
     with page.expect_download() as download:
         page.locator("article.work a.button", has_text="Proof bundle").first.click()
