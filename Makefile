@@ -14,15 +14,19 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-# Node packages (solc, anvil) for the chain tests; skipped when npm is absent.
+# Node packages: solc and anvil for the chain tests, axe-core for the browser tests;
+# skipped when npm is absent.
+NODE_DIRS := contracts tests/browser/axe
 node:
 	@if command -v npm >/dev/null 2>&1; then \
-		if [ ! -f contracts/node_modules/.installed ] || \
-		   [ contracts/package-lock.json -nt contracts/node_modules/.installed ]; then \
-			npm ci --prefix contracts --no-audit --no-fund --loglevel=error && \
-			touch contracts/node_modules/.installed; \
-		fi; \
-	else echo "npm not found: chain tests will skip"; fi
+		for dir in $(NODE_DIRS); do \
+			if [ ! -f $$dir/node_modules/.installed ] || \
+			   [ $$dir/package-lock.json -nt $$dir/node_modules/.installed ]; then \
+				npm ci --prefix $$dir --no-audit --no-fund --loglevel=error && \
+				touch $$dir/node_modules/.installed || exit 1; \
+			fi; \
+		done; \
+	else echo "npm not found: chain and accessibility tests will skip"; fi
 
 demo: setup
 	$(BIN)/cocred serve --demo
@@ -41,4 +45,4 @@ bench: setup
 	$(BIN)/python bench/api_load.py
 
 clean:
-	rm -rf $(VENV) contracts/node_modules var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) contracts/node_modules tests/browser/axe/node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,132 @@
+"""Every page, at a desktop width and at a phone's 390 px: axe-core (from npm, injected into
+the page) reports no serious or critical violation, and nothing scrolls sideways.
+
+axe-core is installed by ``make node`` into ``tests/browser/axe/node_modules``; without it
+the tests call ``unavailable`` (a failure under ``COCRED_STRICT=1``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.support import ROOT, Server
+from tests.support import unavailable
+
+AXE = ROOT / "tests" / "browser" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+WIDTHS = {"desktop": 1280, "phone": 390}
+CAMPAIGN = "demo-1"
+SERIOUS = ("serious", "critical")
+
+
+def _pages(server: Server, browse: Any) -> list[str]:
+    """Every kind of page: home, campaign, its lists, two contributors, auditor, an error."""
+    browse.goto(f"/c/{CAMPAIGN}/payees")
+    people = browse.locator("main a[href^='/people/']").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))"
+    )
+    assert len(people) >= 2, "the payees list links its payees"
+    return [
+        "/",
+        f"/c/{CAMPAIGN}",
+        *(f"/c/{CAMPAIGN}/{name}" for name in ("payees", "decisions", "queue", "members")),
+        *(f"/c/{CAMPAIGN}/{name}" for name in ("works", "reuses")),
+        people[0],  # the top earner
+        people[-1],
+        "/audit",
+        "/c/no-such-campaign",
+    ]
+
+
+@pytest.fixture(scope="module")
+def paths(browser: Any, server: Server) -> Iterator[list[str]]:
+    context = browser.new_context(base_url=server.url)
+    try:
+        yield _pages(server, context.new_page())
+    finally:
+        context.close()
+
+
+def _violations(page: Any) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    return [
+        {
+            "rule": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "where": [n["target"] for n in v["nodes"][:3]],
+            "html": [n["html"][:160] for n in v["nodes"][:2]],
+            "why": [n.get("failureSummary", "")[:300] for n in v["nodes"][:1]],
+            "count": len(v["nodes"]),
+        }
+        for v in found
+        if v["impact"] in SERIOUS
+    ]
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_no_page_has_a_serious_accessibility_violation_or_scrolls_sideways(
+    browser: Any, server: Server, paths: list[str], width: str
+) -> None:
+    if not AXE.exists():
+        unavailable(f"axe-core is not installed at {AXE} (make node)")
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": WIDTHS[width], "height": 900}
+    )
+    context.set_default_timeout(30_000)
+    found: dict[str, Any] = {}
+    try:
+        page = context.new_page()
+        for path in paths:
+            page.goto(path)
+            problems: list[Any] = _violations(page)
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - window.innerWidth"
+            )
+            if overflow > 0:
+                problems.append(f"scrolls sideways by {overflow} px")
+            if problems:
+                found[path] = problems
+    finally:
+        context.close()
+    assert found == {}, found
+
+
+def test_axe_is_the_one_from_npm() -> None:
+    """The script injected is the npm package's (its licence beside it), not a copy."""
+    if not AXE.exists():
+        unavailable(f"axe-core is not installed at {AXE} (make node)")
+    assert (AXE.parent / "LICENSE").read_text().startswith("Mozilla Public License")
+    assert Path(AXE).read_text()[:200].startswith("/*! axe v4.14.1")
+
+
+def test_the_api_docs_render_with_no_network_beyond_the_server(
+    browser: Any, server: Server
+) -> None:
+    """/docs loaded Swagger UI from a CDN and showed nothing offline; now from the package."""
+    context = browser.new_context(base_url=server.url)
+    outside: list[str] = []
+
+    def only_the_server(route: Any) -> None:
+        if route.request.url.startswith(server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    try:
+        page = context.new_page()
+        page.route("**/*", only_the_server)
+        page.goto("/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        assert "/events" in [p.strip() for p in paths] and len(paths) > 20
+        assert outside == [], "nothing is fetched from outside the server"
+    finally:
+        context.close()
