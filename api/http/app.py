@@ -232,9 +232,32 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker.join(timeout=5)
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the ``swagger-ui-bundle-v2`` package (Apache-2.0, its
+    licence in the package's metadata), so the API description works without a network."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from fastapi.responses import HTMLResponse
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="cocred API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+
 def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     """The FastAPI app over ``services`` (the caller owns and closes them)."""
     from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
 
     from api.http.routes.auditor import router as auditor
     from api.http.routes.brands import router as brands
@@ -247,6 +270,8 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
 
     app = FastAPI(
         lifespan=_lifespan,
+        docs_url=None,  # /docs below serves Swagger UI from the swagger-ui-bundle package
+        redoc_url=None,  # ReDoc's script comes only from a CDN: offline it showed nothing
         title="cocred",
         version="0.1.0",
         description="A verifiable contribution ledger for co-creation campaigns. Writes are "
@@ -282,7 +307,9 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     app.add_middleware(
         BodyLimit, limit=max_body, uploads=max(max_body, services.settings.content_max_bytes)
     )
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _offline_docs(app)
     for router in (health, events, contributors, brands, auditor, tiles, pages):
         app.include_router(router)
     return app

@@ -38,7 +38,6 @@ WITHOUT_DATABASE = {
     "/openapi.json",
     "/docs",
     "/docs/oauth2-redirect",
-    "/redoc",
     "/ledger-key",
     "/healthz",
     "/readyz",
