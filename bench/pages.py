@@ -4,7 +4,8 @@ For the campaign page, the #1 earner's page, the median earner's page and the au
 prints bytes, tags and the server time (min / median / max of ``--runs`` warm requests, and
 the first, cold request with the lineage cache empty), then the same page built the old way,
 in the same run, as the reference: every payee and unreviewed piece inline on the campaign
-page (``top`` unbounded), every work and its lineage on a contributor page (one works page).
+page (``top`` unbounded), every work, earnings item, lineage row and timeline entry on a
+contributor page (one page of each).
 Also the time of a revalidation answered with 304.
 
     cocred demo --members 3000 --contributions 6000 --votes 60000 --db sqlite:////tmp/big.sqlite
@@ -37,6 +38,7 @@ TAG = re.compile(rb"<[a-zA-Z]")
 
 def measure(client: TestClient, path: str, runs: int) -> dict[str, float]:
     person_view._cached_lineage.cache_clear()
+    person_view._explained.clear()
     started = time.perf_counter()
     first = client.get(path)
     cold = time.perf_counter() - started
@@ -99,15 +101,20 @@ def main() -> None:
         ]
         now = {label: measure(client, path, args.runs) for label, path in targets}
         # The reference: the same pages built the old way, in this run.
-        original_page, original_size = pages.campaign_page, person_view.WORKS_PAGE
+        original_page = pages.campaign_page
+        bounds = ("WORKS_PAGE", "ITEMS_PAGE", "LINEAGE_ROWS", "TIMELINE_PAGE")
+        original = {name: getattr(person_view, name) for name in bounds}
         pages.campaign_page = functools.partial(original_page, top=10**9)  # type: ignore[assignment]
-        person_view.WORKS_PAGE = 10**9
+        for name in bounds:  # every work, item, lineage row and timeline entry inline
+            setattr(person_view, name, 10**9)
         try:
             before = {
                 label: measure(client, path, max(1, args.runs // 2)) for label, path in targets[:3]
             }
         finally:
-            pages.campaign_page, person_view.WORKS_PAGE = original_page, original_size
+            pages.campaign_page = original_page
+            for name, value in original.items():
+                setattr(person_view, name, value)
         for label, _ in targets:
             show(label, now[label], before.get(label))
         tag, path = now["campaign page"]["etag"], targets[0][1]

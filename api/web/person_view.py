@@ -14,10 +14,12 @@ only changes when the log moves, and a top earner's page no longer reads hundred
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from threading import Lock
 from typing import Any
 
 import orjson
@@ -47,6 +49,9 @@ LINEAGE_ROWS = 50  # ancestors, and descendants, listed under a work (the rest: 
 WORKS_PAGE = 10
 ITEMS_PAGE = 50  # items of the earnings breakdown (the top earner of 80k events has 21k)
 LINEAGES_CACHED = 4096
+EXPLANATIONS_CACHED = 64  # a top earner's holds ~21k items; paging through them reuses it
+_explained: OrderedDict[tuple[str, str, int], Explanation] = OrderedDict()
+_explained_lock = Lock()
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,22 @@ def _groups(explanation: Explanation, state: CampaignState) -> list[ItemGroup]:
     )
 
 
+def _explanation(state: CampaignState, member: str, as_of: int) -> Explanation:
+    """``explain(state, member, as_of)``, kept for the last ``EXPLANATIONS_CACHED`` (campaign,
+    member, position): the log below a position never changes, so neither does the answer."""
+    key = (state.id, member, as_of)
+    with _explained_lock:
+        if (found := _explained.get(key)) is not None:
+            _explained.move_to_end(key)
+            return found
+    made = explain(state, member, as_of)
+    with _explained_lock:
+        _explained[key] = made
+        while len(_explained) > EXPLANATIONS_CACHED:
+            _explained.popitem(last=False)
+    return made
+
+
 @lru_cache(maxsize=LINEAGES_CACHED)
 def _cached_lineage(
     projector: Projector, campaign: str, contribution: str, position: int
@@ -236,7 +257,7 @@ def person_page(
     ``items_work`` none of whose items credit the member.
     """
     record = attribution(projector, state.id, member)
-    explanation = explain(state, member, as_of)
+    explanation = _explanation(state, member, as_of)
     groups = _groups(explanation, state)
     chosen = next((g for g in groups if g.contribution == items_work), None)
     if items_work is not None and chosen is None:

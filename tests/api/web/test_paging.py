@@ -279,3 +279,26 @@ def test_a_long_lineage_lists_its_first_rows_and_links_the_whole(
     whole = re.search(r'<a href="(/campaigns/[^"]+/lineage)">the whole lineage', html).group(1)
     found = site.client.get(whole).json()
     assert len(found["ancestors"]) + len(found["descendants"]) > len(_rows(listed))
+
+
+def test_an_explanation_is_kept_per_campaign_member_and_position_and_no_more(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.web import person_view
+
+    monkeypatch.setattr(person_view, "EXPLANATIONS_CACHED", 2)
+    monkeypatch.setattr(person_view, "_explained", person_view.OrderedDict())
+    services = site.client.app.state.services  # type: ignore[attr-defined]
+    member = _top_earner(site)
+    with services.reads.reading() as state:
+        found, at = state.campaigns[site.demo.campaign], state.position
+        first = person_view._explanation(found, member, at)
+        assert person_view._explanation(found, member, at) is first
+        assert first == person_view.explain(found, member, at), "what explain() gives"
+        earlier = person_view._explanation(found, member, at - 1)
+        assert earlier is not first, "another position is another answer"
+        person_view._explanation(found, member, at - 2)
+    assert list(person_view._explained) == [
+        (site.demo.campaign, member, at - 1),
+        (site.demo.campaign, member, at - 2),
+    ], "the least recently used went first"
