@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from api.cli.common import (
+    REFUSALS,
     CampaignOption,
     DbOption,
     KeyOption,
     RecordFormat,
     emit,
+    err,
     fail,
     guarded,
     load_key,
@@ -34,6 +36,7 @@ from api.cli.common import (
     out,
     print_json,
     read_bytes,
+    refuse,
     services,
 )
 from domain.commands import PaymentLine
@@ -659,15 +662,21 @@ def claims_record(
     """Read the Distributor's Claimed events and record each new claim as a payment.
 
     One PaymentRecorded per claim transaction (rail ``claims``, batch = the Distributor,
-    ``tx`` = the claim's); claims recorded before are left out, so run it any time.
+    ``tx`` = the claim's); claims recorded before are left out, so run it any time. A claim
+    the rules refuse (a payee the brand paid another way meanwhile: paid twice) is listed
+    under ``refused`` with its reason and the others are still recorded; the command then
+    exits 1 with each refusal's sentence, as the money went out and someone must act.
     """
     from contracts import claims as chain
     from contracts.chain import http_web3
     from contracts.claim_payouts import ClaimTrees, claimed_payments
+    from domain.errors import DomainError
     from domain.vocabulary import CLAIMS
 
     signer = load_key(key)
     receipts: list[Receipt] = []
+    refused: list[dict[str, Any]] = []
+    done: list[tuple[str, Any]] = []
     with services(db) as svc:
         document = guarded(lambda: ClaimTrees(svc.engine).deployed_latest(campaign))
         w3 = guarded(lambda: http_web3(rpc, 10.0, chain.ERRORS))
@@ -675,21 +684,19 @@ def claims_record(
         recorded = [p.tx for p in _book(svc, campaign).payments if p.rail == CLAIMS and p.tx]
         found = guarded(lambda: claimed_payments(document, seen, recorded))
         for tx, lines in found:
-            receipts.append(
-                guarded(
-                    partial(
-                        svc.campaigns.record_payment,
-                        signer,
-                        campaign,
-                        rail=CLAIMS,
-                        batch=document["distributor"],
-                        payments=lines,
-                        tx=tx,
-                        token=document["token"],
-                        decimals=document["decimals"],
-                    )  # fmt: skip
-                )
-            )
+            record = partial(
+                svc.campaigns.record_payment, signer, campaign, rail=CLAIMS,
+                batch=document["distributor"], payments=lines, tx=tx, token=document["token"],
+                decimals=document["decimals"],
+            )  # fmt: skip
+            try:
+                receipts.append(record())
+            except DomainError as exc:  # this claim only: the next ones are still recorded
+                refused.append({"tx": tx, "error": exc.code, "detail": exc.detail})
+            except REFUSALS as exc:  # the database or the ledger: nothing more can be recorded
+                refuse(exc)
+            else:
+                done.append((tx, lines))
     emit(
         {
             "campaign": campaign,
@@ -697,12 +704,20 @@ def claims_record(
             "claimed": len(seen),
             "recorded": [
                 {"tx": tx, "payees": len(lines), "amount": sum(a for _, a, _ in lines)}
-                for tx, lines in found
+                for tx, lines in done
             ],
             "positions": [r.position for r in receipts],
+            "refused": refused,
         },
         fmt,
     )
+    for claim in refused:
+        err.print(
+            f"error[{claim['error']}]: claim {claim['tx']} was not recorded: {claim['detail']}",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+    if refused:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -254,6 +254,50 @@ def test_the_claims_rail_refuses_what_it_cannot_do(
     )
 
 
+def test_a_claim_the_rules_refuse_is_reported_and_the_claims_after_it_are_still_recorded(
+    anvil_chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The brand paid Ana another way after deploying, and Ana claimed as well: her claim
+    cannot be recorded (she would be paid twice). `claims record` stopped there, so Ben's
+    later claim was never recorded, run after run."""
+    chain = anvil_chain
+    monkeypatch.setenv("COCRED_CLAIMS_PRIVATE_KEY", chain.keys[0])
+    p = settled(tmp_path)
+    ana, ben = p.ids["ana"], p.ids["ben"]
+    p.run("ana", "profile", "payout", "set", "--eth", address_of(chain.keys[1]))
+    p.run("ben", "profile", "payout", "set", "--eth", address_of(chain.keys[2]))
+    rpc = chain.url
+    assert rpc is not None
+    brand_json(p, "build", "--out", str(tmp_path / "claims.json"), "--decimals", "18")
+    brand_json(p, "deploy", "--rpc", rpc, "--test-token")
+    with bootstrap(database_url=p.db) as svc:
+        owed = settled_lines(svc.campaigns.payout_book(CAMPAIGN), svc.ledger.store, CAMPAIGN)
+        assert owed is not None
+        brand = SigningKey.load(Path(p.key("brand")))
+        svc.campaigns.record_payment(brand, CAMPAIGN, rail="paypal", batch="PP-1",
+                                     payments=[(ana, owed[ana], None)])  # fmt: skip
+    sent = {}
+    for who in (ana, ben):  # Ana's claim is mined first
+        claimed = cocred("payouts", "claims", "claim", "--campaign", CAMPAIGN, "--member", who,
+                         "--rpc", rpc, "--db", p.db)  # fmt: skip
+        sent[who] = json.loads(claimed.stdout)["tx"]
+    args = ("payouts", "claims", "record", "--campaign", CAMPAIGN, "--rpc", rpc)
+    result = cocred(*args, "--key", p.key("brand"), "--db", p.db, code=1)
+    shown = json.loads(result.stdout)
+    assert shown["recorded"] == [{"tx": sent[ben], "payees": 1, "amount": owed[ben]}]
+    [why] = shown["refused"]
+    assert (why["tx"], why["error"]) == (sent[ana], "AlreadyPaid")
+    assert ana in why["detail"]
+    assert result.stderr.strip() == (
+        f"error[AlreadyPaid]: claim {sent[ana]} was not recorded: {why['detail']}"
+    )
+    again = json.loads(cocred(*args, "--key", p.key("brand"), "--db", p.db, code=1).stdout)
+    assert again["recorded"] == [] and [r["tx"] for r in again["refused"]] == [sent[ana]]
+    status = json.loads(cocred("payouts", "status", "--campaign", CAMPAIGN, "--format", "json",
+                               "--db", p.db).stdout)  # fmt: skip
+    assert {row["member"]: row["owed"] for row in status["lines"]} == {ana: 0, ben: 0}
+
+
 def test_the_claims_rail_on_eth_tester(eth_tester_chain: Chain, tmp_path: Path) -> None:
     """The functions the CLI runs, on the in-process chain: plan, document, deploy, claim,
     read back, record; a second claim is refused."""
