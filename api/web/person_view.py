@@ -14,6 +14,7 @@ only changes when the log moves, and a top earner's page no longer reads hundred
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,8 +51,10 @@ WORKS_PAGE = 10
 ITEMS_PAGE = 50  # items of the earnings breakdown (the top earner of 80k events has 21k)
 LINEAGES_CACHED = 4096
 EXPLANATIONS_CACHED = 64  # a top earner's holds ~21k items; paging through them reuses it
-_explained: OrderedDict[tuple[str, str, int], Explanation] = OrderedDict()
+_explained: OrderedDict[tuple[Projector, str, str, int], Explanation] = OrderedDict()
 _explained_lock = Lock()
+# An actor id, or a contribution id (an actor id and a seq), inside an explanation's sentence.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z0-9_-]{43})(?::(\d+))?(?![A-Za-z0-9_-])")
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,19 @@ class PersonPage:
     works_page: Page[str]
     own: frozenset[str]
     labels: dict[str, str]
+
+    def named(self, sentence: str) -> str:
+        """``sentence`` with each id in it told as people read it: a work by its title, a
+        member by their name (the ids stay in the JSON explanation)."""
+
+        def told(found: re.Match[str]) -> str:
+            actor, seq = found.group(1), found.group(2)
+            if seq is not None:
+                work = self.campaign.contributions.get(f"{actor}:{seq}")
+                return f"“{work.title}”" if work else found.group(0)
+            return self.labels.get(actor, found.group(0))
+
+        return _MENTION.sub(told, sentence)
 
 
 def _graph(
@@ -210,10 +226,13 @@ def _groups(explanation: Explanation, state: CampaignState) -> list[ItemGroup]:
     )
 
 
-def _explanation(state: CampaignState, member: str, as_of: int) -> Explanation:
-    """``explain(state, member, as_of)``, kept for the last ``EXPLANATIONS_CACHED`` (campaign,
-    member, position): the log below a position never changes, so neither does the answer."""
-    key = (state.id, member, as_of)
+def _explanation(
+    projector: Projector, state: CampaignState, member: str, as_of: int
+) -> Explanation:
+    """``explain(state, member, as_of)``, kept for the last ``EXPLANATIONS_CACHED`` (ledger,
+    campaign, member, position): the log below a position never changes, so neither does the
+    answer. The projector stands for the ledger, as in ``_cached_lineage``."""
+    key = (projector, state.id, member, as_of)
     with _explained_lock:
         if (found := _explained.get(key)) is not None:
             _explained.move_to_end(key)
@@ -257,7 +276,7 @@ def person_page(
     ``items_work`` none of whose items credit the member.
     """
     record = attribution(projector, state.id, member)
-    explanation = _explanation(state, member, as_of)
+    explanation = _explanation(projector, state, member, as_of)
     groups = _groups(explanation, state)
     chosen = next((g for g in groups if g.contribution == items_work), None)
     if items_work is not None and chosen is None:
@@ -304,6 +323,8 @@ def person_page(
     for cid in state.members[member].authored:
         people |= works[cid].author_ids
     people |= {item.actor for item in items_at.items}
+    said = [x["reason"] for x in explanation.ignored] + list(explanation.discounts)
+    people |= {m.group(1) for text in said for m in _MENTION.finditer(text) if not m.group(2)}
     people |= {works[cid].signer for cid in state.members[member].authored}
     names = labels(sorted(people))
     entries = timeline(member, state, store, names, records)

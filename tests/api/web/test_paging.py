@@ -290,15 +290,31 @@ def test_an_explanation_is_kept_per_campaign_member_and_position_and_no_more(
     monkeypatch.setattr(person_view, "_explained", person_view.OrderedDict())
     services = site.client.app.state.services  # type: ignore[attr-defined]
     member = _top_earner(site)
+    projector = services.reads.projector()
     with services.reads.reading() as state:
         found, at = state.campaigns[site.demo.campaign], state.position
-        first = person_view._explanation(found, member, at)
-        assert person_view._explanation(found, member, at) is first
+        first = person_view._explanation(projector, found, member, at)
+        assert person_view._explanation(projector, found, member, at) is first
         assert first == person_view.explain(found, member, at), "what explain() gives"
-        earlier = person_view._explanation(found, member, at - 1)
+        earlier = person_view._explanation(projector, found, member, at - 1)
         assert earlier is not first, "another position is another answer"
-        person_view._explanation(found, member, at - 2)
-    assert list(person_view._explained) == [
+        person_view._explanation(projector, found, member, at - 2)
+    assert [key[1:] for key in person_view._explained] == [
         (site.demo.campaign, member, at - 1),
         (site.demo.campaign, member, at - 2),
     ], "the least recently used went first"
+
+
+def test_explanation_sentences_name_people_and_works_instead_of_their_ids(site: Site) -> None:
+    """'share by 0b1AFmUG8ok_bMf_…: its voter is blocked' and 'through remix -EwpSfFKm…:4'
+    were what a contributor read; the JSON explanation keeps the ids."""
+    mention = re.compile(r"(?<![\w-])[A-Za-z0-9_-]{43}(:\d+)?(?![\w-])")
+    payees = site.client.get(f"/c/{site.demo.campaign}/payees").text
+    told = []
+    for member in re.findall(r'href="/people/([^"?]+)\?', payees)[:20]:
+        html = site.client.get(f"/people/{member}?campaign={site.demo.campaign}").text
+        for listed in re.findall(r'<ul class="plain small">(.*?)</ul>', html, re.S):
+            told += [unescape(li) for li in re.findall(r"<li>(.*?)</li>", listed, re.S)]
+    assert told, "some payee has an event that earned nothing or a v2 discount"
+    assert [t for t in told if mention.search(re.sub(r"<[^>]+>", "", t))] == []
+    assert any("“" in t for t in told) or any(" by " in t for t in told)
