@@ -20,6 +20,7 @@ from api.cli import (
     keys,
     log,
     members,
+    monitor,
     payouts,
     projections,
     provenance,
@@ -42,6 +43,7 @@ COMMAND_TABLE: tuple[Callable[[typer.Typer], None], ...] = (
     provenance.register,  # checkpoint, ledger-key, audit, proof, verify-proof; the anchor group
     serve.register,  # serve
     tiles.register,  # the tiles group: export
+    monitor.register,  # monitor: follow a remote ledger over the tiles API, alert
 )
 
 app = typer.Typer(
