@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from ledger.errors import MalformedError, SignatureError, VerificationError
 
 ED25519 = 0x01  # signed-note signature type byte for Ed25519
+COSIGNATURE_V1 = 0x04  # C2SP tlog-cosignature: an Ed25519 cosigner's key type byte
 EM_DASH = "\u2014"
 MAX_SIGNATURES = 100  # the spec asks verifiers to accept at least 16
 MAX_NOTE_CHARS = 1 << 20
@@ -56,9 +57,12 @@ class MalformedKeyError(MalformedError):
     code = "MalformedKey"
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    """Return the 4-byte signed-note key id of an Ed25519 ``public_key`` under ``name``."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public_key).digest()[:4]
+def key_id(name: str, public_key: bytes, kind: int = ED25519) -> bytes:
+    """Return the 4-byte signed-note key id of an Ed25519 ``public_key`` under ``name``.
+
+    ``kind`` is the signature type byte: ``ED25519`` (0x01) for a note signer,
+    ``COSIGNATURE_V1`` (0x04) for a witness's cosignatures."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + public_key).digest()[:4]
 
 
 def _check_key_name(name: Any, error: type[MalformedError], where: str) -> None:
@@ -84,15 +88,17 @@ def _b64encode(data: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class VerifierKey:
-    """An Ed25519 signed-note verifier key: name, 4-byte key id, 32-byte public key."""
+    """An Ed25519 signed-note verifier key: name, 4-byte key id, 32-byte public key, and the
+    type byte (0x01 a note signer's, 0x04 a ``cosignature/v1`` witness's)."""
 
     name: str
     key_id: bytes
     public_key: bytes
+    kind: int = ED25519
 
     @classmethod
-    def parse(cls, vkey: str) -> VerifierKey:
-        """Parse ``<name>+<8 hex>+<base64(0x01 || key)>``; raises ``MalformedKeyError``."""
+    def parse(cls, vkey: str, kind: int = ED25519) -> VerifierKey:
+        """Parse ``<name>+<8 hex>+<base64(kind || key)>``; raises ``MalformedKeyError``."""
         if not isinstance(vkey, str) or vkey.count("+") < 2:
             raise MalformedKeyError("verifier key: expected <name>+<key id>+<base64 key>")
         name, hex_id, encoded = vkey.split("+", 2)  # base64 may itself contain '+'
@@ -104,17 +110,21 @@ class VerifierKey:
         raw = _b64decode(encoded)
         if raw is None or len(raw) != 33:
             raise MalformedKeyError("verifier key: key is not base64 of 33 bytes")
-        if raw[0] != ED25519:
-            raise MalformedKeyError(f"verifier key: signature type 0x{raw[0]:02x} is not Ed25519")
-        computed = key_id(name, raw[1:])
+        if raw[0] != kind:
+            wanted = "Ed25519" if kind == ED25519 else f"0x{kind:02x}"
+            if kind == COSIGNATURE_V1:
+                wanted = "0x04 (an Ed25519 cosignature/v1 witness key)"
+            raise MalformedKeyError(f"verifier key: signature type 0x{raw[0]:02x} is not {wanted}")
+        computed = key_id(name, raw[1:], kind)
         if computed.hex() != hex_id:
             raise MalformedKeyError(
                 f"verifier key: key id {hex_id} does not match the key (expected {computed.hex()})"
             )
-        return cls(name, computed, raw[1:])
+        return cls(name, computed, raw[1:], kind)
 
     def __str__(self) -> str:
-        return f"{self.name}+{self.key_id.hex()}+{_b64encode(bytes([ED25519]) + self.public_key)}"
+        encoded = _b64encode(bytes([self.kind]) + self.public_key)
+        return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
 
 @dataclass(frozen=True, slots=True)
