@@ -26,6 +26,7 @@ from api.cli import (
     provenance,
     serve,
     tiles,
+    witness,
 )
 from api.cli.common import fail
 from ledger.errors import MalformedError
@@ -44,6 +45,7 @@ COMMAND_TABLE: tuple[Callable[[typer.Typer], None], ...] = (
     serve.register,  # serve
     tiles.register,  # the tiles group: export
     monitor.register,  # monitor: follow a remote ledger over the tiles API, alert
+    witness.register,  # the witness group: key, serve, submit
 )
 
 app = typer.Typer(

@@ -47,6 +47,26 @@ STATUS_BY_CODE: dict[str, int] = {
     "InvalidProofRequest": 404,  # a leaf or tree size the log does not have (yet)
     "TileNotFound": 404,  # a C2SP tile the tree does not reach (yet)
     "InvalidTilePath": 422,
+    # C2SP tlog-witness: the witness's own refusals (its app answers each class's ``status``,
+    # as the protocol names them: 400, 404, 403, 409, 422; here as the cocred API would) ...
+    "InvalidWitnessRequest": 422,
+    "UnknownLog": 404,
+    "UntrustedCheckpoint": 403,
+    "WitnessConflict": 409,
+    "InconsistentCheckpoint": 422,
+    # ... and what the log or a verifier makes of witnesses
+    "InvalidWitness": 422,
+    "InvalidWitnessPolicy": 422,
+    "WitnessQuorumNotMet": 422,
+    "WitnessRefused": 502,  # a witness refused the server's checkpoint: not the caller's fault
+    "WitnessSawAnotherHistory": 500,  # a witness holds another history of this log
+    "WitnessUnavailable": 503,
+    # cocred monitor (a CLI verb: the API never answers these)
+    "InvalidURL": 422,
+    "MonitorState": 409,  # a state file kept for another ledger
+    "RemoteUnreachable": 502,
+    "RemoteHTTPError": 502,
+    "MonitorError": 500,
     "VerificationFailed": 422,
     # the server's own data is inconsistent: not the caller's fault
     "LedgerError": 500,
