@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # imported when first built: a CLI verb needs neither
     from api.http.ratelimit import SharedLimiter
     from api.http.throttle import RouteLimits
     from api.reads import Reads
+    from ledger.provenance.witness_client import Witnessing
 
 
 @dataclass
@@ -80,6 +81,23 @@ class Services:
         from api.reads import Reads
 
         return Reads(self)
+
+    @cached_property
+    def witnessing(self) -> Witnessing | None:
+        """Submits checkpoints to the configured witnesses (None when there are none); built
+        on first use, it creates the table of each witness's size."""
+        endpoints = self.settings.witness_endpoints()
+        if not endpoints:
+            return None
+        from ledger.provenance.witness_client import Witnessing
+
+        return Witnessing(
+            self.provenance.checkpoints,
+            endpoints,
+            quorum=self.settings.witness_quorum,
+            timeout=self.settings.witness_timeout_seconds,
+            retry_max=self.settings.checkpoint_retry_max_seconds,
+        )
 
     @cached_property
     def verifier(self) -> RequestVerifier:
@@ -115,6 +133,8 @@ class Services:
             self.limiter.close()
         if "reads" in self.__dict__:
             self.reads.close()
+        if self.__dict__.get("witnessing") is not None:
+            self.witnessing.close()  # type: ignore[union-attr]
         self.provenance.close()
         self.profiles.close()
         self.content.close()
@@ -246,7 +266,15 @@ def _provenance(settings: Settings, ledger: Ledger, engine: Engine, *, create: b
     anchor = None
     if settings.anchor_rpc_url and settings.anchor_contract and settings.anchor_private_key:
         anchor = _LazyAnchor(settings)
-    return Provenance(ledger, checkpoints, anchor)
+    endpoints = settings.witness_endpoints()
+    policy = None
+    if endpoints:
+        from ledger.provenance.cosignature import WitnessPolicy
+
+        policy = WitnessPolicy(
+            tuple(e.key for e in endpoints), settings.witness_quorum or len(endpoints)
+        )
+    return Provenance(ledger, checkpoints, anchor, policy)
 
 
 class _LazyAnchor:

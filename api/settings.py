@@ -9,12 +9,21 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from limits import parse
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.membership import Registration
+
+if TYPE_CHECKING:
+    from ledger.provenance.witness_client import WitnessEndpoint
+
+
+def _entries(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
 
 # The limits below are ``limits`` notation ("N/second|minute|hour|day", or "N per M unit"):
 # a fixed window per key, shared by every server process through the database.
@@ -159,6 +168,21 @@ class Settings(BaseSettings):
         ge=0,
         description="content bytes all uploads for one campaign may take in all",
     )
+    witnesses: str = Field(
+        "",
+        description="comma-separated C2SP tlog-witness witnesses, each '<submission URL> "
+        "<witness verifier key>' (cocred witness serve prints both): the server submits "
+        "every checkpoint it cuts to each, and keeps their cosignatures in the checkpoint",
+    )
+    witness_quorum: int | None = Field(
+        None,
+        ge=1,
+        description="how many of the witnesses must cosign a checkpoint for a proof bundle "
+        "to prove against it (the k of 'k of these n'); default: all of them",
+    )
+    witness_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="how long one add-checkpoint request may take"
+    )
     anchor_rpc_url: str | None = Field(None, description="Ethereum JSON-RPC URL (anchoring)")
     anchor_chain_id: int | None = Field(
         None, description="expected chain id (default: ask the node)"
@@ -185,6 +209,35 @@ class Settings(BaseSettings):
     def _a_limit(cls, value: str) -> str:
         parse(value)  # ValueError names the notation it expects
         return value
+
+    @field_validator("witnesses")
+    @classmethod
+    def _witnesses(cls, value: str) -> str:
+        from ledger.errors import MalformedError
+        from ledger.provenance.witness_client import WitnessEndpoint
+
+        try:
+            endpoints = [WitnessEndpoint.parse(spec) for spec in _entries(value)]
+        except MalformedError as exc:
+            raise ValueError(exc.detail) from None
+        if len({e.name for e in endpoints}) != len(endpoints):
+            raise ValueError("a witness key is named twice")
+        return value
+
+    @model_validator(mode="after")
+    def _quorum(self) -> Settings:
+        count = len(_entries(self.witnesses))
+        if self.witness_quorum is not None and self.witness_quorum > count:
+            raise ValueError(
+                f"witness_quorum is {self.witness_quorum} but {count} witness(es) are configured"
+            )
+        return self
+
+    def witness_endpoints(self) -> list[WitnessEndpoint]:
+        """``witnesses`` parsed (empty when none is configured)."""
+        from ledger.provenance.witness_client import WitnessEndpoint
+
+        return [WitnessEndpoint.parse(spec) for spec in _entries(self.witnesses)]
 
     @field_validator("trusted_proxies")
     @classmethod

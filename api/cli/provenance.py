@@ -313,10 +313,28 @@ def verify_proof(
     bundle_file: Annotated[Path, typer.Argument(help="A bundle from cocred proof.")],
     ledger_key: Annotated[str, typer.Option("--ledger-key", help="The ledger's verifier key.")],
     rpc: RpcOption = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="A witness verifier key you trust (type 0x04; repeat for each): the bundle's "
+            "checkpoint must carry cosignatures of --quorum of them.",
+        ),
+    ] = None,
+    quorum: Annotated[
+        int | None,
+        typer.Option(help="How many of the --witness keys must have cosigned (default: all)."),
+    ] = None,
     fmt: RecordFormat = "json",
 ) -> None:
-    """Check a proof bundle with no database: signature, inclusion, checkpoint, anchor."""
+    """Check a proof bundle with no database: signature, inclusion, checkpoint, witness
+    cosignatures, anchor."""
     check_format(fmt)
+    from ledger.provenance.cosignature import WitnessPolicy
+
+    if quorum is not None and not witness:
+        fail("InvalidWitnessPolicy", "--quorum needs the --witness keys it counts")
+    policy = guarded(lambda: WitnessPolicy.parse(witness, quorum)) if witness else None
     try:
         bundle = ProofBundle.from_json(json.loads(bundle_file.read_text(encoding="utf-8")))
     except OSError as exc:
@@ -325,7 +343,8 @@ def verify_proof(
         fail(MalformedBundleError.code, f"{bundle_file} is not JSON: {exc}")
     except MalformedError as exc:
         refuse(exc)
-    env = guarded(lambda: verify_bundle(bundle, ledger_key))
+    env = guarded(lambda: verify_bundle(bundle, ledger_key, policy))
+    cosigned = [] if policy is None else policy.check(bundle.checkpoint)
     chained = False
     if rpc is not None and bundle.anchor is not None:
         check = _chain_check(rpc)
@@ -342,6 +361,7 @@ def verify_proof(
             "seq": env.seq,
             "type": env.type,
             "checkpoint_size": bundle.proof.size,
+            "witnesses": [{"witness": c.witness, "time": c.timestamp} for c in cosigned],
             "anchor": None
             if bundle.anchor is None
             else {

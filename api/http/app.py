@@ -218,6 +218,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             "poll": settings.checkpoint_poll_seconds,
             "retry_max": settings.checkpoint_retry_max_seconds,
             "status": app.state.checkpointer,
+            "witnessing": services.witnessing,
         },
         name="cocred-checkpointer",
         daemon=True,

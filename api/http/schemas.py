@@ -108,6 +108,11 @@ class Ready(BaseModel):
     checks: dict[str, Check]
     checkpointer: dict[str, Any]
     lag: dict[str, Any] | None
+    witnesses: list[dict[str, Any]] | None = Field(
+        None,
+        description="each configured witness: the size it last cosigned, its failures in a "
+        "row and the last one (a witness outage does not make the server unready)",
+    )
 
 
 # -- auditors ----------------------------------------------------------------------------------

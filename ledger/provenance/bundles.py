@@ -30,6 +30,7 @@ from ledger.store import PAGE, StoredRecord
 
 if TYPE_CHECKING:  # types only: verifying a bundle offline needs no database library
     from ledger.provenance.checkpoints import CheckpointLog, LedgerIdentity, StoredCheckpoint
+    from ledger.provenance.cosignature import WitnessPolicy
 
 ANCHOR_RECORDED = "AnchorRecorded"
 BUNDLE_VERSION = 1
@@ -98,12 +99,15 @@ class ProofBundle:
         return cls(data["position"], data["event"].encode(), public, proof, signed, anchor)
 
 
-def verify_bundle(bundle: ProofBundle, vkey: str) -> Envelope:
+def verify_bundle(
+    bundle: ProofBundle, vkey: str, witnesses: WitnessPolicy | None = None
+) -> Envelope:
     """Check a bundle against the ledger's verifier key; return the event.
 
     Checks, in order: the event parses and is canonical; its key id is the
     thumbprint of the bundled public key and its signature verifies; the
-    checkpoint is signed by ``vkey``; the event's leaf is included at its position
+    checkpoint is signed by ``vkey`` (and, given a ``witnesses`` policy, cosigned by
+    its quorum: ``WitnessQuorumError`` otherwise); the event's leaf is included at its position
     in that checkpoint's tree; an anchor receipt, if present, names that
     checkpoint's root and size. Raises ``VerificationError`` naming the step
     (``MalformedError`` for an unparseable part). The on-chain check of the
@@ -119,6 +123,8 @@ def verify_bundle(bundle: ProofBundle, vkey: str) -> Envelope:
         )
     check_signature(bundle.public_key, env.signing_bytes(), env.signature, "bundle: event")
     checkpoint = verify_checkpoint(bundle.checkpoint, vkey)
+    if witnesses is not None:
+        witnesses.check(bundle.checkpoint)
     verify_inclusion(leaf_hash(bundle.event), bundle.proof, checkpoint.root_hash)
     if bundle.anchor is not None and (bundle.anchor.root_hash, bundle.anchor.tree_size) != (
         checkpoint.root_hash,
@@ -136,12 +142,18 @@ class Provenance:
     """Checkpoints, anchors and bundles over one ledger."""
 
     def __init__(
-        self, ledger: Ledger, checkpoints: CheckpointLog, anchor: Anchor | None = None
+        self,
+        ledger: Ledger,
+        checkpoints: CheckpointLog,
+        anchor: Anchor | None = None,
+        witnesses: WitnessPolicy | None = None,
     ) -> None:
         self.ledger = ledger
         self.checkpoints = checkpoints
         self.tree = checkpoints.tree
         self.anchor_port = anchor
+        # With witnesses configured, a bundle proves against a checkpoint their quorum cosigned
+        self.witnesses = witnesses
 
     @property
     def identity(self) -> LedgerIdentity:
@@ -200,6 +212,15 @@ class Provenance:
         )
         return RecordedAnchor(self.ledger.append(env), receipt)
 
+    def _cosigned(self, stored: StoredCheckpoint | None) -> bool:
+        if stored is None or self.witnesses is None:
+            return False
+        try:
+            self.witnesses.check(stored.signed)
+        except VerificationError:
+            return False
+        return True
+
     def _only_own_events_since(self, size: int) -> bool:
         own = self.identity.key.actor
         return all(r.actor == own for r in self.ledger.store.iterate(size))
@@ -208,7 +229,10 @@ class Provenance:
         """The offline proof bundle of the event at ``position``.
 
         Proves against the latest anchored checkpoint that covers the event when
-        there is one, else the latest checkpoint (cutting one if none covers it).
+        there is one, else the latest checkpoint (cutting one if none covers it). With a
+        witness policy, a checkpoint its quorum cosigned comes first: the anchored one if it
+        was cosigned, else the latest cosigned one that covers the event; only when none is
+        cosigned yet does the bundle fall back as above (its verifier then says so).
         Raises ``NotFoundError`` for a position not in the log.
         """
         record = self.ledger.store.get(position)
@@ -220,6 +244,13 @@ class Provenance:
         if anchored:
             receipt = anchored[-1].receipt
             stored = self.checkpoints.get(receipt.tree_size)
+        if self.witnesses is not None and not self._cosigned(stored):
+            witnessed = self.checkpoints.latest_meeting(self.witnesses, position)
+            if witnessed is not None:
+                stored = witnessed
+                receipt = (
+                    receipt if receipt is not None and receipt.tree_size == stored.size else None
+                )
         if stored is None:
             receipt = None
             stored = self.checkpoints.covering(position) or self.checkpoints.cut()

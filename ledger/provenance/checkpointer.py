@@ -17,11 +17,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from ledger.errors import LedgerError
 from ledger.provenance.checkpoints import CheckpointLag, CheckpointLog
+
+if TYPE_CHECKING:
+    from ledger.provenance.witness_client import Witnessing
 
 logger = logging.getLogger("cocred.checkpointer")
 
@@ -151,13 +155,17 @@ def run_checkpointer(
     poll: float = 1.0,
     retry_max: float = 30.0,
     status: CheckpointerStatus | None = None,
+    witnessing: Witnessing | None = None,
 ) -> None:
     """Cut checkpoints whenever one is due, until ``stop`` is set (a server's background job).
 
     With the defaults (every 1,000 events or 5 s, polled each second) an event is
     under a signed checkpoint within about 6 s. A pass that fails (any exception) is
     retried after ``poll``, then twice as long each time, at most ``retry_max``
-    seconds; never raises. ``status`` (when given) is kept up to date.
+    seconds; never raises. ``status`` (when given) is kept up to date. With
+    ``witnessing``, each pass then submits the latest checkpoint to the witnesses that have
+    not cosigned it (a witness that fails is backed off on its own and shown in its health;
+    it never fails the pass: the log goes on being checkpointed without it).
     """
     status = status if status is not None else CheckpointerStatus()
     status.started()
@@ -167,6 +175,8 @@ def run_checkpointer(
         while not stop.wait(delay):
             try:
                 log.maybe_cut()
+                if witnessing is not None:
+                    witnessing.cosign()
                 lag = log.lag()
             except Exception as exc:  # any fault: this loop is the only one cutting checkpoints
                 code, sentence = describe_failure(exc)

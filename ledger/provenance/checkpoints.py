@@ -9,17 +9,21 @@ size; the audit also looks for such a pair anywhere it can see checkpoints.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from ledger.errors import NotFoundError, VerificationError
 from ledger.keys import KeyFileError, SigningKey
-from ledger.provenance.note import Checkpoint, NoteSigner, SignedCheckpoint
+from ledger.provenance.note import Checkpoint, NoteSignature, NoteSigner, SignedCheckpoint
 from ledger.provenance.tree import MerkleTree
+
+if TYPE_CHECKING:
+    from ledger.provenance.cosignature import WitnessPolicy
 
 metadata = sa.MetaData()
 checkpoints_table = sa.Table(
@@ -258,6 +262,48 @@ class CheckpointLog:
             assert stored is not None
             return self._same(stored, root)
         return StoredCheckpoint(signed, cut_at)
+
+    def add_cosignatures(self, size: int, lines: Sequence[NoteSignature]) -> StoredCheckpoint:
+        """Add witnesses' cosignature lines to the stored note of ``size`` (a witness's earlier
+        line is replaced); the checkpoint itself never changes. Raises ``NotFoundError``."""
+        from ledger.provenance.cosignature import merge_cosignatures
+
+        while True:
+            stored = self.get(size)
+            if stored is None:
+                raise NotFoundError(f"no checkpoint of size {size}", size=size)
+            merged = merge_cosignatures(stored.signed, lines)
+            with self.engine.begin() as conn:
+                # compare-and-swap on the note: two processes adding lines both keep theirs
+                done = conn.execute(
+                    sa.update(checkpoints_table)
+                    .where(checkpoints_table.c.size == size)
+                    .where(checkpoints_table.c.note == stored.signed.to_text())
+                    .values(note=merged.to_text())
+                ).rowcount
+            if done:
+                return StoredCheckpoint(merged, stored.cut_at)
+
+    def latest_meeting(
+        self, policy: WitnessPolicy, covering: int = 0, *, look_back: int = 100
+    ) -> StoredCheckpoint | None:
+        """The largest checkpoint whose tree includes ``covering`` and that ``policy``'s
+        quorum of witnesses cosigned (among the latest ``look_back``), or None."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(checkpoints_table)
+                .where(checkpoints_table.c.size > covering)
+                .order_by(checkpoints_table.c.size.desc())
+                .limit(look_back)
+            ).all()
+        for row in rows:
+            stored = self._row(row)
+            try:
+                policy.check(stored.signed)
+            except VerificationError:
+                continue
+            return stored
+        return None
 
     @staticmethod
     def _same(stored: StoredCheckpoint, root: bytes) -> StoredCheckpoint:

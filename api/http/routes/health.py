@@ -58,8 +58,16 @@ def readyz(request: Request) -> Any:
     }
     figures = None if lag is None else {**lag.to_json(), "allowed_seconds": allowed}
     failed = [name for name, check in checks.items() if not check.ok]
+    witnessing = services_of(request).witnessing
+    witnesses = None if witnessing is None else witnessing.snapshot()
     if not failed:
-        return Ready(status="ready", checks=checks, checkpointer=health.to_json(), lag=figures)
+        return Ready(
+            status="ready",
+            checks=checks,
+            checkpointer=health.to_json(),
+            lag=figures,
+            witnesses=witnesses,
+        )
     refusal = ApiError("NotReady", "; ".join(checks[name].detail for name in failed))
     body = {
         **error_body(refusal),
@@ -67,6 +75,7 @@ def readyz(request: Request) -> Any:
         "checks": {name: check.model_dump() for name, check in checks.items()},
         "checkpointer": health.to_json(),
         "lag": figures,
+        "witnesses": witnesses,
     }
     return JSONResponse(body, status_code=status_for(refusal))
 
