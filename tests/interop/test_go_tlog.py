@@ -6,11 +6,16 @@ recomputes the tree from the tiles (authenticating each tile against the root), 
 every entry against its leaf with an inclusion proof, proves the older checkpoint
 consistent with the newer, and checks cocred's own inclusion and consistency proofs as
 ``GET /proofs/…`` serves them. The HTTP tile routes serve the same bytes as the files.
-Built with Debian's Go and ``golang-golang-x-mod-dev``, offline (``.ci/run`` installs them).
+A second program (``tests/interop/cosigcheck/main.go``) reads a checkpoint that witnesses
+cosigned: the log's signature with Go's ``note`` (the cosignature lines must not disturb
+it), each C2SP ``cosignature/v1`` line with Go's ``crypto/ed25519`` and the message format
+written from the spec alone. Built with Debian's Go and ``golang-golang-x-mod-dev``,
+offline (``.ci/run`` installs them).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -133,3 +138,52 @@ def test_gos_tlog_verifies_an_exported_log_and_cocreds_proofs(
     )
     assert tampered.returncode == 1
     assert tampered.stdout == "FAIL entry 256 does not hash to its tile's leaf\n"
+
+
+def cosig_check(*args: str) -> subprocess.CompletedProcess[str]:
+    if shutil.which("go") is None or not (Path(GOPATH) / "src/golang.org/x/mod").is_dir():
+        unavailable("Go and golang-golang-x-mod-dev are not installed")
+    env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH}
+    return subprocess.run(
+        ["go", "run", "main.go", *args],
+        cwd=PROGRAM.parent / "cosigcheck",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_go_verifies_the_ledger_signature_and_each_witness_cosignature_of_a_checkpoint(
+    world: tuple[Services, str], tmp_path: Path
+) -> None:
+    """cosignature/v1 as Go code written from the spec reads it (tests/interop/cosigcheck)."""
+    from ledger.provenance.cosignature import Cosigner
+    from ledger.provenance.witness import Witness, request_body
+    from ledger.store.engine import engine_for
+
+    svc, _ = world
+    svc.ledger.append(registration(ANA))
+    notes(svc, 2, 120)
+    stored = svc.provenance.checkpoints.cut()
+    assert stored is not None
+    vkey = svc.provenance.identity.vkey
+    cosigners = [Cosigner(f"witness.test/go{i}", seeded_key(2110 + i).private) for i in (1, 2)]
+    lines = []
+    for i, cosigner in enumerate(cosigners):
+        witness = Witness(engine_for(f"sqlite:///{tmp_path}/w{i}.sqlite"), cosigner, [vkey])
+        lines.append(witness.add_checkpoint(request_body(0, (), stored.signed)))
+    text = stored.signed.to_text() + "".join(lines)
+    (tmp_path / "checkpoint").write_text(text)
+    vkeys = [c.vkey for c in cosigners]
+    checked = cosig_check(str(tmp_path / "checkpoint"), vkey, *vkeys)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout == "ok size=120 witnesses=2\n"
+    # one flipped bit in the second cosignature, and Go says which witness
+    head, last = text.rstrip("\n").rsplit(" ", 1)
+    raw = bytearray(base64.b64decode(last))
+    raw[-1] ^= 1
+    (tmp_path / "checkpoint").write_text(f"{head} {base64.b64encode(bytes(raw)).decode()}\n")
+    tampered = cosig_check(str(tmp_path / "checkpoint"), vkey, *vkeys)
+    assert tampered.returncode == 1
+    assert tampered.stdout.startswith("FAIL cosignature by witness.test/go2 (time ")
