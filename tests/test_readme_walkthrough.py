@@ -1,7 +1,7 @@
 """The README walk-through, pasted into bash as a newcomer would, on a fresh directory.
 
 The commands are taken from the README's first ``sh`` block after "## Walk-through"; only
-the HTTP port is changed (to a free one). The test checks the refusals the walk-through
+the HTTP ports are changed (to free ones). The test checks the refusals the walk-through
 announces and that the payouts end paid in full.
 """
 
@@ -37,6 +37,8 @@ def free_port() -> int:
 def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     port = str(free_port())
     script = walkthrough().replace("8001", port)
+    for witness_port in ("8091", "8092"):  # the two witnesses' ports, free ones too
+        script = script.replace(witness_port, str(free_port()))
     (tmp_path / ".venv").symlink_to((ROOT / ".venv").resolve())
     (tmp_path / "var").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COCRED_")}
@@ -56,3 +58,12 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     status = json.loads(done.stdout[done.stdout.rindex('{\n  "campaign": "summer-26"') :])
     assert (status["stage"], status["paid"], status["owed"]) == ("settled", 100000, 0)
     assert '"error":"UnknownCampaign"' in done.stdout
+    # both witnesses cosigned, and the receipt verified against "both of these"
+    cosigned = re.search(r"^cosigned: (\[.*\])$", done.stdout, re.M)
+    assert cosigned is not None and len(json.loads(cosigned.group(1))) == 2, done.stdout
+    witnesses = re.search(r"^witnesses: (\[.*\])$", done.stdout, re.M)
+    assert witnesses is not None, done.stdout
+    assert [w["witness"].split("+")[0] for w in json.loads(witnesses.group(1))] == [
+        "witness.example/w1",
+        "witness.example/w2",
+    ]
