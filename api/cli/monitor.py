@@ -82,6 +82,18 @@ def monitor(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the remote.")
     ] = 30.0,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="A witness verifier key (type 0x04, repeatable): follow only checkpoints "
+            "--quorum of them cosigned.",
+        ),
+    ] = None,
+    quorum: Annotated[
+        int | None,
+        typer.Option(help="How many of the --witness keys must have cosigned (default: all)."),
+    ] = None,
     fmt: Annotated[
         str,
         typer.Option(
@@ -112,6 +124,11 @@ def monitor(
             )
     if webhook is not None and not re.match(r"^https?://[^/?#]+", webhook):
         refuse(InvalidURLError(f"--webhook {webhook!r} is not an http:// or https:// URL"))
+    from ledger.provenance.cosignature import WitnessPolicy
+
+    if quorum is not None and not witness:
+        fail("InvalidWitnessPolicy", "--quorum needs the --witness keys it counts")
+    policy = guarded(lambda: WitnessPolicy.parse(witness, quorum)) if witness else None
     guarded(lambda: VerifierKey.parse(ledger_key))  # before the state file is made
     client = guarded(lambda: TileClient(url, timeout=timeout))
     watch = Watch(
@@ -122,7 +139,9 @@ def monitor(
     previous = _on_signals(stop)
     code = 0
     try:
-        follower = guarded(lambda: Monitor(client, ledger_key, store, observer=watch))
+        follower = guarded(
+            lambda: Monitor(client, ledger_key, store, observer=watch, witnesses=policy)
+        )
         first = True
         while True:
             try:

@@ -3,7 +3,9 @@
 ``cocred monitor URL`` runs this. Each pass reads ``GET <URL>/checkpoint`` and checks it:
 
 1. its signature by the pinned ledger verifier key (``verify_checkpoint``), and that its
-   origin is the one seen before (``bad-checkpoint`` otherwise);
+   origin is the one seen before (``bad-checkpoint`` otherwise); given a witness policy,
+   its cosignatures by k of those witnesses (a bad line by one of them is ``bad-checkpoint``;
+   too few is ``unwitnessed-checkpoint``, information: it is not followed until they sign);
 2. against every checkpoint accepted before: another root for a size already seen is a
    ``fork`` (the alert carries both signed notes: the proof), a smaller size than the one
    verified is a ``rollback``;
@@ -42,12 +44,13 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ledger.actors import ActorState, KeySpan, resolve
 from ledger.envelope import Envelope
 from ledger.errors import LedgerError, MalformedError, VerificationError
 from ledger.keys import verify_signature
+from ledger.provenance.cosignature import WitnessQuorumError
 from ledger.provenance.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -63,6 +66,9 @@ from ledger.provenance.note import (
 )
 from ledger.provenance.tiles import MAX_ENTRY, WIDTH, Tile, parse_bundle
 
+if TYPE_CHECKING:
+    from ledger.provenance.cosignature import WitnessPolicy
+
 # -- alert kinds -------------------------------------------------------------------------------
 
 FORK = "fork"  # a signed checkpoint for a size seen before, with another root
@@ -72,6 +78,9 @@ INCONSISTENT = "inconsistent-checkpoint"  # the entries do not hash to the check
 BAD_TILE = "bad-tile"  # a hash tile differs from the hashes of the entries
 BAD_BUNDLE = "bad-bundle"  # an entry bundle cut, of the wrong count, or old entries changed
 BAD_ENTRY = "bad-entry"  # parse, canonical form, key state / seq chain, or signature
+# Given a witness policy: a checkpoint fewer than k of the witnesses cosigned (yet) is not
+# followed, and said so; information, since a fresh checkpoint waits for its cosignatures.
+UNWITNESSED = "unwitnessed-checkpoint"
 SPLIT_VIEW = frozenset({FORK, ROLLBACK})
 INTEGRITY = SPLIT_VIEW | {BAD_CHECKPOINT, INCONSISTENT, BAD_TILE, BAD_BUNDLE, BAD_ENTRY}
 
@@ -499,9 +508,11 @@ class Monitor:
         state: MonitorState,
         *,
         observer: Observer | None = None,
+        witnesses: WitnessPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         VerifierKey.parse(vkey)
+        self.witnesses = witnesses
         self.client = client
         self.vkey = vkey
         self.state = state
@@ -537,6 +548,12 @@ class Monitor:
         try:
             signed = SignedCheckpoint.from_text(text)
             checkpoint = verify_checkpoint(signed, self.vkey)
+            if self.witnesses is not None:
+                self.witnesses.check(signed)
+        except WitnessQuorumError as exc:  # not yet cosigned: wait for the next pass
+            raise _Abort(
+                Alert(UNWITNESSED, f"{url}: {exc.detail}; not followed until it is")
+            ) from None
         except (MalformedError, VerificationError) as exc:
             raise _Abort(
                 Alert(BAD_CHECKPOINT, f"{url}: {exc.detail}", ids={"code": exc.code})

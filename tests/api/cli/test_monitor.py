@@ -6,6 +6,7 @@ in-process server and fake tiles server these tests use too.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -247,3 +248,43 @@ def test_sigterm_stops_a_polling_monitor_cleanly(served: Remote, tmp_path: Path)
             proc.wait(10)
     assert proc.returncode == 0, rest
     assert out == "" and "Traceback" not in rest
+
+
+def test_with_witnesses_it_follows_only_checkpoints_they_cosigned(
+    served: Remote, tmp_path: Path
+) -> None:
+    from ledger.provenance.cosignature import Cosigner
+    from ledger.provenance.note import NoteSignature
+    from ledger.provenance.witness import Witness, request_body
+    from ledger.store.engine import engine_for
+    from tests.support import seeded_key
+
+    w1 = Cosigner("witness.test/m1", seeded_key(7701).private)
+    w2 = Cosigner("witness.test/m2", seeded_key(7702).private)
+    keys = ["--witness", w1.vkey, "--witness", w2.vkey]
+    state = str(tmp_path / "m.sqlite")
+    base = [served.url, "--ledger-key", served.vkey, "--state", state, "--once", *keys]
+    waiting = monitor(*base, code=0)  # not cosigned yet: said, not followed, exit 0
+    [alert] = lines(waiting.stdout)
+    assert alert["kind"] == "unwitnessed-checkpoint"
+    assert alert["sentence"] == (
+        f"{served.url}/checkpoint: checkpoint of size 3: 0 of the 2 trusted witnesses cosigned "
+        f"it, the policy needs 2 (missing: witness.test/m1+{w1.key_id.hex()}, "
+        f"witness.test/m2+{w2.key_id.hex()}); not followed until it is"
+    )
+    checkpoints = served.services.provenance.checkpoints
+    signed = checkpoints.latest().signed
+    witness = Witness(engine_for(f"sqlite:///{tmp_path}/w.sqlite"), w1, [served.vkey])
+    line = witness.add_checkpoint(request_body(0, (), signed))
+    name, raw = line.split(" ")[1:]
+    data = base64.b64decode(raw)
+    checkpoints.add_cosignatures(3, [NoteSignature(name, data[:4], data[4:])])
+    one = monitor(*base, "--quorum", "1", code=0)
+    assert one.stdout == "" and "size 0 -> 3" in one.stderr
+    # a forged line under a trusted witness's name and key id is the server's lie: exit 4
+    forged = NoteSignature(w2.name, w2.key_id, bytes(72))
+    checkpoints.add_cosignatures(3, [forged])
+    bad = monitor(*base, code=4)
+    [alert] = lines(bad.stdout)
+    assert alert["kind"] == "bad-checkpoint" and alert["code"] == "BadSignature"
+    assert "cosignature by witness witness.test/m2+" in alert["sentence"]
