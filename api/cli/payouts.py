@@ -14,6 +14,7 @@ on stderr and exits 1, having written nothing.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
@@ -27,6 +28,7 @@ from api.cli.common import (
     DbOption,
     KeyOption,
     RecordFormat,
+    check_format,
     emit,
     err,
     fail,
@@ -608,6 +610,49 @@ def claims_deploy(
         },
         fmt,
     )
+
+
+@claims_app.command("proof")
+def claims_proof(
+    key: KeyOption,
+    campaign: CampaignOption,
+    url: Annotated[
+        str, typer.Option("--url", help="The cocred server, e.g. http://127.0.0.1:8000.")
+    ],
+    fmt: RecordFormat = "json",
+) -> None:
+    """Fetch your own claim proof from a cocred server with a signed read (the leaf ties
+    you to your Ethereum address: nobody but you and the brand may read it)."""
+    check_format(fmt)
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from api.http.auth import sign_request
+
+    signer = load_key(key)
+    base = url.rstrip("/")
+    if not re.match(r"^https?://[^/?#]+$", base):
+        fail("InvalidURL", f"--url {url!r} is not an http:// or https:// server address")
+    path = (
+        f"/campaigns/{urllib.parse.quote(campaign, safe='')}/claims/"
+        f"{urllib.parse.quote(signer.actor, safe='')}"
+    )
+    request = urllib.request.Request(base + path, headers=sign_request(signer, "GET", path))
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            document = json.load(response)
+    except urllib.error.HTTPError as exc:
+        try:
+            answer = json.loads(exc.read())
+            code, detail = str(answer["error"]), str(answer["detail"])
+        except (ValueError, KeyError, TypeError):
+            code, detail = "ServerError", f"{base} answered HTTP {exc.code}"
+        fail(code, detail)
+    except (OSError, ValueError) as exc:
+        fail("ServerUnreachable", f"cannot reach {base}: {getattr(exc, 'reason', exc)}")
+    emit(document, fmt)
 
 
 @claims_app.command("claim")

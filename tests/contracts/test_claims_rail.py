@@ -26,6 +26,7 @@ from ledger.keys import SigningKey
 from projections.payments import settled_lines
 from projections.rails import CLAIMABLE, CLAIMS, NO_METHOD, plan_rails
 from tests.api.cli.test_campaign import People, cocred, refused
+from tests.api.http.routes.test_contributors import signed_get
 
 from .conftest import Chain
 
@@ -144,20 +145,23 @@ def test_the_claims_rail_runs_end_to_end_on_anvil(
     assert waiting["unpaid"] == ben_owed  # what no rail can pay: Ana's claim can be
 
     with bootstrap(database_url=p.db) as svc, TestClient(create_app(svc)) as client:
-        proof = client.get(f"/campaigns/{CAMPAIGN}/claims/{ana}")
+        ana_key = SigningKey.load(Path(p.key("ana")))
+        proof = signed_get(client, ana_key, f"/campaigns/{CAMPAIGN}/claims/{ana}")
         assert proof.status_code == 200
         served = proof.json()
         assert (served["distributor"], served["account"], served["tokens"]) == (
             deployed["distributor"], ana_address, built["total"],
         )  # fmt: skip
-        missing = client.get(f"/campaigns/{CAMPAIGN}/claims/{ben}")
+        missing = signed_get(
+            client, SigningKey.load(Path(p.key("ben"))), f"/campaigns/{CAMPAIGN}/claims/{ben}"
+        )
         assert (missing.status_code, missing.json()["error"]) == (404, "NoClaim")
         assert missing.json()["detail"] == (
             f"member {ben} has no claim in campaign {CAMPAIGN}: no deployed claim tree has a "
             f"leaf for them"
         )
         spec = client.get("/openapi.json").json()["paths"]["/campaigns/{campaign}/claims/{member}"]
-        assert {"200", "404", "422", "429", "503"} <= set(spec["get"]["responses"])
+        assert {"200", "401", "403", "404", "422", "429", "503"} <= set(spec["get"]["responses"])
 
     # A wrong proof is refused on chain with a typed error; it sends nothing.
     wrong = [bytes(32)] * len(served["proof"]) or [bytes(32)]

@@ -304,16 +304,20 @@ def payout_proposal(request: Request, campaign: str) -> ProposalOut:
 @router.get(
     "/campaigns/{campaign}/claims/{member}",
     response_model=ClaimProofOut,
-    responses=errors(404),
+    responses=errors(401, 403, 404),
 )
-def claim_proof(request: Request, campaign: str, member: str) -> ClaimProofOut:
-    """A member's claim proof on the campaign's deployed Distributor (public: the tree's
-    leaves are on chain once claimed). 404 ``NoClaim`` when no deployed tree has a leaf for
-    the member (not owed, no Ethereum payout method at build, or no tree deployed yet)."""
+def claim_proof(request: Request, campaign: str, member: str, signer: Signer) -> ClaimProofOut:
+    """A member's claim proof on the campaign's deployed Distributor: a signed read by the
+    member (or the campaign's brand), since the leaf ties the member to an Ethereum address
+    that only their claim should make public. 403 ``Forbidden`` for anyone else; 404
+    ``NoClaim`` when no deployed tree has a leaf for the member (not owed, no Ethereum payout
+    method at build, or no tree deployed yet)."""
     from contracts.claim_payouts import ClaimTrees
 
     services = services_of(request)
-    services.campaigns.campaign(campaign)  # UnknownCampaign first
+    found = services.campaigns.campaign(campaign)  # UnknownCampaign first
+    if signer.actor != found.brand:
+        require_signer(signer, member, f"the claim proof of {member} in campaign {campaign}")
     document, entry = ClaimTrees(services.engine, create=False).claim_of(campaign, member)
     return ClaimProofOut(
         campaign=campaign,

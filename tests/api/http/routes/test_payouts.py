@@ -4,13 +4,19 @@ envelopes through ``POST /events`` (the demo's ending signs them the same way)."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from api.cli import app as cli
 from projections.demo_payouts import pay_demo
 from tests.api.http.routes.test_contributors import SEED, SIZES, World, demo_world, signed_get
+from tests.ledger.provenance.test_monitor import serving
+
+runner = CliRunner()
 
 
 @pytest.fixture
@@ -72,11 +78,12 @@ def test_the_pages_show_the_proposal_the_answer_and_what_is_paid_and_owed(
     assert "closed at 2025-07-08T12:00:00Z" in person
 
 
-def test_anyone_reads_a_members_claim_proof_and_a_member_without_one_gets_no_claim(
+def test_a_member_reads_their_own_claim_proof_and_a_member_without_one_gets_no_claim(
     tmp_path: Path,
 ) -> None:
     """The proof of the deployed claim tree (no chain needed to serve it: the tree is kept
-    in the database; tests/contracts/test_claims_rail.py claims with it on chain)."""
+    in the database; tests/contracts/test_claims_rail.py claims with it on chain). The leaf
+    ties a member to an Ethereum address, so only the member (or the brand) may read it."""
     from contracts.claim_payouts import ClaimTrees
     from contracts.claim_tree import ClaimTree
 
@@ -93,19 +100,28 @@ def test_anyone_reads_a_members_claim_proof_and_a_member_without_one_gets_no_cla
         trees = ClaimTrees(w.services.engine)
         trees.save(document)
         path = f"/campaigns/{campaign}/claims/{ana}"
-        before = w.client.get(path)  # built, not deployed: nothing to claim from yet
+        before = signed_get(w.client, w.ana, path)  # built, not deployed: nothing to claim yet
         assert (before.status_code, before.json()["error"]) == (404, "NoClaim")
         distributor = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"
         trees.deployed(campaign, tree.root_hex, distributor, 31337, account)
-        shown = w.client.get(path)
+        shown = signed_get(w.client, w.ana, path)
         assert shown.status_code == 200
+        assert signed_get(w.client, w.brand, path).json() == shown.json()
+        anyone = w.client.get(path)
+        assert (anyone.status_code, anyone.json()["error"]) == (401, "Unauthenticated")
+        other = signed_get(w.client, w.ben, path)
+        assert (other.status_code, other.json()["detail"]) == (
+            403,
+            f"only {ana} may read the claim proof of {ana} in campaign {campaign}; this "
+            f"request is signed by {ben}",
+        )
         assert shown.json() == {
             "campaign": campaign, "member": ana, "root": tree.root_hex,
             "distributor": distributor, "chain_id": 31337, "token": account, "decimals": 18,
             "index": 0, "account": account, "amount": 1234, "tokens": str(1234 * 10**16),
             "proof": [],
         }  # fmt: skip
-        missing = w.client.get(f"/campaigns/{campaign}/claims/{ben}")
+        missing = signed_get(w.client, w.ben, f"/campaigns/{campaign}/claims/{ben}")
         assert (missing.status_code, missing.json()) == (
             404,
             {
@@ -115,5 +131,27 @@ def test_anyone_reads_a_members_claim_proof_and_a_member_without_one_gets_no_cla
                 "ids": {"campaign": campaign, "member": ben},
             },
         )
-        unknown = w.client.get(f"/campaigns/winter-27/claims/{ana}")
+        # the member's own CLI fetches it the same way, signed, from a real server
+        for who in ("ana", "ben"):
+            getattr(w, who).save(tmp_path / f"{who}.key")
+        with serving(w.client.app) as url:
+            fetched = runner.invoke(cli, ["payouts", "claims", "proof", "--key",
+                                          str(tmp_path / "ana.key"), "--campaign", campaign,
+                                          "--url", url])  # fmt: skip
+            assert fetched.exit_code == 0, fetched.stderr
+            assert json.loads(fetched.stdout) == shown.json()
+            none = runner.invoke(cli, ["payouts", "claims", "proof", "--key",
+                                       str(tmp_path / "ben.key"), "--campaign", campaign,
+                                       "--url", url])  # fmt: skip
+            assert none.exit_code == 1
+            assert none.stderr.strip() == (
+                f"error[NoClaim]: member {ben} has no claim in campaign {campaign}: no "
+                f"deployed claim tree has a leaf for them"
+            )
+        down = runner.invoke(cli, ["payouts", "claims", "proof", "--key", str(tmp_path / "ana.key"),
+                                   "--campaign", campaign, "--url", url])  # fmt: skip
+        assert down.exit_code == 1 and down.stderr.startswith(
+            f"error[ServerUnreachable]: cannot reach {url}: "
+        )
+        unknown = signed_get(w.client, w.ana, f"/campaigns/winter-27/claims/{ana}")
         assert (unknown.status_code, unknown.json()["error"]) == (404, "UnknownCampaign")
