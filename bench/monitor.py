@@ -35,7 +35,9 @@ from api.bootstrap import bootstrap  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from ledger.keys import verify_signature  # noqa: E402
 from ledger.ledger import Ledger  # noqa: E402
-from ledger.provenance.monitor import Monitor, MonitorState, TileClient  # noqa: E402
+from ledger.provenance.monitor import Monitor  # noqa: E402
+from ledger.provenance.monitor_remote import TileClient  # noqa: E402
+from ledger.provenance.monitor_state import MonitorState  # noqa: E402
 from ledger.store import open_store  # noqa: E402
 
 

@@ -108,7 +108,9 @@ def monitor(
     check_format(fmt)
     from datetime import timedelta
 
-    from ledger.provenance.monitor import InvalidURLError, Monitor, MonitorState, TileClient
+    from ledger.provenance.monitor import Monitor
+    from ledger.provenance.monitor_remote import InvalidURLError, TileClient
+    from ledger.provenance.monitor_state import MonitorState
     from ledger.provenance.note import VerifierKey
     from projections.watch import Watch
 

@@ -30,34 +30,33 @@ verified checkpoint. An ``Observer`` (the watch rules, which know the campaign e
 module knows none) sees every verified entry; its alerts are given only once the pass
 commits. Network faults and HTTP errors are typed errors (``RemoteUnreachable``,
 ``RemoteHTTPError``), not alerts: they prove nothing about the log.
+
+Longer than ~400 lines on purpose: one pass is one pipeline (checkpoint, bundles, entries,
+tiles) whose steps share the pass's state; its network client is ``monitor_remote.py``, its
+state file ``monitor_state.py``.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import queue
-import sqlite3
 import threading
-import urllib.parse
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ledger.actors import ActorState, KeySpan, resolve
+from ledger.actors import ActorState, resolve
 from ledger.envelope import Envelope
 from ledger.errors import LedgerError, MalformedError, VerificationError
 from ledger.keys import verify_signature
 from ledger.provenance.cosignature import WitnessQuorumError
 from ledger.provenance.merkle import (
-    EMPTY_ROOT,
     HASH_SIZE,
     Frontier,
-    MalformedFrontierError,
     leaf_hash,
 )
+from ledger.provenance.monitor_remote import TileClient
+from ledger.provenance.monitor_state import MonitorState, tile_widths
 from ledger.provenance.note import (
     Checkpoint,
     SignedCheckpoint,
@@ -87,37 +86,6 @@ INTEGRITY = SPLIT_VIEW | {BAD_CHECKPOINT, INCONSISTENT, BAD_TILE, BAD_BUNDLE, BA
 MAX_CHECKPOINT_BYTES = 1 << 20
 PREFETCH = 4  # entry bundles fetched ahead of the one being verified, on a second connection
 TILE_BYTES = WIDTH * HASH_SIZE
-STATE_FORMAT = "1"
-
-
-class MonitorError(LedgerError):
-    """Root of the monitor's own refusals."""
-
-    code = "MonitorError"
-
-
-class RemoteUnreachableError(MonitorError):
-    """The remote could not be reached or dropped the connection (refused, timed out, DNS)."""
-
-    code = "RemoteUnreachable"
-
-
-class RemoteHTTPError(MonitorError):
-    """The remote answered a tlog-tiles request with another status than 200."""
-
-    code = "RemoteHTTPError"
-
-
-class MonitorStateError(MonitorError):
-    """The state file cannot be read, is not a monitor's, or follows another ledger key."""
-
-    code = "MonitorState"
-
-
-class InvalidURLError(MalformedError):
-    """The URL to follow is not an http(s) URL."""
-
-    code = "InvalidURL"
 
 
 @dataclass(frozen=True)
@@ -161,304 +129,6 @@ class Observer(Protocol):
     def restore(self, state: Any) -> None:
         """Go back to a state ``state()`` gave (at start, or when a pass is abandoned)."""
         ...
-
-
-# -- HTTP --------------------------------------------------------------------------------------
-
-
-class TileClient:
-    """GET requests to one tlog-tiles prefix over one keep-alive connection (stdlib only).
-
-    ``requests`` lists every path asked for, in order (the tests count them).
-    """
-
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidURLError(f"{url!r} is not an http:// or https:// URL of a cocred ledger")
-        if parts.query or parts.fragment:
-            raise InvalidURLError(f"{url!r}: the URL of a ledger has no query or fragment")
-        try:
-            port = parts.port
-        except ValueError:
-            raise InvalidURLError(f"{url!r}: the port is not a number from 0 to 65535") from None
-        self.url = url.rstrip("/")
-        self._https = parts.scheme == "https"
-        self._host, self._port = parts.hostname, port
-        self._prefix = parts.path.rstrip("/")
-        self._timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
-        self.requests: list[str] = []
-
-    def clone(self) -> TileClient:
-        """Another client of the same URL, on its own connection, adding to ``requests``."""
-        other = TileClient(self.url, timeout=self._timeout)
-        other.requests = self.requests
-        return other
-
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
-            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = kind(self._host, self._port, timeout=self._timeout)
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def get(self, path: str, limit: int) -> bytes:
-        """The body of ``GET <URL>/<path>``: at most ``limit`` bytes, ``limit + 1`` if longer.
-
-        Raises ``RemoteUnreachableError`` (connection refused, reset, timed out, a name that
-        does not resolve) and ``RemoteHTTPError`` (any status but 200), each naming the URL.
-        """
-        url = f"{self.url}/{path}"
-        self.requests.append(path)
-        for attempt in (1, 2):
-            reused = self._conn is not None
-            conn = self._connection()
-            try:
-                conn.request(
-                    "GET",
-                    f"{self._prefix}/{path}",
-                    headers={"Accept-Encoding": "identity", "User-Agent": "cocred-monitor"},
-                )
-                answer = conn.getresponse()
-                data = answer.read(limit + 1)
-                if len(data) > limit or answer.will_close:
-                    self.close()  # the rest of an oversized body is never read
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self.close()
-                if reused and attempt == 1:  # a keep-alive connection the server had closed
-                    continue
-                raise RemoteUnreachableError(
-                    f"cannot reach {url}: {_reason(exc)}", url=url
-                ) from None
-            except (OSError, http.client.HTTPException) as exc:
-                self.close()
-                raise RemoteUnreachableError(
-                    f"cannot reach {url}: {_reason(exc)}", url=url
-                ) from None
-            if answer.status != 200:
-                raise RemoteHTTPError(
-                    f"GET {url} answered {answer.status} {answer.reason}{_said(data)}",
-                    url=url,
-                    status=answer.status,
-                )
-            return data
-        raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-def _said(body: bytes) -> str:
-    """``: <code>: <detail>`` of a cocred error body, else nothing."""
-    try:
-        said = json.loads(body)
-    except ValueError:
-        return ""
-    if isinstance(said, dict) and isinstance(said.get("detail"), str):
-        return f" ({said.get('error')}: {said['detail']})"
-    return ""
-
-
-# -- the state file ----------------------------------------------------------------------------
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS monitor_meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS monitor_checkpoints ("
-    " size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS monitor_actors ("
-    " actor TEXT PRIMARY KEY, seq INTEGER NOT NULL, keys TEXT NOT NULL)",
-)
-
-
-class MonitorState:
-    """The state file (SQLite): what was verified, so the next run resumes where this stopped.
-
-    ``monitor_meta``: the pinned key, the origin, the verified size and its checkpoint, the
-    frontier, the hashes of each level's partial tile, the observer's state; every accepted
-    checkpoint (``monitor_checkpoints``, for forks); each actor's key state and last seq
-    (``monitor_actors``, read on demand). Raises ``MonitorStateError`` for a file that is not
-    a monitor's state, or one that follows another ledger key than ``vkey``.
-    """
-
-    def __init__(self, path: Path, vkey: str) -> None:
-        self.path = Path(path)
-        self._actors: dict[str, ActorState | None] = {}
-        self.vkey, self.origin, self.note = vkey, None, None
-        self.size, self.root = 0, EMPTY_ROOT
-        self.frontier, self.tiles, self.observer = Frontier(), [], None
-        # A state file is made by the first pass that verifies something: a run refused
-        # before (an unreachable remote, a bad key) leaves nothing behind.
-        self._db: sqlite3.Connection | None = None
-        if not self.path.exists():
-            return
-        meta = dict(self._connect().execute("SELECT name, value FROM monitor_meta"))
-        if not meta:
-            return
-        if meta.get("format") != STATE_FORMAT or _text(meta.get("vkey")) != vkey:
-            raise MonitorStateError(
-                f"state file {self.path} follows the ledger key {_text(meta.get('vkey'))}, "
-                f"not {vkey}: use another --state for another ledger",
-                path=str(self.path),
-            )
-        self.origin, self.note = _text(meta.get("origin")), _text(meta.get("note"))
-        try:
-            self.frontier = Frontier.from_bytes(bytes(meta["frontier"]))
-            self.size, self.root = self.frontier.size, self.frontier.root()
-            self.tiles = _split_tiles(self.size, bytes(meta["tiles"]))
-            self.observer = json.loads(meta["observer"]) if "observer" in meta else None
-        except (KeyError, ValueError, MalformedFrontierError) as exc:
-            raise MonitorStateError(
-                f"state file {self.path} is damaged: {exc}", path=str(self.path)
-            ) from None
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._db is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, isolation_level=None)
-                for statement in _SCHEMA:
-                    db.execute(statement)
-            except (OSError, sqlite3.Error) as exc:
-                raise MonitorStateError(
-                    f"state file {self.path}: cannot be used as a monitor's state: {exc}",
-                    path=str(self.path),
-                ) from None
-            self._db = db
-        return self._db
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def seen_root(self, size: int) -> tuple[bytes, str] | None:
-        """The root and note of the checkpoint accepted for ``size``, if any."""
-        if self._db is None:
-            return None
-        row = self._db.execute(
-            "SELECT root, note FROM monitor_checkpoints WHERE size = ?", (size,)
-        ).fetchone()
-        return None if row is None else (bytes(row[0]), str(row[1]))
-
-    def actor(self, actor: str) -> ActorState | None:
-        """The key state and last seq of ``actor`` as of the verified size."""
-        if actor not in self._actors:
-            if self._db is None:
-                return None
-            row = self._db.execute(
-                "SELECT seq, keys FROM monitor_actors WHERE actor = ?", (actor,)
-            ).fetchone()
-            self._actors[actor] = None if row is None else _actor_from(actor, row[0], row[1])
-        return self._actors[actor]
-
-    def commit(
-        self,
-        signed: SignedCheckpoint,
-        frontier: Frontier,
-        tiles: list[bytearray],
-        actors: Mapping[str, ActorState],
-        observer: Any,
-    ) -> None:
-        """Advance to ``signed`` (its entries all verified), in one transaction."""
-        checkpoint = signed.checkpoint
-        note = signed.to_text()
-        meta = {
-            "format": STATE_FORMAT,
-            "vkey": self.vkey,
-            "origin": checkpoint.origin,
-            "note": note,
-            "frontier": frontier.to_bytes(),
-            "tiles": b"".join(tiles),
-        }
-        if observer is not None:
-            meta["observer"] = json.dumps(observer, sort_keys=True)
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            db.executemany(
-                "INSERT OR REPLACE INTO monitor_meta (name, value) VALUES (?, ?)", meta.items()
-            )
-            db.execute(
-                "INSERT OR IGNORE INTO monitor_checkpoints (size, root, note) VALUES (?, ?, ?)",
-                (checkpoint.size, checkpoint.root_hash, note),
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO monitor_actors (actor, seq, keys) VALUES (?, ?, ?)",
-                [(a, s.seq, _keys_json(s)) for a, s in actors.items()],
-            )
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise MonitorStateError(
-                f"state file {self.path}: cannot save the pass: {exc}", path=str(self.path)
-            ) from None
-        self._actors.update(actors)
-        self.origin, self.note = checkpoint.origin, note
-        self.size, self.root = checkpoint.size, checkpoint.root_hash
-        self.frontier, self.tiles, self.observer = frontier, tiles, observer
-
-    def save_observer(self, observer: Any) -> None:
-        """Keep the observer's state alone (what ``due`` changed between passes)."""
-        if observer is None or observer == self.observer or self.note is None:
-            return
-        try:
-            self._connect().execute(
-                "INSERT OR REPLACE INTO monitor_meta (name, value) VALUES ('observer', ?)",
-                (json.dumps(observer, sort_keys=True),),
-            )
-        except sqlite3.Error as exc:
-            raise MonitorStateError(
-                f"state file {self.path}: cannot save the watch state: {exc}", path=str(self.path)
-            ) from None
-        self.observer = observer
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else bytes(value).decode() if isinstance(value, bytes) else value
-
-
-def _tile_widths(size: int) -> Iterator[int]:
-    """The number of hashes in each level's partial tile for a tree of ``size``."""
-    level = 0
-    while size >> (8 * level):
-        yield (size >> (8 * level)) % WIDTH
-        level += 1
-
-
-def _split_tiles(size: int, data: bytes) -> list[bytearray]:
-    tiles, at = [], 0
-    for width in _tile_widths(size):
-        tiles.append(bytearray(data[at : at + width * HASH_SIZE]))
-        at += width * HASH_SIZE
-    if at != len(data):
-        raise ValueError(f"the partial tiles hold {len(data)} bytes, size {size} needs {at}")
-    return tiles
-
-
-def _keys_json(state: ActorState) -> str:
-    return json.dumps(
-        [[s.key, s.public.hex(), s.since, s.until, s.revoked] for s in state.keys],
-        separators=(",", ":"),
-    )
-
-
-def _actor_from(actor: str, seq: int, keys: str) -> ActorState:
-    spans = tuple(
-        KeySpan(key, bytes.fromhex(public), since, until, bool(revoked))
-        for key, public, since, until, revoked in json.loads(keys)
-    )
-    return ActorState(actor, seq, spans)
 
 
 # -- the monitor -------------------------------------------------------------------------------
@@ -658,7 +328,7 @@ class Monitor:
                         ids={"size": new},
                     )
                 )
-            for at, width in enumerate(_tile_widths(new)):
+            for at, width in enumerate(tile_widths(new)):
                 if width and new >> (8 * at) != old >> (8 * at):
                     self._tile(Tile(at, (new >> (8 * at)) // WIDTH, width), tiles[at])
         except BaseException:  # an alert, a stop, a network fault: the pass never happened
@@ -668,7 +338,7 @@ class Monitor:
         finally:
             fetched.close()  # stops the fetching thread now, not when collected
         # The levels above the last one with hashes are empty: keep exactly one per level.
-        tiles = tiles[: len(list(_tile_widths(new)))]
+        tiles = tiles[: len(list(tile_widths(new)))]
         state.commit(
             signed, frontier, tiles, actors, None if observer is None else observer.state()
         )

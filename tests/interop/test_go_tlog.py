@@ -53,13 +53,13 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Ser
         yield svc, url
 
 
-def go_check(*args: str) -> subprocess.CompletedProcess[str]:
+def go_check(*args: str, program: Path = PROGRAM) -> subprocess.CompletedProcess[str]:
     if shutil.which("go") is None or not (Path(GOPATH) / "src/golang.org/x/mod").is_dir():
         unavailable("Go and golang-golang-x-mod-dev are not installed")
     env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH}
     return subprocess.run(
         ["go", "run", "main.go", *args],
-        cwd=PROGRAM,
+        cwd=program,
         env=env,
         capture_output=True,
         text=True,
@@ -141,17 +141,7 @@ def test_gos_tlog_verifies_an_exported_log_and_cocreds_proofs(
 
 
 def cosig_check(*args: str) -> subprocess.CompletedProcess[str]:
-    if shutil.which("go") is None or not (Path(GOPATH) / "src/golang.org/x/mod").is_dir():
-        unavailable("Go and golang-golang-x-mod-dev are not installed")
-    env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH}
-    return subprocess.run(
-        ["go", "run", "main.go", *args],
-        cwd=PROGRAM.parent / "cosigcheck",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return go_check(*args, program=PROGRAM.parent / "cosigcheck")
 
 
 def test_go_verifies_the_ledger_signature_and_each_witness_cosignature_of_a_checkpoint(

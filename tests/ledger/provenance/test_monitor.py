@@ -40,13 +40,10 @@ from ledger.provenance.monitor import (
     ROLLBACK,
     Alert,
     Monitor,
-    MonitorState,
-    MonitorStateError,
     PassReport,
-    RemoteHTTPError,
-    RemoteUnreachableError,
-    TileClient,
 )
+from ledger.provenance.monitor_remote import RemoteHTTPError, RemoteUnreachableError, TileClient
+from ledger.provenance.monitor_state import MonitorState, MonitorStateError
 from ledger.provenance.note import Checkpoint
 from ledger.provenance.tiles import TileReader, export_tiles
 from projections.watch import Watch
