@@ -16,6 +16,7 @@ import typer
 
 from api.cli import (
     campaign,
+    claims,
     demo,
     keys,
     log,
@@ -41,6 +42,7 @@ COMMAND_TABLE: tuple[Callable[[typer.Typer], None], ...] = (
     members.register,  # join, submit, remix, vote, withdraw, erase; the licence and profile groups
     projections.register,  # project, shares, explain; the export group
     payouts.register,  # the payouts group: propose, withdraw, object, answer, settle, files …
+    claims.register,  # payouts claims: build, deploy, proof, claim, record (after payouts)
     provenance.register,  # checkpoint, ledger-key, audit, proof, verify-proof; the anchor group
     serve.register,  # serve
     tiles.register,  # the tiles group: export

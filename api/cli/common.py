@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 
     from api.bootstrap import Services
     from domain.demo.generator import DemoSummary
+    from domain.payouts import PayoutBook
     from domain.services import CampaignServices, Receipt
     from ledger.provenance.audit import AuditReport
+    from projections.rails import RailPlan
 
 # soft_wrap: a line is never broken at the terminal's width, so a key, id, URL or hash printed
 # in a sentence stays whole for copy and paste (tests/api/cli/test_output.py holds it at 40
@@ -295,3 +297,71 @@ def run_demo(
         highlight=False,
     )
     return summary
+
+
+# -- payouts: what the payout verbs and the claims rail share ----------------------------------
+
+# projections.rails.FILE_RAILS, named here so that `cocred --help` need not import the rails
+# (tests/api/cli/test_startup.py checks the two agree).
+FILE_RAIL_NAMES = ("sepa", "paypal", "safe")
+
+
+def payout_book(svc: Services, campaign: str) -> PayoutBook:
+    """The campaign's payout book (proposal, objections, settlement, payments)."""
+    return guarded(lambda: svc.campaigns.payout_book(campaign))
+
+
+def brand_plan(
+    svc: Services,
+    signer_actor: str,
+    campaign: str,
+    rails: list[str],
+    allowed: tuple[str, ...] = FILE_RAIL_NAMES,
+) -> RailPlan:
+    """The rail plan of a settled campaign for its brand (the payment files and the claims
+    rail both start here); exits 1 with the sentence if the signer is not the brand or the
+    campaign is not settled."""
+    from contracts.claim_payouts import ClaimTrees
+    from domain.errors import NotCampaignOwnerError
+    from projections.payments import settled_lines
+    from projections.rails import plan_rails
+
+    found = guarded(lambda: svc.campaigns.campaign(campaign))
+    if signer_actor != found.brand:
+        err = NotCampaignOwnerError
+        fail(
+            err.code,
+            f"only the brand {found.brand} of campaign {campaign} may make its payment files",
+        )
+    book = payout_book(svc, campaign)
+    lines = guarded(lambda: settled_lines(book, svc.ledger.store, campaign))
+    if lines is None:
+        fail(
+            "NotSettled",
+            f"campaign {campaign} is not settled: payment files come after PayoutsSettled",
+        )
+    erased = guarded(lambda: svc.campaigns.gate.read(lambda state: set(state.erased)))
+    # Whoever has a leaf in the deployed claim tree is paid by claiming, never by a file too.
+    claimable = guarded(lambda: ClaimTrees(svc.engine, create=False).claimable(campaign))
+    return guarded(
+        lambda: plan_rails(
+            campaign,
+            found.currency,
+            lines,
+            book.paid,
+            rails,
+            svc.profiles,
+            erased,
+            allowed,
+            claimable,
+        )  # fmt: skip
+    )
+
+
+def subgroup(app: typer.Typer, name: str) -> typer.Typer:
+    """The group ``name`` already added to ``app`` (a module adding verbs under another's
+    group registers after it in ``COMMAND_TABLE``)."""
+    for group in app.registered_groups:
+        if group.name == name and group.typer_instance is not None:
+            return group.typer_instance
+    raise LookupError(f"no group {name!r} registered yet: order COMMAND_TABLE")

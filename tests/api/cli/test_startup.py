@@ -84,7 +84,7 @@ def test_the_export_help_names_every_export_format() -> None:
 
 
 def test_the_payout_files_help_names_every_file_rail() -> None:
-    from api.cli.payouts import FILE_RAIL_NAMES
+    from api.cli.common import FILE_RAIL_NAMES
     from projections.rails import FILE_RAILS
 
     assert FILE_RAIL_NAMES == FILE_RAILS
