@@ -64,8 +64,18 @@ def tile(
     wanted = Tile.parse(f"tile/{path}")
     services = services_of(request)
     tree = services.provenance.tree
-    size = tree.catch_up()  # the tree's size: read() need not ask for it again
-    data = TileReader(tree, services.ledger.store).read(wanted, size)
+    reader = TileReader(tree, services.ledger.store)
+    # A tile never changes once the tree reaches it, so a tile within the size this process
+    # last saw is served without catching the tree up (that cost more than the tile itself);
+    # only a tile beyond it catches the tree up, and the new size is remembered.
+    known = getattr(request.app.state, "tile_size", 0)
+    try:
+        data = reader.read(wanted, known)
+    except NotFoundError:
+        size = tree.catch_up()
+        if size > known:
+            request.app.state.tile_size = size
+        data = reader.read(wanted, size)
     return Response(
         data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE}
     )
