@@ -16,6 +16,10 @@ optionally ``chain_id=`` (default: the node's), plus the sender options of
 contract reverts decoded on every backend (``InvalidClaimProofError``,
 ``AlreadyClaimedError``, ``ClaimRevertedError``), node faults, bad configuration. A
 refused claim sends nothing: the gas estimate runs the call first and reverts there.
+
+Longer than ~400 lines on purpose: it is the one adapter of ``Distributor.sol`` (and its
+test token), each function a transaction or a read with its typed errors; the private
+helpers at the bottom (addresses, topics, log decoding) serve all of them.
 """
 
 from __future__ import annotations

@@ -22,6 +22,11 @@ it and it cannot settle, but the brand may withdraw it.
 
 The domain checks the shape and the arithmetic it can see; that the proposed
 payees and hash are the ones the log's credit gives is the audit's step 5.
+
+Longer than ~400 lines on purpose: it is one aggregate (one module per thing, as every
+aggregate here), its value types and one ``check_*`` per event of the payout lifecycle, all
+reading and writing the same ``PayoutBook``; the payment checks lean on the settlement's
+lines, so apart they would import each other.
 """
 
 from __future__ import annotations

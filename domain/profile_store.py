@@ -35,6 +35,10 @@ the old tables are dropped (see ``_migrate_legacy``).
 Longer than ~400 lines on purpose: the erasure's crash-safety argument above
 holds only if the steps, the recovery on open and the migration are read (and
 changed) together, in one place.
+
+Longer than ~400 lines on purpose: the sealing, the key wrapping and the three-step erasure
+share one lock row and one transaction discipline; split apart, the order that makes the
+erasure hold on a crash would have to be followed across files.
 """
 
 from __future__ import annotations
