@@ -7,7 +7,9 @@
 - ``/people/{actor}``: a contributor's timeline, works with their lineage graphs,
   every cent of their earnings explained, proof bundles to download;
 - ``/c/{campaign}/{list}``: one of its long lists (``api.web.lists_view``), paged, searchable;
-- ``/audit``: checkpoints, anchors, the latest recorded audit, the verifier key.
+- ``/audit``: checkpoints, anchors, the latest recorded audit, the verifier key;
+- ``/verify``: a proof bundle (receipt) checked in the browser by ``static/verify.js``
+  against a ledger key and witness keys the reader pastes; nothing is sent to the server.
 
 Lists are paged with ``?page=`` (and searched with ``?q=``); a value that is not one is the
 typed ``InvalidPageQuery`` error page (``api.web.paging``). Pages that depend only on the log
@@ -306,5 +308,19 @@ def show_audit(request: Request, page: str | None = None) -> HTMLResponse:
         origin=identity.origin,
         vkey=identity.vkey,
         ledger_actor=identity.key.actor,
+        base=str(request.base_url).rstrip("/"),
+    )
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def show_verify(request: Request) -> HTMLResponse:
+    """The in-browser receipt verifier (``static/verify.js`` does every check; the page
+    only says how, and without JavaScript how to run ``cocred verify-proof`` instead)."""
+    identity = services_of(request).provenance.identity
+    return _page(
+        request,
+        "verify.html",
+        title="Verify a receipt",
+        vkey=identity.vkey,
         base=str(request.base_url).rstrip("/"),
     )
