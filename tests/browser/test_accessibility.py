@@ -37,6 +37,7 @@ def _pages(server: Server, browse: Any) -> list[str]:
         people[0],  # the top earner
         people[-1],
         "/audit",
+        "/verify",
         "/c/no-such-campaign",
     ]
 
