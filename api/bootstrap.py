@@ -193,13 +193,24 @@ def bootstrap(
         settings=settings,
         ledger=ledger,
         engine=engine,
-        campaigns=CampaignServices(gate, content, profiles),
+        campaigns=CampaignServices(gate, content, profiles, forget=[_claims_forgetter(engine)]),
         content=content,
         profiles=profiles,
         provenance=provenance,
         settlement_check=_settlement_check(),
         payment_check=_payment_check(),
     )
+
+
+def _claims_forgetter(engine: Engine) -> Callable[[str], object]:
+    """Erasure's hook into the claim trees (which keep each claimant's address in clear)."""
+
+    def forget(member: str) -> object:
+        from contracts.claim_payouts import ClaimTrees
+
+        return ClaimTrees(engine, create=False).forget(member)
+
+    return forget
 
 
 def route_limits(settings: Settings) -> RouteLimits:

@@ -116,7 +116,18 @@ def claim_document(plan: RailPlan, decimals: int) -> dict[str, Any]:
 
 
 def tree_of(document: Mapping[str, Any]) -> ClaimTree:
-    """The ``ClaimTree`` a document describes (rebuilt, and checked to have its root)."""
+    """The ``ClaimTree`` a document describes (rebuilt, and checked to have its root).
+
+    ``StaleClaimTreeError`` when a claimant was erased since the build (their address is
+    gone with them, so the tree cannot be deployed: build it again)."""
+    for entry in document["claims"]:
+        if entry.get("erased"):
+            raise StaleClaimTreeError(
+                f"campaign {document['campaign']}: claim tree {document['root']} holds "
+                f"{entry['member']}, erased since the build: build it again",
+                campaign=document["campaign"],
+                member=entry["member"],
+            )
     tree = ClaimTree.build(
         [(c["index"], c["account"], int(c["tokens"])) for c in document["claims"]]
     )
@@ -157,21 +168,44 @@ def claimed_payments(
     found: dict[str, PaymentLines] = {}
     for event in claimed:
         leaf = by_index.get(event.index)
-        if (
-            leaf is None
-            or leaf["account"].lower() != event.account.lower()
-            or int(leaf["tokens"]) != event.amount
-        ):
+        if leaf is None or not _is_leaf(leaf, event):
             raise ClaimsConfigError(
                 f"campaign {document['campaign']}: Claimed({event.index}, {event.account}, "
                 f"{event.amount}) is no leaf of tree {document['root']}"
             )
         tx = "0x" + event.tx_hash.hex()
-        if tx not in done:
-            found.setdefault(tx, []).append(
-                (leaf["member"], event.amount // scale, leaf["account"])
-            )
+        if tx not in done:  # the account the chain paid (an erased leaf keeps only its hash)
+            found.setdefault(tx, []).append((leaf["member"], event.amount // scale, event.account))
     return list(found.items())
+
+
+def _is_leaf(leaf: Mapping[str, Any], event: Claimed) -> bool:
+    if leaf.get("erased"):  # the address was forgotten: the leaf's hash still binds it
+        from contracts.claim_tree import leaf_hash
+
+        return "0x" + leaf_hash(event.index, event.account, event.amount).hex() == leaf["leaf"]
+    return bool(
+        leaf["account"].lower() == event.account.lower() and int(leaf["tokens"]) == event.amount
+    )
+
+
+def forget_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A claimant's entry after their erasure: the index, member and amounts stay (the
+    payment books need them), the address and proof go, the leaf's hash stays so a claim
+    made with a proof kept elsewhere is still recognised and recorded."""
+    from contracts.claim_tree import leaf_hash
+
+    if entry.get("erased"):
+        return dict(entry)
+    leaf = leaf_hash(entry["index"], entry["account"], int(entry["tokens"]))
+    return {
+        "index": entry["index"],
+        "member": entry["member"],
+        "amount": entry["amount"],
+        "tokens": entry["tokens"],
+        "leaf": "0x" + leaf.hex(),
+        "erased": True,
+    }
 
 
 class ClaimTrees:
@@ -276,6 +310,37 @@ class ClaimTrees:
                     campaign=campaign,
                 )
 
+    def forget(self, member: str) -> int:
+        """Erase ``member``'s address and proof from every kept document (crypto-shredding
+        erases their payout methods; this table held one in clear); return how many
+        documents changed. A deployed Distributor still holds their leaf's money: nobody
+        can claim it without the proof, and it is not paid twice by another rail."""
+        table = claim_trees_table
+        changed = 0
+        try:
+            with self.engine.begin() as conn:
+                schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+                if not sa.inspect(conn).has_table(table.name, schema=schema):
+                    return 0
+                for row in conn.execute(sa.select(table.c.id, table.c.document)).all():
+                    document = orjson.loads(row.document)
+                    if not any(
+                        c["member"] == member and not c.get("erased") for c in document["claims"]
+                    ):
+                        continue
+                    document["claims"] = [
+                        forget_entry(c) if c["member"] == member else c for c in document["claims"]
+                    ]
+                    conn.execute(
+                        sa.update(table)
+                        .where(table.c.id == row.id)
+                        .values(document=orjson.dumps(document).decode())
+                    )
+                    changed += 1
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"cannot erase {member} from the claim trees: {exc}") from exc
+        return changed
+
     def claimable(self, campaign: str) -> set[str]:
         """The members with a leaf in the campaign's deployed tree (paid by claiming)."""
         return {
@@ -294,6 +359,13 @@ class ClaimTrees:
             if document["distributor"] is None:
                 continue
             for entry in document["claims"]:
+                if entry["member"] == member and entry.get("erased"):
+                    raise NoClaimError(
+                        f"member {member} was erased: their claim's address and proof in "
+                        f"campaign {campaign} were deleted with them",
+                        campaign=campaign,
+                        member=member,
+                    )
                 if entry["member"] == member:
                     return document, entry
         raise NoClaimError(

@@ -79,11 +79,15 @@ class CampaignServices(PayoutVerbs):
         profiles: ProfileStore,
         *,
         clock: Clock = utc_now,
+        forget: Sequence[Callable[[str], object]] = (),
     ) -> None:
         self.gate = gate
         self.content = content
         self.profiles = profiles
         self.clock = clock
+        # Stores beside the log that keep a member's personal data outside the profile
+        # store (the claim trees keep an address): each forgets the member on erasure.
+        self.forget = tuple(forget)
 
     @property
     def ledger(self) -> Ledger:
@@ -349,7 +353,8 @@ class CampaignServices(PayoutVerbs):
 
         The envelope is first checked as if appended (signature, seq, the rules), so
         a refused erasure deletes nothing; then the member's profile key, salt and
-        ciphertext are deleted, then the event is appended. Raises
+        ciphertext are deleted, and every ``forget`` store forgets the member (the claim
+        trees drop their address and proof), then the event is appended. Raises
         ``MalformedEventError``, ``MalformedBodyError`` (another event type), the
         ledger's signature and sequence errors, or ``MemberErasedError`` when the
         member was erased already. Should the append itself then fail (another
@@ -366,6 +371,8 @@ class CampaignServices(PayoutVerbs):
         with self.gate.dry_run() as check:
             check([envelope])
         self.profiles.erase(envelope.actor)
+        for forget in self.forget:
+            forget(envelope.actor)
         position = self.gate.append(envelope)
         return Receipt(position, envelope.actor, envelope.seq, envelope.type, {})
 

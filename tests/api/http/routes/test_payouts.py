@@ -155,3 +155,63 @@ def test_a_member_reads_their_own_claim_proof_and_a_member_without_one_gets_no_c
         )
         unknown = signed_get(w.client, w.ana, f"/campaigns/winter-27/claims/{ana}")
         assert (unknown.status_code, unknown.json()["error"]) == (404, "UnknownCampaign")
+
+
+def test_erasure_deletes_a_claimants_address_and_proof_but_a_claim_still_records(
+    tmp_path: Path,
+) -> None:
+    """The claim trees keep each claimant's address in clear beside the log; erasing the
+    member deletes it (and the proof) there too, keeping the leaf's hash: a claim sent with
+    a proof kept elsewhere is still recognised, and an undeployed tree must be built again."""
+    import sqlalchemy as sa
+
+    from contracts.claim_payouts import ClaimTrees, claimed_payments, tree_of
+    from contracts.claim_tree import ClaimTree
+    from contracts.claims import Claimed
+    from contracts.errors import ClaimsConfigError, NoClaimError, StaleClaimTreeError
+
+    with demo_world(f"sqlite:///{tmp_path}/api.sqlite", tmp_path) as w:
+        campaign, ana = w.demo.campaign, w.ana.actor
+        account = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+        tree = ClaimTree.build([(0, account, 1234 * 10**16)])
+        document = {
+            "campaign": campaign, "currency": "EUR", "exponent": 2, "decimals": 18,
+            "root": tree.root_hex, "total": str(tree.total), "unpaid": [],
+            "claims": [{"index": 0, "member": ana, "account": account, "amount": 1234,
+                        "tokens": str(1234 * 10**16), "proof": []}],
+        }  # fmt: skip
+        trees = ClaimTrees(w.services.engine)
+        trees.save(document)
+        trees.save(document | {"campaign": "other-campaign"})  # a second, undeployed tree
+        trees.deployed(campaign, tree.root_hex, "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+                       31337, account)  # fmt: skip
+        w.services.campaigns.erase(w.ana)
+        with w.services.engine.connect() as conn:
+            kept = conn.execute(sa.text("SELECT document FROM cocred_claim_trees")).scalars()
+            stored = list(kept)
+        assert len(stored) == 2 and all(account.lower() not in d.lower() for d in stored)
+        with pytest.raises(NoClaimError) as gone:
+            trees.claim_of(campaign, ana)
+        assert gone.value.detail == (
+            f"member {ana} was erased: their claim's address and proof in campaign {campaign} "
+            f"were deleted with them"
+        )
+        path = f"/campaigns/{campaign}/claims/{ana}"
+        brand_view = signed_get(w.client, w.brand, path)
+        assert (brand_view.status_code, brand_view.json()["error"]) == (404, "NoClaim")
+        assert trees.claimable(campaign) == {ana}  # their money is in the Distributor
+        with pytest.raises(StaleClaimTreeError) as stale:
+            tree_of(trees.latest("other-campaign"))
+        assert stale.value.detail == (
+            f"campaign other-campaign: claim tree {tree.root_hex} holds {ana}, erased since the "
+            f"build: build it again"
+        )
+        forgotten = trees.latest(campaign)
+        claim = Claimed(index=0, account=account, amount=1234 * 10**16, tx_hash=b"\x01" * 32)
+        [(tx, lines)] = claimed_payments(forgotten, [claim], [])
+        assert (tx, lines) == ("0x" + "01" * 32, [(ana, 1234, account)])
+        other = Claimed(index=0, account="0x" + "11" * 20, amount=1234 * 10**16,
+                        tx_hash=b"\x02" * 32)  # fmt: skip
+        with pytest.raises(ClaimsConfigError, match="is no leaf of tree"):
+            claimed_payments(forgotten, [other], [])
+        assert trees.forget(ana) == 0  # again: nothing is left to forget
