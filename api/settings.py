@@ -109,7 +109,8 @@ class Settings(BaseSettings):
         Registration.WITH_FIRST_ACT,
         description="who may become an actor over HTTP: 'open' (a bare self-signed "
         "KeyRegistered), 'with-first-act' (only in one batch with the actor's first act a "
-        "campaign admits: MemberJoined of an open campaign or of one that invited it), "
+        "campaign admits: MemberJoined of an open campaign, of one that invited it, or with an "
+        "unused invitation code of the campaign), "
         "'closed' (none; the operator registers actors with the CLI)",
     )
     rate_limits: bool = Field(

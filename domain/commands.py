@@ -20,6 +20,7 @@ from domain.vocabulary import (
     CONTRIBUTION_MODERATED,
     CONTRIBUTION_SUBMITTED,
     DEFAULT_POLICY,
+    INVITATION_CODES_ISSUED,
     LICENCE_GRANTED,
     LICENCE_REVOKED,
     MEMBER_BLOCKED,
@@ -236,10 +237,32 @@ def member_unblocked(
 
 
 def member_joined(
-    key: SigningKey, campaign: str, guidelines: str, *, seq: int, at: When
+    key: SigningKey,
+    campaign: str,
+    guidelines: str,
+    *,
+    code: str | None = None,
+    seq: int,
+    at: When,
 ) -> Envelope:
-    body = {"guidelines": guidelines}
+    """``code``: an invitation code in its canonical form (``domain.invite_codes``), or None."""
+    body = {"guidelines": guidelines} if code is None else {"guidelines": guidelines, "code": code}
     return sign_envelope(key, MEMBER_JOINED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def invitation_codes_issued(
+    key: SigningKey,
+    campaign: str,
+    codes: Sequence[str],
+    *,
+    expires_at: When,
+    label: str | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    """``codes``: the hashes of the codes (``domain.invite_codes.invite_code_hash``)."""
+    body = {"expires_at": _time(expires_at), "label": label, "codes": list(codes)}
+    return sign_envelope(key, INVITATION_CODES_ISSUED, body, seq=seq, ts=at, campaign=campaign)
 
 
 def contribution_submitted(

@@ -167,6 +167,45 @@ class SubmissionCapReachedError(DomainError):
     code = "SubmissionCapReached"
 
 
+# -- invitation codes (domain/invite_codes.py) -------------------------------------------------
+
+
+class UnknownInviteCodeError(DomainError):
+    """``MemberJoined`` presenting a code no batch of any campaign holds."""
+
+    code = "UnknownInviteCode"
+
+
+class InviteCodeForOtherCampaignError(DomainError):
+    """``MemberJoined`` presenting a code the brand of another campaign issued."""
+
+    code = "InviteCodeForOtherCampaign"
+
+
+class InviteCodeUsedError(DomainError):
+    """``MemberJoined`` presenting a code an earlier join used (codes are single-use)."""
+
+    code = "InviteCodeUsed"
+
+
+class InviteCodeExpiredError(DomainError):
+    """``MemberJoined`` presenting a code whose batch's ``expires_at`` has passed."""
+
+    code = "InviteCodeExpired"
+
+
+class InviteExpiryInPastError(DomainError):
+    """``InvitationCodesIssued`` whose ``expires_at`` is not after its own ``ts``."""
+
+    code = "InviteExpiryInPast"
+
+
+class DuplicateInviteCodeError(DomainError):
+    """``InvitationCodesIssued`` naming a code hash twice, or one an earlier batch holds."""
+
+    code = "DuplicateInviteCode"
+
+
 # -- contributions, votes, licences -----------------------------------------------------------
 
 

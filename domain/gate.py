@@ -28,6 +28,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import orjson
@@ -61,8 +62,12 @@ class CampaignApp:
         retries: int = DEFAULT_RETRIES,
         snapshots: SnapshotStore | None = None,
         snapshot_every: int = 0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.ledger = ledger
+        # The server's clock, which the rules see while an append is checked (an invitation
+        # code is expired once it passes, whatever time the join is dated): state.append_time.
+        self.clock = clock
         self.retries = retries
         self.snapshots = snapshots
         self.snapshot_every = snapshot_every  # 0: load snapshots, never save one
@@ -160,6 +165,7 @@ class CampaignApp:
                 self.catch_up()
                 base = self.position
                 self.state.begin()
+                self.state.append_time = self.clock()
                 try:
                     positions = self.ledger.append_batch(items, expected_size=base, check=check)
                 except LogMovedError:
@@ -169,6 +175,8 @@ class CampaignApp:
                 except BaseException:
                     self.state.rollback()
                     raise
+                finally:
+                    self.state.append_time = None
                 self.state.commit()
                 # Events already stored keep their (earlier) positions; only the new
                 # ones, written at ``base`` on, move the state's position.
@@ -207,6 +215,7 @@ class CampaignApp:
         with self._lock:
             self.catch_up()
             self.state.begin()
+            self.state.append_time = self.clock()
             actors: dict[str, ActorState] = {}
 
             def check(items: Sequence[EnvelopeInput]) -> None:
@@ -218,6 +227,7 @@ class CampaignApp:
             try:
                 yield check
             finally:
+                self.state.append_time = None
                 self.state.rollback()
 
 

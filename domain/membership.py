@@ -1,7 +1,8 @@
 """The membership aggregate: who is invited to, joined, or blocked from a campaign.
 
 The brand invites, blocks and unblocks; a member joins by accepting the
-campaign's guidelines (invite-only campaigns need an invitation first). A
+campaign's guidelines (invite-only campaigns need an invitation first: by actor id, or an
+invitation code the join presents, ``domain/invite_codes.py``). A
 blocked member can do nothing in that campaign. ``require_member`` is the check
 every member act (submit, vote, licence, co-author) starts with.
 
@@ -31,8 +32,9 @@ from domain.errors import (
     RegistrationClosedError,
     SubmissionCapReachedError,
 )
+from domain.invite_codes import CODE_EXAMPLE, CODE_FORMAT, check_code, use_code
 from domain.state import Rule, State
-from domain.values import Fact, actor_id, code, expect_keys, sha256_hex
+from domain.values import Fact, actor_id, code, expect_keys, matching, sha256_hex
 from domain.vocabulary import (
     INVITE_ONLY,
     MEMBER_BLOCKED,
@@ -171,8 +173,16 @@ def check_unblocked(state: State, ev: Fact) -> tuple[tuple[str, str], Membership
     return (campaign.id, member), replace(standing, blocked=False, reason=None)
 
 
-def check_joined(state: State, ev: Fact) -> tuple[tuple[str, str], Membership]:
-    guidelines = sha256_hex(ev, "guidelines", expect_keys(ev, {"guidelines"})["guidelines"])
+def check_joined(
+    state: State, ev: Fact
+) -> tuple[tuple[str, str], Membership, tuple[str, str] | None]:
+    body = expect_keys(ev, {"guidelines"}, {"code"})
+    guidelines = sha256_hex(ev, "guidelines", body["guidelines"])
+    presented = None
+    if "code" in body:
+        presented = matching(
+            ev, "code", body["code"], CODE_FORMAT, f"an invitation code like {CODE_EXAMPLE}"
+        )
     campaign = campaign_of(state, ev)
     member = state.name(ev.actor)
     standing = membership(state, campaign.id, member)
@@ -188,7 +198,10 @@ def check_joined(state: State, ev: Fact) -> tuple[tuple[str, str], Membership]:
             campaign=campaign.id,
             member=member,
         )
-    if campaign.membership == INVITE_ONLY and not standing.invited:
+    used = None
+    if presented is not None:  # a code admits its presenter, invited by id or not
+        used = check_code(state, campaign, member, ev, presented)
+    elif campaign.membership == INVITE_ONLY and not standing.invited:
         raise NotInvitedError(
             f"campaign {campaign.id} is invite-only and member {member} was not invited",
             campaign=campaign.id,
@@ -201,11 +214,19 @@ def check_joined(state: State, ev: Fact) -> tuple[tuple[str, str], Membership]:
             campaign=campaign.id,
             member=member,
         )
-    return (campaign.id, member), replace(standing, joined=True)
+    return (campaign.id, member), replace(standing, joined=True), used
 
 
 def store_membership(state: State, ev: Fact, change: tuple[tuple[str, str], Membership]) -> None:
     state.put(state.memberships, change[0], change[1])
+
+
+def store_join(
+    state: State, ev: Fact, change: tuple[tuple[str, str], Membership, tuple[str, str] | None]
+) -> None:
+    state.put(state.memberships, change[0], change[1])
+    if change[2] is not None:
+        use_code(state, change[2])
 
 
 # -- admission: what a stranger may write at all -----------------------------------------------
@@ -220,8 +241,8 @@ class Registration(StrEnum):
 
 
 # The acts that make a registration durable: joining a campaign whose rules admit the
-# member (an open campaign, or one that invited that actor id). Issue 19's invite codes
-# add their event here; ``check_admission`` needs nothing else.
+# member (an open campaign, one that invited that actor id, or one whose unused, unexpired
+# invitation code the join presents: still a MemberJoined, so nothing to add here).
 FIRST_ACTS = frozenset({MEMBER_JOINED})
 
 
@@ -263,5 +284,5 @@ RULES = {
     MEMBER_INVITED: Rule(check_invited, store_membership),
     MEMBER_BLOCKED: Rule(check_blocked, store_membership),
     MEMBER_UNBLOCKED: Rule(check_unblocked, store_membership),
-    MEMBER_JOINED: Rule(check_joined, store_membership),
+    MEMBER_JOINED: Rule(check_joined, store_join),
 }

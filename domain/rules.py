@@ -11,6 +11,7 @@ from __future__ import annotations
 from domain import (
     campaign,
     contributions,
+    invite_codes,
     licences,
     membership,
     moderation,
@@ -26,6 +27,7 @@ from ledger.actors import KEY_EVENT_TYPES
 RULES: dict[str, Rule] = {
     **campaign.RULES,
     **membership.RULES,
+    **invite_codes.RULES,
     **contributions.RULES,
     **votes.RULES,
     **licences.RULES,

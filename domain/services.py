@@ -29,6 +29,13 @@ from domain.commands import Share, When
 from domain.content import ContentStore
 from domain.errors import InvalidSharesError, MalformedBodyError
 from domain.gate import CampaignApp
+from domain.invite_codes import (
+    CODE_EXAMPLE,
+    MAX_CODES,
+    invite_code_hash,
+    new_code,
+    normalize_code,
+)
 from domain.payout_methods import PayoutMethod
 from domain.payout_services import PayoutVerbs
 from domain.profile_store import ProfileStore
@@ -43,6 +50,10 @@ from ledger.ledger import EnvelopeInput, Ledger, to_envelope
 
 Clock = Callable[[], datetime]
 Authors = Sequence[tuple[str, int]]
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def utc_now() -> datetime:
@@ -64,6 +75,21 @@ class Receipt:
         out = json_fields(self)
         out.update(out.pop("ids"))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCodes:
+    """The codes a brand just issued (printed once: the log holds only their hashes)."""
+
+    campaign: str
+    expires_at: str
+    label: str | None
+    batches: tuple[Mapping[str, Any], ...]  # {batch, position, codes} per event, in order
+    codes: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        out = json_fields(self, batches=[dict(b) for b in self.batches], codes=list(self.codes))
+        return {"count": len(self.codes), **out}
 
 
 class CampaignServices(PayoutVerbs):
@@ -147,6 +173,46 @@ class CampaignServices(PayoutVerbs):
         ids = {"campaign": campaign, "member": member}
         return self._do(key, commands.member_invited, campaign, member, at=at, ids=ids)
 
+    def issue_codes(
+        self,
+        key: SigningKey,
+        campaign: str,
+        count: int,
+        *,
+        expires_at: When,
+        label: str | None = None,
+        at: When | None = None,
+    ) -> IssuedCodes:
+        """Issue ``count`` fresh single-use invitation codes; return them (only their hashes
+        are logged). More than ``MAX_CODES`` go in several ``InvitationCodesIssued`` events,
+        appended in one all-or-nothing batch, so a refusal leaves no code behind.
+        Raises ``MalformedBodyError`` for a count below 1, and what the rules raise."""
+        if type(count) is not int or count < 1:
+            raise MalformedBodyError(
+                f"issue at least one invitation code for campaign {campaign}, not {count!r}",
+                campaign=campaign,
+            )
+        codes: dict[str, str] = {}
+        while len(codes) < count:  # a repeat of 125 random bits would be drawn again
+            fresh = new_code()
+            codes.setdefault(invite_code_hash(campaign, fresh), fresh)
+        hashes = list(codes)
+        seq = self.ledger.next_seq(key.actor)
+        moment = self.clock() if at is None else at
+        events = [
+            commands.invitation_codes_issued(
+                key, campaign, chunk, expires_at=expires_at, label=label, seq=seq + n, at=moment
+            )
+            for n, chunk in enumerate(_chunks(hashes, MAX_CODES))
+        ]
+        positions = self.gate.append_batch(events)
+        batches = tuple(
+            {"batch": contribution_id(e.actor, e.seq), "position": p, "codes": len(e.body["codes"])}
+            for e, p in zip(events, positions, strict=True)
+        )
+        expires = str(events[0].body["expires_at"])
+        return IssuedCodes(campaign, expires, label, batches, tuple(codes.values()))
+
     def block(
         self, key: SigningKey, campaign: str, member: str, reason: str, *, at: When | None = None
     ) -> Receipt:
@@ -202,12 +268,28 @@ class CampaignServices(PayoutVerbs):
         campaign: str,
         *,
         guidelines: str | None = None,
+        code: str | None = None,
         at: When | None = None,
     ) -> Receipt:
-        """Join, accepting ``guidelines`` (by default the campaign's current ones)."""
+        """Join, accepting ``guidelines`` (by default the campaign's current ones), with an
+        invitation ``code`` if one is given (dashes, spaces and case do not matter).
+
+        Raises ``MalformedBodyError`` for a code that cannot be one, and what the rules raise.
+        """
+        presented = None
+        if code is not None:
+            presented = normalize_code(code)
+            if presented is None:
+                raise MalformedBodyError(
+                    f"an invitation code is 25 letters A-Z and digits 2-7, like {CODE_EXAMPLE} "
+                    f"(dashes, spaces and case do not matter); the code given for campaign "
+                    f"{campaign} has {len(code)} characters and is not one",
+                    campaign=campaign,
+                )
         accepted = guidelines if guidelines is not None else self.campaign(campaign).guidelines
         ids = {"campaign": campaign}
-        return self._do(key, commands.member_joined, campaign, accepted, at=at, ids=ids)
+        build = commands.member_joined
+        return self._do(key, build, campaign, accepted, code=presented, at=at, ids=ids)
 
     def submit(
         self,

@@ -12,6 +12,7 @@ or the log moved). Replaying the log applies without a journal.
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from domain.values import Fact
@@ -19,6 +20,7 @@ from domain.values import Fact
 if TYPE_CHECKING:
     from domain.campaign import Campaign
     from domain.contributions import Contribution
+    from domain.invite_codes import CodeBatch, InviteCode
     from domain.licences import Licence
     from domain.membership import Membership
     from domain.payouts import PayoutBook
@@ -43,6 +45,12 @@ class State:
         # submissions_per_day; only campaigns whose policy sets it are counted.
         self.submissions: dict[tuple[str, str, str], int] = {}
         self.payouts: dict[str, PayoutBook] = {}
+        # Invitation codes: each batch by its id, each code by (campaign, code hash).
+        self.code_batches: dict[str, CodeBatch] = {}
+        self.invite_codes: dict[tuple[str, str], InviteCode] = {}
+        # The server's clock while an append is checked (None at replay): a code is expired
+        # once it passes, whatever time the join says it was signed at.
+        self.append_time: datetime | None = None
         self._names: dict[str, str] = {}
         self._journal: list[tuple[Any, ...]] | None = None
 

@@ -23,6 +23,7 @@ MEMBER_INVITED = "MemberInvited"
 MEMBER_BLOCKED = "MemberBlocked"
 MEMBER_UNBLOCKED = "MemberUnblocked"
 MEMBER_JOINED = "MemberJoined"
+INVITATION_CODES_ISSUED = "InvitationCodesIssued"
 CONTRIBUTION_SUBMITTED = "ContributionSubmitted"
 VOTE_CAST = "VoteCast"
 VOTE_WITHDRAWN = "VoteWithdrawn"
@@ -49,6 +50,7 @@ CAMPAIGN_EVENT_TYPES = frozenset(
         MEMBER_BLOCKED,
         MEMBER_UNBLOCKED,
         MEMBER_JOINED,
+        INVITATION_CODES_ISSUED,
         CONTRIBUTION_SUBMITTED,
         VOTE_CAST,
         VOTE_WITHDRAWN,

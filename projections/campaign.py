@@ -26,10 +26,12 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
+from domain.invite_codes import invite_code_hash
 from domain.vocabulary import (
     CAMPAIGN_CLOSED,
     CONTRIBUTION_MODERATED,
     CONTRIBUTION_SUBMITTED,
+    INVITATION_CODES_ISSUED,
     INVITE_ONLY,
     LICENCE_GRANTED,
     LICENCE_REVOKED,
@@ -56,6 +58,7 @@ BRAND_ONLY = frozenset(
         POOL_FUNDED,
         CAMPAIGN_CLOSED,
         MEMBER_INVITED,
+        INVITATION_CODES_ISSUED,
         MEMBER_BLOCKED,
         MEMBER_UNBLOCKED,
         CONTRIBUTION_MODERATED,
@@ -94,6 +97,9 @@ class CampaignState:
             self.scorer = Scorer(self.policy)
         self.weights = dict(self.policy.weights) if self.policy else {}
         self.members: dict[str, Member] = {}
+        # Invitation code hashes the brand issued -> whether a join used the code. A join
+        # with a code is no vouching (v2 standing): the brand did not know who would use it.
+        self.invite_codes: dict[str, bool] = {}
         self.contributions: dict[str, Contribution] = {}
         self.grants: dict[tuple[str, str], Grant] = {}
         self.reuses: list[Reuse] = []
@@ -111,6 +117,7 @@ class CampaignState:
             POOL_FUNDED: self._funded,
             CAMPAIGN_CLOSED: self._closed,
             MEMBER_INVITED: self._invited,
+            INVITATION_CODES_ISSUED: self._codes_issued,
             MEMBER_BLOCKED: self._blocked,
             MEMBER_UNBLOCKED: self._unblocked,
             MEMBER_JOINED: self._joined,
@@ -166,6 +173,13 @@ class CampaignState:
             self.dirty_members.add(member.id)
             if isinstance(self.scorer, ScorerV2):
                 self.scorer.vouch(member.id)
+        return None
+
+    def _codes_issued(
+        self, position: int, actor: str, seq: int, body: dict[str, Any]
+    ) -> str | None:
+        for digest in body["codes"]:
+            self.invite_codes.setdefault(digest, False)
         return None
 
     def _blocked(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
@@ -239,12 +253,19 @@ class CampaignState:
 
     def _joined(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
         member = self.member(actor)
-        if self.membership == INVITE_ONLY and member.invited_at is None:
+        code = body.get("code")
+        digest = None if code is None else invite_code_hash(self.id, code)
+        if digest is not None:
+            if self.invite_codes.get(digest, True):
+                return "the invitation code is not an unused code of the campaign"
+        elif self.membership == INVITE_ONLY and member.invited_at is None:
             return "the campaign is invite-only and the member was not invited"
         if member.blocked:
             return "the member is blocked"
         if member.joined_at is not None:
             return "the member already joined"
+        if digest is not None:
+            self.invite_codes[digest] = True
         member.joined_at = position
         self.joined += 1
         self.dirty_members.add(actor)

@@ -178,6 +178,12 @@ STATUS_BY_CODE: dict[str, int] = {
     "RegistrationClosed": 403,  # this server admits no new actors (COCRED_REGISTRATION)
     "FirstActRequired": 422,  # a registration must come with its first act, in one batch
     "SubmissionCapReached": 409,  # the campaign policy's submissions_per_day
+    "UnknownInviteCode": 404,  # a join presenting a code no campaign issued
+    "InviteCodeForOtherCampaign": 403,  # a code another campaign's brand issued
+    "InviteCodeUsed": 409,  # invitation codes are single-use
+    "InviteCodeExpired": 409,
+    "InviteExpiryInPast": 422,
+    "DuplicateInviteCode": 409,
     "Contention": 503,  # the log kept moving under an append: try again
     "ProfileKeyUnavailable": 503,  # the operator must restore the epoch key file
     "ProfileKeyMismatch": 503,  # the operator pointed two databases at one key file
