@@ -1,8 +1,9 @@
 """The brand's verbs of the ``cocred`` CLI: parse the options, call one service, print JSON.
 
-``cocred campaign open|fund|close|show`` · ``invite`` · ``block`` · ``unblock`` · ``moderate``
-· ``reuse``. Every verb that signs takes ``--key`` (the brand's key file) and ``--db``; every
-refusal prints ``error[Code]: sentence`` on stderr and exits 1, having written nothing.
+``cocred campaign open|fund|close|show|codes`` · ``invite`` · ``block`` · ``unblock`` ·
+``moderate`` · ``reuse``. Every verb that signs takes ``--key`` (the brand's key file) and
+``--db``; every refusal prints ``error[Code]: sentence`` on stderr and exits 1, having written
+nothing (``campaign codes`` leaves no CSV either).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from api.cli.common import (
     guarded,
     load_key,
     now,
+    out,
     parse_time,
     read_bytes,
+    record_text,
     run_service,
     services,
 )
@@ -132,6 +135,97 @@ def campaign_show(
     with services(db, create=False) as svc:
         shown = guarded(lambda: svc.campaigns.show(campaign, contributions=works))
     emit(shown, fmt)
+
+
+@campaign_app.command("codes")
+def campaign_codes(
+    key: KeyOption,
+    campaign: CampaignOption,
+    count: Annotated[
+        int, typer.Option(help="How many codes (over 900 go in several events, all or none).")
+    ],
+    expires: Annotated[
+        str, typer.Option(help="When the codes stop admitting anyone, e.g. 2027-01-31T00:00:00Z.")
+    ],
+    label: Annotated[
+        str | None,
+        typer.Option(
+            help="A label for the batch ([a-z0-9-], at most 48): public in the log, so never "
+            "personal data."
+        ),
+    ] = None,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv", help="Also write the codes to this CSV file (code,campaign,expires,label)."
+        ),
+    ] = None,
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
+    """Issue single-use invitation codes and print them (the log keeps only their hashes).
+
+    Send each code to one person: joining with it (`cocred join --code`) uses it up. The codes
+    are printed once and cannot be read back from the log: keep the output or the CSV.
+    """
+    check_format(fmt)
+    signer = load_key(key)
+    until = parse_time(expires, "--expires", now())
+    if count < 1:
+        fail("BadOption", f"--count must be at least 1, got {count}")
+    partial = None if csv_file is None else _writable(csv_file)
+    try:
+        with services(db) as svc:
+            issued = guarded(
+                lambda: svc.campaigns.issue_codes(
+                    signer, campaign, count, expires_at=until, label=label
+                )
+            )
+    except BaseException:  # a refusal exits here: it leaves no CSV behind
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        raise
+    if csv_file is not None and partial is not None:
+        _write_codes_csv(partial, csv_file, issued.codes, campaign, issued.expires_at, label)
+    data = issued.to_json()
+    if csv_file is not None:
+        data["csv"] = str(csv_file)
+
+    def text() -> None:
+        record_text({k: v for k, v in data.items() if k != "codes"})
+        for each in issued.codes:
+            out.print(f"code: {each}", markup=False, highlight=False)
+
+    emit(data, fmt, text)
+
+
+def _writable(target: Path) -> Path:
+    """A fresh file beside ``target`` (renamed over it once the codes are issued)."""
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.touch(mode=0o600, exist_ok=False)
+    except FileExistsError:
+        fail(
+            "UnwritableFile",
+            f"--csv: {partial} exists (left by an interrupted run, it may hold codes): move it "
+            "away first",
+        )
+    except OSError as exc:
+        fail("UnwritableFile", f"--csv: cannot write beside {target}: {exc.strerror}")
+    return partial
+
+
+def _write_codes_csv(
+    partial: Path, target: Path, codes: tuple[str, ...], campaign: str, expires: str,
+    label: str | None,
+) -> None:  # fmt: skip
+    import csv
+
+    with partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["code", "campaign", "expires", "label"])
+        writer.writerows([code, campaign, expires, label or ""] for code in codes)
+    partial.replace(target)
 
 
 def invite(

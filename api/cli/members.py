@@ -76,12 +76,16 @@ def join(
     guidelines: Annotated[
         str | None, typer.Option(help="Hash of the guidelines you accept (default: current).")
     ] = None,
+    code: Annotated[
+        str | None,
+        typer.Option(help="An invitation code the brand sent you (used up by this join)."),
+    ] = None,
     db: DbOption = None,
     fmt: RecordFormat = "json",
 ) -> None:
-    """Join a campaign, accepting its guidelines."""
+    """Join a campaign, accepting its guidelines (with --code: by an invitation code)."""
     signer = load_key(key)
-    run_service(db, lambda c: c.join(signer, campaign, guidelines=guidelines), fmt)
+    run_service(db, lambda c: c.join(signer, campaign, guidelines=guidelines, code=code), fmt)
 
 
 def _submit(
