@@ -250,26 +250,40 @@ class Projector:
         max_interval: float = 5.0,
         on_batch: Callable[[int, int], None] | None = None,
     ) -> int:
-        """Catch up, then poll for new events until ``stop`` is set; return events applied.
+        """Catch up, then follow new events until ``stop`` is set; return events applied.
 
-        Sleeps ``interval`` after an empty poll, doubling up to ``max_interval``;
-        a conflict with another projector is retried from the tables' position.
+        On a store that can tell when it grows (PostgreSQL: ``LISTEN``/``NOTIFY``) it
+        sleeps until an append commits (at most ``max_interval``, so a lost notification
+        costs one poll); otherwise it sleeps ``interval`` after an empty poll, doubling up
+        to ``max_interval``. A conflict with another projector is retried from the tables'
+        position.
         """
         total = 0
         delay = interval
-        while not stop.is_set():
-            try:
-                applied = self.catch_up(stop)
-            except ReadModelMovedError:
-                applied = 0
-            total += applied
-            if applied:
-                delay = interval
-                if on_batch:
-                    on_batch(applied, self.position())
-            else:
-                stop.wait(delay)
-                delay = min(delay * 2, max_interval)
+        waiter = self.store.append_waiter()  # listening before the first catch-up
+        try:
+            while not stop.is_set():
+                try:
+                    applied = self.catch_up(stop)
+                except ReadModelMovedError:
+                    applied = 0
+                total += applied
+                if applied:
+                    delay = interval
+                    if on_batch:
+                        on_batch(applied, self.position())
+                elif waiter is not None:
+                    waited = 0.0
+                    while not stop.is_set() and waited < max_interval:  # stop stays prompt
+                        if waiter.wait(min(0.5, max_interval - waited)):
+                            break
+                        waited += 0.5
+                else:
+                    stop.wait(delay)
+                    delay = min(delay * 2, max_interval)
+        finally:
+            if waiter is not None:
+                waiter.close()
         return total
 
     def close(self) -> None:

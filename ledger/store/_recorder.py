@@ -18,7 +18,9 @@ why no public call does the job:
   before what was stored is read back.
 - ``PostgresApplicationRecorder._fetch_ids_after_insert_events`` (run while the
   library's ``LOCK TABLE … EXCLUSIVE`` is held): writes the positions there,
-  where ``MAX(position)`` cannot move.
+  where ``MAX(position)`` cannot move, and queues ``pg_notify`` of the log's new
+  size on ``notify_channel(schema)`` (delivered at commit, so a follower that
+  ``LISTEN``s wakes only for what is durable).
 - ``PostgresApplicationRecorder.insert_events.__wrapped__``: the method without
   the library's retry decorator, which re-ran inserts that had committed.
 
@@ -90,6 +92,7 @@ class PostgresRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore) -> None:
         super().__init__(datastore, events_table_name=EVENTS_TABLE)
+        self.channel = notify_channel(self.datastore.schema)
         schema = Identifier(self.datastore.schema)
         self.positions = SQL("{0}.{1}").format(schema, Identifier(POSITIONS_TABLE))
         self.sql_create_statements.append(
@@ -136,7 +139,16 @@ class PostgresRecorder(PostgresApplicationRecorder):
         # aborts the transaction (a Python exception raised here would not: the
         # library commits before re-raising it).
         curs.execute(self.insert_positions, (expected_size, list(ids)))
-        return sorted(row["position"] for row in curs.fetchall())
+        positions = sorted(row["position"] for row in curs.fetchall())
+        if positions:  # delivered at COMMIT, never for a rolled-back insert
+            curs.execute("SELECT pg_notify(%s, %s)", (self.channel, str(positions[-1] + 1)))
+        return positions
+
+
+def notify_channel(schema: str) -> str:
+    """The ``LISTEN``/``NOTIFY`` channel on which every append to ``schema``'s log says the
+    log's new size (a follower wakes on it instead of polling)."""
+    return f"cocred_log_{schema}"
 
 
 class Attempt:

@@ -132,6 +132,20 @@ class _BufferedInsertion(Insertion):
         self._records = []
 
 
+class AppendWaiter(ABC):
+    """Wakes a follower when the log grows (``LogStore.append_waiter``)."""
+
+    @abstractmethod
+    def wait(self, timeout: float) -> bool:
+        """Block until an append committed since the waiter was made or last woke, or
+        ``timeout`` seconds passed; True when woken by an append. Never raises: a lost
+        connection waits out the timeout (the caller then polls) and reconnects."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release its connection."""
+
+
 class LogStore(ABC):
     """Append-only storage of signed events, in one global order."""
 
@@ -182,6 +196,12 @@ class LogStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+    def append_waiter(self) -> AppendWaiter | None:
+        """Something that blocks until the log grows, or None when the backend cannot tell
+        (then a follower polls). PostgreSQL declares one (``LISTEN``/``NOTIFY``); the
+        caller closes it."""
+        return None
 
     def row_reader(self) -> RowReader:
         """``read(start, limit)`` giving the stored events as plain ``Row`` tuples.

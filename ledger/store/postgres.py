@@ -28,11 +28,12 @@ from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
 from ledger.errors import OutcomeUnknownError, StorageError
-from ledger.store._recorder import Attempt, PostgresRecorder
+from ledger.store._recorder import Attempt, PostgresRecorder, notify_channel
 from ledger.store.base import (
     EVENTS_TABLE,
     PAGE,
     POSITIONS_TABLE,
+    AppendWaiter,
     LogStore,
     NewRecord,
     StoredRecord,
@@ -251,6 +252,10 @@ class PostgresLogStore(LogStore):
     def size(self) -> int:
         return int(self._query(self._size, [])[0]["n"])
 
+    def append_waiter(self) -> AppendWaiter:
+        """A ``LISTEN`` on the channel every append notifies at commit (its own connection)."""
+        return _Listener(self._conninfo, notify_channel(self.schema))
+
     def close(self) -> None:
         self.datastore.close()
 
@@ -258,3 +263,45 @@ class PostgresLogStore(LogStore):
         """Drop this store's schema (tests only): everything in it is gone."""
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(self.schema)))
+
+
+class _Listener(AppendWaiter):
+    """``LISTEN <channel>`` on a dedicated autocommit connection, opened at once so that
+    an append committed while its owner catches up is not missed (it waits queued)."""
+
+    def __init__(self, conninfo: str, channel: str) -> None:
+        self._conninfo = conninfo
+        self._listen = SQL("LISTEN {0}").format(Identifier(channel))
+        self._conn: psycopg.Connection[Any] | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        try:
+            self._conn = psycopg.connect(self._conninfo, autocommit=True)
+            self._conn.execute(self._listen)
+        except psycopg.Error:
+            self._conn = None
+
+    def wait(self, timeout: float) -> bool:
+        if self._conn is None:
+            time.sleep(timeout)
+            self._connect()  # an append missed meanwhile is found by the caller's poll
+            return False
+        woke = False
+        try:
+            # The generator holds the connection's lock until it ends: drain after it.
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                woke = True
+            if woke:
+                for _ in self._conn.notifies(timeout=0):  # one wake-up per wait
+                    pass
+        except psycopg.Error:
+            self.close()
+        return woke
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
