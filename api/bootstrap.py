@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, make_url
 
 from api.settings import Settings
-from domain.content import ContentStore
+from domain.content import ContentStore, KindCheckedAdmitting
 from domain.epoch_keys import EpochKeyFile
 from domain.gate import Admitting, CampaignApp
+from domain.media import MediaLimits
 from domain.profile_store import ProfileStore
 from domain.services import CampaignServices
 from domain.snapshots import SnapshotStore
@@ -125,8 +126,10 @@ class Services:
 
     @cached_property
     def admitting(self) -> Admitting:
-        """The gate held to ``settings.registration``: what every HTTP write goes through."""
-        return self.campaigns.gate.admitting(self.settings.registration)
+        """The gate held to ``settings.registration`` and to the kind each submission's
+        content was uploaded as: what every HTTP write goes through."""
+        gate, content = self.campaigns.gate, self.content
+        return KindCheckedAdmitting(gate, self.settings.registration, content)
 
     def close(self) -> None:
         if "limiter" in self.__dict__:
@@ -173,6 +176,12 @@ def bootstrap(
             engine=engine,
             member_quota=settings.content_quota_member_bytes,
             campaign_quota=settings.content_quota_campaign_bytes,
+            limits=MediaLimits(
+                image_bytes=settings.content_max_image_bytes,
+                video_bytes=settings.content_max_video_bytes,
+                text_bytes=settings.content_max_text_bytes,
+                image_pixels=settings.content_max_image_pixels,
+            ),
         )
         keys = EpochKeyFile(profile_key_path(settings))
         profiles = ProfileStore(url, keys, create=create, engine=engine)

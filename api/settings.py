@@ -51,6 +51,21 @@ class Settings(BaseSettings):
     content_max_bytes: int = Field(
         16 * 1024 * 1024, ge=1, description="largest upload the content store accepts (bytes)"
     )
+    content_max_image_bytes: int = Field(
+        16 * 1024 * 1024, ge=1, description="largest image (photo, design) upload (bytes)"
+    )
+    content_max_video_bytes: int = Field(
+        16 * 1024 * 1024, ge=1, description="largest video upload (bytes)"
+    )
+    content_max_text_bytes: int = Field(
+        1024 * 1024, ge=1, description="largest text (idea, text, a design brief) upload (bytes)"
+    )
+    content_max_image_pixels: int = Field(
+        40_000_000,
+        ge=1,
+        description="most pixels (width x height) an uploaded image may have: a decompression "
+        "bomb is refused from its header (Pillow's MAX_IMAGE_PIXELS)",
+    )
     append_retries: int = Field(
         20,
         ge=1,

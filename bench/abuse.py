@@ -193,9 +193,9 @@ async def flood(
                     async with lock:
                         next_seq[0] = max(next_seq[0], seq + 1)
             else:  # uploads
-                data = os.urandom(UPLOAD)
+                data = os.urandom(UPLOAD // 2).hex().encode()  # text: uploads declare a kind
                 path = f"/content/{hashlib.sha256(data).hexdigest()}"
-                query = f"campaign={CAMPAIGN}"
+                query = f"campaign={CAMPAIGN}&kind=text"
                 headers = sign_request(abuser, "PUT", path, query=query, body=data)
                 status, _ = await conn.request("PUT", f"{path}?{query}", data, headers)
                 out.statuses[("upload", status)] += 1

@@ -314,6 +314,42 @@ class UnknownContentError(DomainError):
     code = "UnknownContent"
 
 
+class UnknownContentKindError(DomainError):
+    """Content declared as a kind that is not a contribution kind."""
+
+    code = "UnknownContentKind"
+
+
+class ContentKindMismatchError(DomainError):
+    """The bytes are not what their declared kind says (a PNG declared as a video, …)."""
+
+    code = "ContentKindMismatch"
+
+
+class UndecodableContentError(DomainError):
+    """An image whose magic bytes name its format but that does not decode."""
+
+    code = "UndecodableContent"
+
+
+class ImageTooLargeError(DomainError):
+    """An image of more pixels than the limit (a decompression bomb, or just too big)."""
+
+    code = "ImageTooLarge"
+
+
+class NoPublicCopyError(DomainError):
+    """Content served to nobody but its author and brand: there is no public copy of it."""
+
+    code = "NoPublicCopy"
+
+
+class NoThumbnailError(DomainError):
+    """A thumbnail asked of content that is not an image."""
+
+    code = "NoThumbnail"
+
+
 class ProfileKeyUnavailableError(DomainError):
     """The profile epoch key file is absent or unreadable: no profile can be read or stored."""
 

@@ -304,10 +304,13 @@ class CampaignServices(PayoutVerbs):
         content_hash: str | None = None,
         at: When | None = None,
     ) -> Receipt:
-        """Store the content (checked against ``content_hash`` if given) and submit it."""
+        """Store the content (checked against ``content_hash`` and ``kind``) and submit it."""
+        stored = self.content.put(
+            content, content_hash, kind=kind, uploader=key.actor, campaign=campaign
+        )
         receipt = self._do(
             key, commands.contribution_submitted, campaign,
-            content=self.content.put(content, content_hash), kind=kind, title=title,
+            content=stored, kind=kind, title=title,
             derived_from=derived_from, authors=authors, at=at, ids={"campaign": campaign},
         )  # fmt: skip
         made = contribution_id(receipt.actor, receipt.seq)

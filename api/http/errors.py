@@ -175,6 +175,12 @@ STATUS_BY_CODE: dict[str, int] = {
     "ContentMismatch": 422,
     "ContentTooLarge": 413,
     "ContentQuotaExceeded": 413,  # a member's or a campaign's content-store quota
+    "UnknownContentKind": 422,
+    "ContentKindMismatch": 422,  # the bytes are not what their declared kind says
+    "UndecodableContent": 422,  # an image's magic bytes are right, its decode fails
+    "ImageTooLarge": 422,  # more pixels than COCRED_CONTENT_MAX_IMAGE_PIXELS
+    "NoPublicCopy": 403,  # a video (or an undecodable image): original to author and brand only
+    "NoThumbnail": 404,  # only images have one
     "RegistrationClosed": 403,  # this server admits no new actors (COCRED_REGISTRATION)
     "FirstActRequired": 422,  # a registration must come with its first act, in one batch
     "SubmissionCapReached": 409,  # the campaign policy's submissions_per_day

@@ -2,7 +2,9 @@
 
 Everything here is public (the log and the read models hold no personal data in
 clear) except the data export and the private profile, which need a request
-signed by the member's current key (``api.http.auth``). Events other than a key
+signed by the member's current key (``api.http.auth``), and the original bytes of
+content, which need a request signed by its author or its campaign's brand (anyone
+else reads the public copy: ``domain.content``). Events other than a key
 registration or an erasure go through ``POST /events``.
 """
 
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.http.auth import check_digest
+from api.http.caching import IMMUTABLE, matches, not_modified
 from api.http.deps import (
     Signer,
     errors,
@@ -47,9 +50,13 @@ from api.http.schemas import (
     Registered,
     StoredContent,
 )
+from domain.content import Served
 from domain.errors import ContentQuotaExceededError, ContentTooLargeError, MemberErasedError
+from domain.media import check_size
 from domain.membership import require_uploader
 from domain.profiles import MEMBER_ERASED
+from domain.state import State
+from domain.vocabulary import CONTRIBUTION_KINDS
 from ledger.actors import KEY_REGISTERED
 from ledger.envelope import MAX_ENVELOPE_BYTES, Envelope
 from ledger.keys import ID_PATTERN
@@ -121,6 +128,11 @@ async def register_key(request: Request, response: Response) -> Registered:
         200: {"model": StoredContent, "description": "already stored"},
         411: {"model": ErrorBody, "description": "no Content-Length (LengthRequired)"},
         **errors(401, 403, 404, 409, 413, 429),
+        422: {
+            "model": ErrorBody,
+            "description": "the bytes are not what ``kind`` says (ContentKindMismatch, "
+            "UndecodableContent, ImageTooLarge, UnknownContentKind) or do not match their hash",
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -136,15 +148,25 @@ async def upload_content(
     response: Response,
     sha256: str = Path(pattern=SHA256),
     campaign: str = Query(description="the campaign the content is for (its quota pays)"),
+    kind: str = Query(
+        description="what the bytes are for: "
+        + ", ".join(CONTRIBUTION_KINDS)
+        + " (photo: a JPEG, PNG, WebP or GIF image; design: such an image or UTF-8 text; "
+        "video: an MP4 or WebM container; idea, text: UTF-8 text; a comment, guidelines or "
+        "terms are text)",
+        json_schema_extra={"enum": list(CONTRIBUTION_KINDS)},
+    ),
 ) -> StoredContent:
     """Store the raw body under its SHA-256, which must be ``sha256`` (201; 200 if stored).
 
     A request signed by a member of ``campaign`` (or its brand), with a
     ``Content-Length``. Everything is checked before the body is read: the length (411
-    ``LengthRequired``, 413 ``ContentTooLarge``), the signature, the uploader's
-    standing, and the member's and the campaign's quotas (413 ``ContentQuotaExceeded``);
-    the body is then read up to its declared length, and must match ``Content-Digest``
-    and ``sha256``.
+    ``LengthRequired``, 413 ``ContentTooLarge`` over the store's or ``kind``'s limit), the
+    signature, the uploader's standing, and the member's and the campaign's quotas (413
+    ``ContentQuotaExceeded``); the body is then read up to its declared length, must match
+    ``Content-Digest`` and ``sha256``, and must be what ``kind`` says (422
+    ``ContentKindMismatch``, ``UndecodableContent``, ``ImageTooLarge``); nothing is stored
+    otherwise. Bytes stored already are checked against ``kind`` as they are stored.
     """
     services = services_of(request)
     content = services.content
@@ -158,6 +180,7 @@ async def upload_content(
         raise ContentTooLargeError(
             f"content of {size} bytes is over the limit of {content.max_bytes}", size=size
         )
+    check_size(sha256, kind, size, content.limits)
     raw_path = request.scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else request.url.path
     headers = dict(request.headers)
@@ -169,6 +192,7 @@ async def upload_content(
     await run_in_threadpool(gate.read, lambda state: require_uploader(state, campaign, uploader))
     if await run_in_threadpool(content.has, sha256):
         response.status_code = 200  # stored already: nothing to read, nothing to charge
+        await run_in_threadpool(content.accept_stored, sha256, kind, uploader, campaign)
         return StoredContent(sha256=sha256, size=size)
     try:
         await run_in_threadpool(content.reserve, uploader, campaign, size)
@@ -184,34 +208,103 @@ async def upload_content(
                     "PayloadTooLarge", f"the body is longer than its Content-Length of {size}"
                 )
         check_digest(headers.get("content-digest", ""), bytes(data))
-        await run_in_threadpool(content.put, bytes(data), sha256)
+        await run_in_threadpool(
+            lambda: content.put(
+                bytes(data), sha256, kind=kind, uploader=uploader, campaign=campaign
+            )
+        )
     except BaseException:
         await run_in_threadpool(content.release, uploader, campaign, size)
         raise
     return StoredContent(sha256=sha256, size=len(data))
 
 
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+_PUBLIC = {
+    "description": "the public copy",
+    "content": {t: _BYTES for t in ("image/jpeg", "image/png", "image/webp", "text/plain")},
+}
+
+
+def _served(request: Request, served: Served, tag: str, cache_control: str) -> Response:
+    if matches(request, tag):
+        return not_modified(tag, cache_control)
+    headers = {"ETag": tag, "Cache-Control": cache_control, "X-Content-Type-Options": "nosniff"}
+    return Response(served.data, media_type=served.media_type, headers=headers)
+
+
 @router.get(
     "/content/{sha256}",
     response_class=Response,
-    responses={
-        200: {
-            "description": "the bytes",
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        },
-        **errors(404),
-    },
+    responses={200: _PUBLIC, **errors(403, 404)},
 )
 def read_content(request: Request, sha256: str = Path(pattern=SHA256)) -> Response:
-    """The bytes stored under ``sha256`` (immutable: they are their own name)."""
-    data = services_of(request).content.get(sha256)
-    return Response(
-        data,
-        media_type="application/octet-stream",
-        headers={"ETag": f'"{sha256}"', "Cache-Control": "public, max-age=31536000, immutable"},
+    """The public copy of the content stored under ``sha256`` (immutable).
+
+    An image is its pixels re-encoded with no metadata (no EXIF, GPS, XMP, ICC profile or
+    comment; upright), text is served as it is, unrecognised bytes stored without a kind
+    as they are; a video has no public copy (403 ``NoPublicCopy``). The original, byte
+    for byte what was signed, is ``GET /content/{sha256}/original``.
+    """
+    served = services_of(request).content.public(sha256)
+    return _served(request, served, f'"{sha256}-public"', IMMUTABLE)
+
+
+@router.get(
+    "/content/{sha256}/thumbnail",
+    response_class=Response,
+    responses={200: {**_PUBLIC, "description": "the thumbnail"}, **errors(403, 404)},
+)
+def read_thumbnail(request: Request, sha256: str = Path(pattern=SHA256)) -> Response:
+    """An image's thumbnail: its public copy, at most 512 pixels on its long side.
+
+    404 ``NoThumbnail`` for content that is not an image.
+    """
+    served = services_of(request).content.thumbnail(sha256)
+    return _served(request, served, f'"{sha256}-thumbnail"', IMMUTABLE)
+
+
+def _original_readers(state: State, uploads: list[tuple[str, str]], digest: str) -> set[str]:
+    """Who may read ``digest``'s original: its uploaders and authors, and their brands."""
+    readers = {actor for actor, _ in uploads}
+    campaigns = {campaign for _, campaign in uploads}
+    for work in state.contributions.values():
+        if work.content == digest:
+            readers.update(work.authors)
+            campaigns.add(work.campaign)
+    readers.update(state.campaigns[c].brand for c in campaigns if c in state.campaigns)
+    return readers
+
+
+@router.get(
+    "/content/{sha256}/original",
+    response_class=Response,
+    responses={
+        200: {"description": "the bytes as uploaded", "content": {"*/*": _BYTES}},
+        **errors(401, 403, 404),
+    },
+)
+def read_original(request: Request, signer: Signer, sha256: str = Path(pattern=SHA256)) -> Response:
+    """The original bytes, hashing to ``sha256``: signed by their author or the brand.
+
+    The author is whoever uploaded the bytes or is named an author of a contribution
+    carrying them; the brand is that campaign's. Anyone else: 403 ``Forbidden``.
+    """
+    content = services_of(request).content
+    uploads = content.uploads(sha256)
+    readers = services_of(request).campaigns.gate.read(
+        lambda state: _original_readers(state, uploads, sha256)
     )
+    if signer.actor not in readers:
+        raise ApiError(
+            "Forbidden",
+            f"only its author or its campaign's brand may read the original of content "
+            f"{sha256}; this request is signed by {signer.actor}",
+            content=sha256,
+            signer=signer.actor,
+        )
+    served = Served(content.media_type_of(sha256), content.get(sha256))
+    return _served(request, served, f'"{sha256}"', "private, max-age=31536000, immutable")
 
 
 # -- a member's public record ------------------------------------------------------------------

@@ -279,3 +279,21 @@ def test_a_demo_with_more_payees_than_one_event_holds_proposes_and_pays_in_parts
     assert "ok  5 payouts: 2 settled exports recompute from the log" in audited  # + the proposal
     paid = counts["PaymentRecorded"]
     assert f"ok  6 payments: {paid} recorded payments match the settled lines" in audited
+
+
+def test_submit_refuses_a_file_that_is_not_its_kind(people: People) -> None:
+    p = people
+    text = p.file("notes.txt", b"not a photo at all")
+    digest = hashlib.sha256(b"not a photo at all").hexdigest()
+    before = _log_size(p.db)
+    assert p.run("ana", "submit", "--campaign", "summer-26", "--content", text, "--kind", "photo",
+                 "--title", "Pier", code=1).stderr.strip() == (
+        f"error[ContentKindMismatch]: content {digest}: the bytes are UTF-8 text, not the "
+        "declared photo (a JPEG, PNG, WebP or GIF image)"
+    )  # fmt: skip
+    assert _log_size(p.db) == before, "a refusal writes nothing"
+
+
+def _log_size(db: str) -> int:
+    with open_store(db) as store:
+        return store.size()

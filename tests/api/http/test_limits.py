@@ -35,6 +35,7 @@ from ledger.keys import SigningKey
 from tests.support import registration, seeded_key
 
 CAMPAIGN = "open-26"
+UPLOAD_QUERY = f"campaign={CAMPAIGN}&kind=text"  # an upload declares what its bytes are
 GUIDELINES = b"be kind"
 PEER = ("127.0.0.1", 40000)
 
@@ -212,7 +213,7 @@ def test_signed_reads_are_limited_per_signer(tmp_path: Path) -> None:
 
 def upload(w: World, key: SigningKey, data: bytes, campaign: str = CAMPAIGN, **kw: Any) -> Response:
     path = f"/content/{hashlib.sha256(data).hexdigest()}"
-    query = urlencode({"campaign": campaign})
+    query = urlencode({"campaign": campaign, "kind": "text"})
     headers = sign_request(key, "PUT", path, query=query, body=data)
     return w.client.put(f"{path}?{query}", content=data, headers={**headers, **kw})
 
@@ -262,8 +263,8 @@ def test_a_refused_upload_gives_its_quota_back(tmp_path: Path) -> None:
         ana = w.member(1)
         data = b"c" * 80
         path = f"/content/{'0' * 64}"  # announces another hash
-        headers = sign_request(ana, "PUT", path, query=f"campaign={CAMPAIGN}", body=data)
-        refused = w.client.put(f"{path}?campaign={CAMPAIGN}", content=data, headers=headers)
+        headers = sign_request(ana, "PUT", path, query=UPLOAD_QUERY, body=data)
+        refused = w.client.put(f"{path}?{UPLOAD_QUERY}", content=data, headers=headers)
         assert (refused.status_code, refused.json()["error"]) == (422, "ContentMismatch")
         assert w.services.content.used("member", ana.actor) == 0
         assert upload(w, ana, data).status_code == 201
@@ -281,7 +282,7 @@ def test_only_a_member_or_the_brand_uploads_for_a_campaign(tmp_path: Path) -> No
         )
         assert upload(w, w.brand, b"brief").status_code == 201
         unsigned = w.client.put(
-            f"/content/{hashlib.sha256(b'x').hexdigest()}?campaign={CAMPAIGN}", content=b"x"
+            f"/content/{hashlib.sha256(b'x').hexdigest()}?{UPLOAD_QUERY}", content=b"x"
         )
         assert (unsigned.status_code, unsigned.json()["error"]) == (401, "Unauthenticated")
 
@@ -291,8 +292,8 @@ def test_an_upload_must_declare_its_length(tmp_path: Path) -> None:
         ana = w.member(1)
         data = b"streamed"
         path = f"/content/{hashlib.sha256(data).hexdigest()}"
-        headers = sign_request(ana, "PUT", path, query=f"campaign={CAMPAIGN}", body=data)
-        refused = w.client.put(f"{path}?campaign={CAMPAIGN}", content=iter([data]), headers=headers)
+        headers = sign_request(ana, "PUT", path, query=UPLOAD_QUERY, body=data)
+        refused = w.client.put(f"{path}?{UPLOAD_QUERY}", content=iter([data]), headers=headers)
         assert (refused.status_code, refused.json()["error"], refused.json()["detail"]) == (
             411,
             "LengthRequired",
@@ -306,7 +307,7 @@ def test_an_upload_over_quota_is_refused_before_its_body_is_read(tmp_path: Path)
         ana = w.member(1)
         data = b"z" * 5000
         path = f"/content/{hashlib.sha256(data).hexdigest()}"
-        signed = sign_request(ana, "PUT", path, query=f"campaign={CAMPAIGN}", body=data)
+        signed = sign_request(ana, "PUT", path, query=UPLOAD_QUERY, body=data)
         headers = [(k.lower().encode(), v.encode()) for k, v in signed.items()]
         headers.append((b"content-length", str(len(data)).encode()))
         asked: list[str] = []
@@ -322,7 +323,7 @@ def test_an_upload_over_quota_is_refused_before_its_body_is_read(tmp_path: Path)
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "PUT",
             "scheme": "http", "path": path, "raw_path": path.encode(),
-            "query_string": f"campaign={CAMPAIGN}".encode(), "root_path": "",
+            "query_string": UPLOAD_QUERY.encode(), "root_path": "",
             "headers": headers, "client": PEER, "server": ("testserver", 80), "app": w.client.app,
         }  # fmt: skip
         asyncio.run(w.client.app(scope, receive, send))

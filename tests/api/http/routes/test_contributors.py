@@ -10,6 +10,7 @@ refusal is checked for its status, code and sentence.
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from PIL import Image
 from schwifty import IBAN
 
 from api.bootstrap import Services, bootstrap
@@ -33,7 +35,15 @@ from domain.errors import MalformedBodyError
 from domain.profiles import ERASED_LABEL
 from ledger.envelope import Envelope, sign_envelope
 from ledger.keys import SigningKey
-from tests.support import registration, seeded_key
+from tests.support import (
+    CAMERA_SERIAL,
+    MP4_HEAD,
+    jpeg_with_gps,
+    png_bomb,
+    png_bytes,
+    registration,
+    seeded_key,
+)
 
 SEED = 1
 SIZES = {"members": 12, "contributions": 24, "votes": 80}
@@ -109,9 +119,14 @@ OPEN_CAMPAIGN = "open-26"
 
 
 def upload(
-    w: World, data: bytes, digest: str | None = None, key: SigningKey | None = None
+    w: World,
+    data: bytes,
+    digest: str | None = None,
+    key: SigningKey | None = None,
+    kind: str = "text",
 ) -> Response:
-    """A signed upload by ``key`` (Ana) for the open campaign (opened and joined on first use)."""
+    """A signed upload by ``key`` (Ana) of a ``kind`` for the open campaign (opened and joined
+    on first use)."""
     key = key or w.ana
     if OPEN_CAMPAIGN not in w.services.campaigns.gate.read(lambda state: set(state.campaigns)):
         w.services.campaigns.open_campaign(
@@ -120,7 +135,7 @@ def upload(
         )  # fmt: skip
         w.services.campaigns.join(w.ana, OPEN_CAMPAIGN)
     path = f"/content/{digest or hashlib.sha256(data).hexdigest()}"
-    query = urlencode({"campaign": OPEN_CAMPAIGN})
+    query = urlencode({"campaign": OPEN_CAMPAIGN, "kind": kind})
     headers = sign_request(key, "PUT", path, query=query, body=data)
     return w.client.put(f"{path}?{query}", content=data, headers=headers)
 
@@ -195,9 +210,12 @@ def test_content_is_stored_under_its_hash_and_read_back(each_backend: World) -> 
     again = upload(each_backend, data)
     assert (again.status_code, again.json()) == (200, {"sha256": digest, "size": len(data)})
     read = client.get(f"/content/{digest}")
-    assert read.status_code == 200 and read.content == data
-    assert read.headers["content-type"] == "application/octet-stream"
-    assert read.headers["etag"] == f'"{digest}"'
+    assert read.status_code == 200 and read.content == data  # text is public as it is
+    assert read.headers["content-type"] == "text/plain; charset=utf-8"
+    assert read.headers["etag"] == f'"{digest}-public"'
+    assert read.headers["x-content-type-options"] == "nosniff"
+    again = client.get(f"/content/{digest}", headers={"If-None-Match": read.headers["etag"]})
+    assert (again.status_code, again.content) == (304, b"")
 
 
 def test_content_that_does_not_match_its_hash_is_refused(world: World) -> None:
@@ -228,6 +246,139 @@ def test_content_over_the_store_limit_is_refused(tmp_path: Path) -> None:
             "content of 4097 bytes is over the limit of 4096",
         )
         assert w.client.get(f"/content/{digest}").status_code == 404
+
+
+def test_a_photo_is_public_without_its_metadata_and_its_original_is_the_authors(
+    world: World,
+) -> None:
+    w = world
+    original = jpeg_with_gps()
+    digest = hashlib.sha256(original).hexdigest()
+    assert upload(w, original, kind="photo").status_code == 201
+    public = w.client.get(f"/content/{digest}")
+    thumbnail = w.client.get(f"/content/{digest}/thumbnail")
+    for served in (public, thumbnail):
+        assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+        assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+        image = Image.open(io.BytesIO(served.content))
+        assert dict(image.getexif()) == {} and not {"exif", "xmp"} & set(image.info)
+        assert CAMERA_SERIAL.encode() not in served.content
+        assert b"Exif" not in served.content and b"Acme" not in served.content
+    assert max(Image.open(io.BytesIO(thumbnail.content)).size) <= 512
+    path = f"/content/{digest}/original"
+    for reader in (w.ana, w.brand):  # the uploader, the campaign's brand
+        mine = signed_get(w.client, reader, path)
+        assert mine.status_code == 200 and mine.content == original
+        assert hashlib.sha256(mine.content).hexdigest() == digest
+        assert mine.headers["cache-control"].startswith("private")
+    refused(
+        signed_get(w.client, w.ben, path),
+        403,
+        "Forbidden",
+        f"only its author or its campaign's brand may read the original of content {digest}; "
+        f"this request is signed by {w.ben.actor}",
+    )
+    unsigned = w.client.get(path)
+    assert (unsigned.status_code, unsigned.json()["error"]) == (401, "Unauthenticated")
+    assert unsigned.json()["detail"] == (
+        "signed request: this resource needs Signature-Input and Signature headers"
+    )
+
+
+def test_a_submitted_pieces_authors_and_brand_read_its_original(world: World) -> None:
+    """The demo's works were stored without an uploader: their authors are in the log."""
+    w = world
+    work = next(iter(w.services.campaigns.gate.read(lambda s: list(s.contributions.values()))))
+    author = next(k for k in w.members if k.actor == work.authors[0])
+    path = f"/content/{work.content}/original"
+    assert signed_get(w.client, author, path).status_code == 200
+    assert signed_get(w.client, w.brand, path).status_code == 200
+    stranger = next(k for k in w.members if k.actor not in work.authors)
+    assert signed_get(w.client, stranger, path).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("data", "kind", "error", "start"),
+    [
+        (png_bytes(), "video", "ContentKindMismatch", "content {d}: the bytes are a PNG image"),
+        (bytes(range(7, 256)), "photo", "ContentKindMismatch", "content {d}: the bytes are of"),
+        (jpeg_with_gps()[:1500], "photo", "UndecodableContent", "content {d} declared as a"),
+        (png_bomb(), "photo", "ImageTooLarge", "content {d} declared as a photo is a PNG image"),
+        (b"caf\xe9", "text", "ContentKindMismatch", "content {d}: the bytes are of no"),
+        (b"x", "gif", "UnknownContentKind", "content kind must be one of idea, photo"),
+    ],
+    ids=["png-as-video", "random-as-photo", "truncated", "bomb", "bad-utf8", "unknown-kind"],
+)
+def test_an_upload_that_is_not_its_kind_is_refused_and_stores_nothing(
+    world: World, data: bytes, kind: str, error: str, start: str
+) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    response = upload(world, data, kind=kind)
+    assert (response.status_code, response.json()["error"]) == (422, error)
+    assert response.json()["detail"].startswith(start.format(d=digest))
+    assert not world.services.content.has(digest)
+    assert world.services.content.used("member", world.ana.actor) == 0, "the quota is given back"
+
+
+def test_an_upload_over_its_kinds_limit_is_refused_before_its_body_is_read(
+    tmp_path: Path,
+) -> None:
+    with demo_world(f"sqlite:///{tmp_path}/k.sqlite", tmp_path, content_max_image_bytes=1000) as w:
+        data = jpeg_with_gps()
+        digest = hashlib.sha256(data).hexdigest()
+        refused(
+            upload(w, data, kind="photo"),
+            413,
+            "ContentTooLarge",
+            f"content {digest} of {len(data)} bytes is over the limit of 1000 bytes for a photo",
+        )
+        assert not w.services.content.has(digest)
+
+
+def test_a_video_has_no_public_copy_but_its_author_reads_it(world: World) -> None:
+    data = MP4_HEAD + b"\x00" * 256
+    digest = hashlib.sha256(data).hexdigest()
+    assert upload(world, data, kind="video").status_code == 201
+    refused(
+        world.client.get(f"/content/{digest}"),
+        403,
+        "NoPublicCopy",
+        f"content {digest} is an MP4 video: cocred keeps no public copy of a video (it does "
+        "not strip container metadata); only its author and its campaign's brand may read the "
+        f"original (GET /content/{digest}/original, signed)",
+    )
+    mine = signed_get(world.client, world.ana, f"/content/{digest}/original")
+    assert (mine.status_code, mine.content) == (200, data)
+    assert mine.headers["content-type"] == "video/mp4"
+    refused(
+        upload(world, data, kind="photo"),  # stored already: checked all the same
+        422,
+        "ContentKindMismatch",
+        f"content {digest}: the bytes are an MP4 video, not the declared photo (a JPEG, PNG, "
+        "WebP or GIF image)",
+    )
+
+
+def test_a_submission_is_held_to_the_kind_its_content_was_uploaded_as(world: World) -> None:
+    w = world
+    data = b"a kite over the harbour"
+    digest = hashlib.sha256(data).hexdigest()
+    assert upload(w, data, kind="idea").status_code == 201
+    before = w.size()
+    body = {"content": digest, "kind": "photo", "title": "Kite", "derived_from": []}
+    seq = w.services.ledger.next_seq(w.ana.actor)
+    envelope = sign_envelope(w.ana, "ContributionSubmitted", body, seq=seq, campaign=OPEN_CAMPAIGN)
+    refused(
+        w.client.post("/events", content=envelope.canonical_bytes()),
+        422,
+        "ContentKindMismatch",
+        f"content {digest}: the bytes are UTF-8 text (uploaded as a idea), not the declared "
+        "photo (a JPEG, PNG, WebP or GIF image)",
+    )
+    assert w.size() == before
+    body["kind"] = "idea"
+    envelope = sign_envelope(w.ana, "ContributionSubmitted", body, seq=seq, campaign=OPEN_CAMPAIGN)
+    assert w.client.post("/events", content=envelope.canonical_bytes()).status_code == 201
 
 
 def test_content_hashes_must_be_lowercase_hex(world: World) -> None:
@@ -574,11 +725,11 @@ def test_every_route_documents_its_refusals_as_error_bodies(world: World) -> Non
 
 def test_content_uploads_may_exceed_the_general_body_limit(world: World) -> None:
     """Content has the store's own limit (16 MiB); every other body stays at 256 KiB."""
-    data = bytes(range(256)) * 4096  # 1 MiB
+    data = MP4_HEAD + bytes(range(256)) * 4096  # a 1 MiB video
     digest = hashlib.sha256(data).hexdigest()
-    stored = upload(world, data)
+    stored = upload(world, data, kind="video")
     assert stored.status_code == 201 and stored.json() == {"sha256": digest, "size": len(data)}
-    assert world.client.get(f"/content/{digest}").content == data
+    assert signed_get(world.client, world.ana, f"/content/{digest}/original").content == data
     refused(
         world.client.post("/events", content=data),
         413,
