@@ -35,7 +35,7 @@ from contracts.errors import (
     StaleClaimTreeError,
 )
 from ledger.errors import StorageError
-from ledger.store.engine import create_tables
+from ledger.store.engine import create_tables, ddl
 
 if TYPE_CHECKING:
     from contracts.claims import Claimed
@@ -225,7 +225,7 @@ class ClaimTrees:
         """
         self.require_undeployed(document["campaign"])
         try:
-            with self.engine.begin() as conn:
+            with ddl(self.engine) as conn:
                 metadata.create_all(conn, checkfirst=True)
                 conn.execute(
                     sa.insert(claim_trees_table).values(

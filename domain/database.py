@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import StorageError
 from ledger.store import sqlalchemy_url
-from ledger.store.engine import engine_for
+from ledger.store.engine import ddl, engine_for
 
 
 def store_engine(
@@ -28,7 +28,7 @@ def store_engine(
     if create:
         schema = sqlalchemy_url(url)[1]
         try:
-            with engine.begin() as conn:
+            with ddl(engine) as conn:
                 if schema:
                     conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
                 metadata.create_all(conn)

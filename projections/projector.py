@@ -32,7 +32,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger.store import LogStore, sqlalchemy_url
-from ledger.store.engine import engine_for, tuned
+from ledger.store.engine import create_all, engine_for, tuned
 from projections.errors import ReadModelMovedError
 from projections.rows import Changes, collect
 from projections.state import LogState, gc_paused
@@ -85,7 +85,7 @@ class Projector:
     def _prepare(self) -> None:
         """Create the tables; drop and recreate them if they are of another version."""
         tracking = self.tables.tracking
-        self.tables.metadata.create_all(self.engine, tables=[tracking])
+        create_all(self.tables.metadata, self.engine, tables=[tracking])
         with self.engine.begin() as conn:
             version = conn.execute(
                 select(tracking.c.version).where(tracking.c.name == TRACKING)
@@ -93,7 +93,7 @@ class Projector:
             if version is not None and version != SCHEMA_VERSION:
                 self.tables.metadata.drop_all(conn, tables=self.tables.data_tables())
                 conn.execute(tracking.delete().where(tracking.c.name == TRACKING))
-        self.tables.metadata.create_all(self.engine)
+        create_all(self.tables.metadata, self.engine)
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -249,6 +249,7 @@ class Projector:
         interval: float = 0.5,
         max_interval: float = 5.0,
         on_batch: Callable[[int, int], None] | None = None,
+        listen: bool = True,
     ) -> int:
         """Catch up, then follow new events until ``stop`` is set; return events applied.
 
@@ -256,11 +257,11 @@ class Projector:
         sleeps until an append commits (at most ``max_interval``, so a lost notification
         costs one poll); otherwise it sleeps ``interval`` after an empty poll, doubling up
         to ``max_interval``. A conflict with another projector is retried from the tables'
-        position.
+        position. ``listen=False`` polls on every backend.
         """
         total = 0
         delay = interval
-        waiter = self.store.append_waiter()  # listening before the first catch-up
+        waiter = self.store.append_waiter() if listen else None  # before the first catch-up
         try:
             while not stop.is_set():
                 try:

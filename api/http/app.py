@@ -325,10 +325,11 @@ def prepare_tables(services: Services) -> None:
     from api.http.auth import metadata as auth_tables
     from api.http.ratelimit_storage import metadata as rate_tables
     from ledger.provenance.audit_reports import AuditReports
+    from ledger.store.engine import create_all
 
     try:
-        auth_tables.create_all(services.engine, checkfirst=True)
-        rate_tables.create_all(services.engine, checkfirst=True)
+        create_all(auth_tables, services.engine)
+        create_all(rate_tables, services.engine)
         AuditReports(services.engine)
     except sa.exc.SQLAlchemyError as exc:
         raise StorageError(f"cannot create the server's tables: {exc}") from exc

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from api.http.errors import ApiError
 from ledger.keys import SigningKey, verify_signature
 from ledger.ledger import Ledger
+from ledger.store.engine import create_all
 
 COMPONENTS = ("@method", "@path", "@query", "content-digest")
 _COMPONENT_LIST = " ".join(f'"{c}"' for c in COMPONENTS)
@@ -122,11 +123,7 @@ class RequestVerifier:
         self.ledger = ledger
         self.engine = engine
         self.window = window
-        try:
-            metadata.create_all(engine, checkfirst=True)
-        except (sa.exc.IntegrityError, sa.exc.ProgrammingError, sa.exc.OperationalError):
-            # Another worker process created it between the check and the CREATE.
-            metadata.create_all(engine, checkfirst=True)
+        create_all(metadata, engine)
 
     def verify(
         self, method: str, path: str, query: str, body: bytes | None, headers: dict[str, str]

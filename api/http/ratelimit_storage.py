@@ -27,7 +27,7 @@ from limits.storage import Storage
 from sqlalchemy.dialects import postgresql, sqlite
 
 from api.http.errors import STORAGE_FAULTS
-from ledger.store.engine import tuned
+from ledger.store.engine import create_all, tuned
 
 KEY_LENGTH = 255
 metadata = sa.MetaData()
@@ -50,10 +50,7 @@ class SQLStorage(Storage):
         super().__init__()
         self.engine = tuned(engine, synchronous="NORMAL")
         self.clock = clock
-        try:
-            metadata.create_all(engine, checkfirst=True)
-        except (sa.exc.IntegrityError, sa.exc.ProgrammingError, sa.exc.OperationalError):
-            metadata.create_all(engine, checkfirst=True)  # another process created it first
+        create_all(metadata, engine)
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         fresh = dialect.insert(counters)
         expired = counters.c.expires_at <= fresh.excluded.expires_at - sa.bindparam("expiry")

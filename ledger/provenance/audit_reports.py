@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ledger.canonical import json_fields
 from ledger.errors import StorageError
 from ledger.provenance.audit import AuditReport
-from ledger.store.engine import create_tables
+from ledger.store.engine import create_tables, ddl
 
 metadata = sa.MetaData()
 audits_table = sa.Table(
@@ -83,7 +83,7 @@ class AuditReports:
         }
         finished = utc_stamp()
         try:
-            with self.engine.begin() as conn:
+            with ddl(self.engine) as conn:
                 metadata.create_all(conn, checkfirst=True)
                 new_id = conn.execute(
                     sa.insert(audits_table).values(

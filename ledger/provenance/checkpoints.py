@@ -21,6 +21,7 @@ from ledger.errors import NotFoundError, VerificationError
 from ledger.keys import KeyFileError, SigningKey
 from ledger.provenance.note import Checkpoint, NoteSignature, NoteSigner, SignedCheckpoint
 from ledger.provenance.tree import MerkleTree
+from ledger.store.engine import create_all
 
 if TYPE_CHECKING:
     from ledger.provenance.cosignature import WitnessPolicy
@@ -167,7 +168,7 @@ class CheckpointLog:
         self._identity = identity
         self.every = every
         self.interval = interval
-        metadata.create_all(engine, checkfirst=True)
+        create_all(metadata, engine)
 
     @property
     def identity(self) -> LedgerIdentity:

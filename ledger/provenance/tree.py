@@ -34,6 +34,7 @@ from ledger.provenance.proofs import (
     inclusion_proof,
 )
 from ledger.store import LogStore
+from ledger.store.engine import create_all
 
 CHUNK = 256
 PAGE = 5000
@@ -127,7 +128,7 @@ class MerkleTree:
         self.engine = engine
         self.store = store
         self.reader = SqlNodes(engine)
-        metadata.create_all(engine, checkfirst=True)
+        create_all(metadata, engine)
 
     def _state(self, conn: sa.Connection) -> tuple[int, Frontier]:
         row = conn.execute(sa.select(state_table).where(state_table.c.id == 1)).first()

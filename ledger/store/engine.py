@@ -26,6 +26,9 @@ to each of them; a component built on its own opens its own.
 from __future__ import annotations
 
 import os
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -127,12 +130,38 @@ def _refuse_other_process(_: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError(f"connection opened by process {record.info.get('pid')}")
 
 
+# One advisory lock per database for every CREATE TABLE: PostgreSQL's catalogue refuses two
+# concurrent ``CREATE TABLE IF NOT EXISTS`` of one table ("duplicate key value violates
+# unique constraint pg_type_typname_nsp_index"), which two servers starting together on a
+# fresh database ran into.
+_DDL_LOCK = zlib.crc32(b"cocred:create-tables")
+
+
+@contextmanager
+def ddl(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction for creating tables (and whatever else it does): on PostgreSQL it holds
+    the one advisory lock every table creation takes, until it commits; DDL is
+    transactional there, so whoever waited sees the tables once it gets the lock."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK})
+        yield conn
+
+
+def create_all(
+    metadata: sa.MetaData, engine: sa.Engine, tables: list[sa.Table] | None = None
+) -> None:
+    """``metadata.create_all`` for the missing tables, under the creation lock (``ddl``)."""
+    with ddl(engine) as conn:
+        metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
 def create_tables(metadata: sa.MetaData, engine: sa.Engine, what: str) -> None:
     """Create ``metadata``'s tables that are missing; ``StorageError`` naming ``what`` if the
     database refuses (the tables a component keeps beside the log)."""
     from ledger.errors import StorageError
 
     try:
-        metadata.create_all(engine, checkfirst=True)
+        create_all(metadata, engine)
     except sa.exc.SQLAlchemyError as exc:
         raise StorageError(f"cannot create {what}: {exc}") from exc

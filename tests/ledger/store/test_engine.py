@@ -76,3 +76,52 @@ def test_a_forked_child_opens_its_own_connection_instead_of_its_parents(store_ur
             assert conn.execute(text(ask)).scalar_one() == backend
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_processes_creating_the_same_tables_at_once_on_a_fresh_database_do_not_collide() -> None:
+    """Two servers starting together on a fresh PostgreSQL both create every table beside
+    the log; unserialised, PostgreSQL refused one of them ("duplicate key value violates
+    unique constraint pg_type_typname_nsp_index"). Eight engines (eight connections, as
+    eight processes would have) create twelve tables at the same instant, five times."""
+    import threading
+
+    import sqlalchemy as sa
+
+    from ledger.store.engine import create_tables
+    from tests.support import drop_postgres_schema, fresh_postgres_url
+
+    for _ in range(5):
+        url = fresh_postgres_url()
+        try:
+            with engine_for(url).begin() as conn:  # the schema, as the log store makes it
+                conn.execute(text(f'CREATE SCHEMA "{url.rsplit("schema=", 1)[1]}"'))
+            metadata = sa.MetaData()
+            for n in range(12):
+                sa.Table(f"t{n}", metadata, sa.Column("id", sa.Integer, primary_key=True))
+            barrier = threading.Barrier(8)
+            errors: list[BaseException] = []
+
+            def create(
+                url: str = url,
+                barrier: threading.Barrier = barrier,
+                metadata: sa.MetaData = metadata,
+                errors: list[BaseException] = errors,
+            ) -> None:
+                engine = engine_for(url)
+                barrier.wait()
+                try:
+                    create_tables(metadata, engine, "the test tables")
+                except BaseException as exc:
+                    errors.append(exc)
+                finally:
+                    engine.dispose()
+
+            threads = [threading.Thread(target=create) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert errors == []
+        finally:
+            drop_postgres_schema(url)
