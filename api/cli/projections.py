@@ -104,6 +104,14 @@ def project(
     interval: Annotated[
         float, typer.Option(help="Seconds between polls when idle (doubles up to 5).", min=0.01)
     ] = 0.5,
+    listen: Annotated[
+        bool,
+        typer.Option(
+            help="On PostgreSQL, sleep until an append commits (LISTEN/NOTIFY) instead of "
+            "polling; --no-listen behind a pooler that cannot LISTEN (PgBouncer in "
+            "transaction mode)."
+        ),
+    ] = True,
     db: DbOption = None,
     fmt: ReportFormat = "text",
 ) -> None:
@@ -145,7 +153,9 @@ def project(
             def report(applied: int, position: int) -> None:
                 err.print(f"projected {applied} events; position {position}", markup=False)
 
-            checked(lambda: projector.follow(stop, interval=interval, on_batch=report))
+            checked(
+                lambda: projector.follow(stop, interval=interval, on_batch=report, listen=listen)
+            )
             err.print(f"{stop.signal_name or 'stop'}: stopped between pages", markup=False)
             if fmt == "text":  # in json, the one document above is the whole output
                 out.print(f"stopped at position {projector.position()}", highlight=False)
