@@ -143,6 +143,26 @@ def _refusal(request: Request, body: dict[str, Any], status: int) -> Response:
     return error_page(request, status, body["error"], body["detail"])
 
 
+def _routed_refusal(app: FastAPI, scope: Scope, error: CocredError) -> Response:
+    """A refusal answered before routing (the rate limits) the way a route's would be:
+    the route the request would reach decides between the HTML error page and JSON."""
+    route = _route_for(app.router.routes, scope)
+    return _refusal(Request({**scope, "route": route}), error_body(error), status_for(error))
+
+
+def _route_for(routes: list[Any], scope: Scope) -> Any:
+    """The route ``scope`` fully matches, looking inside included routers; or None."""
+    from starlette.routing import Match
+
+    for route in routes:
+        match, child = route.matches(scope)
+        if match == Match.FULL:
+            inner = getattr(route, "original_router", None)
+            found = _route_for(inner.routes, {**scope, **child}) if inner is not None else None
+            return found or route
+    return None
+
+
 def _cocred_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CocredError)
     return _refusal(request, error_body(exc), status_for(exc))
@@ -303,6 +323,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
             proxies=settings.proxy_networks(),
             is_brand=brand_actors.__contains__,
             delay=settings.rate_limit_delay_seconds,
+            answer=lambda scope, error: _routed_refusal(app, scope, error),
         )
     app.add_middleware(HeaderLimit, most=MAX_HEADERS, size=MAX_HEADER_BYTES)
     app.add_middleware(

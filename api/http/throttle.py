@@ -40,11 +40,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.errors import ApiError, error_body, status_for, storage_fault
 from api.http.ratelimit import Limit, Refusal, SharedLimiter
+from ledger.errors import CocredError
 from ledger.keys import ID_PATTERN
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -127,13 +128,33 @@ class Throttle:
         proxies: Sequence[Network],
         is_brand: Callable[[str], bool],
         delay: float = 0.0,
+        answer: Callable[[Scope, CocredError], Response] | None = None,
     ) -> None:
         self.app = app
         self.delay = delay
+        # How a refusal is answered (the app's: the HTML error page for a page's path);
+        # default the JSON body every API error has.
+        self.answer = answer
         self.limiter = limiter
         self.limits = limits
         self.proxies = list(proxies)
         self.is_brand = is_brand
+
+    async def _answer(
+        self,
+        error: CocredError,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        refusal: Refusal | None = None,
+    ) -> None:
+        if self.answer is not None:
+            response = self.answer(scope, error)
+        else:
+            response = JSONResponse(error_body(error), status_code=status_for(error))
+        if refusal is not None:
+            response.headers["Retry-After"] = str(refusal.retry_after)
+        await response(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -185,14 +206,14 @@ class Throttle:
                 refusal = await self.limiter.hit(limit, key, cost)
             except Exception as exc:  # the shared counters are unreachable: a typed 503
                 self._refund(admitted)
-                await _answer(storage_fault(exc), scope, receive, send)
+                await self._answer(storage_fault(exc), scope, receive, send)
                 return
             if refusal is not None:
                 self._refund(admitted)
                 # Held before it is answered: a flooding connection waits instead of
                 # sending its next request at once (asleep, it costs no CPU).
                 await asyncio.sleep(min(self.delay, refusal.retry_after))
-                await _answer(_rate_limited(refusal, client), scope, receive, send, refusal)
+                await self._answer(_rate_limited(refusal, client), scope, receive, send, refusal)
                 return
             admitted.append(charge)
         status = 0
@@ -240,17 +261,6 @@ def _rate_limited(refusal: Refusal, client: str) -> ApiError:
         key=refusal.key,
         retry_after=refusal.retry_after,
     )
-
-
-async def _answer(
-    error: Exception, scope: Scope, receive: Receive, send: Send, refusal: Refusal | None = None
-) -> None:
-    from ledger.errors import CocredError
-
-    assert isinstance(error, CocredError)
-    headers = {"Retry-After": str(refusal.retry_after)} if refusal is not None else None
-    response = JSONResponse(error_body(error), status_code=status_for(error), headers=headers)
-    await response(scope, receive, send)
 
 
 def _signer(scope: Scope) -> str | None:

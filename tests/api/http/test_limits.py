@@ -442,6 +442,20 @@ def test_the_limiter_answers_503_when_its_counters_are_gone(tmp_path: Path) -> N
         refused = w.client.get("/campaigns")
         assert (refused.status_code, refused.json()["error"]) == (503, "StorageUnavailable")
         assert refused.json()["detail"].startswith("the database is unavailable (OperationalError)")
+        # A page's refusal before routing is the HTML error page, as a route's own would be;
+        # a 429 on a page too, with its Retry-After.
+        page = w.client.get(f"/c/{CAMPAIGN}")
+        assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+        assert 'data-error="StorageUnavailable"' in page.text
+
+
+def test_a_page_over_its_limit_gets_the_html_error_page_with_retry_after(tmp_path: Path) -> None:
+    with limited_world(tmp_path, rate_public_reads="1/minute") as w:
+        assert w.client.get(f"/c/{CAMPAIGN}").status_code == 200
+        page = w.client.get(f"/c/{CAMPAIGN}")
+        assert page.status_code == 429 and page.headers["content-type"].startswith("text/html")
+        assert 'data-error="RateLimited"' in page.text and int(page.headers["retry-after"]) > 0
+        assert w.client.get("/campaigns").json()["error"] == "RateLimited"  # the API: JSON
 
 
 @pytest.mark.postgres
