@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from domain.payouts import PayoutBook
     from domain.services import CampaignServices, Receipt
     from ledger.provenance.audit import AuditReport
+    from ledger.provenance.cosignature import WitnessPolicy
     from projections.rails import RailPlan
 
 # soft_wrap: a line is never broken at the terminal's width, so a key, id, URL or hash printed
@@ -58,6 +59,18 @@ CampaignOption = Annotated[str, typer.Option("--campaign", help="Campaign id.")]
 ContributionOption = Annotated[str, typer.Option("--contribution", help="Contribution id.")]
 LicenceOption = Annotated[str, typer.Option(help="Licence id <contribution>/<name>.")]
 TitleOption = Annotated[str, typer.Option(help="Title (1-200 characters).")]
+WitnessKeysOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--witness",
+        help="A witness verifier key you trust (type 0x04; repeat for each): checkpoints must "
+        "carry cosignatures of --quorum of them.",
+    ),
+]
+QuorumOption = Annotated[
+    int | None,
+    typer.Option(help="How many of the --witness keys must have cosigned (default: all)."),
+]
 
 # The one output convention: every command that prints data takes ``--format text|json``.
 # JSON is one indented UTF-8 document (no \u escapes), keys in a fixed order. A record (a
@@ -365,3 +378,13 @@ def subgroup(app: typer.Typer, name: str) -> typer.Typer:
         if group.name == name and group.typer_instance is not None:
             return group.typer_instance
     raise LookupError(f"no group {name!r} registered yet: order COMMAND_TABLE")
+
+
+def witness_policy(witness: list[str] | None, quorum: int | None) -> WitnessPolicy | None:
+    """The ``--witness``/``--quorum`` policy (None without witnesses); exits 1 with the
+    sentence for a quorum without keys or keys that cannot make a policy."""
+    from ledger.provenance.cosignature import WitnessPolicy
+
+    if quorum is not None and not witness:
+        fail("InvalidWitnessPolicy", "--quorum needs the --witness keys it counts")
+    return guarded(lambda: WitnessPolicy.parse(witness, quorum)) if witness else None

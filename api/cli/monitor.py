@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from api.cli.common import check_format, err, fail, guarded, refuse
+from api.cli.common import (
+    QuorumOption,
+    WitnessKeysOption,
+    check_format,
+    err,
+    fail,
+    guarded,
+    refuse,
+    witness_policy,
+)
 from ledger.errors import CocredError
 from ledger.keys import ID_PATTERN
 
@@ -82,18 +91,8 @@ def monitor(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the remote.")
     ] = 30.0,
-    witness: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--witness",
-            help="A witness verifier key (type 0x04, repeatable): follow only checkpoints "
-            "--quorum of them cosigned.",
-        ),
-    ] = None,
-    quorum: Annotated[
-        int | None,
-        typer.Option(help="How many of the --witness keys must have cosigned (default: all)."),
-    ] = None,
+    witness: WitnessKeysOption = None,
+    quorum: QuorumOption = None,
     fmt: Annotated[
         str,
         typer.Option(
@@ -126,11 +125,7 @@ def monitor(
             )
     if webhook is not None and not re.match(r"^https?://[^/?#]+", webhook):
         refuse(InvalidURLError(f"--webhook {webhook!r} is not an http:// or https:// URL"))
-    from ledger.provenance.cosignature import WitnessPolicy
-
-    if quorum is not None and not witness:
-        fail("InvalidWitnessPolicy", "--quorum needs the --witness keys it counts")
-    policy = guarded(lambda: WitnessPolicy.parse(witness, quorum)) if witness else None
+    policy = witness_policy(witness, quorum)
     guarded(lambda: VerifierKey.parse(ledger_key))  # before the state file is made
     client = guarded(lambda: TileClient(url, timeout=timeout))
     watch = Watch(

@@ -17,8 +17,10 @@ import typer
 
 from api.cli.common import (
     DbOption,
+    QuorumOption,
     RecordFormat,
     ReportFormat,
+    WitnessKeysOption,
     allowed_lag,
     check_format,
     emit,
@@ -30,6 +32,7 @@ from api.cli.common import (
     record_audit,
     refuse,
     services,
+    witness_policy,
 )
 from ledger.errors import LedgerError, MalformedError
 from ledger.provenance.anchoring import AnchorError, AnchorReceipt
@@ -313,28 +316,14 @@ def verify_proof(
     bundle_file: Annotated[Path, typer.Argument(help="A bundle from cocred proof.")],
     ledger_key: Annotated[str, typer.Option("--ledger-key", help="The ledger's verifier key.")],
     rpc: RpcOption = None,
-    witness: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--witness",
-            help="A witness verifier key you trust (type 0x04; repeat for each): the bundle's "
-            "checkpoint must carry cosignatures of --quorum of them.",
-        ),
-    ] = None,
-    quorum: Annotated[
-        int | None,
-        typer.Option(help="How many of the --witness keys must have cosigned (default: all)."),
-    ] = None,
+    witness: WitnessKeysOption = None,
+    quorum: QuorumOption = None,
     fmt: RecordFormat = "json",
 ) -> None:
     """Check a proof bundle with no database: signature, inclusion, checkpoint, witness
     cosignatures, anchor."""
     check_format(fmt)
-    from ledger.provenance.cosignature import WitnessPolicy
-
-    if quorum is not None and not witness:
-        fail("InvalidWitnessPolicy", "--quorum needs the --witness keys it counts")
-    policy = guarded(lambda: WitnessPolicy.parse(witness, quorum)) if witness else None
+    policy = witness_policy(witness, quorum)
     try:
         bundle = ProofBundle.from_json(json.loads(bundle_file.read_text(encoding="utf-8")))
     except OSError as exc:
