@@ -20,12 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,44 +39,8 @@ from ledger.provenance.note import Checkpoint  # noqa: E402
 from ledger.provenance.witness import Witness, request_body  # noqa: E402
 from ledger.provenance.witness_client import WitnessClient, WitnessEndpoint  # noqa: E402
 from ledger.store.engine import engine_for  # noqa: E402
+from tests.api.cli.test_witness import WitnessProcess  # noqa: E402
 from tests.support import registration  # noqa: E402
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class WitnessProcess:
-    """``cocred witness serve``, stopped by its PID."""
-
-    def __init__(self, tmp: Path, name: str, log_vkey: str) -> None:
-        key = tmp / f"{name.replace('/', '_')}.key"
-        SigningKey.generate().save(key)
-        self.vkey = Cosigner(name, SigningKey.load(key).private).vkey
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "api.cli", "witness", "serve", "--key", str(key)]
-        command += ["--name", name, "--log", log_vkey, "--port", str(self.port)]
-        command += ["--state", str(tmp / f"{name.replace('/', '_')}.sqlite")]
-        self.proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/", timeout=2).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"witness {name} did not start") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 def latency(tmp: Path, samples: int) -> None:

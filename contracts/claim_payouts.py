@@ -208,6 +208,12 @@ def forget_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _has_table(conn: sa.Connection) -> bool:
+    """Whether ``cocred_claim_trees`` exists (a read never creates it), in the URL's schema."""
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+    return bool(sa.inspect(conn).has_table(claim_trees_table.name, schema=schema))
+
+
 class ClaimTrees:
     """The claims documents built for each campaign, newest last, and where each was deployed."""
 
@@ -265,8 +271,7 @@ class ClaimTrees:
         query = sa.select(table).where(table.c.campaign == campaign).order_by(table.c.id.desc())
         try:
             with self.engine.connect() as conn:
-                schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
-                if not sa.inspect(conn).has_table(table.name, schema=schema):
+                if not _has_table(conn):
                     return []
                 rows = conn.execute(query).mappings().all()
         except sa.exc.SQLAlchemyError as exc:
@@ -319,8 +324,7 @@ class ClaimTrees:
         changed = 0
         try:
             with self.engine.begin() as conn:
-                schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
-                if not sa.inspect(conn).has_table(table.name, schema=schema):
+                if not _has_table(conn):
                     return 0
                 for row in conn.execute(sa.select(table.c.id, table.c.document)).all():
                     document = orjson.loads(row.document)
