@@ -369,6 +369,13 @@ def test_witness_settings_and_options_refuse_what_cannot_work(tmp_path: Path) ->
         ValueError, match="witness_quorum is 2 but 1 witness\\(es\\) are configured"
     ):
         Settings(witnesses=f"http://127.0.0.1:1 {key}", witness_quorum=2)
+    with bootstrap(ledger_settings(tmp_path, "empty")):
+        pass  # a ledger with no witness configured
+    nobody = cocred("witness", "submit", "--db", f"sqlite:///{tmp_path}/empty.sqlite", code=1)
+    assert nobody.stderr.strip() == (
+        "error[InvalidWitness]: no witness to submit to: pass --witness '<URL> <vkey>' or set "
+        "COCRED_WITNESSES"
+    )
     refused = cocred("witness", "submit", "--db", f"sqlite:///{tmp_path}/none.sqlite", code=1)
     assert refused.stderr.strip() == (
         f"error[StorageUnavailable]: no ledger database at {tmp_path}/none.sqlite"

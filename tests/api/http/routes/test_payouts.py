@@ -148,6 +148,13 @@ def test_a_member_reads_their_own_claim_proof_and_a_member_without_one_gets_no_c
                 f"error[NoClaim]: member {ben} has no claim in campaign {campaign}: no "
                 f"deployed claim tree has a leaf for them"
             )
+        bad_url = runner.invoke(cli, ["payouts", "claims", "proof", "--key",
+                                      str(tmp_path / "ana.key"), "--campaign", campaign,
+                                      "--url", "ftp://example.org"])  # fmt: skip
+        assert bad_url.exit_code == 1 and bad_url.stderr.strip() == (
+            "error[InvalidURL]: --url 'ftp://example.org' is not an http:// or https:// server "
+            "address"
+        )
         down = runner.invoke(cli, ["payouts", "claims", "proof", "--key", str(tmp_path / "ana.key"),
                                    "--campaign", campaign, "--url", url])  # fmt: skip
         assert down.exit_code == 1 and down.stderr.startswith(
