@@ -125,6 +125,7 @@ class Honest:
     statuses: Counter[int] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
+    samples: list[tuple[float, str, float]] = field(default_factory=list)  # (at, method, s)
     acknowledged: int = 0
 
 
@@ -144,6 +145,7 @@ async def honest_client(
             t0 = time.perf_counter()
             status, answer = await conn.request(method, path, body)
             out.latencies.append(time.perf_counter() - t0)
+            out.samples.append((time.monotonic(), method, out.latencies[-1]))
             out.statuses[status] += 1
             if status >= 400:
                 out.refusals[f"{status} {answer[:120].decode()}"] += 1
@@ -289,6 +291,17 @@ def report(name: str, honest: Honest, seconds: float) -> float:
     )
     for refusal, n in honest.refusals.most_common(5):
         print(f"    {n} x {refusal}")
+    if honest.samples:  # where the slow answers are: by third of the phase, by request
+        start = min(at for at, _, _ in honest.samples)
+        parts = []
+        for third, what in itertools.product(range(3), ("POST", "GET")):
+            chosen = [
+                s for at, method, s in honest.samples
+                if method == what and min(2, int(3 * (at - start) / seconds)) == third
+            ]  # fmt: skip
+            name = ("1st", "2nd", "3rd")[third]
+            parts.append(f"{name} third {what} {percentile(chosen, 0.99):.1f}")
+        print("    p99 ms: " + ", ".join(parts))
     return p99
 
 
