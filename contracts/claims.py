@@ -355,6 +355,20 @@ def is_claimed(w3: Web3, distributor: str, index: int) -> bool:
         return bool(contract.functions.isClaimed(index).call())
 
 
+def distributor_of(w3: Web3, distributor: str) -> tuple[int, str, str]:
+    """(chain id, Merkle root as 0x + 64 hex, token address) of the Distributor at
+    ``distributor``, once its code is checked to be Distributor.sol's (``ClaimsConfigError``
+    if it is not, or nothing is there): what ``ClaimsPublished`` is held to on chain."""
+    from eth_utils import to_checksum_address
+
+    address = _distributor_address(w3, distributor)
+    contract = w3.eth.contract(address=address, abi=artefact("Distributor")["abi"])
+    with node_errors("read the Distributor", endpoint(w3), ERRORS):
+        root = bytes(contract.functions.merkleRoot().call())
+        token = str(contract.functions.token().call())
+    return _chain_id(w3), "0x" + root.hex(), to_checksum_address(token)
+
+
 def token_decimals(w3: Web3, token: str) -> int:
     """The ERC-20's ``decimals()``; ClaimsConfigError if ``token`` has no code or no such call."""
     address = checksum("token", token, ERRORS)

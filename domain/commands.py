@@ -16,6 +16,7 @@ from typing import Any
 from domain.vocabulary import (
     CAMPAIGN_CLOSED,
     CAMPAIGN_OPENED,
+    CLAIMS_PUBLISHED,
     COMMENT,
     CONTRIBUTION_MODERATED,
     CONTRIBUTION_SUBMITTED,
@@ -216,6 +217,32 @@ def payment_recorded(
         ],
     }
     return sign_envelope(key, PAYMENT_RECORDED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def claims_published(
+    key: SigningKey,
+    campaign: str,
+    *,
+    root: str,
+    chain: int,
+    distributor: str,
+    token: str,
+    decimals: int,
+    claimants: int,
+    amount: int,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {
+        "root": root,
+        "chain": chain,
+        "distributor": distributor,
+        "token": token,
+        "decimals": decimals,
+        "claimants": claimants,
+        "amount": amount,
+    }
+    return sign_envelope(key, CLAIMS_PUBLISHED, body, seq=seq, ts=at, campaign=campaign)
 
 
 def member_invited(key: SigningKey, campaign: str, member: str, *, seq: int, at: When) -> Envelope:

@@ -462,6 +462,24 @@ class OverpaymentError(DomainError):
     code = "Overpayment"
 
 
+class ClaimsAlreadyPublishedError(DomainError):
+    """A second claim tree for a campaign whose Distributor is in the log already."""
+
+    code = "ClaimsAlreadyPublished"
+
+
+class NoClaimsPublishedError(DomainError):
+    """A payment on the claims rail of a campaign with no ``ClaimsPublished``."""
+
+    code = "NoClaimsPublished"
+
+
+class ClaimsMismatchError(DomainError):
+    """A claims payment naming another Distributor, token or decimals than the published."""
+
+    code = "ClaimsMismatch"
+
+
 class InvalidPayoutMethodError(DomainError):
     """A payout method that does not validate (IBAN, BIC, PayPal id, EIP-55 address)."""
 

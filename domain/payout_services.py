@@ -173,6 +173,28 @@ class PayoutVerbs:
             ids={"campaign": campaign, "batch": batch},
         )  # fmt: skip
 
+    def publish_claims(
+        self: _Host,
+        key: SigningKey,
+        campaign: str,
+        *,
+        root: str,
+        chain: int,
+        distributor: str,
+        token: str,
+        decimals: int,
+        claimants: int,
+        amount: int,
+        at: When | None = None,
+    ) -> Receipt:
+        """Put the deployed claim tree in the log (``ClaimsPublished``): the root the
+        Distributor holds, where it is, its token, and how much to how many claimants."""
+        return self._do(
+            key, commands.claims_published, campaign, root=root, chain=chain,
+            distributor=distributor, token=token, decimals=decimals, claimants=claimants,
+            amount=amount, at=at, ids={"campaign": campaign, "distributor": distributor},
+        )  # fmt: skip
+
     def object_to_payouts(
         self: _Host,
         key: SigningKey,

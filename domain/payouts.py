@@ -9,6 +9,9 @@ every objection answered and none upheld, and must carry the proposal's hash: th
 amounts cannot change unless the brand withdraws the proposal
 (``PayoutsWithdrawn``) and proposes again. After settlement, ``PaymentRecorded``
 records what a rail paid: only payees, never more than the settlement owes them.
+``ClaimsPublished`` puts the on-chain claims rail's tree in the log (its root, the
+Distributor paying it, the token, how much to how many): once per campaign, never more
+than is owed, and every ``claims`` payment must cite that Distributor and stay within it.
 
 A campaign whose policy has no ``objection_window`` (opened before the field
 existed) may still settle without a proposal, as every log written before it did;
@@ -47,6 +50,9 @@ from domain.errors import (
     AlreadyPaidError,
     AlreadySettledError,
     CampaignNotClosedError,
+    ClaimsAlreadyPublishedError,
+    ClaimsMismatchError,
+    NoClaimsPublishedError,
     NoProposalError,
     NotPayeeError,
     NotSettledError,
@@ -82,6 +88,8 @@ from domain.values import (
 from domain.vocabulary import (
     ANSWER_OUTCOMES,
     CHAIN_RAILS,
+    CLAIMS,
+    CLAIMS_PUBLISHED,
     OBJECTION_ANSWERED,
     OBJECTION_REASONS,
     PAYMENT_RAILS,
@@ -109,6 +117,9 @@ _PROPOSED_FIELDS = frozenset({"policy", "total", "currency", "export", "lines", 
 _PART_FIELDS = frozenset({"proposal", "part", "payees"})
 _SETTLED_FIELDS = frozenset({"policy", "total", "currency", "export", "lines"})
 _PAYMENT_FIELDS = frozenset({"rail", "batch", "tx", "token", "decimals", "payments"})
+_CLAIMS_FIELDS = frozenset(
+    {"root", "chain", "distributor", "token", "decimals", "claimants", "amount"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +228,36 @@ class Payment:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimsPublication:
+    """A campaign's claim tree as deployed on chain (id ``<brand>:<seq>``): the root the
+    Distributor holds, where it is, the ERC-20 it pays, and how much (minor units) to how
+    many claimants. Who the claimants are and their addresses stay off the log."""
+
+    id: str
+    root: str
+    chain: int
+    distributor: str
+    token: str
+    decimals: int
+    claimants: int
+    amount: int
+    at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "claims_published": self.id,
+            "root": self.root,
+            "chain": self.chain,
+            "distributor": self.distributor,
+            "token": self.token,
+            "decimals": self.decimals,
+            "claimants": self.claimants,
+            "amount": self.amount,
+            "at": self.at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class PayoutBook:
     """Where a campaign's payouts stand: the open (or settled) proposal, the payments."""
 
@@ -227,10 +268,16 @@ class PayoutBook:
     lines: Mapping[str, int] | None = None  # the settled payees (None: not settled, or legacy)
     paid: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     payments: tuple[Payment, ...] = ()
+    claims: ClaimsPublication | None = None
 
     def owed(self, member: str) -> int:
         """What the settlement still owes ``member`` (0 for a non-payee)."""
         return (self.lines or {}).get(member, 0) - self.paid.get(member, 0)
+
+    @property
+    def claimed(self) -> int:
+        """Minor units recorded as claimed from the published Distributor so far."""
+        return sum(a for p in self.payments if p.rail == CLAIMS for _, a, _ in p.lines)
 
 
 def book_of(state: State, campaign: str) -> PayoutBook:
@@ -566,20 +613,12 @@ def check_payment(state: State, ev: Fact) -> PayoutBook:
         raise malformed(ev, f"rail {rail} is not a chain: 'tx', 'token', 'decimals' are null")
     lines = _payment_lines(ev, body["payments"], chain)
     campaign, book = _closed_campaign(state, ev, "record payments")
-    if not book.settled:
-        raise NotSettledError(
-            f"campaign {campaign.id} is not settled: payments are recorded after PayoutsSettled",
-            campaign=campaign.id,
-        )
-    if book.lines is None:
-        raise NotSettledError(
-            f"campaign {campaign.id} was settled without a proposal (before proposals "
-            f"existed): its settled lines are not in the log, so no payment can be checked",
-            campaign=campaign.id,
-        )
+    settled = _settled_lines(campaign, book, "payments are recorded")
+    if rail == CLAIMS:
+        _within_claims(campaign, book, ev, sum(a for _, a, _ in lines))
     paid = dict(book.paid)
     for member, amount, _ in lines:
-        owed = book.lines.get(member)
+        owed = settled.get(member)
         if owed is None:
             raise NotPayeeError(
                 f"{member} is not a payee of campaign {campaign.id}'s settlement",
@@ -608,6 +647,81 @@ def check_payment(state: State, ev: Fact) -> PayoutBook:
     return replace(book, paid=MappingProxyType(paid), payments=(*book.payments, payment))
 
 
+def _settled_lines(campaign: Campaign, book: PayoutBook, what: str) -> Mapping[str, int]:
+    """The settled lines in the log (``NotSettledError`` before, or for a legacy settlement)."""
+    if not book.settled:
+        raise NotSettledError(
+            f"campaign {campaign.id} is not settled: {what} after PayoutsSettled",
+            campaign=campaign.id,
+        )
+    if book.lines is None:
+        raise NotSettledError(
+            f"campaign {campaign.id} was settled without a proposal (before proposals "
+            f"existed): its settled lines are not in the log, so no payment can be checked",
+            campaign=campaign.id,
+        )
+    return book.lines
+
+
+def _within_claims(campaign: Campaign, book: PayoutBook, ev: Fact, amount: int) -> None:
+    """A ``claims`` payment cites the published Distributor and stays within its tree."""
+    published = book.claims
+    if published is None:
+        raise NoClaimsPublishedError(
+            f"campaign {campaign.id} has no ClaimsPublished: a claims payment cites the "
+            f"Distributor its brand published, so publish the deployed tree first",
+            campaign=campaign.id,
+        )
+    named = (ev.body["batch"], ev.body["token"], ev.body["decimals"])
+    if named != (published.distributor, published.token, published.decimals):
+        raise ClaimsMismatchError(
+            f"campaign {campaign.id}: a claims payment names Distributor {named[0]}, token "
+            f"{named[1]}, {named[2]} decimals; ClaimsPublished {published.id} says "
+            f"{published.distributor}, {published.token}, {published.decimals}",
+            campaign=campaign.id,
+        )
+    if book.claimed + amount > published.amount:
+        raise OverpaymentError(
+            f"campaign {campaign.id}: claims recorded would total {book.claimed + amount}, "
+            f"more than the {published.amount} its published claim tree holds",
+            campaign=campaign.id,
+        )
+
+
+def check_claims_published(state: State, ev: Fact) -> PayoutBook:
+    body = expect_keys(ev, _CLAIMS_FIELDS)
+    root = matching(ev, "root", body["root"], _TX, "a Merkle root (0x + 64 lowercase hex)")
+    chain = integer(ev, "chain", body["chain"], minimum=1)
+    for name in ("distributor", "token"):
+        if type(body[name]) is not str or not is_checksum_address(body[name]):
+            raise malformed(ev, f"field '{name}' must be an EIP-55 checksummed address")
+    decimals = body["decimals"]
+    if type(decimals) is not int or not 0 <= decimals <= 36:
+        raise malformed(ev, "field 'decimals' must be the token's decimals (0-36)")
+    claimants = integer(ev, "claimants", body["claimants"], minimum=1)
+    amount = integer(ev, "amount", body["amount"], minimum=1)
+    campaign, book = _closed_campaign(state, ev, "publish its claims")
+    settled = _settled_lines(campaign, book, "claims are published")
+    if book.claims is not None:
+        raise ClaimsAlreadyPublishedError(
+            f"campaign {campaign.id} published its claims in {book.claims.id} (Distributor "
+            f"{book.claims.distributor}): one claim tree per campaign",
+            campaign=campaign.id,
+        )
+    owed = [book.owed(m) for m in settled if book.owed(m) > 0]
+    if claimants > len(owed) or amount > sum(owed):
+        raise OverpaymentError(
+            f"campaign {campaign.id}: the claim tree pays {amount} to {claimants} claimant(s), "
+            f"but {sum(owed)} is owed to {len(owed)} payee(s)",
+            campaign=campaign.id,
+        )
+    published = ClaimsPublication(
+        contribution_id(state.name(ev.actor), ev.seq), root, chain, body["distributor"],
+        body["token"], decimals, claimants, amount, ev.ts,
+    )  # fmt: skip
+    return replace(book, claims=published)
+
+
 def store_book(state: State, ev: Fact, book: PayoutBook) -> None:
     state.put(state.payouts, book.campaign, book)
 
@@ -625,5 +739,6 @@ RULES = {
     PAYOUT_OBJECTED: Rule(check_objected, store_book),
     OBJECTION_ANSWERED: Rule(check_answered, store_book),
     PAYOUTS_SETTLED: Rule(check_settled, store_settled),
+    CLAIMS_PUBLISHED: Rule(check_claims_published, store_book),
     PAYMENT_RECORDED: Rule(check_payment, store_book),
 }

@@ -37,6 +37,7 @@ PAYOUTS_WITHDRAWN = "PayoutsWithdrawn"
 PAYOUT_OBJECTED = "PayoutObjected"
 OBJECTION_ANSWERED = "ObjectionAnswered"
 PAYMENT_RECORDED = "PaymentRecorded"
+CLAIMS_PUBLISHED = "ClaimsPublished"
 PROFILE_COMMITTED = "ProfileCommitted"
 MEMBER_ERASED = "MemberErased"
 
@@ -72,6 +73,7 @@ PAYOUT_EVENT_TYPES = frozenset(
         PAYOUT_OBJECTED,
         OBJECTION_ANSWERED,
         PAYOUTS_SETTLED,
+        CLAIMS_PUBLISHED,
         PAYMENT_RECORDED,
     }
 )

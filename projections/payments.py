@@ -10,11 +10,15 @@ amounts is caught.
 Step 6 (``check_payments``): the payout events are replayed on their own, independently
 of the rules that accepted them: a payment only after a settlement through a proposal,
 only to payees of it, never above what it owes (so nobody is paid twice), each batch's
-total the sum of its lines, and paid + owed = settled for every payee. With a chain
-reader, each chain payment's transaction must hold ERC-20 ``Transfer`` logs of its token
-paying each recorded ``to`` address at least the recorded amount (in token units:
-minor units x 10^(decimals - the currency's exponent)), each transfer counted once: two
-records citing one transaction must be backed by twice the transfers.
+total the sum of its lines, and paid + owed = settled for every payee. A
+``ClaimsPublished`` comes after the settlement, once per campaign, within what is owed; every
+``claims`` payment cites its Distributor, token and decimals, and they never add up to more
+than it published. With a Distributor reader, each published Distributor must hold the
+published root and token on the published chain. With a chain reader, each chain payment's
+transaction must hold ERC-20 ``Transfer`` logs of its token paying each recorded ``to``
+address at least the recorded amount (in token units: minor units x 10^(decimals - the
+currency's exponent)), each transfer counted once: two records citing one transaction must
+be backed by twice the transfers.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from domain.payouts import PayoutBook
 from domain.vocabulary import (
     CAMPAIGN_OPENED,
     CHAIN_RAILS,
+    CLAIMS,
+    CLAIMS_PUBLISHED,
     PAYMENT_RECORDED,
     PAYOUTS_PROPOSAL_PART,
     PAYOUTS_PROPOSED,
@@ -45,6 +51,8 @@ from projections.state import load_state
 
 # (token address, tx hash) -> [(recipient, amount in token units)] of its ERC-20 Transfer logs
 TransferReader = Callable[[str, str], list[tuple[str, int]]]
+# Distributor address -> (chain id, Merkle root 0x-hex, token address) it holds on chain
+DistributorReader = Callable[[str], tuple[int, str, str]]
 _WATCHED = frozenset(
     {
         CAMPAIGN_OPENED,
@@ -52,6 +60,7 @@ _WATCHED = frozenset(
         PAYOUTS_PROPOSAL_PART,
         PAYOUTS_WITHDRAWN,
         PAYOUTS_SETTLED,
+        CLAIMS_PUBLISHED,
         PAYMENT_RECORDED,
     }
 )
@@ -138,12 +147,17 @@ class _Campaign:
     proposal: Mapping[str, int] | None = None
     settled: Mapping[str, int] | None = None
     paid: dict[str, int] = field(default_factory=dict)
+    claims: Mapping[str, Any] | None = None  # the ClaimsPublished body
+    claimed: int = 0  # minor units recorded on the claims rail
 
 
 def check_payments(
-    store: LogStore, transfers: TransferReader | None = None
+    store: LogStore,
+    transfers: TransferReader | None = None,
+    distributors: DistributorReader | None = None,
 ) -> tuple[int, list[Failure]]:
-    """Every ``PaymentRecorded`` against the settled lines (and the chain); step 6."""
+    """Every ``PaymentRecorded`` and ``ClaimsPublished`` against the settled lines (and,
+    with the readers, the chain); step 6."""
     campaigns: dict[str, _Campaign] = {}
     checked, failures = 0, []
     counted: dict[tuple[str, str, str], int] = {}  # (token, tx, recipient) -> already counted
@@ -168,6 +182,13 @@ def check_payments(
             found.proposal = None
         elif kind == PAYOUTS_SETTLED:
             found.settled = found.proposal
+        elif kind == CLAIMS_PUBLISHED:
+            checked += 1
+            problem = _claims_problem(cid, found, body) or (
+                _distributor_problem(cid, body, distributors) if distributors is not None else None
+            )
+            if problem is not None:
+                failures.append(Failure(position, "payments", problem))
         else:
             checked += 1
             problem = _payment_problem(cid, found, body) or (
@@ -186,9 +207,64 @@ def check_payments(
     return checked, failures
 
 
+def _claims_problem(cid: str, found: _Campaign, body: Mapping[str, Any]) -> str | None:
+    if found.settled is None:
+        return f"campaign {cid}: a claim tree published without a settlement through a proposal"
+    if found.claims is not None:
+        return (
+            f"campaign {cid}: a second claim tree (Distributor {body['distributor']}) after "
+            f"Distributor {found.claims['distributor']}"
+        )
+    owed = [a - found.paid.get(m, 0) for m, a in found.settled.items()]
+    owed = [a for a in owed if a > 0]
+    if body["claimants"] > len(owed) or body["amount"] > sum(owed):
+        return (
+            f"campaign {cid}: the claim tree pays {body['amount']} to {body['claimants']} "
+            f"claimant(s), but {sum(owed)} is owed to {len(owed)} payee(s)"
+        )
+    found.claims = body
+    return None
+
+
+def _distributor_problem(
+    cid: str, body: Mapping[str, Any], distributors: DistributorReader
+) -> str | None:
+    try:
+        held = distributors(body["distributor"])
+    except ProjectionError as exc:
+        return f"campaign {cid}: Distributor {body['distributor']}: {exc.detail}"
+    published = (body["chain"], body["root"], body["token"])
+    if (held[0], held[1].lower(), held[2].lower()) != (
+        published[0], published[1].lower(), published[2].lower(),
+    ):  # fmt: skip
+        return (
+            f"campaign {cid}: Distributor {body['distributor']} holds root {held[1]} of token "
+            f"{held[2]} on chain {held[0]}; ClaimsPublished says root {published[1]} of token "
+            f"{published[2]} on chain {published[0]}"
+        )
+    return None
+
+
 def _payment_problem(cid: str, found: _Campaign, body: Mapping[str, Any]) -> str | None:
     if found.settled is None:
         return f"campaign {cid}: a payment without a settlement through a proposal"
+    if body["rail"] == CLAIMS:
+        claims = found.claims
+        if claims is None:
+            return f"campaign {cid}: a claims payment before any ClaimsPublished"
+        named = (body["batch"], body["token"], body["decimals"])
+        if named != (claims["distributor"], claims["token"], claims["decimals"]):
+            return (
+                f"campaign {cid}: a claims payment names Distributor {named[0]}, token "
+                f"{named[1]}, {named[2]} decimals; the published tree is "
+                f"{claims['distributor']}, {claims['token']}, {claims['decimals']}"
+            )
+        found.claimed += sum(line["amount"] for line in body["payments"])
+        if found.claimed > claims["amount"]:
+            return (
+                f"campaign {cid}: claims recorded total {found.claimed}, more than the "
+                f"{claims['amount']} the published claim tree holds"
+            )
     for line in body["payments"]:
         member, amount = line["member"], line["amount"]
         owed = found.settled.get(member)
@@ -298,6 +374,9 @@ def payout_status(
         "owed": sum(r["owed"] for r in rows),
         "unpaid": sum(r["owed"] for r in rows if r["unpaid"] not in (None, CLAIMABLE)),
         "payments": [p.to_json() for p in book.payments],
+        "claims": None
+        if book.claims is None
+        else book.claims.to_json() | {"claimed": book.claimed},
         "lines": rows,
     }
 

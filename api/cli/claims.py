@@ -1,11 +1,12 @@
-"""The on-chain claims rail of the ``cocred`` CLI: ``cocred payouts claims build|deploy|proof|
-claim|record``.
+"""The on-chain claims rail of the ``cocred`` CLI: ``cocred payouts claims build|deploy|
+publish|proof|claim|record``.
 
 The claim tree of a settled campaign's lines (``contracts/claim_payouts.py``), a Distributor
-deployed and funded on ``--rpc`` (signed with COCRED_CLAIMS_PRIVATE_KEY), a member's own
-proof fetched with a signed read, a claim sent, and the Claimed events recorded as
-payments. Registered under the ``payouts`` group (``register`` finds it, so
-``COMMAND_TABLE`` lists this module after ``payouts``). Every refusal prints
+deployed and funded on ``--rpc`` (signed with COCRED_CLAIMS_PRIVATE_KEY) and put in the log
+(``ClaimsPublished``: its root, address, token and total), a member's own proof fetched with
+a signed read, a claim sent, and the Claimed events recorded as payments. Registered under
+the ``payouts`` group (``register`` finds it, so ``COMMAND_TABLE`` lists this module after
+``payouts``). Every refusal prints
 ``error[Code]: sentence`` on stderr and exits 1, having written nothing.
 """
 
@@ -49,6 +50,45 @@ claims_app = typer.Typer(
     help="The on-chain claims rail: build the claim tree, deploy and fund it, claim, record.",
 )
 RpcOption = Annotated[str, typer.Option("--rpc", help="Ethereum JSON-RPC URL (http or https).")]
+
+
+def _publish(svc: Services, signer: Any, document: dict[str, Any]) -> Receipt:
+    """``ClaimsPublished`` for a deployed ``document``: the root, Distributor, chain, token,
+    how many claim and how much (minor units). Exit 1 with the rule's sentence if refused."""
+    return guarded(
+        lambda: svc.campaigns.publish_claims(
+            signer,
+            document["campaign"],
+            root=document["root"],
+            chain=document["chain_id"],
+            distributor=document["distributor"],
+            token=document["token"],
+            decimals=document["decimals"],
+            claimants=len(document["claims"]),
+            amount=sum(c["amount"] for c in document["claims"]),
+        )  # fmt: skip
+    )
+
+
+def _require_brand(svc: Services, actor: str, campaign: str, verb: str) -> None:
+    """Exit 1 (``NotCampaignOwner``) unless ``actor`` is the campaign's brand."""
+    found = guarded(lambda: svc.campaigns.campaign(campaign))
+    if actor != found.brand:
+        fail(
+            NotCampaignOwnerError.code,
+            f"only the brand {found.brand} of campaign {campaign} may {verb} its claims",
+        )
+
+
+def _unpublished(svc: Services, campaign: str) -> None:
+    """Exit 1 (``ClaimsAlreadyPublished``) when the log holds the campaign's claim tree."""
+    published = payout_book(svc, campaign).claims
+    if published is not None:
+        fail(
+            "ClaimsAlreadyPublished",
+            f"campaign {campaign} published its claims in {published.id} (Distributor "
+            f"{published.distributor}): one claim tree per campaign",
+        )
 
 
 def _chain(svc: Services, rpc: str) -> tuple[Any, str]:
@@ -124,9 +164,12 @@ def claims_deploy(
     db: DbOption = None,
     fmt: RecordFormat = "json",
 ) -> None:
-    """Deploy a Distributor for the campaign's newest claim tree and fund it with its total.
+    """Deploy a Distributor for the campaign's newest claim tree, fund it with its total,
+    and put it in the log (``ClaimsPublished``, signed by ``--key``).
 
-    Signs with COCRED_CLAIMS_PRIVATE_KEY, which must hold the total of ``--token``.
+    Signs the chain transactions with COCRED_CLAIMS_PRIVATE_KEY, which must hold the total of
+    ``--token``. If the log cannot take the publication after the Distributor is deployed
+    (the database went away), ``cocred payouts claims publish`` puts it there later.
     """
     from contracts import claims as chain
     from contracts.claim_payouts import ClaimTrees, check_still_owed, tree_of
@@ -136,15 +179,11 @@ def claims_deploy(
         fail("BadOption", "give exactly one of --token ADDRESS and --test-token")
     signer = load_key(key)
     with services(db) as svc:
-        found = guarded(lambda: svc.campaigns.campaign(campaign))
-        if signer.actor != found.brand:
-            fail(
-                NotCampaignOwnerError.code,
-                f"only the brand {found.brand} of campaign {campaign} may deploy its claims",
-            )
+        _require_brand(svc, signer.actor, campaign, "deploy")
         trees = guarded(lambda: ClaimTrees(svc.engine))
         document = guarded(lambda: trees.latest(campaign))
         guarded(lambda: trees.require_undeployed(campaign))
+        _unpublished(svc, campaign)
         book = payout_book(svc, campaign)
         lines = guarded(lambda: settled_lines(book, svc.ledger.store, campaign)) or {}
         owed = {m: a - book.paid.get(m, 0) for m, a in lines.items()}
@@ -184,6 +223,7 @@ def claims_deploy(
         )
         chain_id = int(w3.eth.chain_id)
         guarded(lambda: trees.deployed(campaign, document["root"], distributor, chain_id, paid_in))
+        published = _publish(svc, signer, guarded(lambda: trees.deployed_latest(campaign)))
     emit(
         {
             "campaign": campaign,
@@ -193,6 +233,49 @@ def claims_deploy(
             "chain_id": chain_id,
             "funded": str(tree.total),
             "fund_tx": "0x" + funded.hex(),
+            "published": published.position,
+        },
+        fmt,
+    )
+
+
+@claims_app.command("publish")
+def claims_publish(
+    key: KeyOption,
+    campaign: CampaignOption,
+    rpc: RpcOption,
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
+    """Put the campaign's deployed claim tree in the log (``ClaimsPublished``) when
+    ``deploy`` could not: the Distributor on ``--rpc`` must hold the kept tree's root and
+    token on its chain. ``deploy`` publishes by itself; this is for after a failure."""
+    from contracts import claims as chain
+    from contracts.chain import http_web3
+    from contracts.claim_payouts import ClaimTrees
+
+    signer = load_key(key)
+    with services(db) as svc:
+        _require_brand(svc, signer.actor, campaign, "publish")
+        document = guarded(lambda: ClaimTrees(svc.engine).deployed_latest(campaign))
+        _unpublished(svc, campaign)
+        w3 = guarded(lambda: http_web3(rpc, 10.0, chain.ERRORS))
+        on_chain = guarded(lambda: chain.distributor_of(w3, document["distributor"]))
+        kept = (document["chain_id"], document["root"], document["token"])
+        if on_chain != kept:
+            fail(
+                "ClaimsMismatch",
+                f"Distributor {document['distributor']} holds root {on_chain[1]} of token "
+                f"{on_chain[2]} on chain {on_chain[0]}; the kept tree is {kept[1]} of token "
+                f"{kept[2]} on chain {kept[0]}",
+            )
+        published = _publish(svc, signer, document)
+    emit(
+        {
+            "campaign": campaign,
+            "root": document["root"],
+            "distributor": document["distributor"],
+            "published": published.position,
         },
         fmt,
     )

@@ -147,13 +147,15 @@ def _chain_check(rpc: str | None) -> Any:
 def _payment_check(svc: Services, rpc: str | None) -> Any:
     """Step 6: payments against the settled lines and, with ``rpc``, chain payments on chain.
 
-    The ERC-20 ``Transfer`` reader is ``contracts.claims.transfers_in_tx``; without that
-    module the chain payments are checked against the settlement only (said on stderr).
+    The ERC-20 ``Transfer`` reader is ``contracts.claims.transfers_in_tx`` and the
+    Distributor reader ``contracts.claims.distributor_of`` (the root and token a published
+    claim tree's Distributor holds); without that module the chain payments are checked
+    against the settlement only (said on stderr).
     """
     if rpc is None:
         return svc.payment_check
     try:
-        from contracts.claims import transfers_in_tx
+        from contracts.claims import distributor_of, transfers_in_tx
     except ImportError:
         err.print(
             "contracts.claims is not installed: chain payments are checked against the "
@@ -174,7 +176,13 @@ def _payment_check(svc: Services, rpc: str | None) -> Any:
         except Exception as exc:  # web3 raises many types; each becomes one typed failure
             raise ChainReadError(f"cannot read its transfers from {rpc}: {exc}") from exc
 
-    return lambda store: check_payments(store, transfers)
+    def distributors(address: str) -> tuple[int, str, str]:
+        try:
+            return distributor_of(w3, address)
+        except Exception as exc:  # as above: one typed failure, the audit goes on
+            raise ChainReadError(f"cannot read it from {rpc}: {exc}") from exc
+
+    return lambda store: check_payments(store, transfers, distributors)
 
 
 def _extra_checkpoints(path: Path | None) -> list[StoredCheckpoint]:

@@ -171,6 +171,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "NotSettled": 409,
     "AlreadyPaid": 409,
     "Overpayment": 409,
+    "ClaimsAlreadyPublished": 409,  # one Distributor per campaign, in the log
+    "NoClaimsPublished": 409,  # a claims payment before ClaimsPublished
+    "ClaimsMismatch": 422,  # a claims payment naming another Distributor or token
     "InvalidPayoutMethod": 422,
     "ContentMismatch": 422,
     "ContentTooLarge": 413,

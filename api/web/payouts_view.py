@@ -1,5 +1,7 @@
 """What the pages show of a campaign's payouts: the proposal, its objection window, the
-objections and answers, and (once settled) what was paid and what is still owed.
+objections and answers, and (once settled) what was paid and what is still owed, and the
+published claim tree of the on-chain claims rail (its Distributor, root, and how much of it
+was claimed).
 
 Built from the domain's payout book (``domain/payouts.py``); public like the log it comes
 from. Why an owed payee is unpaid needs their private profile: only the brand's signed
@@ -34,6 +36,7 @@ class PayoutPanel:
     amount: int | None = None  # the member's amount in the proposal (a member's page)
     mine: dict[str, Any] | None = None  # the member's objection, with its answer
     member_paid: int = 0
+    claims: dict[str, Any] | None = None  # the published claim tree, and what was claimed
 
 
 def payout_panel(book: PayoutBook, member: str | None = None) -> PayoutPanel:
@@ -72,4 +75,5 @@ def payout_panel(book: PayoutBook, member: str | None = None) -> PayoutPanel:
         amount=proposal.payees.get(member) if proposal and member else None,
         mine=next((o for o in objections if o["member"] == member), None),
         member_paid=book.paid.get(member, 0) if member else 0,
+        claims=None if book.claims is None else book.claims.to_json() | {"claimed": book.claimed},
     )

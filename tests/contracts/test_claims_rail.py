@@ -119,6 +119,22 @@ def test_the_claims_rail_runs_end_to_end_on_anvil(
     deployed = brand_json(p, "deploy", "--rpc", rpc, "--test-token")
     assert deployed["funded"] == built["total"] and deployed["chain_id"] == chain.chain_id
     w3 = chain.w3
+    # The tree is in the log now: its root, Distributor, chain, token, claimants and amount.
+    with bootstrap(database_url=p.db) as svc:
+        published = svc.campaigns.payout_book(CAMPAIGN).claims
+        at = svc.ledger.store.read(deployed["published"], 1)[0]
+    assert published is not None and at.type == "ClaimsPublished"
+    assert (published.root, published.distributor, published.token, published.chain) == (
+        built["root"], deployed["distributor"], deployed["token"], chain.chain_id,
+    )  # fmt: skip
+    assert (published.claimants, published.amount) == (1, owed[ana])
+    assert claims.distributor_of(w3, deployed["distributor"]) == (
+        chain.chain_id, built["root"], deployed["token"],
+    )  # fmt: skip
+    assert claims_refused(p, "publish", "--rpc", rpc) == (
+        f"error[ClaimsAlreadyPublished]: campaign {CAMPAIGN} published its claims in "
+        f"{published.id} (Distributor {deployed['distributor']}): one claim tree per campaign"
+    )
     assert claims.balance_of(w3, deployed["token"], deployed["distributor"]) == int(built["total"])
 
     # One Distributor per campaign: it holds what is unclaimed and cannot give it back, so a
@@ -188,6 +204,9 @@ def test_the_claims_rail_runs_end_to_end_on_anvil(
     [payment] = status["payments"]
     assert (payment["rail"], payment["batch"], payment["tx"]) == (
         CLAIMS, deployed["distributor"], sent["tx"],
+    )  # fmt: skip
+    assert (status["claims"]["distributor"], status["claims"]["claimed"]) == (
+        deployed["distributor"], owed[ana],
     )  # fmt: skip
 
     cocred("checkpoint", "--db", p.db)
@@ -302,6 +321,60 @@ def test_a_claim_the_rules_refuse_is_reported_and_the_claims_after_it_are_still_
     assert {row["member"]: row["owed"] for row in status["lines"]} == {ana: 0, ben: 0}
 
 
+def _deployed_around_the_cli(p: People, chain: Chain, *, right: bool) -> tuple[dict, str, str]:
+    """Build with the CLI, then deploy and record the Distributor as ``deploy`` does but
+    without its ``ClaimsPublished`` (as when the database went away after the chain
+    transactions): the right tree's Distributor, or one of another tree. (kept document,
+    Distributor, the root it holds)."""
+    from contracts.claim_tree import ClaimTree
+
+    brand_json(p, "build", "--out", str(p.tmp / "claims.json"), "--decimals", "18")
+    with bootstrap(database_url=p.db) as svc:
+        trees = ClaimTrees(svc.engine)
+        document = trees.latest(CAMPAIGN)
+        tree = tree_of(document) if right else ClaimTree.build([(0, address_of(chain.keys[2]), 5)])
+        key = chain.keys[0]
+        token = claims.deploy_token(chain.w3, private_key=key, decimals=18, supply=tree.total)
+        distributor = claims.deploy_distributor(chain.w3, token, tree, private_key=key)
+        trees.deployed(CAMPAIGN, document["root"], distributor, chain.chain_id, token)
+        return trees.deployed_latest(CAMPAIGN), distributor, tree.root_hex
+
+
+def test_publish_puts_a_deployed_tree_in_the_log_once_its_distributor_holds_it(
+    anvil_chain: Chain, tmp_path: Path
+) -> None:
+    chain = anvil_chain
+    rpc = chain.url
+    assert rpc is not None
+    for name, right in (("wrong", False), ("right", True)):
+        (tmp_path / name).mkdir()
+        p = settled(tmp_path / name)
+        p.run("ana", "profile", "payout", "set", "--eth", address_of(chain.keys[1]))
+        document, distributor, held = _deployed_around_the_cli(p, chain, right=right)
+        token = document["token"]
+        if not right:
+            assert claims_refused(p, "publish", "--rpc", rpc) == (
+                f"error[ClaimsMismatch]: Distributor {distributor} holds root {held} of token "
+                f"{token} on chain {chain.chain_id}; the kept tree is {document['root']} of "
+                f"token {token} on chain {chain.chain_id}"
+            )
+            with bootstrap(database_url=p.db) as svc:
+                assert svc.campaigns.payout_book(CAMPAIGN).claims is None  # nothing written
+            assert claims_refused(p, "publish", "--rpc", rpc, who="ana") == (
+                f"error[NotCampaignOwner]: only the brand {p.ids['brand']} of campaign "
+                f"{CAMPAIGN} may publish its claims"
+            )
+            continue
+        shown = brand_json(p, "publish", "--rpc", rpc)
+        assert (shown["root"], shown["distributor"]) == (document["root"], distributor)
+        with bootstrap(database_url=p.db) as svc:
+            published = svc.campaigns.payout_book(CAMPAIGN).claims
+        assert published is not None and published.root == held == document["root"]
+        cocred("checkpoint", "--db", p.db)
+        audited = json.loads(cocred("audit", "--db", p.db, "--rpc", rpc, "--format", "json").stdout)
+        assert audited["passed"] is True, audited
+
+
 def test_the_claims_rail_on_eth_tester(eth_tester_chain: Chain, tmp_path: Path) -> None:
     """The functions the CLI runs, on the in-process chain: plan, document, deploy, claim,
     read back, record; a second claim is refused."""
@@ -326,6 +399,13 @@ def test_the_claims_rail_on_eth_tester(eth_tester_chain: Chain, tmp_path: Path) 
         distributor = claims.deploy_distributor(chain.w3, token, tree, private_key=key)
         claims.fund(chain.w3, token, distributor, tree.total, private_key=key)
         trees.deployed(CAMPAIGN, document["root"], distributor, chain.chain_id, token)
+        held = claims.distributor_of(chain.w3, distributor)
+        assert held == (chain.chain_id, document["root"], token)
+        brand = SigningKey.load(Path(p.key("brand")))
+        svc.campaigns.publish_claims(
+            brand, CAMPAIGN, root=held[1], chain=held[0], distributor=distributor, token=token,
+            decimals=6, claimants=2, amount=lines[ana] + lines[ben],
+        )  # fmt: skip
         for who in (ana, ben):
             _, entry = trees.claim_of(CAMPAIGN, who)
             proof = [bytes.fromhex(h[2:]) for h in entry["proof"]]
@@ -341,7 +421,6 @@ def test_the_claims_rail_on_eth_tester(eth_tester_chain: Chain, tmp_path: Path) 
         assert [[(m, a) for m, a, _ in part] for _, part in found] == [
             [(ana, lines[ana])], [(ben, lines[ben])],
         ]  # fmt: skip
-        brand = SigningKey.load(Path(p.key("brand")))
         for tx, part in found:
             svc.campaigns.record_payment(brand, CAMPAIGN, rail=CLAIMS, batch=distributor,
                                          payments=part, tx=tx, token=token, decimals=6)  # fmt: skip

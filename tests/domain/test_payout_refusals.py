@@ -21,7 +21,10 @@ from domain.errors import (
     AlreadyPaidError,
     AlreadySettledError,
     CampaignNotClosedError,
+    ClaimsAlreadyPublishedError,
+    ClaimsMismatchError,
     MalformedBodyError,
+    NoClaimsPublishedError,
     NoProposalError,
     NotCampaignOwnerError,
     NotPayeeError,
@@ -43,6 +46,9 @@ from tests.domain.test_refusals import Case, assert_refused
 
 CASES: dict[str, Callable[[World], Case]] = {}
 ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # EIP-55's own example
+DISTRIBUTOR = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"  # EIP-55's examples too
+TOKEN = "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB"
+ROOT = "0x" + "cd" * 32
 TX = "0x" + "ab" * 32
 
 
@@ -397,6 +403,152 @@ def _(w: World) -> Case:
     )
 
 
+# -- the claims rail ------------------------------------------------------------------------------
+
+
+def _publish(w: World, amount: int = 25_000, claimants: int = 1, **kw: Any) -> Callable[[], Any]:
+    fields = {"root": ROOT, "chain": 31337, "distributor": DISTRIBUTOR, "token": TOKEN,
+              "decimals": 18} | kw  # fmt: skip
+    return lambda: w.c.publish_claims(
+        w.brand, CAMPAIGN, claimants=claimants, amount=amount, **fields
+    )
+
+
+def _claim(w: World, amount: int, **kw: Any) -> Callable[[], Any]:
+    fields = {"batch": DISTRIBUTOR, "token": TOKEN, "decimals": 18} | kw
+    return lambda: w.c.record_payment(
+        w.brand, CAMPAIGN, rail="claims", tx=TX, payments=[(w.ben.actor, amount, ADDRESS)],
+        **fields,
+    )  # fmt: skip
+
+
+@case("claims published before the settlement")
+def _(w: World) -> Case:
+    w.propose()
+    return (
+        _publish(w),
+        NotSettledError,
+        f"campaign {CAMPAIGN} is not settled: claims are published after PayoutsSettled",
+    )
+
+
+@case("claims published by someone else than the brand")
+def _(w: World) -> Case:
+    _settled(w)
+    return (
+        lambda: w.c.publish_claims(
+            w.ana,
+            CAMPAIGN,
+            root=ROOT,
+            chain=1,
+            distributor=DISTRIBUTOR,
+            token=TOKEN,
+            decimals=18,
+            claimants=1,
+            amount=1,
+        ),  # fmt: skip
+        NotCampaignOwnerError,
+        f"only the brand {w.brand.actor} of campaign {CAMPAIGN} may publish its claims; "
+        f"{w.ana.actor} may not",
+    )
+
+
+@case("claims worth more than is owed")
+def _(w: World) -> Case:
+    _settled(w)
+    _pay(w, (w.ben.actor, 25_000))()
+    return (
+        _publish(w, amount=75_001),
+        OverpaymentError,
+        f"campaign {CAMPAIGN}: the claim tree pays 75001 to 1 claimant(s), but 75000 is owed "
+        f"to 1 payee(s)",
+    )
+
+
+@case("claims for more claimants than payees owed")
+def _(w: World) -> Case:
+    _settled(w)
+    return (
+        _publish(w, amount=2, claimants=3),
+        OverpaymentError,
+        f"campaign {CAMPAIGN}: the claim tree pays 2 to 3 claimant(s), but 100000 is owed to 2 "
+        f"payee(s)",
+    )
+
+
+@case("a second claim tree")
+def _(w: World) -> Case:
+    _settled(w)
+    _publish(w)()
+    book = w.c.payout_book(CAMPAIGN)
+    assert book.claims is not None
+    return (
+        _publish(w),
+        ClaimsAlreadyPublishedError,
+        f"campaign {CAMPAIGN} published its claims in {book.claims.id} (Distributor "
+        f"{DISTRIBUTOR}): one claim tree per campaign",
+    )
+
+
+@case("claims with a Distributor address without its checksum")
+def _(w: World) -> Case:
+    _settled(w)
+    return (
+        _publish(w, distributor=DISTRIBUTOR.lower()),
+        MalformedBodyError,
+        "ClaimsPublished body: field 'distributor' must be an EIP-55 checksummed address",
+    )
+
+
+@case("claims with a root that is no hash")
+def _(w: World) -> Case:
+    _settled(w)
+    return (
+        _publish(w, root="0x1234"),
+        MalformedBodyError,
+        "ClaimsPublished body: field 'root' must be a Merkle root (0x + 64 lowercase hex), "
+        "got '0x1234'",
+    )
+
+
+@case("a claims payment before the tree is published")
+def _(w: World) -> Case:
+    _settled(w)
+    return (
+        _claim(w, 1),
+        NoClaimsPublishedError,
+        f"campaign {CAMPAIGN} has no ClaimsPublished: a claims payment cites the Distributor "
+        f"its brand published, so publish the deployed tree first",
+    )
+
+
+@case("a claims payment from another Distributor")
+def _(w: World) -> Case:
+    _settled(w)
+    _publish(w)()
+    published = w.c.payout_book(CAMPAIGN).claims
+    assert published is not None
+    return (
+        _claim(w, 1, batch=ADDRESS),
+        ClaimsMismatchError,
+        f"campaign {CAMPAIGN}: a claims payment names Distributor {ADDRESS}, token {TOKEN}, 18 "
+        f"decimals; ClaimsPublished {published.id} says {DISTRIBUTOR}, {TOKEN}, 18",
+    )
+
+
+@case("claims payments beyond the published tree")
+def _(w: World) -> Case:
+    _settled(w)
+    _publish(w, amount=10_000)()
+    _claim(w, 6_000)()
+    return (
+        _claim(w, 4_001),
+        OverpaymentError,
+        f"campaign {CAMPAIGN}: claims recorded would total 10001, more than the 10000 its "
+        f"published claim tree holds",
+    )
+
+
 @case("an objection window longer than 90 days")
 def _(w: World) -> Case:
     policy = {**DEFAULT_POLICY, "objection_window": 91 * 24 * 3600}
@@ -476,3 +628,19 @@ def test_payment_lines_are_built_once(world: World) -> None:
         tx=TX, token=ADDRESS, decimals=6, seq=1, at=world.now,
     )  # fmt: skip
     assert env.body["payments"] == [{"member": "m" * 43, "amount": 5, "to": ADDRESS}]
+
+
+def test_published_claims_are_in_the_book_and_claims_payments_count_against_them(
+    world: World,
+) -> None:
+    w = world
+    _settled(w)
+    receipt = _publish(w, amount=25_000)()
+    _claim(w, 25_000)()
+    book = w.c.payout_book(CAMPAIGN)
+    assert book.claims is not None and book.claims.id.endswith(f":{receipt.seq}")
+    assert (book.claims.root, book.claims.distributor, book.claims.amount) == (
+        ROOT, DISTRIBUTOR, 25_000,
+    )  # fmt: skip
+    assert book.claimed == 25_000 and book.owed(w.ben.actor) == 0
+    assert book.claims.to_json()["claimants"] == 1

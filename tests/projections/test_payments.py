@@ -172,3 +172,67 @@ def test_the_audit_finds_a_proposal_in_parts_whose_last_part_is_not_the_logs(
         f"campaign summer-26: PayoutsProposed at position {last - 1} (in parts, to {last}) "
         f"records payees 'other payees or amounts', the log recomputes '2 payees'"
     )
+
+
+DISTRIBUTOR = "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB"
+ROOT = "0x" + "ef" * 32
+
+
+def publish(script: Script, amount: int, claimants: int = 1, **kw: object) -> None:
+    body = {"root": ROOT, "chain": 31337, "distributor": DISTRIBUTOR, "token": TOKEN,
+            "decimals": 6, "claimants": claimants, "amount": amount} | kw  # fmt: skip
+    script._sign(script.brand, "ClaimsPublished", body)
+
+
+def claim(script: Script, member: str, amount: int, batch: str = DISTRIBUTOR) -> None:
+    line = {"member": member, "amount": amount, "to": TO}
+    pay(script, [line], rail="claims", batch=batch, tx=TX, token=TOKEN, decimals=6)
+
+
+def test_published_claims_and_their_payments_are_held_to_the_tree(ledger: Ledger) -> None:
+    """Written around the rules: a tree before the settlement, one worth more than is owed, a
+    second tree, a claims payment citing another Distributor, and claims beyond the tree."""
+    script = closed()
+    found = settlement_of(campaign_of(script))
+    ana, ben = script.id("ana"), script.id("ben")
+    publish(script, 1)  # before any settlement
+    script.propose(found.sha256, found.payees, 1000)
+    script.settle(found.sha256, total=1000, lines=len(found.lines))
+    publish(script, 1001, claimants=2)  # more than the 1000 owed
+    publish(script, found.payees[ana], claimants=1)  # the tree
+    publish(script, 1, claimants=1, distributor=TO)  # a second one
+    claim(script, ana, 1, batch=TO)  # not the published Distributor
+    claim(script, ana, found.payees[ana])
+    claim(script, ben, 1)  # past what the tree holds
+    script.flush(ledger)
+    checked, failures = check_payments(ledger.store)
+    assert checked == 7
+    assert [f.detail for f in failures] == [
+        "campaign summer-26: a claim tree published without a settlement through a proposal",
+        "campaign summer-26: the claim tree pays 1001 to 2 claimant(s), but 1000 is owed to 2 "
+        "payee(s)",
+        f"campaign summer-26: a second claim tree (Distributor {TO}) after Distributor "
+        f"{DISTRIBUTOR}",
+        f"campaign summer-26: a claims payment names Distributor {TO}, token {TOKEN}, 6 "
+        f"decimals; the published tree is {DISTRIBUTOR}, {TOKEN}, 6",
+        f"campaign summer-26: claims recorded total {found.payees[ana] + 1}, more than the "
+        f"{found.payees[ana]} the published claim tree holds",
+    ]
+
+
+def test_a_published_distributor_is_held_to_its_root_and_token_on_chain(ledger: Ledger) -> None:
+    """The Distributor reader is a plain function here; on a node it reads the contract's
+    immutable ``merkleRoot`` and ``token`` (``contracts.claims.distributor_of``)."""
+    script = closed()
+    found = settlement_of(campaign_of(script))
+    script.propose(found.sha256, found.payees, 1000)
+    script.settle(found.sha256, total=1000, lines=len(found.lines))
+    publish(script, 10)
+    script.flush(ledger)
+    assert check_payments(ledger.store, None, lambda d: (31337, ROOT, TOKEN.lower())) == (1, [])
+    other = "0x" + "01" * 32
+    _, failures = check_payments(ledger.store, None, lambda d: (31337, other, TOKEN))
+    assert [f.detail for f in failures] == [
+        f"campaign summer-26: Distributor {DISTRIBUTOR} holds root {other} of token {TOKEN} on "
+        f"chain 31337; ClaimsPublished says root {ROOT} of token {TOKEN} on chain 31337"
+    ]
