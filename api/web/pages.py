@@ -141,10 +141,13 @@ def show_campaign(request: Request, campaign: str) -> Response:
                 )
         except UnknownCampaignError as exc:
             return not_found(request, exc.detail)
-        book = services_of(request).campaigns.payout_book(campaign)
+        campaigns = services_of(request).campaigns
+        book = campaigns.payout_book(campaign)
+        lines = set(book.lines or {})
+        erased = campaigns.gate.read(lambda state: lines & set(state.erased))
         return _page(
             request, "campaign.html", view=view, c=found, title=found.title,
-            payouts=payout_panel(book),
+            payouts=payout_panel(book, erased=erased),
         )  # fmt: skip
 
     # A licence's status ("expired", "not started") moves with the day, not only the log.

@@ -10,6 +10,7 @@ from. Why an owed payee is unpaid needs their private profile: only the brand's 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,10 +38,18 @@ class PayoutPanel:
     mine: dict[str, Any] | None = None  # the member's objection, with its answer
     member_paid: int = 0
     claims: dict[str, Any] | None = None  # the published claim tree, and what was claimed
+    owed_erased: int = 0  # owed to erased payees: no rail can pay them, it stays owed
+    erased_payees: int = 0
 
 
-def payout_panel(book: PayoutBook, member: str | None = None) -> PayoutPanel:
-    """The panel for ``book``; with ``member``, their amount, objection and payments too."""
+def payout_panel(
+    book: PayoutBook, member: str | None = None, erased: Collection[str] = ()
+) -> PayoutPanel:
+    """The panel for ``book``; with ``member``, their amount, objection and payments too.
+
+    ``erased``: the erased members (public: ``MemberErased`` is in the log), whose money no
+    rail can pay and stays owed to them; why other owed payees are unpaid needs their
+    private profiles (the brand's signed status)."""
     proposal = book.proposal
     objections = [o.to_json() for o in proposal.objections] if proposal else []
     incomplete = proposal is not None and not proposal.complete
@@ -76,4 +85,6 @@ def payout_panel(book: PayoutBook, member: str | None = None) -> PayoutPanel:
         mine=next((o for o in objections if o["member"] == member), None),
         member_paid=book.paid.get(member, 0) if member else 0,
         claims=None if book.claims is None else book.claims.to_json() | {"claimed": book.claimed},
+        owed_erased=sum(book.owed(m) for m in lines if m in erased),
+        erased_payees=sum(1 for m in lines if m in erased and book.owed(m) > 0),
     )

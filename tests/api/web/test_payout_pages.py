@@ -78,3 +78,23 @@ def test_a_payee_page_says_what_is_still_owed_and_where_to_claim_it(
     ana = client.get(f"/people/{w.ana.actor}", params={"campaign": CAMPAIGN})
     shown = " ".join(markup.unescape(section(ana.text, 'id="payout-proposal"')).split())
     assert "still owed: 0.00 EUR." in shown and DISTRIBUTOR not in shown  # paid in full
+
+
+def test_the_campaign_page_says_what_stays_owed_to_an_erased_payee(
+    paid: tuple[World, TestClient],
+) -> None:
+    w, client = paid
+    before = " ".join(
+        markup.unescape(section(client.get(f"/c/{CAMPAIGN}").text, 'id="payments"')).split()
+    )
+    assert "Unpaid, erased" not in before
+    w.c.erase(w.ben)
+    shown = " ".join(
+        markup.unescape(section(client.get(f"/c/{CAMPAIGN}").text, 'id="payments"')).split()
+    )
+    assert "<dt>Unpaid, erased</dt><dd>150.00 EUR</dd>" in shown.replace("> <", "><")
+    assert (
+        "150.00 EUR of what is owed is owed to 1 erased member(s): no rail can pay them (their "
+        "payout methods were erased with them), and it stays owed to them, never shared out "
+        "among the others."
+    ) in shown
