@@ -163,6 +163,16 @@ class Settings(BaseSettings):
         "counter (it reserves that much at once, in the background): each limit holds within "
         "+-(processes x lease x limit); 0 makes every hit wait for the database",
     )
+    rate_concurrent_writes_per_address: int = Field(
+        1,
+        ge=0,
+        le=1024,
+        description="writes and uploads one client address may have in flight at once in "
+        "one server process; more wait their turn (in order, never refused). One process "
+        "appends one event batch at a time, so a client with many connections otherwise "
+        "queues its whole allowance ahead of everyone else's next write; 0: no cap. Behind "
+        "a reverse proxy, set COCRED_TRUSTED_PROXIES, or every client shares the proxy's",
+    )
     rate_limit_delay_seconds: float = Field(
         1.0,
         ge=0,

@@ -323,6 +323,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
             proxies=settings.proxy_networks(),
             is_brand=brand_actors.__contains__,
             delay=settings.rate_limit_delay_seconds,
+            concurrent=settings.rate_concurrent_writes_per_address,
             answer=lambda scope, error: _routed_refusal(app, scope, error),
         )
     app.add_middleware(HeaderLimit, most=MAX_HEADERS, size=MAX_HEADER_BYTES)
