@@ -477,8 +477,12 @@ def main() -> None:
     args = parser.parse_args()
     # One load generator's address carries every actor: its per-address write limit is
     # raised so that the limiter counts every request (per address and per actor) and
-    # refuses none. COCRED_RATE_LIMITS=false measures the server without it.
-    env = {"COCRED_RATE_WRITES_PER_ADDRESS": "100000000/minute"}
+    # refuses none, and its fair turns are off (one turn would serialise the thousands of
+    # clients it stands for). COCRED_RATE_LIMITS=false measures the server without it.
+    env = {
+        "COCRED_RATE_WRITES_PER_ADDRESS": "100000000/minute",
+        "COCRED_RATE_CONCURRENT_WRITES_PER_ADDRESS": "0",
+    }
     env.update(item.split("=", 1) for item in args.server_env)
 
     print(
