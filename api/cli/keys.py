@@ -1,7 +1,10 @@
-"""``cocred keys new|show|register|rotate|revoke``: an actor's key file and its key events."""
+"""``cocred keys new|show|backup|restore|register|rotate|revoke``: an actor's key file, its
+passphrase-sealed backup (``ledger/key_backup.py``, the browser's format too) and its key
+events."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +21,8 @@ from api.cli.common import (
     err,
     fail,
     guarded,
+    load_key,
+    read_bytes,
     refuse,
     services,
 )
@@ -83,6 +88,73 @@ def keys_show(
     check_format(fmt)
     key = guarded(lambda: SigningKey.load(key_file))
     emit({"actor": key.actor, "key": key.key_id, "public_jwk": public_jwk(key.public_bytes)}, fmt)
+
+
+PassphraseFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help="Read the passphrase from this file (its first line); default: ask for it.",
+    ),
+]
+
+
+def _passphrase(path: Path | None, *, confirm: bool) -> str:
+    """The passphrase: the first line of ``path``, or typed at a hidden prompt."""
+    if path is None:
+        return str(typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm))
+    try:
+        text = read_bytes(path, "--passphrase-file").decode("utf-8")
+    except UnicodeDecodeError:
+        fail("BadKeyBackup", f"--passphrase-file {path} is not UTF-8 text")
+    first = text.splitlines()[0] if text else ""
+    if not first:
+        fail("BadKeyBackup", f"--passphrase-file {path} holds no passphrase on its first line")
+    return first
+
+
+@keys_app.command("backup")
+def keys_backup(
+    key: KeyOption,
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the backup.")],
+    passphrase_file: PassphraseFileOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
+    """Seal a key file under a passphrase (PBKDF2 + AES-GCM): the file a browser imports, or
+    ``cocred keys restore`` opens on another machine."""
+    from ledger.key_backup import seal
+
+    check_format(fmt)
+    signer = load_key(key)
+    sealed = guarded(lambda: seal(signer, _passphrase(passphrase_file, confirm=True)))
+    try:
+        fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        fail("BadKeyFile", f"{out_file} already exists; refusing to overwrite a backup")
+    except OSError as exc:
+        fail("BadKeyFile", f"cannot write {out_file}: {exc.strerror}")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(sealed)
+    emit({"actor": signer.actor, "key": signer.key_id, "file": str(out_file)}, fmt)
+
+
+@keys_app.command("restore")
+def keys_restore(
+    backup: Annotated[Path, typer.Option("--backup", help="The key backup file.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the key file.")],
+    passphrase_file: PassphraseFileOption = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing key file.")] = False,
+    fmt: RecordFormat = "json",
+) -> None:
+    """Open a key backup (one a browser downloaded at sign-up, or ``cocred keys backup``'s)
+    and write the key file (mode 0600)."""
+    from ledger.key_backup import open_backup
+
+    check_format(fmt)
+    data = read_bytes(backup, "--backup")
+    key = guarded(lambda: open_backup(data, _passphrase(passphrase_file, confirm=False)))
+    guarded(lambda: key.save(out_file, overwrite=force))
+    emit({"actor": key.actor, "key": key.key_id, "file": str(out_file)}, fmt)
 
 
 def _append_signed(

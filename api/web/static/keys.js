@@ -1,0 +1,184 @@
+// A member's key in the browser, and its passphrase-sealed backup.
+//
+// The format is `ledger/key_backup.py`'s (its docstring is the specification): the key file
+// `cocred keys new` writes (the private Ed25519 JWK with `kid` and `actor`), as RFC 8785
+// canonical JSON, sealed with AES-256-GCM under PBKDF2-HMAC-SHA-256 of the NFC passphrase,
+// the associated data being the canonical document without `ciphertext`. Everything is
+// WebCrypto; nothing here is hand-written cryptography, and nothing leaves the page.
+//
+//   newKey()                     a fresh Ed25519 key, extractable once: its key file (JWK)
+//   sealBackup(jwk, passphrase)  the backup text to download, before the key is stored
+//   openBackup(text, passphrase) {jwk, signingKey}: the key again, now non-extractable
+//   keyId(x)                     RFC 7638 thumbprint of the public key: the actor id
+
+import canonicalize from "./vendor/canonicalize/canonicalize.js";
+
+export const FORMAT = "cocred-key-backup/v1";
+export const ITERATIONS = 600000;
+const MIN_ITERATIONS = 100000;
+const MAX_ITERATIONS = 10000000;
+const ID = /^[A-Za-z0-9_-]{43}$/;
+
+export class KeyBackupError extends Error {
+  constructor(code, detail) {
+    super(detail);
+    this.code = code; // BadKeyBackup | WrongPassphrase | NoEd25519, as cocred says it
+    this.detail = detail;
+  }
+}
+
+export function b64url(bytes) {
+  let text = "";
+  for (const byte of new Uint8Array(bytes)) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function fromB64url(text, length, what) {
+  if (typeof text !== "string" || !/^[A-Za-z0-9_-]*$/.test(text)) {
+    throw new KeyBackupError("BadKeyBackup", `${what} must be base64url`);
+  }
+  const bytes = Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) =>
+    c.charCodeAt(0),
+  );
+  if (length !== undefined && bytes.length !== length) {
+    throw new KeyBackupError("BadKeyBackup", `${what} must be ${length} bytes, got ${bytes.length}`);
+  }
+  return bytes;
+}
+
+const utf8 = (text) => new TextEncoder().encode(text);
+
+/** The RFC 7638 thumbprint of an Ed25519 public key (`x`, base64url): its key id. */
+export async function keyId(x) {
+  const members = `{"crv":"Ed25519","kty":"OKP","x":"${x}"}`;
+  return b64url(await crypto.subtle.digest("SHA-256", utf8(members)));
+}
+
+/** A fresh Ed25519 key as the key file a new actor has (its actor id is its key id). */
+export async function newKey() {
+  let pair;
+  try {
+    pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+  } catch (error) {
+    throw new KeyBackupError(
+      "NoEd25519",
+      "this browser cannot make Ed25519 keys with WebCrypto (Chromium, Firefox 129 or " +
+        "later and Safari 17 or later can): use one of those, or the cocred CLI",
+    );
+  }
+  const { crv, kty, x, d } = await crypto.subtle.exportKey("jwk", pair.privateKey);
+  const kid = await keyId(x);
+  return { crv, kty, x, d, kid, actor: kid };
+}
+
+async function aesKey(passphrase, salt, iterations, usage) {
+  if (!passphrase) throw new KeyBackupError("BadKeyBackup", "the passphrase is empty");
+  const base = await crypto.subtle.importKey(
+    "raw", utf8(passphrase.normalize("NFC")), "PBKDF2", false, ["deriveKey"],
+  );
+  return crypto.subtle.deriveKey(
+    { name: "PBKDF2", hash: "SHA-256", salt, iterations },
+    base,
+    { name: "AES-GCM", length: 256 },
+    false,
+    [usage],
+  );
+}
+
+/** The backup text of key file `jwk` under `passphrase` (`salt`, `iv` random unless given). */
+export async function sealBackup(jwk, passphrase, options = {}) {
+  const iterations = options.iterations ?? ITERATIONS;
+  const salt = options.salt ?? crypto.getRandomValues(new Uint8Array(16));
+  const iv = options.iv ?? crypto.getRandomValues(new Uint8Array(12));
+  const header = {
+    format: FORMAT,
+    actor: jwk.actor,
+    kid: jwk.kid,
+    kdf: { name: "PBKDF2", hash: "SHA-256", iterations, salt: b64url(salt) },
+    cipher: { name: "AES-GCM", iv: b64url(iv) },
+  };
+  const file = { crv: jwk.crv, kty: jwk.kty, x: jwk.x, d: jwk.d, kid: jwk.kid, actor: jwk.actor };
+  const key = await aesKey(passphrase, salt, iterations, "encrypt");
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: utf8(canonicalize(header)) },
+    key,
+    utf8(canonicalize(file)),
+  );
+  return JSON.stringify({ ...header, ciphertext: b64url(sealed) }, null, 2) + "\n";
+}
+
+function shape(text) {
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw new KeyBackupError("BadKeyBackup", `a key backup is JSON: ${error.message}`);
+  }
+  if (doc === null || typeof doc !== "object" || doc.format !== FORMAT) {
+    throw new KeyBackupError("BadKeyBackup", `not a key backup: its format must be '${FORMAT}'`);
+  }
+  const fields = ["actor", "cipher", "ciphertext", "format", "kdf", "kid"];
+  if (Object.keys(doc).sort().join() !== fields.join()) {
+    throw new KeyBackupError("BadKeyBackup", `a key backup has exactly the fields ${fields.join(", ")}`);
+  }
+  const { kdf, cipher } = doc;
+  if (!kdf || kdf.name !== "PBKDF2" || kdf.hash !== "SHA-256" || Object.keys(kdf).length !== 4) {
+    throw new KeyBackupError("BadKeyBackup", "kdf must be {name: PBKDF2, hash: SHA-256, iterations, salt}");
+  }
+  if (!cipher || cipher.name !== "AES-GCM" || Object.keys(cipher).length !== 2) {
+    throw new KeyBackupError("BadKeyBackup", "cipher must be {name: AES-GCM, iv}");
+  }
+  const n = kdf.iterations;
+  if (!Number.isInteger(n) || n < MIN_ITERATIONS || n > MAX_ITERATIONS) {
+    throw new KeyBackupError(
+      "BadKeyBackup",
+      `kdf iterations must be an integer 100,000-10,000,000, got ${JSON.stringify(n)}`,
+    );
+  }
+  for (const name of ["actor", "kid"]) {
+    if (typeof doc[name] !== "string" || !ID.test(doc[name])) {
+      throw new KeyBackupError("BadKeyBackup", `${name} must be a 43-character id`);
+    }
+  }
+  return doc;
+}
+
+/** The key `text` seals: {jwk, signingKey}, the CryptoKey non-extractable (sign only). */
+export async function openBackup(text, passphrase) {
+  const doc = shape(text);
+  const { ciphertext, ...header } = doc;
+  const salt = fromB64url(doc.kdf.salt, 16, "kdf salt");
+  const iv = fromB64url(doc.cipher.iv, 12, "cipher iv");
+  const sealed = fromB64url(ciphertext, undefined, "ciphertext");
+  const key = await aesKey(passphrase, salt, doc.kdf.iterations, "decrypt");
+  let plain;
+  try {
+    plain = await crypto.subtle.decrypt(
+      { name: "AES-GCM", iv, additionalData: utf8(canonicalize(header)) },
+      key,
+      sealed,
+    );
+  } catch (error) {
+    throw new KeyBackupError(
+      "WrongPassphrase",
+      `this passphrase does not open the key backup of ${doc.actor} (or the file was altered)`,
+    );
+  }
+  const jwk = JSON.parse(new TextDecoder().decode(plain));
+  const kid = await keyId(jwk.x);
+  if (kid !== doc.kid || jwk.kid !== doc.kid || jwk.actor !== doc.actor) {
+    throw new KeyBackupError(
+      "BadKeyBackup",
+      `the sealed key is ${kid} of ${jwk.actor}, not the ${doc.kid} of ${doc.actor} the backup names`,
+    );
+  }
+  const signingKey = await crypto.subtle.importKey(
+    "jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x, d: jwk.d }, { name: "Ed25519" }, false, ["sign"],
+  );
+  return { jwk, signingKey };
+}
+
+/** An Ed25519 signature of `bytes` with a (non-extractable) signing key. */
+export async function sign(signingKey, bytes) {
+  return new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, signingKey, bytes));
+}
