@@ -177,6 +177,20 @@ def show_preview(request: Request, campaign: str, fmt: str) -> Response:
     return stamp(response, None, IMMUTABLE if settled else SHORT)
 
 
+@router.get("/c/{campaign}/join", response_class=HTMLResponse)
+def show_join(request: Request, campaign: str) -> HTMLResponse:
+    """Join a campaign from the browser (``static/join.js``): a key made and kept in the
+    browser, its passphrase-sealed backup downloaded first, then ``KeyRegistered`` and
+    ``MemberJoined`` signed in the page and posted as one batch. Nothing secret is sent."""
+    from domain.errors import UnknownCampaignError as NeverOpened
+
+    try:
+        found = services_of(request).campaigns.campaign(campaign)
+    except NeverOpened as exc:
+        return not_found(request, exc.detail)
+    return _page(request, "join.html", c=found, title=f"Join {found.title}")
+
+
 @router.get("/c/{campaign}/{name}", response_class=HTMLResponse)
 def show_list(
     request: Request, campaign: str, name: str, page: str | None = None, q: str | None = None

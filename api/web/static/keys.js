@@ -182,3 +182,23 @@ export async function openBackup(text, passphrase) {
 export async function sign(signingKey, bytes) {
   return new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, signingKey, bytes));
 }
+
+/** The time as envelopes carry it: RFC 3339, UTC, whole seconds. */
+export function envelopeTime(date = new Date()) {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** A signed envelope (`ledger/envelope.py`'s sign_envelope): the RFC 8785 canonical JSON of
+ * every field but `sig`, signed with the member's non-extractable key. */
+export async function signEnvelope(signingKey, jwk, type, body, { seq, ts, campaign = null }) {
+  const draft = {
+    v: 1, type, actor: jwk.actor, key: jwk.kid, seq, ts: ts ?? envelopeTime(), campaign, body,
+  };
+  const signature = await sign(signingKey, utf8(canonicalize(draft)));
+  return { ...draft, sig: b64url(signature) };
+}
+
+/** The bytes an envelope is posted as: its canonical JSON (one line of `POST /events/batch`). */
+export function envelopeLine(envelope) {
+  return canonicalize(envelope);
+}

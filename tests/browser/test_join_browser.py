@@ -1,0 +1,133 @@
+"""Joining a campaign from the browser (``/c/{campaign}/join``, ``static/join.js``), in
+Debian's Chromium: the key is made in the page, its backup is downloaded before anything is
+stored, the page signs ``KeyRegistered`` and ``MemberJoined`` and posts them as one batch;
+no request carries the private key or the passphrase; the backup opens in Python; the key
+kept in IndexedDB is non-extractable; a refusal shows the API's typed sentence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.bootstrap import bootstrap
+from api.settings import Settings
+from ledger.key_backup import open_backup
+from tests.api.cli.test_campaign import cocred
+from tests.browser.support import Server
+
+PASSPHRASE = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def campaigns(server: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An open campaign and an invite-only one of the demo's brand, on the served database."""
+    tmp = tmp_path_factory.mktemp("join")
+    guidelines = tmp / "g.txt"
+    guidelines.write_bytes(b"Be kind; post your own work.")
+    made = {}
+    for name, mode in (("open", "open"), ("invited", "invite-only")):
+        campaign = f"browser-{name}"
+        cocred("campaign", "open", "--campaign", campaign, "--title", f"Browser {name}",
+               "--guidelines", str(guidelines), "--membership", mode, "--key",
+               str(server.brand_key), "--db", server.database_url)  # fmt: skip
+        made[name] = campaign
+    return made
+
+
+def join(page: Any, campaign: str, tmp: Path, code: str | None = None) -> tuple[str, list[str]]:
+    """Join ``campaign`` on its page; (the downloaded backup's text, every request body)."""
+    bodies: list[str] = []
+    page.on("request", lambda request: bodies.append(request.post_data or ""))
+    page.goto(f"/c/{campaign}/join")
+    if code is not None:
+        page.fill("#invite-code", code)
+    page.fill("#passphrase", PASSPHRASE)
+    page.fill("#passphrase-again", PASSPHRASE)
+    page.click("#make-key")
+    page.wait_for_selector("#backup-step:not([hidden])")
+    with page.expect_download() as download:
+        page.click("#backup-link")
+    saved = tmp / download.value.suggested_filename
+    download.value.save_as(saved)
+    page.check("#backup-saved")
+    page.click("#join-button")
+    page.wait_for_function("document.getElementById('join-result').textContent.length > 0")
+    return saved.read_text(), bodies
+
+
+def test_a_newcomer_joins_from_the_browser_and_nothing_secret_leaves_it(
+    page: Any, server: Server, campaigns: dict[str, str], tmp_path: Path
+) -> None:
+    backup, bodies = join(page, campaigns["open"], tmp_path)
+    key = open_backup(backup.encode(), PASSPHRASE)
+    result = page.inner_text("#join-result")
+    assert result.startswith(f"You joined as {key.actor}. Your key is kept in this browser")
+    secret = key.to_jwk()["d"]
+    posted = [b for b in bodies if b]
+    assert len(posted) == 1  # the one batch, and nothing else
+    assert all(secret not in b and PASSPHRASE not in b for b in bodies)
+    lines = [json.loads(line) for line in posted[0].splitlines()]
+    assert [(e["type"], e["seq"], e["actor"]) for e in lines] == [
+        ("KeyRegistered", 1, key.actor), ("MemberJoined", 2, key.actor),
+    ]  # fmt: skip
+    settings = Settings(database_url=server.database_url)
+    with bootstrap(settings) as svc:
+        assert svc.campaigns.gate.read(
+            lambda state: (campaigns["open"], key.actor) in state.memberships
+        )
+    kept = page.evaluate(
+        """() => new Promise((resolve) => {
+          const opening = indexedDB.open("cocred", 1);
+          opening.onsuccess = () => {
+            const get = opening.result.transaction("keys").objectStore("keys").getAll();
+            get.onsuccess = () =>
+              resolve(get.result.map((r) => [r.actor, r.signingKey.extractable]));
+          };
+        })"""
+    )
+    assert kept == [[key.actor, False]]
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_join_page_has_no_serious_accessibility_violation(
+    browser: Any, server: Server, campaigns: dict[str, str], width: int
+) -> None:
+    from tests.browser.test_accessibility import _violations
+
+    context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 900})
+    try:
+        tab = context.new_page()
+        for campaign in campaigns.values():
+            tab.goto(f"/c/{campaign}")
+            assert tab.get_attribute("a[href$='/join']", "href") == f"/c/{campaign}/join"
+            tab.goto(f"/c/{campaign}/join")
+            tab.wait_for_selector("#join-form:not([hidden])")
+            assert _violations(tab) == []
+    finally:
+        context.close()
+
+
+def test_a_refused_join_shows_the_apis_typed_sentence(
+    page: Any, campaigns: dict[str, str], tmp_path: Path
+) -> None:
+    campaign = campaigns["invited"]
+    _, _ = join(page, campaign, tmp_path, code="AAAAA-BBBBB-CCCCC-DDDDD-EEEEE")
+    assert page.inner_text("#join-result").startswith("error[UnknownInviteCode]: ")
+
+
+def test_without_javascript_the_page_says_how_to_join_with_the_cli(
+    browser: Any, server: Server, campaigns: dict[str, str]
+) -> None:
+    context = browser.new_context(base_url=server.url, java_script_enabled=False)
+    try:
+        tab = context.new_page()
+        tab.goto(f"/c/{campaigns['open']}/join")
+        assert tab.is_visible(".needs-script") and not tab.is_visible("#join-form")
+        assert f"cocred join --key me.key --campaign {campaigns['open']}" in tab.inner_text(
+            ".needs-script"
+        )
+    finally:
+        context.close()
