@@ -65,6 +65,9 @@ def test_a_newcomer_joins_from_the_browser_and_nothing_secret_leaves_it(
     key = open_backup(backup.encode(), PASSPHRASE)
     result = page.inner_text("#join-result")
     assert result.startswith(f"You joined as {key.actor}. Your key is kept in this browser")
+    shown = page.inner_text("#to-sign")  # what was signed, shown before the signature
+    assert shown.startswith("KeyRegistered (seq 1)\n") and key.to_jwk()["x"] in shown
+    assert f"MemberJoined (seq 2, campaign {campaigns['open']})" in shown
     secret = key.to_jwk()["d"]
     posted = [b for b in bodies if b]
     assert len(posted) == 1  # the one batch, and nothing else

@@ -48,6 +48,19 @@ if (form) {
   const { campaign, guidelines, membership } = form.dataset;
   let made = null; // {jwk, text, passphrase}
 
+  /** What joining signs: the two events' types and bodies, shown before anything is signed. */
+  function events(jwk) {
+    const body = { guidelines };
+    if (membership === "invite-only") {
+      body.code = document.getElementById("invite-code").value
+        .replace(/[-\s]/g, "").toUpperCase().replace(/(.{5})(?=.)/g, "$1-");
+    }
+    return [
+      ["KeyRegistered", { jwk: { crv: jwk.crv, kty: jwk.kty, x: jwk.x } }, { seq: 1 }],
+      ["MemberJoined", body, { seq: 2, campaign }],
+    ];
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const passphrase = document.getElementById("passphrase").value;
@@ -67,6 +80,9 @@ if (form) {
       const link = document.getElementById("backup-link");
       link.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
       link.download = `cocred-key-${jwk.actor.slice(0, 8)}.backup.json`;
+      document.getElementById("to-sign").textContent = events(jwk)
+        .map(([type, body, where]) => `${type} (seq ${where.seq}${where.campaign ? `, campaign ${where.campaign}` : ""})\n${JSON.stringify(body, null, 2)}`)
+        .join("\n\n");
       document.getElementById("backup-step").hidden = false;
       say("join-status", `Your key is made: you are ${jwk.actor}. Download its backup next.`);
       form.querySelectorAll("input, button").forEach((el) => { el.disabled = true; });
@@ -85,15 +101,9 @@ if (form) {
     button.disabled = true;
     try {
       const { jwk, signingKey } = await openBackup(made.text, made.passphrase);
-      const body = { guidelines };
-      if (membership === "invite-only") {
-        body.code = document.getElementById("invite-code").value
-          .replace(/[-\s]/g, "").toUpperCase().replace(/(.{5})(?=.)/g, "$1-");
-      }
-      const registered = await signEnvelope(
-        signingKey, jwk, "KeyRegistered", { jwk: { crv: jwk.crv, kty: jwk.kty, x: jwk.x } }, { seq: 1 },
+      const [registered, joined] = await Promise.all(
+        events(jwk).map(([type, body, where]) => signEnvelope(signingKey, jwk, type, body, where)),
       );
-      const joined = await signEnvelope(signingKey, jwk, "MemberJoined", body, { seq: 2, campaign });
       const response = await fetch("/events/batch", {
         method: "POST",
         headers: { "Content-Type": "application/x-ndjson" },
