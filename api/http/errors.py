@@ -107,6 +107,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "BadClaimEntry": 422,
     "UnknownClaimIndex": 404,
     "NoClaim": 404,
+    "UnknownActor": 404,  # GET /actors/{actor}: no KeyRegistered started it
+    "InvalidActorId": 422,
     "ClaimsNotDeployed": 409,
     "ClaimsAlreadyDeployed": 409,
     "StaleClaimTree": 409,

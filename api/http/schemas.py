@@ -79,6 +79,25 @@ class Appended(BaseModel):
     position: int
 
 
+class ActorKey(BaseModel):
+    """One key of an actor: valid from seq ``since`` through ``until`` (null: current)."""
+
+    key: str
+    since: int
+    until: int | None
+    revoked: bool
+
+
+class ActorKeys(BaseModel):
+    """An actor's key state in the log: what a client signing its next event needs."""
+
+    actor: str
+    seq: int  # the last seq used
+    next_seq: int
+    current: str | None  # the key that may sign now (null: revoked)
+    keys: list[ActorKey]
+
+
 class AppendedBatch(BaseModel):
     """Where each event of the batch landed, in order."""
 

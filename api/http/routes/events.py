@@ -10,7 +10,13 @@ from fastapi.routing import APIRoute
 
 from api.http.deps import errors, services_of
 from api.http.errors import ApiError
-from api.http.schemas import ENVELOPE_REQUEST_BODY, Appended, AppendedBatch
+from api.http.schemas import (
+    ENVELOPE_REQUEST_BODY,
+    ActorKey,
+    ActorKeys,
+    Appended,
+    AppendedBatch,
+)
 from ledger.envelope import MAX_ENVELOPE_BYTES
 from ledger.ledger import MAX_BATCH
 from ledger.store.group_commit import GroupCommitter
@@ -118,3 +124,29 @@ async def _in_thread(fn: Any, *args: Any) -> Any:
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(fn, *args)
+
+
+@router.get("/actors/{actor}", response_model=ActorKeys, responses=errors(404, 422))
+def actor_keys(request: Request, actor: str) -> ActorKeys:
+    """The actor's key state: its last seq, the seq its next event carries, and its keys
+    (public: every key event is in the log). A browser signing in the page asks this first.
+
+    404 ``UnknownActor`` when no ``KeyRegistered`` started that actor.
+    """
+    from ledger.keys import ID_PATTERN
+
+    if not ID_PATTERN.match(actor):
+        raise ApiError("InvalidActorId", f"{actor!r} is not a 43-character actor id", actor=actor)
+    state = services_of(request).ledger.actor_state(actor)
+    if state is None:
+        raise ApiError("UnknownActor", f"actor {actor} is not registered", actor=actor)
+    current = state.current
+    return ActorKeys(
+        actor=actor,
+        seq=state.seq,
+        next_seq=state.seq + 1,
+        current=None if current is None else current.key,
+        keys=[
+            ActorKey(key=k.key, since=k.since, until=k.until, revoked=k.revoked) for k in state.keys
+        ],
+    )

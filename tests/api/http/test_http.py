@@ -175,3 +175,33 @@ def test_a_batch_is_all_or_nothing_and_an_empty_one_is_refused(client: TestClien
         "error": "MalformedEvent",
         "detail": "the batch is empty: send one envelope per line",
     }
+
+
+def test_an_actors_key_state_says_the_seq_its_next_event_carries(client: TestClient) -> None:
+    from ledger.actors import KEY_ROTATED, rotation_statement
+    from ledger.keys import b64url, public_jwk
+
+    assert client.get(f"/actors/{ANA.actor}").json() == {
+        "error": "UnknownActor",
+        "detail": f"actor {ANA.actor} is not registered",
+        "ids": {"actor": ANA.actor},
+    }
+    assert client.get(f"/actors/{ANA.actor}").status_code == 404
+    bad = client.get("/actors/nobody")
+    assert (bad.status_code, bad.json()["error"], bad.json()["detail"]) == (
+        422, "InvalidActorId", "'nobody' is not a 43-character actor id",
+    )  # fmt: skip
+    post(client, registration(ANA))
+    post(client, commit(2))
+    new = seeded_key(52)
+    proof = new.sign(rotation_statement(ANA.actor, 3, new.key_id))
+    body = {"jwk": public_jwk(new.public_bytes), "proof": b64url(proof)}
+    assert post(client, sign_envelope(ANA, KEY_ROTATED, body, seq=3)).status_code == 201
+    state = client.get(f"/actors/{ANA.actor}").json()
+    assert state == {
+        "actor": ANA.actor, "seq": 3, "next_seq": 4, "current": new.key_id,
+        "keys": [
+            {"key": ANA.key_id, "since": 1, "until": 3, "revoked": False},
+            {"key": new.key_id, "since": 4, "until": None, "revoked": False},
+        ],
+    }  # fmt: skip
