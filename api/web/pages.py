@@ -329,6 +329,13 @@ def show_audit(request: Request, page: str | None = None) -> HTMLResponse:
     )
 
 
+@router.get("/keys/import", response_class=HTMLResponse)
+def show_key_import(request: Request) -> HTMLResponse:
+    """Bring a key to this browser from its backup (``static/key_import.js``): the file a
+    join downloaded, or ``cocred keys backup``'s; opened in the page, never uploaded."""
+    return _page(request, "key_import.html", title="Use your key in this browser")
+
+
 @router.get("/verify", response_class=HTMLResponse)
 def show_verify(request: Request) -> HTMLResponse:
     """The in-browser receipt verifier (``static/verify.js`` does every check; the page

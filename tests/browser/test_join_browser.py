@@ -134,3 +134,49 @@ def test_without_javascript_the_page_says_how_to_join_with_the_cli(
         )
     finally:
         context.close()
+
+
+def kept_keys(page: Any) -> list[list[Any]]:
+    """(actor, extractable) of every key the page's IndexedDB keeps."""
+    return page.evaluate(
+        """async () => (await (await import('/static/key_store.js')).storedKeys())
+             .map((r) => [r.actor, r.signingKey.extractable])"""
+    )
+
+
+def test_a_backup_brings_the_key_to_a_second_device(
+    browser: Any, server: Server, tmp_path: Path
+) -> None:
+    """A fresh context stands for another device: the backup ``cocred keys backup`` wrote is
+    opened there, the key kept non-extractable; a wrong passphrase is the typed sentence."""
+    key_file, backup, secret = tmp_path / "ana.key", tmp_path / "ana.backup", tmp_path / "p"
+    secret.write_text(PASSPHRASE + "\n")
+    actor = json.loads(cocred("keys", "new", "--out", str(key_file)).stdout)["actor"]
+    cocred("keys", "backup", "--key", str(key_file), "--out", str(backup), "--passphrase-file",
+           str(secret))  # fmt: skip
+    context = browser.new_context(base_url=server.url)
+    try:
+        tab = context.new_page()
+        bodies: list[str] = []
+        tab.on("request", lambda request: bodies.append(request.post_data or ""))
+        tab.goto("/keys/import")
+        tab.set_input_files("#backup-file", str(backup))
+        tab.fill("#import-passphrase", "not it")
+        tab.click("#import-button")
+        tab.wait_for_function("document.getElementById('import-result').textContent.length > 0")
+        assert tab.inner_text("#import-result") == (
+            f"error[WrongPassphrase]: this passphrase does not open the key backup of {actor} "
+            f"(or the file was altered)"
+        )
+        tab.fill("#import-passphrase", PASSPHRASE)
+        tab.click("#import-button")
+        tab.wait_for_function(
+            "document.getElementById('import-result').textContent.includes('is now kept')"
+        )
+        assert kept_keys(tab) == [[actor, False]]
+        assert not any(bodies)  # the file and the passphrase stayed in the page
+        from tests.browser.test_accessibility import _violations
+
+        assert _violations(tab) == []
+    finally:
+        context.close()

@@ -11,26 +11,12 @@
 // passphrase. A refusal is shown as the API's own typed sentence, error[Code]: detail.
 
 import { envelopeLine, newKey, openBackup, sealBackup, signEnvelope, KeyBackupError } from "./keys.js";
+import { storeKey } from "./key_store.js";
 
 const form = document.getElementById("join-form");
 
 function say(id, text) {
   document.getElementById(id).textContent = text;
-}
-
-/** Keep the member's key in IndexedDB (a CryptoKey stays non-extractable there). */
-function store(record) {
-  return new Promise((resolve, reject) => {
-    const opening = indexedDB.open("cocred", 1);
-    opening.onupgradeneeded = () => opening.result.createObjectStore("keys", { keyPath: "actor" });
-    opening.onerror = () => reject(opening.error);
-    opening.onsuccess = () => {
-      const tx = opening.result.transaction("keys", "readwrite");
-      tx.objectStore("keys").put(record);
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error);
-    };
-  });
 }
 
 async function refusalOf(response) {
@@ -114,7 +100,7 @@ if (form) {
         button.disabled = false;
         return;
       }
-      await store({ actor: jwk.actor, kid: jwk.kid, x: jwk.x, signingKey });
+      await storeKey({ actor: jwk.actor, kid: jwk.kid, x: jwk.x, signingKey });
       made = null; // the extractable copy and the passphrase are dropped
       say("join-result", `You joined as ${jwk.actor}. Your key is kept in this browser; your ` +
         "backup file and its passphrase bring it to another device.");
