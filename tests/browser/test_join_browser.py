@@ -180,3 +180,32 @@ def test_a_backup_brings_the_key_to_a_second_device(
         assert _violations(tab) == []
     finally:
         context.close()
+
+
+def test_a_member_who_joined_in_the_browser_votes_there_and_a_second_vote_is_refused(
+    page: Any, server: Server, campaigns: dict[str, str], tmp_path: Path
+) -> None:
+    campaign = campaigns["open"]
+    author_key, work = tmp_path / "author.key", tmp_path / "work.txt"
+    work.write_bytes(b"a kite shaped like a fish")
+    author = json.loads(cocred("keys", "new", "--out", str(author_key)).stdout)["actor"]
+    db = ("--key", str(author_key), "--db", server.database_url)
+    cocred("keys", "register", *db)
+    cocred("join", "--campaign", campaign, *db)
+    cocred("submit", "--campaign", campaign, "--content", str(work), "--kind", "idea",
+           "--title", "Fish kite", *db)  # fmt: skip
+    join(page, campaign, tmp_path)
+    page.goto(f"/people/{author}?campaign={campaign}")
+    form = page.locator("form[data-act='vote']").first
+    form.wait_for(state="visible")
+    form.locator("select").select_option("support")
+    form.locator("button").click()
+    status = form.locator(".status")
+    page.wait_for_function(
+        "el => el.textContent.startsWith('Signed') || el.textContent.startsWith('error')",
+        arg=status.element_handle(),
+    )
+    assert status.inner_text().startswith("Signed and recorded: VoteCast at log position ")
+    form.locator("button").click()
+    page.wait_for_function("el => el.textContent.startsWith('error')", arg=status.element_handle())
+    assert status.inner_text().startswith("error[DuplicateVote]: ")
