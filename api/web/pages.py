@@ -191,6 +191,23 @@ def show_join(request: Request, campaign: str) -> HTMLResponse:
     return _page(request, "join.html", c=found, title=f"Join {found.title}")
 
 
+@router.get("/c/{campaign}/submit", response_class=HTMLResponse)
+def show_submit(request: Request, campaign: str) -> HTMLResponse:
+    """Submit a piece from the browser (``static/act.js``, ``data-act="submit"``): the file
+    is uploaded with a request signed in the page, then ``ContributionSubmitted`` signed
+    there too, with the key this browser keeps."""
+    from domain.errors import UnknownCampaignError as NeverOpened
+    from domain.vocabulary import CONTRIBUTION_KINDS
+
+    try:
+        found = services_of(request).campaigns.campaign(campaign)
+    except NeverOpened as exc:
+        return not_found(request, exc.detail)
+    return _page(
+        request, "submit.html", c=found, kinds=CONTRIBUTION_KINDS, title=f"Submit to {found.title}"
+    )
+
+
 @router.get("/c/{campaign}/{name}", response_class=HTMLResponse)
 def show_list(
     request: Request, campaign: str, name: str, page: str | None = None, q: str | None = None

@@ -109,6 +109,8 @@ def test_the_join_page_has_no_serious_accessibility_violation(
             tab.goto(f"/c/{campaign}/join")
             tab.wait_for_selector("#join-form:not([hidden])")
             assert _violations(tab) == []
+            tab.goto(f"/c/{campaign}/submit")  # no key in this browser: it says how to get one
+            assert tab.is_visible(".needs-key") and _violations(tab) == []
     finally:
         context.close()
 
@@ -209,3 +211,39 @@ def test_a_member_who_joined_in_the_browser_votes_there_and_a_second_vote_is_ref
     form.locator("button").click()
     page.wait_for_function("el => el.textContent.startsWith('error')", arg=status.element_handle())
     assert status.inner_text().startswith("error[DuplicateVote]: ")
+
+
+def test_a_member_submits_a_piece_from_the_browser_and_a_mislabelled_file_is_refused(
+    page: Any, server: Server, campaigns: dict[str, str], tmp_path: Path
+) -> None:
+    campaign = campaigns["open"]
+    backup, _ = join(page, campaign, tmp_path)
+    actor = open_backup(backup.encode(), PASSPHRASE).actor
+    piece = tmp_path / "idea.txt"
+    piece.write_bytes(b"A bench that doubles as a planter.")
+    page.goto(f"/c/{campaign}/submit")
+    form = page.locator("form[data-act='submit']")
+    form.wait_for(state="visible")
+    assert not page.is_visible(".needs-key")
+    status = form.locator(".status")
+
+    def submit(kind: str, title: str) -> str:
+        page.set_input_files("#piece-file", str(piece))
+        page.select_option("#piece-kind", kind)
+        page.fill("#piece-title", title)
+        form.locator("button").click()
+        page.wait_for_function(
+            "el => /^(Signed|error)/.test(el.textContent)", arg=status.element_handle()
+        )
+        return status.inner_text()
+
+    refused = submit("photo", "Not a photo")
+    assert refused.startswith("error[ContentKindMismatch]: "), refused
+    assert submit("idea", "Bench planter").startswith(
+        "Signed and recorded: ContributionSubmitted at log position "
+    )
+    with bootstrap(Settings(database_url=server.database_url)) as svc:
+        titles = svc.campaigns.gate.read(
+            lambda state: [w.title for w in state.contributions.values() if actor in w.authors]
+        )
+    assert titles == ["Bench planter"]

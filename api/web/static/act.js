@@ -3,14 +3,36 @@
 // signEnvelope, the seq from GET /actors/{actor}) and posts it to POST /events. The answer
 // is shown beside the form: the position, or the API's typed sentence error[Code]: detail.
 //
-//   data-act="vote"  VoteCast {contribution, kind} in data-campaign
+//   data-act="vote"    VoteCast {contribution, kind} in data-campaign
+//   data-act="submit"  the chosen file uploaded (PUT /content/{sha256}, a signed request),
+//                      then ContributionSubmitted {content, kind, title, derived_from: []}
 
-import { envelopeLine, signEnvelope } from "./keys.js";
+import { envelopeLine, signEnvelope, signedRequestHeaders } from "./keys.js";
 import { storedKeys } from "./key_store.js";
 
+const hex = (bytes) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
 const BUILDERS = {
-  vote: (form) => ["VoteCast", { contribution: form.dataset.contribution, kind: form.elements.kind.value }],
+  vote: async (form) => [
+    "VoteCast", { contribution: form.dataset.contribution, kind: form.elements.kind.value },
+  ],
+  submit: async (form, record) => {
+    const file = form.elements.file.files[0];
+    if (!file) throw new Error("choose the file of your piece first");
+    const kind = form.elements.kind.value;
+    const data = new Uint8Array(await file.arrayBuffer());
+    const content = hex(await crypto.subtle.digest("SHA-256", data));
+    const path = `/content/${content}`;
+    const query = `campaign=${encodeURIComponent(form.dataset.campaign)}&kind=${kind}`;
+    const jwk = { actor: record.actor, kid: record.kid };
+    const headers = await signedRequestHeaders(record.signingKey, jwk, "PUT", path, query, data);
+    const stored = await fetch(`${path}?${query}`, { method: "PUT", headers, body: data });
+    if (!stored.ok) throw new Refused(await refusal(stored));
+    return ["ContributionSubmitted", { content, kind, title: form.elements.title.value, derived_from: [] }];
+  },
 };
+
+class Refused extends Error {}
 
 async function refusal(response) {
   try {
@@ -43,6 +65,7 @@ if (forms.length) {
   const records = await storedKeys().catch(() => []);
   const record = records[0];
   if (record) {
+    document.querySelectorAll(".needs-key").forEach((el) => { el.hidden = true; });
     for (const form of forms) {
       form.hidden = false;
       const status = form.querySelector(".status");
@@ -51,11 +74,12 @@ if (forms.length) {
         event.preventDefault();
         const button = form.querySelector("button");
         button.disabled = true;
-        const [type, body] = BUILDERS[form.dataset.act](form);
+        status.textContent = "Signing…";
         try {
+          const [type, body] = await BUILDERS[form.dataset.act](form, record);
           status.textContent = await act(record, type, body, form.dataset.campaign);
         } catch (error) {
-          status.textContent = String(error);
+          status.textContent = error instanceof Refused ? error.message : String(error);
         }
         button.disabled = false;
       });

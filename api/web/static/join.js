@@ -107,7 +107,10 @@ if (form) {
       const page = document.createElement("a");
       page.href = `/people/${jwk.actor}?campaign=${encodeURIComponent(campaign)}`;
       page.textContent = "Your page in this campaign";
-      document.getElementById("join-result").append(" ", page);
+      const submit = document.createElement("a");
+      submit.href = `/c/${encodeURIComponent(campaign)}/submit`;
+      submit.textContent = "Submit a piece";
+      document.getElementById("join-result").append(" ", page, " · ", submit);
     } catch (error) {
       say("join-result", error instanceof KeyBackupError ? `error[${error.code}]: ${error.detail}` : String(error));
       button.disabled = false;

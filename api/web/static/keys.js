@@ -202,3 +202,30 @@ export async function signEnvelope(signingKey, jwk, type, body, { seq, ts, campa
 export function envelopeLine(envelope) {
   return canonicalize(envelope);
 }
+
+const standardB64 = (bytes) => b64url(bytes).replace(/-/g, "+").replace(/_/g, "/")
+  .padEnd(Math.ceil(new Uint8Array(bytes).length / 3) * 4, "=");
+
+/** The headers of a request signed with cocred's RFC 9421 profile (`api/http/auth.py`:
+ * Content-Digest of the body; "@method" "@path" "@query" "content-digest"; created, a fresh
+ * nonce, keyid "<actor>/<key id>"), signed with the member's non-extractable key. */
+export async function signedRequestHeaders(signingKey, jwk, method, path, query, body = new Uint8Array(0)) {
+  const digest = `sha-256=:${standardB64(await crypto.subtle.digest("SHA-256", body))}:`;
+  const created = Math.floor(Date.now() / 1000);
+  const nonce = b64url(crypto.getRandomValues(new Uint8Array(18)));
+  const params = '("@method" "@path" "@query" "content-digest")' +
+    `;created=${created};nonce="${nonce}";keyid="${jwk.actor}/${jwk.kid}";alg="ed25519"`;
+  const base = [
+    `"@method": ${method.toUpperCase()}`,
+    `"@path": ${path}`,
+    `"@query": ?${query}`,
+    `"content-digest": ${digest}`,
+    `"@signature-params": ${params}`,
+  ].join("\n");
+  const signature = await sign(signingKey, utf8(base));
+  return {
+    "Content-Digest": digest,
+    "Signature-Input": `sig1=${params}`,
+    Signature: `sig1=:${standardB64(signature)}:`,
+  };
+}
