@@ -374,7 +374,7 @@ def payout_status(
         "owed": sum(r["owed"] for r in rows),
         "unpaid": sum(r["owed"] for r in rows if r["unpaid"] not in (None, CLAIMABLE)),
         "payments": [p.to_json() for p in book.payments],
-        "claims": None
+        "claim_tree": None
         if book.claims is None
         else book.claims.to_json() | {"claimed": book.claimed},
         "lines": rows,

@@ -698,4 +698,5 @@ class PayoutStatus(BaseModel):
     owed: int
     unpaid: int
     payments: list[dict[str, Any]]
+    claim_tree: dict[str, Any] | None = None  # the published claim tree, and what was claimed
     lines: list[PayoutStatusLine]

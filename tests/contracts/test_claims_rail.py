@@ -205,7 +205,7 @@ def test_the_claims_rail_runs_end_to_end_on_anvil(
     assert (payment["rail"], payment["batch"], payment["tx"]) == (
         CLAIMS, deployed["distributor"], sent["tx"],
     )  # fmt: skip
-    assert (status["claims"]["distributor"], status["claims"]["claimed"]) == (
+    assert (status["claim_tree"]["distributor"], status["claim_tree"]["claimed"]) == (
         deployed["distributor"], owed[ana],
     )  # fmt: skip
 
