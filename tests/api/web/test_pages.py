@@ -489,3 +489,6 @@ def test_pending_and_declined_co_authorships_are_shown_on_both_pages(own_site: S
     assert "Pending co-authorship: waiting for" in waiting and names[cy.actor] in waiting
     refused = section(text, f'id="c-{declined}"', "</article>")
     assert "Declined by co-author" in refused and "earns nothing" in refused
+    cys = unescape(own_site.get(f"/people/{cy.actor}?campaign=duo-26")[2])
+    said = section(cys, 'id="timeline"')
+    assert "declined the co-authorship of" in said and "reason: not-my-work" in said
