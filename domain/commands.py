@@ -17,6 +17,8 @@ from domain.vocabulary import (
     CAMPAIGN_CLOSED,
     CAMPAIGN_OPENED,
     CLAIMS_PUBLISHED,
+    COAUTHORSHIP_ACCEPTED,
+    COAUTHORSHIP_DECLINED,
     COMMENT,
     CONTRIBUTION_MODERATED,
     CONTRIBUTION_SUBMITTED,
@@ -404,6 +406,20 @@ def contribution_moderated(
 ) -> Envelope:
     body = {"contribution": contribution, "outcome": outcome, "reason": reason, "note": note}
     return sign_envelope(key, CONTRIBUTION_MODERATED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def coauthorship_accepted(
+    key: SigningKey, campaign: str, contribution: str, *, seq: int, at: When
+) -> Envelope:
+    body = {"contribution": contribution}
+    return sign_envelope(key, COAUTHORSHIP_ACCEPTED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def coauthorship_declined(
+    key: SigningKey, campaign: str, contribution: str, reason: str, *, seq: int, at: When
+) -> Envelope:
+    body = {"contribution": contribution, "reason": reason}
+    return sign_envelope(key, COAUTHORSHIP_DECLINED, body, seq=seq, ts=at, campaign=campaign)
 
 
 def profile_committed(key: SigningKey, commitment: str, *, seq: int, at: When) -> Envelope:

@@ -5,6 +5,11 @@ store), its authors with integer percent shares summing to 100, and the earlier
 contributions it is derived from with fractional shares summing below 1 (a
 ``null`` share means the policy's ``remix_default_share``). The id of a
 contribution is ``"<actor>:<seq>"`` of its envelope.
+
+In a campaign whose policy has ``coauthor_consent``, a submission naming other
+authors is *pending* (``awaiting`` the co-authors who have not yet signed
+``CoAuthorshipAccepted``, ``domain/coauthors.py``) and, once one declines, dead:
+``require_usable`` refuses votes, remixes, licences and reuses of either.
 """
 
 from __future__ import annotations
@@ -14,7 +19,13 @@ from fractions import Fraction
 from typing import Any
 
 from domain.campaign import campaign_of, require_window
-from domain.errors import InvalidSharesError, RemovedContributionError, UnknownContributionError
+from domain.errors import (
+    CoAuthorshipDeclinedError,
+    InvalidSharesError,
+    PendingCoAuthorshipError,
+    RemovedContributionError,
+    UnknownContributionError,
+)
 from domain.membership import check_submission_cap, count_submission, require_member
 from domain.state import Rule, State
 from domain.values import (
@@ -52,10 +63,18 @@ class Contribution:
     content: str
     derived_from: tuple[tuple[str, Fraction | None], ...]
     outcome: str | None = None
+    # Co-author consent (a policy with coauthor_consent): the co-authors who have not yet
+    # accepted, in authors order, and the one who declined (None: nobody did).
+    awaiting: tuple[str, ...] = ()
+    declined_by: str | None = None
 
     @property
     def removed(self) -> bool:
         return self.outcome == REMOVED
+
+    @property
+    def submitter(self) -> str:
+        return self.id.rsplit(":", 1)[0]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +90,9 @@ class Contribution:
                 for c, s in self.derived_from
             ],
             "outcome": self.outcome,
+            # Only where consent was asked and is not complete (older outputs unchanged).
+            **({"awaiting": list(self.awaiting)} if self.awaiting else {}),
+            **({"declined_by": self.declined_by} if self.declined_by else {}),
         }
 
 
@@ -91,6 +113,28 @@ def require_not_removed(found: Contribution, what: str) -> None:
             f"contribution {found.id} was removed by moderation: no {what}",
             campaign=found.campaign,
             contribution=found.id,
+        )
+
+
+def require_usable(found: Contribution, what: str) -> None:
+    """Raise unless ``found`` may get ``what`` (votes, remixes, licences, reuses): not removed
+    (``RemovedContributionError``), declined by no co-author (``CoAuthorshipDeclinedError``)
+    and accepted by every co-author (``PendingCoAuthorshipError``)."""
+    require_not_removed(found, what)
+    if found.declined_by is not None:
+        raise CoAuthorshipDeclinedError(
+            f"co-author {found.declined_by} declined contribution {found.id}: no {what}",
+            campaign=found.campaign,
+            contribution=found.id,
+            member=found.declined_by,
+        )
+    if found.awaiting:
+        raise PendingCoAuthorshipError(
+            f"contribution {found.id} awaits the consent of co-author(s) "
+            f"{', '.join(found.awaiting)}: no {what} until each accepts",
+            campaign=found.campaign,
+            contribution=found.id,
+            members=list(found.awaiting),
         )
 
 
@@ -162,7 +206,7 @@ def check_submitted(state: State, ev: Fact) -> Contribution:
             require_member(state, campaign, author, role="co-author")
     total = Fraction(0)
     for source, share in sources:
-        require_not_removed(contribution_in(state, campaign.id, source), "remixes")
+        require_usable(contribution_in(state, campaign.id, source), "remixes")
         total += campaign.policy.remix_default_share if share is None else share
     if total >= 1:
         raise _invalid(ev, f"derived_from shares must sum below 1, got {total}")
@@ -175,6 +219,9 @@ def check_submitted(state: State, ev: Fact) -> Contribution:
         title=title,
         content=content,
         derived_from=sources,
+        awaiting=tuple(a for a in authors if a != ev.actor)
+        if campaign.policy.coauthor_consent
+        else (),
     )
 
 

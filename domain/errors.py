@@ -275,6 +275,39 @@ class NoLicenceError(DomainError):
     code = "NoLicence"
 
 
+# -- co-author consent (a campaign whose policy has coauthor_consent) ---------------------------
+
+
+class NotCoAuthorError(DomainError):
+    """Accepting or declining a co-authorship one was not named in (or the submitter's own)."""
+
+    code = "NotCoAuthor"
+
+
+class CoAuthorshipAnsweredError(DomainError):
+    """A co-author accepting or declining a contribution a second time."""
+
+    code = "CoAuthorshipAnswered"
+
+
+class ConsentNotAskedError(DomainError):
+    """Accepting or declining in a campaign whose policy asks no co-author consent."""
+
+    code = "ConsentNotAsked"
+
+
+class PendingCoAuthorshipError(DomainError):
+    """A vote, remix, licence or reuse of a contribution some co-author has not accepted."""
+
+    code = "PendingCoAuthorship"
+
+
+class CoAuthorshipDeclinedError(DomainError):
+    """A co-author declined the contribution: no votes, remixes, licences, reuses or answers."""
+
+    code = "CoAuthorshipDeclined"
+
+
 # -- members' data -----------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from domain.campaign import campaign_of
-from domain.contributions import Contribution, contribution_in, require_not_removed
+from domain.contributions import Contribution, contribution_in, require_usable
 from domain.errors import (
     DuplicateLicenceError,
     LicenceRevokedError,
@@ -177,7 +177,7 @@ def check_granted(state: State, ev: Fact) -> Licence:
     campaign = campaign_of(state, ev)
     require_member(state, campaign, ev.actor)
     found = contribution_in(state, campaign.id, cid)
-    require_not_removed(found, "licences")
+    require_usable(found, "licences")
     lid = body["licence"]
     _require_author(found, ev, lid)
     licence = state.licences.get(lid) or Licence(lid, found.id, MappingProxyType({}))
@@ -224,7 +224,7 @@ def check_reuse(state: State, ev: Fact) -> None:
     territory = matching(ev, "territory", body["territory"], COUNTRY, "an ISO 3166 alpha-2 code")
     campaign = campaign_of(state, ev)
     found = contribution_in(state, campaign.id, cid)
-    require_not_removed(found, "reuses")
+    require_usable(found, "reuses")
     licence = state.licences.get(body["licence"])
     reason = (
         f"licence {body['licence']} was never granted"

@@ -42,7 +42,7 @@ MAX_OBJECTION_WINDOW = 90 * 24 * 3600
 # Optional in both versions: a cap on one member's submissions to the campaign per UTC
 # day (domain.membership.check_submission_cap; absent or null = no cap), and the payout
 # objection window (above).
-OPTIONAL = ("submissions_per_day", "objection_window")
+OPTIONAL = ("submissions_per_day", "objection_window", "coauthor_consent")
 _FIELDS_2 = (_FIELDS - {"pairwise_bound"}) | {
     "weight_budget",
     "contribution_cap",
@@ -69,6 +69,7 @@ class Policy:
     dependent_bound: Fraction | None = None  # v2 only
     submissions_per_day: int | None = None  # optional in both
     objection_window: int | None = None  # seconds; None: a policy from before the field
+    coauthor_consent: bool = False  # absent (a policy from before the field): no consent asked
 
     @property
     def window_seconds(self) -> int:
@@ -137,6 +138,7 @@ class Policy:
             if daily is None
             else integer(ev, "policy.submissions_per_day", daily, 1),
             objection_window=_window(ev, policy),
+            coauthor_consent=_consent(ev, policy),
         )
 
     @classmethod
@@ -162,6 +164,7 @@ class Policy:
             raw=MappingProxyType(value),
             submissions_per_day=v1.submissions_per_day,
             objection_window=_window(ev, body),
+            coauthor_consent=v1.coauthor_consent,
             weight_budget=integer(ev, "policy.weight_budget", body["weight_budget"], 1),
             contribution_cap=integer(ev, "policy.contribution_cap", body["contribution_cap"], 1),
             dependent_bound=fraction(
@@ -187,4 +190,12 @@ def _window(ev: Fact, policy: Mapping[str, Any]) -> int | None:
             f"field 'policy.objection_window' must be seconds from 0 to {MAX_OBJECTION_WINDOW} "
             f"(90 days), got {value!r}",
         )
+    return value
+
+
+def _consent(ev: Fact, policy: Mapping[str, Any]) -> bool:
+    """``coauthor_consent`` (true or false); false when the policy has none."""
+    value = policy.get("coauthor_consent", False)
+    if type(value) is not bool:
+        raise malformed(ev, f"field 'policy.coauthor_consent' must be true or false, got {value!r}")
     return value

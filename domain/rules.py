@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from domain import (
     campaign,
+    coauthors,
     contributions,
     invite_codes,
     licences,
@@ -29,6 +30,7 @@ RULES: dict[str, Rule] = {
     **membership.RULES,
     **invite_codes.RULES,
     **contributions.RULES,
+    **coauthors.RULES,
     **votes.RULES,
     **licences.RULES,
     **moderation.RULES,

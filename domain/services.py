@@ -391,6 +391,28 @@ class CampaignServices(PayoutVerbs):
         ids = {"campaign": campaign, "licence": licence}
         return self._do(key, commands.licence_revoked, campaign, licence, at=at, ids=ids)
 
+    def accept_coauthorship(
+        self, key: SigningKey, campaign: str, contribution: str, *, at: When | None = None
+    ) -> Receipt:
+        """Sign the acceptance of the co-authorship the submitter of ``contribution`` named."""
+        ids = {"campaign": campaign, "contribution": contribution}
+        return self._do(key, commands.coauthorship_accepted, campaign, contribution, at=at, ids=ids)
+
+    def decline_coauthorship(
+        self,
+        key: SigningKey,
+        campaign: str,
+        contribution: str,
+        reason: str,
+        *,
+        at: When | None = None,
+    ) -> Receipt:
+        """Decline it with a reason code: the contribution earns and gets nothing, for good."""
+        ids = {"campaign": campaign, "contribution": contribution}
+        return self._do(
+            key, commands.coauthorship_declined, campaign, contribution, reason, at=at, ids=ids
+        )
+
     # -- private data ----------------------------------------------------------------------
 
     def set_profile(

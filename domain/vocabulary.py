@@ -31,6 +31,8 @@ LICENCE_GRANTED = "LicenceGranted"
 LICENCE_REVOKED = "LicenceRevoked"
 REUSE_RECORDED = "ReuseRecorded"
 CONTRIBUTION_MODERATED = "ContributionModerated"
+COAUTHORSHIP_ACCEPTED = "CoAuthorshipAccepted"
+COAUTHORSHIP_DECLINED = "CoAuthorshipDeclined"
 PAYOUTS_PROPOSED = "PayoutsProposed"
 PAYOUTS_PROPOSAL_PART = "PayoutsProposalPart"
 PAYOUTS_WITHDRAWN = "PayoutsWithdrawn"
@@ -59,6 +61,8 @@ CAMPAIGN_EVENT_TYPES = frozenset(
         LICENCE_REVOKED,
         REUSE_RECORDED,
         CONTRIBUTION_MODERATED,
+        COAUTHORSHIP_ACCEPTED,
+        COAUTHORSHIP_DECLINED,
     }
 )
 
@@ -118,7 +122,10 @@ DEFAULT_POLICY_V1: Mapping[str, Any] = MappingProxyType(
         "objection_window": 7 * 24 * 3600,
     }
 )
-# cocred-fair v2 (projections/RULES.md, v2): v1's fields without pairwise_bound, plus three.
+# cocred-fair v2 (projections/RULES.md, v2): v1's fields without pairwise_bound, plus three,
+# and ``coauthor_consent`` (optional in both versions; absent = false, the behaviour of
+# campaigns opened before the field: named co-authors count at once). True: a submission
+# naming other authors is pending until each signs CoAuthorshipAccepted (domain/EVENTS.md).
 DEFAULT_POLICY_V2: Mapping[str, Any] = MappingProxyType(
     {
         **{field: value for field, value in DEFAULT_POLICY_V1.items() if field != "pairwise_bound"},
@@ -126,6 +133,7 @@ DEFAULT_POLICY_V2: Mapping[str, Any] = MappingProxyType(
         "weight_budget": 20,
         "contribution_cap": 7,
         "dependent_bound": "1/2",
+        "coauthor_consent": True,
     }
 )
 # The policy a new campaign opens with when it names none: cocred-fair v2.

@@ -9,7 +9,7 @@ content store).
 from __future__ import annotations
 
 from domain.campaign import campaign_of, require_window
-from domain.contributions import contribution_in, require_not_removed
+from domain.contributions import contribution_in, require_usable
 from domain.errors import DomainError, DuplicateVoteError, NoSuchVoteError, SelfVoteError
 from domain.membership import require_member
 from domain.state import Rule, State
@@ -50,7 +50,7 @@ def check_cast(state: State, ev: Fact) -> VoteKey:
     key, campaign = _vote(state, ev)
     cid, member, kind = key
     found = state.contributions[cid]
-    require_not_removed(found, "votes")
+    require_usable(found, "votes")
     if member in found.authors:
         raise _refusal(
             SelfVoteError,

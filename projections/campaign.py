@@ -29,6 +29,8 @@ from typing import Any
 from domain.invite_codes import invite_code_hash
 from domain.vocabulary import (
     CAMPAIGN_CLOSED,
+    COAUTHORSHIP_ACCEPTED,
+    COAUTHORSHIP_DECLINED,
     CONTRIBUTION_MODERATED,
     CONTRIBUTION_SUBMITTED,
     INVITATION_CODES_ISSUED,
@@ -81,6 +83,11 @@ class CampaignState:
         self.ends_at: str = body["ends_at"]
         self.pool: int = body["pool"]
         self.policy_body: Any = body["policy"]
+        # Co-author consent asked (domain/EVENTS.md): absent from the policies of campaigns
+        # opened before the field, whose co-authors count at once.
+        self.consent = isinstance(self.policy_body, dict) and (
+            self.policy_body.get("coauthor_consent") is True
+        )
         self.funded = 0
         self.closed_at: int | None = None
         self.settled: tuple[int, dict[str, Any]] | None = None
@@ -129,6 +136,8 @@ class CampaignState:
             REUSE_RECORDED: self._reused,
             CONTRIBUTION_MODERATED: self._moderated,
             PAYOUTS_SETTLED: self._settled,
+            COAUTHORSHIP_ACCEPTED: self._coauthor_accepted,
+            COAUTHORSHIP_DECLINED: self._coauthor_declined,
         }
 
     @property
@@ -296,6 +305,8 @@ class CampaignState:
                 return f"derived from unknown contribution {entry['contribution']}"
             if parent.status == REMOVED:
                 return f"derived from removed contribution {parent.id}"
+            if parent.unconsented:
+                return f"derived from contribution {parent.id}, {consent_state(parent)}"
             declared = entry["share"]
             if declared is None:
                 share = self.policy.remix_default_share if self.policy else ZERO
@@ -313,6 +324,8 @@ class CampaignState:
             authors,
             tuple(parents),
         )
+        if self.consent:
+            contribution.awaiting = tuple(m for m in percents if m != actor)
         self.contributions[cid] = contribution
         for member_id, _ in authors:
             member = self.member(member_id)
@@ -331,6 +344,8 @@ class CampaignState:
             for p in parents:
                 shares[p.contribution] = shares.get(p.contribution, ZERO) + p.share
             self.scorer.add_contribution(cid, position, authors, tuple(sorted(shares.items())))
+            if contribution.excluded:
+                self.scorer.set_excluded(cid, True)
         self.dirty_contributions.add(cid)
         self.new_contributions.append(cid)
         return None
@@ -351,6 +366,8 @@ class CampaignState:
             return "unknown contribution"
         if contribution.status == REMOVED:
             return "the contribution was removed"
+        if contribution.unconsented:
+            return f"a vote on a contribution {consent_state(contribution)}"
         if actor in contribution.author_ids:
             return "a self-vote (the voter is an author)"
         member = self.members[actor]
@@ -396,6 +413,8 @@ class CampaignState:
             return "licence of an unknown contribution"
         if actor not in contribution.author_ids:
             return "only an author may grant a licence"
+        if contribution.unconsented:
+            return f"a licence of a contribution {consent_state(contribution)}"
         key = (licence, actor)
         if key not in self.grants:
             self.member(actor).licences += 1
@@ -416,6 +435,8 @@ class CampaignState:
         contribution = self.contributions.get(body["contribution"])
         if contribution is None:
             return "unknown contribution"
+        if contribution.unconsented:
+            return f"a reuse of a contribution {consent_state(contribution)}"
         key = (body["channel"], body["territory"])
         distinct = key not in contribution.reuse_keys
         if distinct:
@@ -428,6 +449,45 @@ class CampaignState:
             self.members[author].reuses += 1
             self.dirty_members.add(author)
         self.dirty_contributions.add(contribution.id)
+        return None
+
+    def _answerable(self, actor: str, body: dict[str, Any]) -> Contribution | str:
+        """The contribution a co-author answers for, or why the answer does not apply."""
+        contribution = self.contributions.get(body["contribution"])
+        if contribution is None:
+            return "unknown contribution"
+        if not self.consent:
+            return "the campaign's policy asks no co-author consent"
+        if contribution.declined_by is not None:
+            return f"the contribution was declined by {contribution.declined_by}"
+        if actor not in contribution.awaiting:
+            return "the actor is not a co-author awaited by the contribution"
+        return contribution
+
+    def _coauthor_accepted(
+        self, position: int, actor: str, seq: int, body: dict[str, Any]
+    ) -> str | None:
+        contribution = self._answerable(actor, body)
+        if isinstance(contribution, str):
+            return contribution
+        contribution.awaiting = tuple(m for m in contribution.awaiting if m != actor)
+        if self.scorer and not contribution.excluded:
+            # It had no votes (they are refused while it is pending): nothing to recount.
+            self.scorer.set_excluded(contribution.id, False)
+        self.dirty_contributions.add(contribution.id)
+        self.dirty_members.update(contribution.author_ids)
+        return None
+
+    def _coauthor_declined(
+        self, position: int, actor: str, seq: int, body: dict[str, Any]
+    ) -> str | None:
+        contribution = self._answerable(actor, body)
+        if isinstance(contribution, str):
+            return contribution
+        # It was pending, hence excluded already.
+        contribution.declined_by, contribution.declined_at = actor, position
+        self.dirty_contributions.add(contribution.id)
+        self.dirty_members.update(contribution.author_ids)
         return None
 
     # -- after a batch ---------------------------------------------------------------------
@@ -460,3 +520,10 @@ class CampaignState:
                 f"campaign {self.id}: {self.policy_problem.detail}", campaign=self.id
             )
         return self.scorer
+
+
+def consent_state(contribution: Contribution) -> str:
+    """``"declined by X"`` or ``"awaiting co-author consent (X, Y)"``, for the ignored list."""
+    if contribution.declined_by is not None:
+        return f"declined by co-author {contribution.declined_by}"
+    return f"awaiting co-author consent ({', '.join(contribution.awaiting)})"

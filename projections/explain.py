@@ -20,13 +20,14 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from domain.vocabulary import (
+    COAUTHORSHIP_DECLINED,
     CONTRIBUTION_MODERATED,
     CONTRIBUTION_SUBMITTED,
     REUSE_RECORDED,
     VOTE_CAST,
 )
 from ledger.canonical import json_fields
-from projections.campaign import CampaignState
+from projections.campaign import CampaignState, consent_state
 from projections.errors import UnknownMemberError
 from projections.exact import fraction_text, major_units
 from projections.explain_v2 import discounts_v2, sources_v2
@@ -210,6 +211,14 @@ def explain(state: CampaignState, member: str, as_of: int) -> Explanation:
     for cid in state.members[member].authored:
         contribution = state.contributions[cid]
         node = scorer.nodes[cid]
+        if contribution.declined_by is not None and contribution.declined_at is not None:
+            reason = f"{cid} was {consent_state(contribution)}: it earns nothing"
+            ignored.append(_note(contribution.declined_at, COAUTHORSHIP_DECLINED, reason))
+            continue
+        if contribution.awaiting:
+            reason = f"{cid} is {consent_state(contribution)}: it earns nothing until each accepts"
+            ignored.append(_note(contribution.position, CONTRIBUTION_SUBMITTED, reason))
+            continue
         if contribution.excluded:
             reason = f"{cid} is {contribution.status}: it earns nothing"
             ignored.append(_note(contribution.position, CONTRIBUTION_MODERATED, reason))

@@ -109,6 +109,19 @@ def discounts_v2(state: CampaignState, scorer: ScorerV2, member: str) -> list[st
             f"members whose votes come back to you (directly or through one other member): "
             f"that part counts in the bounded, dependent part"
         )
+    for cid in state.members[member].authored:
+        work = state.contributions[cid]
+        if work.declined_by is not None:
+            out.append(
+                f"your contribution {cid} was declined by co-author {_short(work.declined_by)}: "
+                f"it earns nothing"
+            )
+        elif work.awaiting:
+            waiting = ", ".join(_short(m) for m in work.awaiting)
+            out.append(
+                f"your contribution {cid} awaits the consent of co-author(s) {waiting}: it earns "
+                f"nothing until each accepts"
+            )
     factor = result.member_bound.get(member, ONE)
     if factor < 1:
         out.append(

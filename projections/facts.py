@@ -62,13 +62,24 @@ class Contribution:
     reuse_events: int = 0
     reuse_keys: dict[tuple[str, str], int] = field(default_factory=dict)  # (channel, terr.) -> pos
     author_ids: frozenset[str] = frozenset()
+    # Co-author consent (a policy with coauthor_consent): who has not accepted yet, in the
+    # submission's order, and who declined. Pending or declined, it earns nothing.
+    awaiting: tuple[str, ...] = ()
+    declined_by: str | None = None
+    declined_at: int | None = None  # the CoAuthorshipDeclined's position
 
     def __post_init__(self) -> None:
         self.author_ids = frozenset(member for member, _ in self.authors)
 
     @property
+    def unconsented(self) -> bool:
+        """Pending (a co-author has not accepted) or declined (one refused)."""
+        return bool(self.awaiting) or self.declined_by is not None
+
+    @property
     def excluded(self) -> bool:
-        return self.status in EXCLUDING_OUTCOMES
+        """Earns nothing: rejected or removed by moderation, or not consented to."""
+        return self.status in EXCLUDING_OUTCOMES or self.unconsented
 
     def percent_of(self, member: str) -> int:
         return next((percent for m, percent in self.authors if m == member), 0)

@@ -2,7 +2,9 @@
 
 v1 (``projections.policy``) and v2 (``projections.fair_v2``) read the same six
 fields the same way and differ only in the fields they add; both parse those
-six here, so a change to how a shared field is read reaches both versions.
+six here, so a change to how a shared field is read reaches both versions. So is
+the optional ``coauthor_consent`` (absent = false: a policy from before the field,
+whose named co-authors earn at once).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ class SharedFields:
     support_threshold: int
     per_person_cap: Fraction | None
     min_payout: int
+    # True: a contribution naming other authors earns nothing until each accepted it, and
+    # nothing ever once one declined (domain/EVENTS.md, co-author consent).
+    coauthor_consent: bool
 
 
 def policy_int(body: Mapping[str, Any], key: str) -> int:
@@ -51,4 +56,13 @@ def parse_shared_fields(body: Mapping[str, Any]) -> dict[str, Any]:
         "support_threshold": policy_int(body, "support_threshold"),
         "per_person_cap": None if cap is None else parse_fraction(cap, "per_person_cap"),
         "min_payout": policy_int(body, "min_payout"),
+        "coauthor_consent": _flag(body, "coauthor_consent"),
     }
+
+
+def _flag(body: Mapping[str, Any], key: str) -> bool:
+    """``body[key]`` as true or false, false when absent; ``ValueError`` otherwise."""
+    value = body.get(key, False)
+    if type(value) is not bool:
+        raise ValueError(f"policy field {key!r} must be true or false, got {value!r}")
+    return value

@@ -39,7 +39,7 @@ COMMAND_TABLE: tuple[Callable[[typer.Typer], None], ...] = (
     log.register,  # sign, append, log, verify
     demo.register,  # demo
     campaign.register,  # invite, block, unblock, moderate, reuse; the campaign group
-    members.register,  # join, submit, remix, vote, withdraw, erase; the licence and profile groups
+    members.register,  # join, submit, remix, vote, withdraw, erase; licence, coauthor, profile
     projections.register,  # project, shares, explain; the export group
     payouts.register,  # the payouts group: propose, withdraw, object, answer, settle, files …
     claims.register,  # payouts claims: build, deploy, proof, claim, record (after payouts)

@@ -1,9 +1,9 @@
 """The members' verbs of the ``cocred`` CLI: parse the options, call one service, print JSON.
 
 ``cocred join`` · ``submit`` · ``remix`` · ``vote`` · ``withdraw`` · ``licence grant|revoke`` ·
-``profile set|export`` · ``profile payout set|remove`` · ``erase``. Every verb that signs
-takes ``--key`` (the member's key file) and ``--db``; every refusal prints
-``error[Code]: sentence`` on stderr and exits 1, having written nothing.
+``coauthor accept|decline`` · ``profile set|export`` · ``profile payout set|remove`` ·
+``erase``. Every verb that signs takes ``--key`` (the member's key file) and ``--db``; every
+refusal prints ``error[Code]: sentence`` on stderr and exits 1, having written nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 
 licence_app = typer.Typer(no_args_is_help=True, help="Grant or revoke a licence on your work.")
 profile_app = typer.Typer(no_args_is_help=True, help="Set or export your private profile.")
+coauthor_app = typer.Typer(
+    no_args_is_help=True,
+    help="Accept or decline a co-authorship someone named you in (until you accept, the "
+    "work is pending: no votes, remixes, licences or reuses, and it earns nothing).",
+)
 
 Kind = Annotated[str, typer.Option("--kind", help="Kind (see domain/EVENTS.md).")]
 Authors = Annotated[
@@ -249,6 +254,35 @@ def licence_revoke(
     run_service(db, lambda c: c.revoke_licence(signer, campaign, licence), fmt)
 
 
+@coauthor_app.command("accept")
+def coauthor_accept(
+    key: KeyOption,
+    campaign: CampaignOption,
+    contribution: ContributionOption,
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
+    """Accept that you co-authored CONTRIBUTION, with the share its submitter named."""
+    signer = load_key(key)
+    run_service(db, lambda c: c.accept_coauthorship(signer, campaign, contribution), fmt)
+
+
+@coauthor_app.command("decline")
+def coauthor_decline(
+    key: KeyOption,
+    campaign: CampaignOption,
+    contribution: ContributionOption,
+    reason: Annotated[
+        str, typer.Option(help="Why, as a code [a-z0-9-]{1,48} (e.g. not-my-work, wrong-share).")
+    ],
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
+    """Decline the co-authorship: the work gets no votes, remixes, licences or reuses, ever."""
+    signer = load_key(key)
+    run_service(db, lambda c: c.decline_coauthorship(signer, campaign, contribution, reason), fmt)
+
+
 @profile_app.command("set")
 def profile_set(
     key: KeyOption,
@@ -353,9 +387,10 @@ def erase(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the members' verbs and the ``licence`` and ``profile`` groups to ``app``."""
+    """Add the members' verbs and the ``licence``, ``coauthor`` and ``profile`` groups."""
     for verb in (join, submit, remix, vote, withdraw, erase):
         app.command()(verb)
     app.add_typer(licence_app, name="licence")
+    app.add_typer(coauthor_app, name="coauthor")
     profile_app.add_typer(payout_app, name="payout")
     app.add_typer(profile_app, name="profile")

@@ -169,6 +169,9 @@ class CampaignPage:
     counts: dict[str, int]
     moderation: list[dict[str, Any]]  # the latest TOP decisions, newest first
     pending: list[dict[str, Any]]  # the first TOP not reviewed yet, oldest first
+    # Co-author consent: the first TOP works pending a co-author's acceptance or declined by
+    # one, oldest first, each with ``awaiting`` and ``declined_by`` as (id, name).
+    unconsented: list[dict[str, Any]]
     blocked: list[dict[str, Any]]
     licences: list[LicenceRow]
     reuses: list[dict[str, Any]]  # the latest TOP, newest first
@@ -251,6 +254,7 @@ def campaign_page(
     shown = paying[:top]
     decisions = list(reversed(state.moderation[-top:])) if top else []
     open_works = sorted((w for w in works.values() if w.status == "open"), key=lambda w: w.position)
+    unconsented = sorted((w for w in works.values() if w.unconsented), key=lambda w: w.position)
     blocked_members = sorted(
         (m for m in state.members.values() if m.blocked_at is not None),
         key=lambda m: m.blocked_at or 0,
@@ -262,6 +266,7 @@ def campaign_page(
         | {s.member for s in shown}
         | {a for m in decisions for a in works[m.contribution].author_ids}
         | {a for w in open_works[:top] for a in w.author_ids}
+        | {a for w in unconsented[:top] for a in w.author_ids}
         | {m.id for m in blocked_members[:top]}
         | {a for r in reused for a in works[r.contribution].author_ids}
         | {a for cid in licensed for a in works[cid].author_ids}
@@ -310,6 +315,17 @@ def campaign_page(
         for m in decisions
     ]
     pending = [{"position": w.position, "work": work_of(w.id)} for w in open_works[:top]]
+    consent = [
+        {
+            "position": w.position,
+            "work": work_of(w.id),
+            "awaiting": [(m, names.get(m, m)) for m in w.awaiting],
+            "declined_by": None
+            if w.declined_by is None
+            else (w.declined_by, names.get(w.declined_by, w.declined_by)),
+        }
+        for w in unconsented[:top]
+    ]
     blocked = [
         {
             "member": m.id,
@@ -353,6 +369,7 @@ def campaign_page(
         counts=statuses,
         moderation=moderation,
         pending=pending,
+        unconsented=consent,
         blocked=blocked,
         licences=_licence_rows(state, names, today),
         reuses=reuses,
@@ -361,6 +378,7 @@ def campaign_page(
         totals={
             "moderation": len(state.moderation),
             "pending": len(open_works),
+            "unconsented": len(unconsented),
             "blocked": len(blocked_members),
             "reuses": len(state.reuses),
             "members": len(state.members),

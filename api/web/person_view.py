@@ -76,6 +76,10 @@ class Work:
     descendants: list[dict[str, Any]]
     ancestors_total: int = 0
     descendants_total: int = 0
+    # Co-author consent: (id, name) of the co-authors who have not accepted yet, and of the
+    # one who declined (None: nobody did). Either way the work earns nothing.
+    awaiting: tuple[tuple[str, str], ...] = ()
+    declined_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -336,6 +340,8 @@ def person_page(
         if cid not in shown:
             continue
         found = lineages[cid]
+        live = works[cid]
+        refused = live.declined_by
         own.append(
             Work(
                 cid,
@@ -356,6 +362,8 @@ def person_page(
                 _relatives(state, found["descendants"][:LINEAGE_ROWS], names, link),
                 len(found["ancestors"]),
                 len(found["descendants"]),
+                tuple((m, names.get(m, m)) for m in live.awaiting),
+                None if refused is None else (refused, names.get(refused, refused)),
             )
         )
     return PersonPage(

@@ -15,6 +15,7 @@ import orjson
 
 from api.web.campaign_view import event_times
 from api.web.svg import clip, share_label
+from domain.vocabulary import COAUTHORSHIP_ACCEPTED, COAUTHORSHIP_DECLINED
 from ledger.store import LogStore, StoredRecord
 from projections.campaign import CampaignState
 
@@ -34,7 +35,8 @@ class Entry:
 def _own_acts(
     state: CampaignState, records: Iterable[StoredRecord], names: dict[str, str]
 ) -> list[Entry]:
-    """The member's own signed acts in the campaign: join, submit, remix, vote, licence."""
+    """The member's own signed acts in the campaign: join, submit, remix, vote, co-authorship
+    answers, licence."""
     works = state.contributions
     entries: list[Entry] = []
     for record in records:
@@ -78,6 +80,13 @@ def _own_acts(
                     f"by {authors}",
                 )
             )
+        elif record.type in (COAUTHORSHIP_ACCEPTED, COAUTHORSHIP_DECLINED):
+            cid = body["contribution"]
+            if record.type == COAUTHORSHIP_ACCEPTED:
+                what, note = "accepted the co-authorship of", ""
+            else:
+                what, note = "declined the co-authorship of", f"reason: {body['reason']}"
+            entries.append(Entry(pos, ts, "member", what, _ref(state, cid), note))
         elif record.type in ("LicenceGranted", "LicenceRevoked"):
             cid, _, name = body["licence"].rpartition("/")
             if record.type == "LicenceRevoked":

@@ -28,7 +28,7 @@ from domain.errors import DemoSizeError
 from domain.payout_methods import PayoutMethod, PaypalMethod, SepaMethod
 from domain.profile_store import ProfileStore
 from domain.profiles import Profile, commitment
-from domain.vocabulary import ENGAGEMENT_KINDS, PAYPAL, SEPA
+from domain.vocabulary import DEFAULT_POLICY, ENGAGEMENT_KINDS, PAYPAL, SEPA
 from ledger.actors import KEY_REGISTERED
 from ledger.envelope import Envelope, format_ts, sign_envelope
 from ledger.keys import SigningKey, public_jwk
@@ -129,6 +129,9 @@ class Story:
     ) -> None:
         self.plan = plan
         self.policy = policy
+        # Co-authors sign their acceptance at once where the policy asks for it (no draw
+        # from the seeded stream: every other event is the one a demo without it writes).
+        self.consent = bool((DEFAULT_POLICY if policy is None else policy).get("coauthor_consent"))
         self.campaign = campaign
         self.emit = emit
         self.content = content
@@ -355,6 +358,9 @@ class Story:
             at=at,
         )
         self.ids.append(f"{self.actor(author)}:{self.seqs[author]}")
+        if self.consent:
+            for co_author in co_authors:
+                self.do(co_author, commands.coauthorship_accepted, self.ids[-1], at=at)
         self.authors.append((author, *co_authors))
         self.removed.append(0)
         self.depth.append(1 + max((self.depth[s] for s in sources), default=-1))

@@ -29,6 +29,8 @@ def test_a_brand_runs_a_campaign_from_opening_to_settlement(world: World) -> Non
         authors=[(w.ben.actor, 70), (w.cy.actor, 30)],
         derived_from=[(idea, None)],
     )
+    # Ben named Cy: the design is pending until Cy signs that she co-authored it.
+    c.accept_coauthorship(w.cy, CAMPAIGN, design)
     # Ana remixes the remix: a chain two levels deep, with an explicit share.
     poster = w.submit(w.ana, "Harbour poster", derived_from=[(design, "1/4")])
 

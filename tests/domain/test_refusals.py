@@ -372,6 +372,7 @@ def _(w: World) -> Case:
 @case("a vote on one's own work")
 def _(w: World) -> Case:
     work = w.submit(w.ana, authors=[(w.ana.actor, 50), (w.cy.actor, 50)])
+    w.c.accept_coauthorship(w.cy, CAMPAIGN, work)
     return (
         lambda: w.c.cast_vote(w.cy, CAMPAIGN, work, "support"),
         SelfVoteError,
@@ -429,6 +430,7 @@ def _(w: World) -> Case:
 @case("a reuse before every co-author granted")
 def _(w: World) -> Case:
     work = w.submit(w.ana, authors=[(w.ana.actor, 50), (w.cy.actor, 50)])
+    w.c.accept_coauthorship(w.cy, CAMPAIGN, work)
     w.grant(w.ana, work)
     lid = f"{work}/brand-2026"
     return (

@@ -255,6 +255,14 @@ class Script:
             self._sign(self.actor(author), "LicenceGranted", body)
         return licence
 
+    def accept(self, name: str, contribution: str) -> None:
+        """``name`` accepts the co-authorship of ``contribution`` (consent policies)."""
+        self._sign(self.actor(name), "CoAuthorshipAccepted", {"contribution": contribution})
+
+    def decline(self, name: str, contribution: str, reason: str = "not-my-work") -> None:
+        body = {"contribution": contribution, "reason": reason}
+        self._sign(self.actor(name), "CoAuthorshipDeclined", body)
+
     def revoke(self, licence: str, author: str) -> None:
         self._sign(self.actor(author), "LicenceRevoked", {"licence": licence})
 

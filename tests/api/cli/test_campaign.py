@@ -93,6 +93,9 @@ def test_a_campaign_from_the_command_line(people: People) -> None:
         "--kind", "design", "--title", "Kites", "--from", f"{idea}=1/5",
         "--author", f"{p.ids['ben']}=80", "--author", f"{p.ids['ana']}=20",
     )["contribution"]  # fmt: skip
+    accepted = p.json("ana", "coauthor", "accept", "--campaign", "summer-26",
+                      "--contribution", remix)  # fmt: skip
+    assert accepted["type"] == "CoAuthorshipAccepted"
     p.run("brand", "moderate", "--campaign", "summer-26", "--contribution", remix,
           "--outcome", "accepted", "--reason", "shortlisted")  # fmt: skip
     terms = p.file("terms.txt", b"reuse on the web")
@@ -297,3 +300,72 @@ def test_submit_refuses_a_file_that_is_not_its_kind(people: People) -> None:
 def _log_size(db: str) -> int:
     with open_store(db) as store:
         return store.size()
+
+
+def test_a_co_author_accepts_or_declines_from_the_command_line(people: People) -> None:
+    p = people
+    authors = ("--author", f"{p.ids['ana']}=60", "--author", f"{p.ids['ben']}=40")
+    first, second = (
+        p.json(
+            "ana", "submit", "--campaign", "summer-26", "--content", p.file(f"{n}.txt", n.encode()),
+            "--kind", "idea", "--title", n, *authors,
+        )["contribution"]
+        for n in ("duo", "trio")
+    )  # fmt: skip
+    where = ("--campaign", "summer-26")
+    assert refused(
+        "vote", *where, "--contribution", first, "--key", p.key("brand"), "--db", p.db
+    ).startswith("error[NotJoined]")
+    assert refused(
+        "licence", "grant", *where, "--contribution", first, "--name", "web",
+        "--licensee", p.ids["brand"], "--channel", "web", "--terms", p.file("t.txt", b"t"),
+        "--key", p.key("ana"), "--db", p.db,
+    ) == (
+        f"error[PendingCoAuthorship]: contribution {first} awaits the consent of co-author(s) "
+        f"{p.ids['ben']}: no licences until each accepts"
+    )  # fmt: skip
+    assert refused(
+        "coauthor", "accept", *where, "--contribution", first, "--key", p.key("ana"), "--db", p.db
+    ) == (
+        f"error[NotCoAuthor]: member {p.ids['ana']} is not a co-author named by the submitter "
+        f"of contribution {first}"
+    )  # fmt: skip
+    declined = p.json(
+        "ben", "coauthor", "decline", *where, "--contribution", second, "--reason", "not-my-work"
+    )
+    assert (declined["type"], declined["contribution"]) == ("CoAuthorshipDeclined", second)
+    assert refused(
+        "coauthor", "accept", *where, "--contribution", second, "--key", p.key("ben"), "--db", p.db
+    ) == (
+        f"error[CoAuthorshipDeclined]: co-author {p.ids['ben']} declined contribution {second}: "
+        f"it takes no more answers"
+    )  # fmt: skip
+    assert refused(
+        "coauthor",
+        "decline",
+        *where,
+        "--contribution",
+        first,
+        "--reason",
+        "Not Mine",
+        "--key",
+        p.key("ben"),
+        "--db",
+        p.db,
+    ).startswith("error[MalformedBody]: CoAuthorshipDeclined body: field 'reason' must be a code")
+    p.run("ben", "coauthor", "accept", *where, "--contribution", first)
+    assert (
+        refused(
+            "coauthor",
+            "accept",
+            *where,
+            "--contribution",
+            first,
+            "--key",
+            p.key("ben"),
+            "--db",
+            p.db,
+        )
+        == f"error[CoAuthorshipAnswered]: co-author {p.ids['ben']} already accepted "
+        f"contribution {first}"
+    )

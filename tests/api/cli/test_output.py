@@ -116,6 +116,14 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
     as_("ben", "withdraw", "--contribution", idea, "--kind", "save")
     as_("ana", "vote", "--contribution", remix, "--kind", "comment",
         "--comment", file("c.txt", "très bien".encode()))  # fmt: skip
+    duo, trio = (
+        as_("ana", "submit", "--content", file(f"{n}.txt", n.encode()), "--kind", "idea",
+            "--title", n, "--author", f"{ids['ana']}=50", "--author", f"{ids['ben']}=50",
+            )["contribution"]
+        for n in ("duo", "trio")
+    )  # fmt: skip
+    assert as_("ben", "coauthor accept", "--contribution", duo)["type"] == "CoAuthorshipAccepted"
+    as_("ben", "coauthor decline", "--contribution", trio, "--reason", "not-my-work")
     as_("brand", "block", "--member", ids["ana"], "--reason", "test")
     as_("brand", "unblock", "--member", ids["ana"])
     as_("brand", "moderate", "--contribution", idea, "--outcome", "accepted", "--reason", "ok")

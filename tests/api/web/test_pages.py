@@ -452,3 +452,43 @@ def test_a_v1_demo_page_names_no_v2_discount(tmp_path: Path) -> None:
         status, _, html = site.get(f"/people/{puppet}?campaign={site.demo.campaign}")
     assert status == 200
     assert "cocred-fair v2" not in section(html, 'id="earnings"')
+
+
+def test_pending_and_declined_co_authorships_are_shown_on_both_pages(own_site: Site) -> None:
+    brand, ana, cy = seeded_key(721), seeded_key(722), seeded_key(723)
+    services = own_site.services.campaigns
+    services.gate.append_batch([registration(k) for k in (brand, ana, cy)])
+    now = datetime.now(UTC).replace(microsecond=0)
+    services.open_campaign(
+        brand, "duo-26", title="Duo", guidelines=b"g",
+        starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1),
+    )  # fmt: skip
+    for member in (ana, cy):
+        services.join(member, "duo-26")
+    authors = [(ana.actor, 60), (cy.actor, 40)]
+    pending, declined = (
+        str(
+            services.submit(
+                ana, "duo-26", title.encode(), kind="idea", title=title, authors=authors
+            ).ids["contribution"]
+        )
+        for title in ("Waiting piece", "Refused piece")
+    )
+    services.decline_coauthorship(cy, "duo-26", declined, "not-my-work")
+    names = services.labels([cy.actor])
+    status, _, html = own_site.get("/c/duo-26")
+    assert status == 200
+    listed = unescape(section(html, '<ul class="plain" id="coauthorships">', "</ul>"))
+    assert "Waiting piece" in listed and "Refused piece" in listed
+    assert "pending</span> waiting for" in listed and "declined</span> by" in listed
+    assert names[cy.actor] in listed
+    status, _, page = own_site.get(f"/people/{ana.actor}?campaign=duo-26")
+    assert status == 200
+    text = unescape(page)
+    waiting = section(text, f'id="c-{pending}"', "</article>")
+    assert "Pending co-authorship: waiting for" in waiting and names[cy.actor] in waiting
+    refused = section(text, f'id="c-{declined}"', "</article>")
+    assert "Declined by co-author" in refused and "earns nothing" in refused
+    cys = unescape(own_site.get(f"/people/{cy.actor}?campaign=duo-26")[2])
+    said = section(cys, 'id="timeline"')
+    assert "declined the co-authorship of" in said and "reason: not-my-work" in said
