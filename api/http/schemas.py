@@ -564,6 +564,30 @@ class ModerationQueue(BaseModel):
     next: int | None
 
 
+class ReportedPiece(BaseModel):
+    """A reported piece: its number of reports, the count per reason, its moderation status."""
+
+    contribution: str
+    position: int
+    signer: str
+    kind: str
+    title: str
+    status: str
+    reports: int
+    reasons: dict[str, int]
+
+
+class ReportQueue(BaseModel):
+    """The campaign's reported pieces, most reported first then oldest first; ``total``
+    pieces hold ``reports`` reports; ``next`` is the next ``from`` (an index)."""
+
+    campaign: str
+    total: int
+    reports: int
+    pieces: list[ReportedPiece]
+    next: int | None
+
+
 class CampaignMember(BaseModel):
     """A member's public standing: label, positions of invitation/join/block, credit."""
 
