@@ -24,6 +24,7 @@ from projections.exact import currency_exponent, major_units, percent_text
 from projections.export import FORMATS, settlement_of
 from projections.projector import Projector
 from projections.queries import leaderboard
+from projections.reports import moderation_queue
 
 Labels = Callable[[Sequence[str]], dict[str, str]]
 
@@ -169,6 +170,7 @@ class CampaignPage:
     counts: dict[str, int]
     moderation: list[dict[str, Any]]  # the latest TOP decisions, newest first
     pending: list[dict[str, Any]]  # the first TOP not reviewed yet, oldest first
+    reported: list[dict[str, Any]]  # the first TOP of the reports queue (most reported first)
     blocked: list[dict[str, Any]]
     licences: list[LicenceRow]
     reuses: list[dict[str, Any]]  # the latest TOP, newest first
@@ -256,12 +258,14 @@ def campaign_page(
         key=lambda m: m.blocked_at or 0,
     )
     reused = list(reversed(state.reuses[-top:])) if top else []
+    queue = moderation_queue(projector, state.id, limit=max(1, top))
     licensed = {grant.contribution for grant in state.grants.values()}
     people = (
         {state.brand}
         | {s.member for s in shown}
         | {a for m in decisions for a in works[m.contribution].author_ids}
         | {a for w in open_works[:top] for a in w.author_ids}
+        | {a for q in queue.pieces[:top] for a in works[q.contribution].author_ids}
         | {m.id for m in blocked_members[:top]}
         | {a for r in reused for a in works[r.contribution].author_ids}
         | {a for cid in licensed for a in works[cid].author_ids}
@@ -310,6 +314,15 @@ def campaign_page(
         for m in decisions
     ]
     pending = [{"position": w.position, "work": work_of(w.id)} for w in open_works[:top]]
+    reported = [
+        {
+            "reports": q.reports,
+            "reasons": [(reason, n) for reason, n in q.reasons.items() if n],
+            "status": q.status,
+            "work": work_of(q.contribution),
+        }
+        for q in queue.pieces[:top]
+    ]
     blocked = [
         {
             "member": m.id,
@@ -353,6 +366,7 @@ def campaign_page(
         counts=statuses,
         moderation=moderation,
         pending=pending,
+        reported=reported,
         blocked=blocked,
         licences=_licence_rows(state, names, today),
         reuses=reuses,
@@ -361,6 +375,8 @@ def campaign_page(
         totals={
             "moderation": len(state.moderation),
             "pending": len(open_works),
+            "reported": queue.total,
+            "reports": queue.reports,
             "blocked": len(blocked_members),
             "reuses": len(state.reuses),
             "members": len(state.members),
