@@ -540,12 +540,14 @@ class CampaignOut(BaseModel):
 
 
 class Moderated(BaseModel):
-    """One ``ContributionModerated`` event on the contribution."""
+    """One ``ContributionModerated`` event on the contribution; ``reports``: the report ids it
+    cites (null when it cites none)."""
 
     position: int
     outcome: str
     reason: str
     note: str | None
+    reports: list[str] | None = None
 
 
 class QueuedContribution(ContributionSummary):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
@@ -141,7 +142,10 @@ def moderation_queue(
                 .order_by(moderated.c.position)
             ).mappings()
             for event in events:
-                history[event["contribution"]].append(Moderated.model_validate(event))
+                cited = None if event["reports"] is None else orjson.loads(event["reports"])
+                history[event["contribution"]].append(
+                    Moderated.model_validate({**event, "reports": cited})
+                )
     return ModerationQueue(
         campaign=campaign,
         status=status,

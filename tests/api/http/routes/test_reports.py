@@ -67,6 +67,13 @@ def test_a_report_is_posted_as_an_event_and_the_queue_pages_by_reports_then_age(
     assert page["pieces"][0]["status"] == "open"
     rest = w.client.get(path, params={"from": 2, "limit": 2}).json()
     assert [p["contribution"] for p in rest["pieces"]] == [third] and rest["next"] is None
+    cited = f"{w.members[3].actor}:{w.services.ledger.next_seq(w.members[3].actor) - 1}"
+    w.services.campaigns.moderate(
+        w.brand, OPEN_CAMPAIGN, third, "removed", "abuse", reports=[cited]
+    )
+    moderation = w.client.get(f"/campaigns/{OPEN_CAMPAIGN}/moderation").json()
+    history = {c["contribution"]: c["moderation"] for c in moderation["contributions"]}
+    assert [m["reports"] for m in history[third]] == [[cited]] and history[first] == []
 
 
 def test_a_refused_report_over_http_has_its_status_and_writes_nothing(world: World) -> None:
