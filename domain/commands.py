@@ -21,6 +21,7 @@ from domain.vocabulary import (
     COAUTHORSHIP_DECLINED,
     COMMENT,
     CONTRIBUTION_MODERATED,
+    CONTRIBUTION_REPORTED,
     CONTRIBUTION_SUBMITTED,
     DEFAULT_POLICY,
     INVITATION_CODES_ISSUED,
@@ -401,10 +402,16 @@ def contribution_moderated(
     reason: str,
     *,
     note: str | None = None,
+    reports: Sequence[str] | None = None,
     seq: int,
     at: When,
 ) -> Envelope:
-    body = {"contribution": contribution, "outcome": outcome, "reason": reason, "note": note}
+    """``reports``: the report ids the decision answers (None: the field is left out)."""
+    body: dict[str, Any] = {
+        "contribution": contribution, "outcome": outcome, "reason": reason, "note": note,
+    }  # fmt: skip
+    if reports is not None:
+        body["reports"] = list(reports)
     return sign_envelope(key, CONTRIBUTION_MODERATED, body, seq=seq, ts=at, campaign=campaign)
 
 
@@ -420,6 +427,20 @@ def coauthorship_declined(
 ) -> Envelope:
     body = {"contribution": contribution, "reason": reason}
     return sign_envelope(key, COAUTHORSHIP_DECLINED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def contribution_reported(
+    key: SigningKey,
+    campaign: str,
+    contribution: str,
+    reason: str,
+    *,
+    text: str | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {"contribution": contribution, "reason": reason, "text": text}
+    return sign_envelope(key, CONTRIBUTION_REPORTED, body, seq=seq, ts=at, campaign=campaign)
 
 
 def profile_committed(key: SigningKey, commitment: str, *, seq: int, at: When) -> Envelope:

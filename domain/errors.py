@@ -245,6 +245,30 @@ class SelfVoteError(DomainError):
     code = "SelfVote"
 
 
+class SelfReportError(DomainError):
+    """A report on a contribution the reporter (co-)authored."""
+
+    code = "SelfReport"
+
+
+class DuplicateReportError(DomainError):
+    """The member already reported the contribution (one report per member per piece)."""
+
+    code = "DuplicateReport"
+
+
+class UnknownReportError(DomainError):
+    """A moderation decision citing a report the campaign does not have."""
+
+    code = "UnknownReport"
+
+
+class ReportNotAboutContributionError(DomainError):
+    """A moderation decision citing a report about another contribution."""
+
+    code = "ReportNotAboutContribution"
+
+
 class NotAuthorError(DomainError):
     """Granting or revoking a licence on a contribution one did not author."""
 

@@ -18,6 +18,7 @@ from domain import (
     moderation,
     payouts,
     profiles,
+    reports,
     votes,
 )
 from domain.errors import MemberErasedError, UnknownEventTypeError
@@ -34,6 +35,7 @@ RULES: dict[str, Rule] = {
     **votes.RULES,
     **licences.RULES,
     **moderation.RULES,
+    **reports.RULES,
     **profiles.RULES,
     **payouts.RULES,
 }

@@ -234,12 +234,14 @@ class CampaignServices(PayoutVerbs):
         reason: str,
         *,
         note: bytes | None = None,
+        reports: Sequence[str] | None = None,
         at: When | None = None,
     ) -> Receipt:
-        """Accept, reject or remove; a note document goes to the content store."""
+        """Accept, reject or remove; a note document goes to the content store. ``reports``:
+        the reports the decision answers (about that contribution)."""
         return self._do(
             key, commands.contribution_moderated, campaign, contribution, outcome, reason,
-            note=None if note is None else self.content.put(note), at=at,
+            note=None if note is None else self.content.put(note), reports=reports, at=at,
             ids={"campaign": campaign, "contribution": contribution},
         )  # fmt: skip
 
@@ -353,6 +355,25 @@ class CampaignServices(PayoutVerbs):
             comment=None if comment is None else self.content.put(comment), at=at,
             ids={"campaign": campaign, "contribution": contribution},
         )  # fmt: skip
+
+    def report(
+        self,
+        key: SigningKey,
+        campaign: str,
+        contribution: str,
+        reason: str,
+        *,
+        text: bytes | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """Report a piece to the brand's moderation; the text goes to the content store."""
+        receipt = self._do(
+            key, commands.contribution_reported, campaign, contribution, reason,
+            text=None if text is None else self.content.put(text), at=at,
+            ids={"campaign": campaign, "contribution": contribution},
+        )  # fmt: skip
+        made = contribution_id(receipt.actor, receipt.seq)  # a report's id, "<actor>:<seq>"
+        return replace(receipt, ids={**receipt.ids, "report": made})
 
     def withdraw_vote(
         self, key: SigningKey, campaign: str, contribution: str, kind: str, *,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from domain.licences import Licence
     from domain.membership import Membership
     from domain.payouts import PayoutBook
+    from domain.reports import Report
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -45,6 +46,10 @@ class State:
         # submissions_per_day; only campaigns whose policy sets it are counted.
         self.submissions: dict[tuple[str, str, str], int] = {}
         self.payouts: dict[str, PayoutBook] = {}
+        # Reports by id, and each (contribution, member)'s report id: one report per member
+        # per piece.
+        self.reports: dict[str, Report] = {}
+        self.reported: dict[tuple[str, str], str] = {}
         # Invitation codes: each batch by its id, each code by (campaign, code hash).
         self.code_batches: dict[str, CodeBatch] = {}
         self.invite_codes: dict[tuple[str, str], InviteCode] = {}

@@ -33,6 +33,7 @@ REUSE_RECORDED = "ReuseRecorded"
 CONTRIBUTION_MODERATED = "ContributionModerated"
 COAUTHORSHIP_ACCEPTED = "CoAuthorshipAccepted"
 COAUTHORSHIP_DECLINED = "CoAuthorshipDeclined"
+CONTRIBUTION_REPORTED = "ContributionReported"
 PAYOUTS_PROPOSED = "PayoutsProposed"
 PAYOUTS_PROPOSAL_PART = "PayoutsProposalPart"
 PAYOUTS_WITHDRAWN = "PayoutsWithdrawn"
@@ -63,6 +64,7 @@ CAMPAIGN_EVENT_TYPES = frozenset(
         CONTRIBUTION_MODERATED,
         COAUTHORSHIP_ACCEPTED,
         COAUTHORSHIP_DECLINED,
+        CONTRIBUTION_REPORTED,
     }
 )
 
@@ -91,6 +93,8 @@ CONTRIBUTION_KINDS = ("idea", "photo", "video", "design", "text")
 ACCEPTED, REJECTED, REMOVED = "accepted", "rejected", "removed"
 MODERATION_OUTCOMES = (ACCEPTED, REJECTED, REMOVED)
 EXCLUDING_OUTCOMES = frozenset({REJECTED, REMOVED})  # a contribution earns nothing under these
+# ContributionReported.reason: why a member flags a piece for the brand's moderation
+REPORT_REASONS = ("spam", "harassment", "plagiarism", "off-guidelines", "personal-data", "other")
 # PayoutObjected.reason: why a payee contests a proposal
 OBJECTION_REASONS = ("missing-credit", "wrong-amount", "wrong-attribution", "moderation", "other")
 # ObjectionAnswered.outcome; upheld: the brand agrees (it must withdraw and propose again)

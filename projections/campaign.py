@@ -32,6 +32,7 @@ from domain.vocabulary import (
     COAUTHORSHIP_ACCEPTED,
     COAUTHORSHIP_DECLINED,
     CONTRIBUTION_MODERATED,
+    CONTRIBUTION_REPORTED,
     CONTRIBUTION_SUBMITTED,
     INVITATION_CODES_ISSUED,
     INVITE_ONLY,
@@ -50,7 +51,16 @@ from domain.vocabulary import (
 )
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
-from projections.facts import Contribution, Grant, Ignored, Member, Moderation, Parent, Reuse
+from projections.facts import (
+    Contribution,
+    Grant,
+    Ignored,
+    Member,
+    Moderation,
+    Parent,
+    Report,
+    Reuse,
+)
 from projections.fair_v2 import PolicyV2, ScorerV2
 from projections.policy import Policy, parse_versioned
 from projections.scoring import ZERO, Scorer
@@ -111,6 +121,9 @@ class CampaignState:
         self.grants: dict[tuple[str, str], Grant] = {}
         self.reuses: list[Reuse] = []
         self.moderation: list[Moderation] = []
+        # Reports feed the moderation queue only: no handler here passes them to the scorer.
+        self.reports: list[Report] = []
+        self.reported: set[tuple[str, str]] = set()  # (contribution, reporter)
         self.ignored: list[Ignored] = []
         self.active_votes = 0
         self.joined = 0
@@ -119,7 +132,7 @@ class CampaignState:
         self.dirty_contributions: set[str] = set()
         self.dirty_grants: set[tuple[str, str]] = set()
         self.new_contributions: list[str] = []
-        self.written = {"reuses": 0, "moderation": 0, "ignored": 0}
+        self.written = {"reuses": 0, "moderation": 0, "reports": 0, "ignored": 0}
         self._handlers: dict[str, Callable[[int, str, int, dict[str, Any]], str | None]] = {
             POOL_FUNDED: self._funded,
             CAMPAIGN_CLOSED: self._closed,
@@ -135,6 +148,7 @@ class CampaignState:
             LICENCE_REVOKED: self._revoked,
             REUSE_RECORDED: self._reused,
             CONTRIBUTION_MODERATED: self._moderated,
+            CONTRIBUTION_REPORTED: self._reported,
             PAYOUTS_SETTLED: self._settled,
             COAUTHORSHIP_ACCEPTED: self._coauthor_accepted,
             COAUTHORSHIP_DECLINED: self._coauthor_declined,
@@ -236,7 +250,14 @@ class CampaignState:
         if isinstance(self.scorer, ScorerV2):
             self.scorer.set_outcome(contribution.id, outcome)
         self.moderation.append(
-            Moderation(position, contribution.id, outcome, body["reason"], body["note"])
+            Moderation(
+                position,
+                contribution.id,
+                outcome,
+                body["reason"],
+                body["note"],
+                None if "reports" not in body else tuple(body["reports"]),
+            )
         )
         if self.scorer and was_excluded != contribution.excluded:
             for voter, kind in sorted(contribution.votes):
@@ -490,6 +511,26 @@ class CampaignState:
         self.dirty_members.update(contribution.author_ids)
         return None
 
+    def _reported(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        problem = self._acting(actor)
+        if problem:
+            return problem
+        contribution = self.contributions.get(body["contribution"])
+        if contribution is None:
+            return "unknown contribution"
+        if contribution.status == REMOVED:
+            return "the contribution was removed"
+        if actor in contribution.author_ids:
+            return "the reporter is an author of the contribution"
+        key = (contribution.id, actor)
+        if key in self.reported:
+            return "the member already reported the contribution"
+        self.reported.add(key)
+        self.reports.append(
+            Report(position, f"{actor}:{seq}", contribution.id, actor, body["reason"], body["text"])
+        )
+        return None
+
     # -- after a batch ---------------------------------------------------------------------
 
     def refresh(self) -> None:
@@ -509,6 +550,7 @@ class CampaignState:
         self.written = {
             "reuses": len(self.reuses),
             "moderation": len(self.moderation),
+            "reports": len(self.reports),
             "ignored": len(self.ignored),
         }
 

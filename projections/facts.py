@@ -118,6 +118,19 @@ class Moderation:
     outcome: str
     reason: str
     note: str | None
+    reports: tuple[str, ...] | None = None  # the reports it cites (None: the field is absent)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A ``ContributionReported`` event (its id is ``"<reporter>:<seq>"``)."""
+
+    position: int
+    id: str
+    contribution: str
+    reporter: str
+    reason: str
+    text: str | None
 
 
 @dataclass(frozen=True, slots=True)

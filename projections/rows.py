@@ -196,8 +196,25 @@ def collect(state: CampaignState, *, full: bool) -> Changes:
                 "outcome": m.outcome,
                 "reason": m.reason,
                 "note": m.note,
+                "reports": None if m.reports is None else _json(list(m.reports)),
             }
             for m in state.moderation[written["moderation"] :]
+        ],
+    )
+    changes.add(
+        "append",
+        "proj_reports",
+        [
+            {
+                "campaign": state.id,
+                "position": r.position,
+                "report": r.id,
+                "contribution": r.contribution,
+                "reporter": r.reporter,
+                "reason": r.reason,
+                "text": r.text,
+            }
+            for r in state.reports[written["reports"] :]
         ],
     )
     changes.add(

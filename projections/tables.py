@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, Table, Text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: proj_reports, proj_moderation.reports
 TRACKING = "cocred_attribution"
 
 
@@ -157,6 +157,18 @@ class Tables:
             Column("outcome", Text, nullable=False),
             Column("reason", Text, nullable=False),
             Column("note", Text),
+            Column("reports", Text),  # canonical JSON list of the cited report ids, or null
+        )
+        self.reports = Table(
+            "proj_reports",
+            m,
+            Column("campaign", Text, primary_key=True),
+            _pos("position", False, True),
+            Column("report", Text, nullable=False),
+            Column("contribution", Text, nullable=False, index=True),
+            Column("reporter", Text, nullable=False),
+            Column("reason", Text, nullable=False),
+            Column("text", Text),
         )
         self.ignored = Table(
             "proj_ignored",
@@ -179,5 +191,6 @@ class Tables:
             self.licences,
             self.reuses,
             self.moderation,
+            self.reports,
             self.ignored,
         ]

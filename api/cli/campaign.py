@@ -1,6 +1,6 @@
 """The brand's verbs of the ``cocred`` CLI: parse the options, call one service, print JSON.
 
-``cocred campaign open|fund|close|show|codes`` · ``invite`` · ``block`` · ``unblock`` ·
+``cocred campaign open|fund|close|show|codes|queue`` · ``invite`` · ``block`` · ``unblock`` ·
 ``moderate`` · ``reuse``. Every verb that signs takes ``--key`` (the brand's key file) and
 ``--db``; every refusal prints ``error[Code]: sentence`` on stderr and exits 1, having written
 nothing (``campaign codes`` leaves no CSV either).
@@ -22,6 +22,7 @@ from api.cli.common import (
     KeyOption,
     LicenceOption,
     RecordFormat,
+    ReportFormat,
     TitleOption,
     check_format,
     emit,
@@ -135,6 +136,48 @@ def campaign_show(
     with services(db, create=False) as svc:
         shown = guarded(lambda: svc.campaigns.show(campaign, contributions=works))
     emit(shown, fmt)
+
+
+@campaign_app.command("queue")
+def campaign_queue(
+    campaign: CampaignOption,
+    start: Annotated[int, typer.Option(help="Index of the first piece shown.", min=0)] = 0,
+    limit: Annotated[int, typer.Option(help="Show at most this many pieces.", min=1)] = 20,
+    fmt: ReportFormat = "text",
+    db: DbOption = None,
+) -> None:
+    """The moderation queue: reported pieces, most reported first, then oldest first."""
+    check_format(fmt)
+    from projections.projector import Projector
+    from projections.reports import moderation_queue
+
+    with services(db, create=False) as svc:
+        projector = guarded(lambda: Projector(svc.ledger.store, engine=svc.engine))
+        try:
+            guarded(projector.catch_up)
+            queue = guarded(lambda: moderation_queue(projector, campaign, start=start, limit=limit))
+        finally:
+            projector.close()
+    data = queue.to_json()
+
+    def text() -> None:
+        shown = f"{start + 1}–{start + len(queue.pieces)}" if queue.pieces else "none"
+        out.print(
+            f"campaign {campaign}: {queue.total} reported piece(s), {queue.reports} report(s); "
+            f"showing {shown}",
+            markup=False,
+            highlight=False,
+        )
+        for piece in queue.pieces:
+            reasons = ", ".join(f"{r} {n}" for r, n in piece.reasons.items() if n)
+            out.print(
+                f"{piece.reports:>4}  {piece.contribution}  [{piece.status}]  "
+                f"{piece.title}  ({reasons})",
+                markup=False,
+                highlight=False,
+            )
+
+    emit(data, fmt, text)
 
 
 @campaign_app.command("codes")
@@ -272,14 +315,24 @@ def moderate(
     outcome: Annotated[str, typer.Option(help="accepted, rejected or removed.")],
     reason: Annotated[str, typer.Option(help="Reason code, e.g. guideline-violation.")],
     note: Annotated[Path | None, typer.Option(help="A note file (stored, hashed).")] = None,
+    report: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--report", help="A report id <member>:<seq> the decision answers (repeatable)."
+        ),
+    ] = None,
     db: DbOption = None,
     fmt: RecordFormat = "json",
 ) -> None:
-    """Accept, reject or remove a contribution (removal is final)."""
+    """Accept, reject or remove a contribution (removal is final), citing its reports."""
     signer = load_key(key)
     text = None if note is None else read_bytes(note, "--note")
     run_service(
-        db, lambda c: c.moderate(signer, campaign, contribution, outcome, reason, note=text), fmt
+        db,
+        lambda c: c.moderate(
+            signer, campaign, contribution, outcome, reason, note=text, reports=report or None
+        ),
+        fmt,
     )
 
 

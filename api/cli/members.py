@@ -1,9 +1,10 @@
 """The members' verbs of the ``cocred`` CLI: parse the options, call one service, print JSON.
 
-``cocred join`` · ``submit`` · ``remix`` · ``vote`` · ``withdraw`` · ``licence grant|revoke`` ·
-``coauthor accept|decline`` · ``profile set|export`` · ``profile payout set|remove`` ·
-``erase``. Every verb that signs takes ``--key`` (the member's key file) and ``--db``; every
-refusal prints ``error[Code]: sentence`` on stderr and exits 1, having written nothing.
+``cocred join`` · ``submit`` · ``remix`` · ``vote`` · ``withdraw`` · ``report`` ·
+``licence grant|revoke`` · ``coauthor accept|decline`` · ``profile set|export`` ·
+``profile payout set|remove`` · ``erase``. Every verb that signs takes ``--key`` (the member's
+key file) and ``--db``; every refusal prints ``error[Code]: sentence`` on stderr and exits 1,
+having written nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from api.cli.common import (
     run_service,
     services,
 )
-from domain.vocabulary import COMMENT
+from domain.vocabulary import COMMENT, REPORT_REASONS
 
 if TYPE_CHECKING:
     from domain.payout_methods import PayoutMethod
@@ -187,6 +188,23 @@ def vote(
     signer = load_key(key)
     text = None if comment is None else read_bytes(comment, "--comment")
     run_service(db, lambda c: c.cast_vote(signer, campaign, contribution, kind, comment=text), fmt)
+
+
+def report(
+    key: KeyOption,
+    campaign: CampaignOption,
+    contribution: ContributionOption,
+    reason: Annotated[str, typer.Option(help=" | ".join(REPORT_REASONS))],
+    text: Annotated[
+        Path | None, typer.Option("--text", help="A text file saying why (stored, hashed).")
+    ] = None,
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
+    """Report someone else's piece to the brand's moderation (once per piece)."""
+    signer = load_key(key)
+    said = None if text is None else read_bytes(text, "--text")
+    run_service(db, lambda c: c.report(signer, campaign, contribution, reason, text=said), fmt)
 
 
 def withdraw(
@@ -388,7 +406,7 @@ def erase(
 
 def register(app: typer.Typer) -> None:
     """Add the members' verbs and the ``licence``, ``coauthor`` and ``profile`` groups."""
-    for verb in (join, submit, remix, vote, withdraw, erase):
+    for verb in (join, submit, remix, vote, withdraw, report, erase):
         app.command()(verb)
     app.add_typer(licence_app, name="licence")
     app.add_typer(coauthor_app, name="coauthor")

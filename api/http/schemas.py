@@ -559,12 +559,14 @@ class CampaignOut(BaseModel):
 
 
 class Moderated(BaseModel):
-    """One ``ContributionModerated`` event on the contribution."""
+    """One ``ContributionModerated`` event on the contribution; ``reports``: the report ids it
+    cites (null when it cites none)."""
 
     position: int
     outcome: str
     reason: str
     note: str | None
+    reports: list[str] | None = None
 
 
 class QueuedContribution(ContributionSummary):
@@ -580,6 +582,30 @@ class ModerationQueue(BaseModel):
     campaign: str
     status: Status | None
     contributions: list[QueuedContribution]
+    next: int | None
+
+
+class ReportedPiece(BaseModel):
+    """A reported piece: its number of reports, the count per reason, its moderation status."""
+
+    contribution: str
+    position: int
+    signer: str
+    kind: str
+    title: str
+    status: str
+    reports: int
+    reasons: dict[str, int]
+
+
+class ReportQueue(BaseModel):
+    """The campaign's reported pieces, most reported first then oldest first; ``total``
+    pieces hold ``reports`` reports; ``next`` is the next ``from`` (an index)."""
+
+    campaign: str
+    total: int
+    reports: int
+    pieces: list[ReportedPiece]
     next: int | None
 
 

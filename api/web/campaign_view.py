@@ -24,6 +24,7 @@ from projections.exact import currency_exponent, major_units, percent_text
 from projections.export import FORMATS, settlement_of
 from projections.projector import Projector
 from projections.queries import leaderboard
+from projections.reports import moderation_queue
 
 Labels = Callable[[Sequence[str]], dict[str, str]]
 
@@ -172,6 +173,7 @@ class CampaignPage:
     # Co-author consent: the first TOP works pending a co-author's acceptance or declined by
     # one, oldest first, each with ``awaiting`` and ``declined_by`` as (id, name).
     unconsented: list[dict[str, Any]]
+    reported: list[dict[str, Any]]  # the first TOP of the reports queue (most reported first)
     blocked: list[dict[str, Any]]
     licences: list[LicenceRow]
     reuses: list[dict[str, Any]]  # the latest TOP, newest first
@@ -260,6 +262,7 @@ def campaign_page(
         key=lambda m: m.blocked_at or 0,
     )
     reused = list(reversed(state.reuses[-top:])) if top else []
+    queue = moderation_queue(projector, state.id, limit=max(1, top))
     licensed = {grant.contribution for grant in state.grants.values()}
     people = (
         {state.brand}
@@ -267,6 +270,7 @@ def campaign_page(
         | {a for m in decisions for a in works[m.contribution].author_ids}
         | {a for w in open_works[:top] for a in w.author_ids}
         | {a for w in unconsented[:top] for a in w.author_ids}
+        | {a for q in queue.pieces[:top] for a in works[q.contribution].author_ids}
         | {m.id for m in blocked_members[:top]}
         | {a for r in reused for a in works[r.contribution].author_ids}
         | {a for cid in licensed for a in works[cid].author_ids}
@@ -326,6 +330,15 @@ def campaign_page(
         }
         for w in unconsented[:top]
     ]
+    reported = [
+        {
+            "reports": q.reports,
+            "reasons": [(reason, n) for reason, n in q.reasons.items() if n],
+            "status": q.status,
+            "work": work_of(q.contribution),
+        }
+        for q in queue.pieces[:top]
+    ]
     blocked = [
         {
             "member": m.id,
@@ -370,6 +383,7 @@ def campaign_page(
         moderation=moderation,
         pending=pending,
         unconsented=consent,
+        reported=reported,
         blocked=blocked,
         licences=_licence_rows(state, names, today),
         reuses=reuses,
@@ -379,6 +393,8 @@ def campaign_page(
             "moderation": len(state.moderation),
             "pending": len(open_works),
             "unconsented": len(unconsented),
+            "reported": queue.total,
+            "reports": queue.reports,
             "blocked": len(blocked_members),
             "reuses": len(state.reuses),
             "members": len(state.members),

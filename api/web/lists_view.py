@@ -18,11 +18,13 @@ from api.web.paging import Page, link, paginate
 from projections.campaign import CampaignState
 from projections.projector import Projector
 from projections.queries import leaderboard
+from projections.reports import QueuedPiece, moderation_queue
 
 LISTS = {
     "payees": "Payees",
     "decisions": "Moderation decisions",
     "queue": "Not reviewed yet",
+    "reports": "Reported pieces",
     "members": "Members",
     "works": "Contributions",
     "reuses": "Recorded reuses",
@@ -79,6 +81,17 @@ def _payees(state: CampaignState, projector: Projector) -> list[Any]:
     return [s for s in leaderboard(projector, state.id)[1] if s.amount > 0]
 
 
+def _reported(state: CampaignState, projector: Projector) -> list[QueuedPiece]:
+    """Every reported piece, most reported first then oldest (``projections.reports``)."""
+    every = max(1, len(state.contributions))
+    return moderation_queue(projector, state.id, limit=every).pieces
+
+
+def reasons_text(piece: QueuedPiece) -> str:
+    """``spam 2, other 1``: the reasons given, in the contract's order."""
+    return ", ".join(f"{reason} {n}" for reason, n in piece.reasons.items() if n)
+
+
 SPECS: dict[str, _Spec] = {
     "payees": _Spec(
         [("#", "num"), ("Member", ""), ("Share", "num"), ("Payout", "num")],
@@ -119,6 +132,19 @@ SPECS: dict[str, _Spec] = {
             _by(state, w.id, names, to),
         ],
         lambda state, w: [w.title, w.kind, w.id],
+    ),
+    "reports": _Spec(
+        [("Reports", "num"), ("Contribution", ""), ("By", ""), ("Reasons", ""), ("Status", "")],
+        _reported,
+        lambda state, q: _authors(state, q.contribution),
+        lambda state, q, names, to: [
+            _num(q.reports),
+            _work(state, q.contribution, to),
+            _by(state, q.contribution, names, to),
+            Cell(reasons_text(q)),
+            Cell(q.status),
+        ],
+        lambda state, q: [q.title, q.status, reasons_text(q), q.contribution],
     ),
     "members": _Spec(
         [("Member", ""), ("Works", "num"), ("Standing", "")],

@@ -292,7 +292,8 @@ class Story:
         elif what == "block":
             for number in self.spam:
                 if not self.removed[number]:
-                    self.moderate(number, "removed", "spam", at)
+                    reports = self._reports(number, at)
+                    self.moderate(number, "removed", "spam", at, reports=reports or None)
             for n, troll in enumerate(self.trolls):
                 reason = "harassment" if n % 2 else "spam"
                 self.do(BRAND, commands.member_blocked, self.actor(troll), reason, at=at)
@@ -303,7 +304,19 @@ class Story:
             reason = "guideline-violation" if what == "removed" else "off-brief"
             self.moderate(who, what, reason, at)
 
-    def moderate(self, number: int, outcome: str, reason: str, at: str) -> None:
+    def _reports(self, number: int, at: str) -> list[str]:
+        """The first two members who did not write spam piece ``number`` report it; return
+        the report ids (the removal cites them)."""
+        reports = []
+        for who in range(min(2, self.plan.members)):
+            if who not in self.authors[number]:
+                self.do(who, commands.contribution_reported, self.ids[number], "spam", at=at)
+                reports.append(f"{self.actor(who)}:{self.seqs[who]}")
+        return reports
+
+    def moderate(
+        self, number: int, outcome: str, reason: str, at: str, *, reports: list[str] | None = None
+    ) -> None:
         note = None
         if outcome == "removed":
             note = self.content(f"removed {self.ids[number]}: {reason}".encode())
@@ -319,6 +332,7 @@ class Story:
             outcome,
             reason,
             note=note,
+            reports=reports,
             at=at,
         )
 

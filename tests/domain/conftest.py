@@ -94,6 +94,8 @@ class World:
                 dict(state.licences),
                 set(state.erased),
                 dict(state.payouts),
+                dict(state.reports),
+                dict(state.reported),
             )
 
         return self.c.gate.read(copy)

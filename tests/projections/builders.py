@@ -160,8 +160,19 @@ class Script:
     def unblock(self, name: str) -> None:
         self._sign(self.brand, "MemberUnblocked", {"member": self.id(name)})
 
-    def moderate(self, contribution: str, outcome: str, reason: str = "off-topic") -> None:
-        body = {"contribution": contribution, "outcome": outcome, "reason": reason, "note": None}
+    def moderate(
+        self,
+        contribution: str,
+        outcome: str,
+        reason: str = "off-topic",
+        *,
+        reports: Sequence[str] | None = None,
+    ) -> None:
+        body: dict[str, Any] = {
+            "contribution": contribution, "outcome": outcome, "reason": reason, "note": None,
+        }  # fmt: skip
+        if reports is not None:
+            body["reports"] = list(reports)
         self._sign(self.brand, "ContributionModerated", body)
 
     def reuse(self, contribution: str, licence: str, channel: str = "web", territory: str = "FR"):
@@ -235,6 +246,23 @@ class Script:
         if kind == "comment":
             body["comment"] = digest(f"{name} on {contribution}")
         self._sign(self.actor(name), "VoteCast", body)
+
+    def report(
+        self, name: str, contribution: str, reason: str = "spam", text: str | None = None
+    ) -> str:
+        """Report a contribution; return the report's id."""
+        body = {
+            "contribution": contribution,
+            "reason": reason,
+            "text": None if text is None else digest(text),
+        }
+        env = self._sign(self.actor(name), "ContributionReported", body)
+        return f"{env.actor}:{env.seq}"
+
+    def profile(self, name: str) -> None:
+        """A ``ProfileCommitted`` (no campaign): an event the campaign projections skip."""
+        body = {"commitment": digest(f"{name}/{self.ticks}")}
+        self._sign(self.actor(name), "ProfileCommitted", body, campaign=None)
 
     def withdraw(self, name: str, contribution: str, kind: str = "support") -> None:
         self._sign(self.actor(name), "VoteWithdrawn", {"contribution": contribution, "kind": kind})

@@ -1,5 +1,5 @@
-"""Brands: campaign state, the moderation queue, members, payout previews and exports, the
-payout proposal and the payout status.
+"""Brands: campaign state, the moderation queue, the reported pieces, members, payout
+previews and exports, the payout proposal and the payout status.
 
 All of it is public but the payout export and the payout status, which carry payout
 handles or what private profiles say: they need a request signed by the campaign
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
@@ -41,6 +42,8 @@ from api.http.schemas import (
     PayoutStatus,
     ProposalOut,
     QueuedContribution,
+    ReportedPiece,
+    ReportQueue,
     Status,
 )
 from projections.errors import UnknownCampaignError
@@ -49,6 +52,7 @@ from projections.export import FORMATS, render, settlement_of
 from projections.payments import payout_status, settled_lines
 from projections.projector import Projector
 from projections.queries import leaderboard
+from projections.reports import moderation_queue as reports_queue
 
 router = APIRouter(tags=["brands"])
 
@@ -138,7 +142,10 @@ def moderation_queue(
                 .order_by(moderated.c.position)
             ).mappings()
             for event in events:
-                history[event["contribution"]].append(Moderated.model_validate(event))
+                cited = None if event["reports"] is None else orjson.loads(event["reports"])
+                history[event["contribution"]].append(
+                    Moderated.model_validate({**event, "reports": cited})
+                )
     return ModerationQueue(
         campaign=campaign,
         status=status,
@@ -147,6 +154,26 @@ def moderation_queue(
             for row in rows[:limit]
         ],
         next=rows[limit]["position"] if len(rows) > limit else None,
+    )
+
+
+@router.get("/campaigns/{campaign}/reports", response_model=ReportQueue, responses=errors(404))
+def campaign_reports(
+    request: Request,
+    campaign: str,
+    start: int = from_query("index of the first reported piece"),
+    limit: int = limit_query(),
+) -> ReportQueue:
+    """Reported pieces, most reported first then oldest first, with the count per reason and
+    the moderation status (public: reports are in the log; a report's text stays a hash)."""
+    limit = page_limit(limit)
+    queue = reports_queue(reads_of(request).projector(), campaign, start=start, limit=limit)
+    return ReportQueue(
+        campaign=campaign,
+        total=queue.total,
+        reports=queue.reports,
+        pieces=[ReportedPiece.model_validate(piece.to_json()) for piece in queue.pieces],
+        next=start + limit if start + limit < queue.total else None,
     )
 
 

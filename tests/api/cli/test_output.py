@@ -126,7 +126,9 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
     as_("ben", "coauthor decline", "--contribution", trio, "--reason", "not-my-work")
     as_("brand", "block", "--member", ids["ana"], "--reason", "test")
     as_("brand", "unblock", "--member", ids["ana"])
-    as_("brand", "moderate", "--contribution", idea, "--outcome", "accepted", "--reason", "ok")
+    reported = as_("ben", "report", "--contribution", idea, "--reason", "spam")["report"]
+    as_("brand", "moderate", "--contribution", idea, "--outcome", "accepted", "--reason", "ok",
+        "--report", reported)  # fmt: skip
     as_("ben", "licence grant", "--contribution", remix, "--name", "web", "--licensee",
         ids["brand"], "--channel", "web", "--terms", file("t.txt", b"web"),
         "--starts", "2026-01-01T00:00:00Z")  # fmt: skip
@@ -139,6 +141,7 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
         "Benoît"
     )
     assert run("campaign show", "--db", db, "--campaign", "camp-1")["pool"] == 10_500
+    assert run("campaign queue", "--db", db, "--campaign", "camp-1")["reports"] == 1
     as_("brand", "campaign close")
     run("project", "--db", db)
     assert run("shares", "--db", db, "--campaign", "camp-1")["payees"] == 2

@@ -143,6 +143,26 @@ def test_the_campaign_page_shows_moderation_licences_reuses_and_exports(site: Si
     assert site.client.get("/static/export.js").status_code == 200
 
 
+def test_the_campaign_page_lists_the_reported_pieces_and_their_reasons_never_a_text(
+    site: Site,
+) -> None:
+    from projections.reports import moderation_queue
+
+    campaign = site.demo.campaign
+    queue = moderation_queue(site.services.reads.projector(), campaign)
+    assert queue.reports > 0, "the demo's spam is reported before it is removed"
+    html = site.get(f"/c/{campaign}")[2]
+    reported = section(section(html, 'id="moderation"'), 'id="reports"', "</table>")
+    assert f"{queue.reports} report(s) by members on {queue.total} piece(s)" in reported
+    assert reported.count("<tr>") == queue.total + 1
+    first = queue.pieces[0]
+    assert f"spam {first.reasons['spam']}" in reported and first.title in unescape(reported)
+    assert 'class="badge status-removed"' in reported
+    status, _, listed = site.get(f"/c/{campaign}/reports")
+    assert status == 200 and "Reported pieces" in listed
+    assert listed.count("<tr>") == queue.total + 1
+
+
 def test_the_public_preview_is_the_hashed_export_without_payout_handles(site: Site) -> None:
     campaign = site.demo.campaign
     html = site.get(f"/c/{campaign}")[2]

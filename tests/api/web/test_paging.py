@@ -54,7 +54,9 @@ def _total(html: str) -> tuple[int, int, int]:
     return first, last, total
 
 
-@pytest.mark.parametrize("name", ["payees", "decisions", "queue", "members", "works", "reuses"])
+@pytest.mark.parametrize(
+    "name", ["payees", "decisions", "queue", "reports", "members", "works", "reuses"]
+)
 def test_each_list_pages_first_middle_and_last_with_its_total(site: Site, name: str) -> None:
     base = f"/c/{site.demo.campaign}/{name}"
     first = site.client.get(base)

@@ -103,13 +103,20 @@ def test_unknown_campaigns_are_404s_everywhere(world: World) -> None:
         ("/campaigns/nope/moderation", "campaign nope was never opened"),
         ("/campaigns/nope/members", "campaign nope was never opened"),
         ("/campaigns/nope/payouts", read_models),
+        ("/campaigns/nope/reports", read_models),
     ):
         refused(world.client.get(path), 404, "UnknownCampaign", detail)
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/campaigns", "/campaigns/{c}/moderation", "/campaigns/{c}/members", "/campaigns/{c}/payouts"],
+    [
+        "/campaigns",
+        "/campaigns/{c}/moderation",
+        "/campaigns/{c}/reports",
+        "/campaigns/{c}/members",
+        "/campaigns/{c}/payouts",
+    ],
 )
 def test_page_sizes_and_starts_are_checked(world: World, path: str) -> None:
     path = path.format(c=world.demo.campaign)
