@@ -107,7 +107,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "BadClaimEntry": 422,
     "UnknownClaimIndex": 404,
     "NoClaim": 404,
-    "UnknownActor": 404,  # GET /actors/{actor}: no KeyRegistered started it
+    "UnknownActor": 404,
+    "BadKeyBackup": 422,  # a key backup out of shape (the CLI and the browser read them)
+    "WrongPassphrase": 422,  # GET /actors/{actor}: no KeyRegistered started it
     "InvalidActorId": 422,
     "ClaimsNotDeployed": 409,
     "ClaimsAlreadyDeployed": 409,

@@ -91,6 +91,13 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
     key = {who: str(tmp_path / f"{who}.key") for who in ("brand", "ana", "ben")}
     ids = {who: run("keys new", "--out", key[who])["actor"] for who in key}
     assert run("keys show", key["ana"])["actor"] == ids["ana"]
+    secret = tmp_path / "passphrase.txt"
+    secret.write_text("a passphrase\n")
+    backup, restored = str(tmp_path / "ana.backup"), str(tmp_path / "ana-again.key")
+    assert run("keys backup", "--key", key["ana"], "--out", backup, "--passphrase-file",
+               str(secret))["actor"] == ids["ana"]  # fmt: skip
+    assert run("keys restore", "--backup", backup, "--out", restored, "--passphrase-file",
+               str(secret))["actor"] == ids["ana"]  # fmt: skip
     for who in key:
         assert run("keys register", "--key", key[who], "--db", db)["type"] == "KeyRegistered"
 
