@@ -34,10 +34,11 @@ from api.cli.common import (
     load_key,
     payout_book,
     refuse,
+    require_brand,
     services,
     subgroup,
 )
-from domain.errors import DomainError, NotCampaignOwnerError
+from domain.errors import DomainError
 
 if TYPE_CHECKING:
     from api.bootstrap import Services
@@ -68,16 +69,6 @@ def _publish(svc: Services, signer: Any, document: dict[str, Any]) -> Receipt:
             amount=sum(c["amount"] for c in document["claims"]),
         )  # fmt: skip
     )
-
-
-def _require_brand(svc: Services, actor: str, campaign: str, verb: str) -> None:
-    """Exit 1 (``NotCampaignOwner``) unless ``actor`` is the campaign's brand."""
-    found = guarded(lambda: svc.campaigns.campaign(campaign))
-    if actor != found.brand:
-        fail(
-            NotCampaignOwnerError.code,
-            f"only the brand {found.brand} of campaign {campaign} may {verb} its claims",
-        )
 
 
 def _unpublished(svc: Services, campaign: str) -> None:
@@ -179,7 +170,7 @@ def claims_deploy(
         fail("BadOption", "give exactly one of --token ADDRESS and --test-token")
     signer = load_key(key)
     with services(db) as svc:
-        _require_brand(svc, signer.actor, campaign, "deploy")
+        require_brand(svc, signer.actor, campaign, "deploy its claims")
         trees = guarded(lambda: ClaimTrees(svc.engine))
         document = guarded(lambda: trees.latest(campaign))
         guarded(lambda: trees.require_undeployed(campaign))
@@ -256,7 +247,7 @@ def claims_publish(
 
     signer = load_key(key)
     with services(db) as svc:
-        _require_brand(svc, signer.actor, campaign, "publish")
+        require_brand(svc, signer.actor, campaign, "publish its claims")
         document = guarded(lambda: ClaimTrees(svc.engine).deployed_latest(campaign))
         _unpublished(svc, campaign)
         w3 = guarded(lambda: http_web3(rpc, 10.0, chain.ERRORS))

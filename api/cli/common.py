@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from api.bootstrap import Services
+    from domain.campaign import Campaign
     from domain.demo.generator import DemoSummary
     from domain.payouts import PayoutBook
     from domain.services import CampaignServices, Receipt
@@ -324,6 +325,20 @@ def payout_book(svc: Services, campaign: str) -> PayoutBook:
     return guarded(lambda: svc.campaigns.payout_book(campaign))
 
 
+def require_brand(svc: Services, actor: str, campaign: str, what: str) -> Campaign:
+    """The campaign; exit 1 (``NotCampaignOwner``) unless ``actor`` is its brand: "only the
+    brand B of campaign C may ``what``"."""
+    from domain.errors import NotCampaignOwnerError
+
+    found = guarded(lambda: svc.campaigns.campaign(campaign))
+    if actor != found.brand:
+        fail(
+            NotCampaignOwnerError.code,
+            f"only the brand {found.brand} of campaign {campaign} may {what}",
+        )
+    return found
+
+
 def brand_plan(
     svc: Services,
     signer_actor: str,
@@ -335,17 +350,10 @@ def brand_plan(
     rail both start here); exits 1 with the sentence if the signer is not the brand or the
     campaign is not settled."""
     from contracts.claim_payouts import ClaimTrees
-    from domain.errors import NotCampaignOwnerError
     from projections.payments import settled_lines
     from projections.rails import plan_rails
 
-    found = guarded(lambda: svc.campaigns.campaign(campaign))
-    if signer_actor != found.brand:
-        err = NotCampaignOwnerError
-        fail(
-            err.code,
-            f"only the brand {found.brand} of campaign {campaign} may make its payment files",
-        )
+    found = require_brand(svc, signer_actor, campaign, "make its payment files")
     book = payout_book(svc, campaign)
     lines = guarded(lambda: settled_lines(book, svc.ledger.store, campaign))
     if lines is None:

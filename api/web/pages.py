@@ -177,17 +177,25 @@ def show_preview(request: Request, campaign: str, fmt: str) -> Response:
     return stamp(response, None, IMMUTABLE if settled else SHORT)
 
 
+def _opened(request: Request, campaign: str) -> Any:
+    """The campaign as the rules know it (the acting pages need its guidelines' hash and
+    membership), or the HTML 404 page when it was never opened."""
+    from domain.errors import UnknownCampaignError as NeverOpened
+
+    try:
+        return services_of(request).campaigns.campaign(campaign)
+    except NeverOpened as exc:
+        return not_found(request, exc.detail)
+
+
 @router.get("/c/{campaign}/join", response_class=HTMLResponse)
 def show_join(request: Request, campaign: str) -> HTMLResponse:
     """Join a campaign from the browser (``static/join.js``): a key made and kept in the
     browser, its passphrase-sealed backup downloaded first, then ``KeyRegistered`` and
     ``MemberJoined`` signed in the page and posted as one batch. Nothing secret is sent."""
-    from domain.errors import UnknownCampaignError as NeverOpened
-
-    try:
-        found = services_of(request).campaigns.campaign(campaign)
-    except NeverOpened as exc:
-        return not_found(request, exc.detail)
+    found = _opened(request, campaign)
+    if isinstance(found, HTMLResponse):
+        return found
     return _page(request, "join.html", c=found, title=f"Join {found.title}")
 
 
@@ -196,13 +204,11 @@ def show_submit(request: Request, campaign: str) -> HTMLResponse:
     """Submit a piece from the browser (``static/act.js``, ``data-act="submit"``): the file
     is uploaded with a request signed in the page, then ``ContributionSubmitted`` signed
     there too, with the key this browser keeps."""
-    from domain.errors import UnknownCampaignError as NeverOpened
     from domain.vocabulary import CONTRIBUTION_KINDS
 
-    try:
-        found = services_of(request).campaigns.campaign(campaign)
-    except NeverOpened as exc:
-        return not_found(request, exc.detail)
+    found = _opened(request, campaign)
+    if isinstance(found, HTMLResponse):
+        return found
     return _page(
         request, "submit.html", c=found, kinds=CONTRIBUTION_KINDS, title=f"Submit to {found.title}"
     )
