@@ -81,6 +81,20 @@ def test_restore_and_backup_refuse_what_they_cannot_do(tmp_path: Path) -> None:
     ) == (  # fmt: skip
         "error[BadKeyBackup]: not a key backup: its format must be 'cocred-key-backup/v1'"
     )
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"caf\xe9\n")
+    assert refused(
+        "keys",
+        "restore",
+        "--backup",
+        str(backup),
+        "--out",
+        str(out),
+        "--passphrase-file",
+        str(latin),
+    ) == (  # fmt: skip
+        f"error[BadKeyBackup]: --passphrase-file {latin} is not UTF-8 text"
+    )
     missing = tmp_path / "nope.backup"
     assert refused(
         "keys",
