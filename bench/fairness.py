@@ -9,10 +9,10 @@ v2 gain, and for each shape the honest outcome: Spearman correlation between eac
 piece's credit and its hidden quality (v1, v2) and how far v2's payouts are from v1's
 (largest relative difference among members paid >= 1 % of the pool; pool-weighted mean;
 how many of those members v2 pays more than 10 % above or below v1).
-``--update-cost N …`` instead times the update after one vote (``LogState.apply`` of the
-vote + ``refresh``) on honest lively communities of N members (about 14 N events), the
-last 10 votes applied one at a time to a live state, under v1 (incremental) and v2 (a
-full recompute of the campaign), in the same run. Figures only, no asserts
+``--update-cost N …`` instead times the update after one event (``LogState.apply`` +
+``refresh``) on honest lively communities of N members (about 14 N events): the last 10
+votes, then 10 brand acts (acceptances and removals of voted pieces), applied one at a
+time to a live state, under v1 and v2 (both incremental), in the same run. Figures only, no asserts
 (tests/projections/test_fairness_v2.py asserts the targets).
 """
 
@@ -29,23 +29,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from projections.state import LogState  # noqa: E402
 from tests.projections.sim.attacks import ATTACKS, Attack  # noqa: E402
 from tests.projections.sim.measure import METHODS, attack_gains, honest_outcome  # noqa: E402
-from tests.projections.sim.world import SHAPES, honest  # noqa: E402
+from tests.projections.sim.world import BRAND, SHAPES, honest  # noqa: E402
 
 
-def update_cost(members: int, version: int, last: int = 10) -> tuple[int, float, float]:
-    """(events, median ms, max ms) of the update after each of the last ``last`` votes."""
+def update_cost(members: int, version: int, last: int = 10) -> dict[str, tuple[float, float]]:
+    """(median ms, max ms) of the update after each of the last ``last`` votes, and after
+    each of ``last`` brand acts that follow them (acceptances and removals of voted pieces,
+    which under v2 change standing and routes), with the number of events."""
     world, _ = honest("lively", 1, version=version, members=members)
+    pieces = sorted(world.authors)[:: max(1, len(world.authors) // last)][:last]
+    for i, cid in enumerate(pieces):
+        outcome = "accepted" if i % 2 == 0 else "removed"
+        body = {"contribution": cid, "outcome": outcome, "reason": "on-brief", "note": None}
+        world.emit("ContributionModerated", BRAND, body)
     records = world.records()
     log = LogState()
-    log.apply_all(records[:-last])
+    log.apply_all(records[: -2 * last])
     log.go_live()
-    times = []
-    for record in records[-last:]:
+    times: dict[str, list[float]] = {"votes": [], "brand": []}
+    for i, record in enumerate(records[-2 * last :]):
         started = time.perf_counter()
         log.apply(record)
         log.refresh()
-        times.append((time.perf_counter() - started) * 1000)
-    return len(records), statistics.median(times), max(times)
+        times["votes" if i < last else "brand"].append((time.perf_counter() - started) * 1000)
+    figures = {k: (statistics.median(v), max(v)) for k, v in times.items()}
+    figures["events"] = (len(records), 0.0)
+    return figures
 
 
 def main() -> None:
@@ -57,15 +66,17 @@ def main() -> None:
     parser.add_argument("--update-cost", type=int, nargs="+", metavar="MEMBERS")
     args = parser.parse_args()
     if args.update_cost:
-        print("members  events   v1 median / max ms   v2 median / max ms   v2 / v1 (median)")
+        print("members  events   update after   v1 median / max ms   v2 median / max ms   v2 / v1")
         for members in args.update_cost:
-            _, m1, x1 = update_cost(members, 1)
-            events, m2, x2 = update_cost(members, 2)
-            print(
-                f"{members:7} {events:7} {m1:10.2f} / {x1:7.2f} {m2:11.1f} / {x2:7.1f} "
-                f"{m2 / m1:12.0f}x",
-                flush=True,
-            )
+            v1, v2 = update_cost(members, 1), update_cost(members, 2)
+            events = int(v2["events"][0])
+            for what, label in (("votes", "one vote"), ("brand", "a brand act")):
+                (m1, x1), (m2, x2) = v1[what], v2[what]
+                print(
+                    f"{members:7} {events:7}   {label:12} {m1:10.2f} / {x1:7.2f} "
+                    f"{m2:11.2f} / {x2:7.2f} {m2 / m1:8.1f}x",
+                    flush=True,
+                )
         return
     worst = {m: 0.0 for m in METHODS}
     print(

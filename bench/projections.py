@@ -18,9 +18,9 @@ about ``--events`` events, cached under ``var/bench/`` so reruns skip it) prints
     under PageRank.
 
 The demo campaign is opened with cocred-fair ``--policy`` 1 (the default here, so that the
-figures compare with the earlier runs: campaigns opened with v1 keep v1's incremental
-update) or 2 (the default for new campaigns, which recomputes the whole campaign at each
-refresh: see ``bench/fairness.py --update-cost`` and projections/RULES.md, v2, Cost).
+figures compare with the earlier runs) or 2 (the default for new campaigns, updated
+incrementally by projections/flow_live.py and rebuilt whole when the replay goes live:
+see ``bench/fairness.py --update-cost`` and projections/RULES.md, v2, Cost).
 Figures only, no asserts. The rebuild and the incremental steps run on a copy
 of the cached database, which is removed afterwards.
 """

@@ -3,10 +3,11 @@
 ``ScorerV2`` answers the same calls as ``scoring.Scorer`` (v1), so ``CampaignState``,
 the rows, the export and the payouts use either. It keeps the counted votes, the
 contributions and the standing facts (vouches, tenure, endorsements); at each
-``refresh`` after a change it recomputes the whole campaign with ``flow.compute``
-(the circulation and standing rules are not local: one vote can change whether
-another voter's flow circulates), then reports which members and contributions
-changed. See RULES.md (v2) for the rules and the cost.
+``refresh`` after a change it brings ``flow_live.LiveFlow`` up to date with what changed:
+new contributions, exclusions and reinstatements, endorsements, reuses, vouches and the
+voters whose votes changed (from scratch only at ``go_live`` and when tenure is set). Then
+it reports which members and contributions changed. See RULES.md (v2) for the rules and the
+cost.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from domain.vocabulary import ACCEPTED, POLICY_NAME
 from projections.clusters import Reciprocity
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
-from projections.flow import ZERO, Contribution2, FlowResult, Params, compute
+from projections.flow import ZERO, Contribution2, FlowResult, Params
+from projections.flow_live import LiveFlow
 from projections.graph import Authors, ContributionNode, Parents, link_node
 from projections.policy_fields import SharedFields, parse_shared_fields, policy_int
 
@@ -96,30 +98,51 @@ class ScorerV2:
         self.votes: dict[str, dict[tuple[str, str], int]] = {}
         self.counts: dict[str, int] = {}
         self.credit: dict[str, Fraction] = {}
-        self.credit_remix: dict[str, Fraction] = {}
         self.blocked: set[str] = set()
         self.vouched: set[str] = set()
-        self.tenured: frozenset[str] = frozenset()
+        self._tenured: frozenset[str] = frozenset()
         self.total = ZERO
         self.live = False
         self.recip = Reciprocity()  # v1's clusters: always empty under v2 (rows read it)
-        self.result = FlowResult()
+        self.flow = LiveFlow(policy.params())
         self.changed_contributions: set[str] = set()
         self.changed_members: set[str] = set()
-        self._dirty = True
+        self._whole = True  # rebuild at the next refresh (before go_live, after tenure)
+        self._voters: set[str] = set()
+        self._new: list[str] = []
+        self._facts: set[str] = set()  # contributions excluded, endorsed or reused since
+        self._grounded = False  # a vouch since the last refresh
+        self._blocked_changed = False
+
+    @property
+    def result(self) -> FlowResult:
+        return self.flow.result
+
+    @property
+    def credit_remix(self) -> dict[str, Fraction]:
+        return self.flow.result.credit_remix
+
+    @property
+    def tenured(self) -> frozenset[str]:
+        return self._tenured
+
+    @tenured.setter
+    def tenured(self, members: frozenset[str]) -> None:
+        self._tenured = members
+        self._whole = True
 
     # -- facts in (the same calls as scoring.Scorer) ---------------------------------------
 
     def add_contribution(self, cid: str, position: int, authors: Authors, parents: Parents) -> None:
         """A new contribution (its parents are earlier in the log)."""
         link_node(self.nodes, NodeV2(cid, position, authors, parents))
-        self._dirty = True
+        self._new.append(cid)
 
     def count(self, voter: str, cid: str, kind: str) -> None:
         """A vote starts to count."""
         self.votes.setdefault(voter, {})[(cid, kind)] = self.weights[kind]
         self.counts[voter] = self.counts.get(voter, 0) + 1
-        self._dirty = True
+        self._voters.add(voter)
 
     def uncount(self, voter: str, cid: str, kind: str) -> None:
         """A counted vote stops counting."""
@@ -128,22 +151,25 @@ class ScorerV2:
         self.counts[voter] -= 1
         if not mine:
             del self.votes[voter], self.counts[voter]
-        self._dirty = True
+        self._voters.add(voter)
 
     def set_excluded(self, cid: str, excluded: bool) -> None:
-        """Removed/rejected (or reinstated)."""
-        self.nodes[cid].excluded = excluded
-        self._dirty = True
+        """Removed/rejected (or reinstated): the routes change."""
+        if self.nodes[cid].excluded != excluded:
+            self.nodes[cid].excluded = excluded
+            self._facts.add(cid)
 
     def set_outcome(self, cid: str, outcome: str) -> None:
         """The latest moderation outcome: ``accepted`` is the brand's endorsement (rule V6)."""
-        self.nodes[cid].accepted = outcome == ACCEPTED
-        self._dirty = True
+        if self.nodes[cid].accepted != (outcome == ACCEPTED):
+            self.nodes[cid].accepted = outcome == ACCEPTED
+            self._facts.add(cid)
 
     def set_reuses(self, cid: str, distinct: int) -> None:
         """The number of distinct (channel, territory) reuses of a contribution."""
-        self.nodes[cid].reuses = distinct
-        self._dirty = True
+        if self.nodes[cid].reuses != distinct:
+            self.nodes[cid].reuses = distinct
+            self._facts.add(cid)
 
     def set_blocked(self, member: str, blocked: bool) -> None:
         """A blocked member's credit is not paid (their votes are uncounted by the caller)."""
@@ -152,41 +178,59 @@ class ScorerV2:
         else:
             self.blocked.discard(member)
         self.changed_members.add(member)
-        self._dirty = True
+        self._blocked_changed = True
 
     def vouch(self, member: str) -> None:
         """The brand invited (vouched for) the member (rule V6)."""
-        self.vouched.add(member)
-        self._dirty = True
+        if member not in self.vouched:
+            self.vouched.add(member)
+            self._grounded = True
 
     # -- computing ---------------------------------------------------------------------------
 
     def go_live(self) -> None:
         """After a bulk replay: compute everything once."""
         self.live = True
-        self._dirty = True
+        self._whole = True
         self.refresh()
 
+    def _fact(self, cid: str) -> Contribution2:
+        n = self.nodes[cid]
+        return Contribution2(
+            cid, n.position, n.authors, n.parents, n.excluded, n.reuses, n.accepted or n.reuses > 0
+        )
+
     def refresh(self) -> None:
-        """Recompute the campaign if any fact changed since the last refresh."""
-        if not self.live or not self._dirty:
+        """Bring the v2 numbers up to date with the facts changed since the last refresh."""
+        if not self.live or not (
+            self._whole
+            or self._voters
+            or self._new
+            or self._facts
+            or self._grounded
+            or self._blocked_changed
+        ):
             return
-        self._dirty = False
-        facts = {
-            cid: Contribution2(
-                cid,
-                n.position,
-                n.authors,
-                n.parents,
-                n.excluded,
-                n.reuses,
-                (n.accepted or n.reuses > 0),
-            )
-            for cid, n in self.nodes.items()
-        }
-        result = compute(self.policy.params(), facts, self.votes, self.vouched, self.tenured)
-        self.result = result
-        for cid, node in self.nodes.items():
+        self._blocked_changed = False
+        flow = self.flow
+        if self._whole:
+            facts = {cid: self._fact(cid) for cid in self.nodes}
+            flow.rebuild(facts, self.votes, self.vouched, self._tenured)
+        else:
+            flow.votes = self.votes
+            for cid in self._new:
+                flow.add_contribution(self._fact(cid))
+            for cid in sorted(self._facts, key=lambda cid: self.nodes[cid].position):
+                flow.contribution_changed(self._fact(cid))
+            if self._grounded:
+                flow.grounded_changed(self.vouched, self._tenured)
+            if self._voters:
+                flow.voters_changed(self._voters)
+        whole, self._whole, self._grounded = self._whole, False, False
+        self._voters, self._new, self._facts = set(), [], set()
+        result = flow.result
+        for cid in flow.changed_contributions:
+            node = self.nodes[cid]
             new = (
                 result.support.get(cid, ZERO),
                 result.score.get(cid, ZERO),
@@ -200,11 +244,16 @@ class ScorerV2:
             node.independent = result.independent.get(cid, ZERO)
             node.dependent = result.dependent.get(cid, ZERO)
             node.bound = result.bound.get(cid, Fraction(1))
-        for member in set(self.credit) | set(result.credit):
-            if self.credit.get(member) != result.credit.get(member):
+        members = set(self.credit) | set(result.credit) if whole else flow.changed_members
+        for member in members:
+            credit = result.credit.get(member)
+            if self.credit.get(member) != credit:
                 self.changed_members.add(member)
-        self.credit = dict(result.credit)
-        self.credit_remix = dict(result.credit_remix)
+                if credit is None:
+                    self.credit.pop(member, None)
+                else:
+                    self.credit[member] = credit
+        flow.changed_contributions, flow.changed_members = set(), set()
         self.total = sum(
             (c for m, c in self.credit.items() if m not in self.blocked and c > 0), ZERO
         )

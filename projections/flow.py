@@ -39,7 +39,7 @@ The steps, for the counted votes of one campaign:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -114,30 +114,78 @@ class Params:
     dependent_bound: Fraction
 
 
+def contribution_route(
+    c: Contribution2, routes: Mapping[str, Mapping[str, Fraction]]
+) -> tuple[dict[str, Fraction], Fraction]:
+    """``route(c)`` and ``keep(c)``, given the routes of its sources (rule V4)."""
+    live = [(p, s) for p, s in c.parents if p in routes]
+    keep = ONE - sum((s for _, s in live), ZERO)
+    route: dict[str, Fraction] = {}
+    for author, percent in c.authors:
+        route[author] = route.get(author, ZERO) + keep * percent / 100
+    for parent, share in live:
+        for member, part in routes[parent].items():
+            route[member] = route.get(member, ZERO) + share * part
+    return route, keep
+
+
 def routes_of(contributions: Mapping[str, Contribution2]) -> tuple[dict, dict]:
     """``route(x)`` and ``keep(x)`` of every non-excluded contribution, in log order."""
     routes: dict[str, dict[str, Fraction]] = {}
     keeps: dict[str, Fraction] = {}
     for c in sorted(contributions.values(), key=lambda c: c.position):
-        if c.excluded:
-            continue
-        live = [(p, s) for p, s in c.parents if p in routes]
-        keep = ONE - sum((s for _, s in live), ZERO)
-        route: dict[str, Fraction] = {}
-        for author, percent in c.authors:
-            route[author] = route.get(author, ZERO) + keep * percent / 100
-        for parent, share in live:
-            for member, part in routes[parent].items():
-                route[member] = route.get(member, ZERO) + share * part
-        routes[c.id] = route
-        keeps[c.id] = keep
+        if not c.excluded:
+            routes[c.id], keeps[c.id] = contribution_route(c, routes)
     return routes, keeps
 
 
-def _budget(total: int, budget: int) -> Fraction:
+def budget_factor(total: int, budget: int) -> Fraction:
+    """A voter's budget factor (rule V3): ``min(1, budget / total)``, down to 1/4096."""
     if total <= budget:
         return ONE
     return Fraction(budget * GRID // total, GRID)
+
+
+def weigh_vote(
+    voter: str,
+    cid: str,
+    raw: int,
+    weight: int,
+    factor: Fraction,
+    route: Mapping[str, Fraction],
+    seed: bool,
+    circulating: Callable[[str], Fraction],
+    to_independent: dict[str, Fraction],
+    to_dependent: dict[str, Fraction],
+) -> tuple[VoteFlow, dict[str, Fraction]]:
+    """One voter's capped weight on one contribution, split along its route (rules V4-V7):
+    the vote's figures and its dependent flow to each recipient; what it sends each
+    recipient is added to ``to_independent`` and ``to_dependent``. ``circulating(m)`` is the
+    circulating fraction of the voter's flow to ``m`` (used for a seed only)."""
+    value = weight * factor
+    self_part = route.get(voter, ZERO)
+    independent = circ = ZERO
+    dependent_to: dict[str, Fraction] = {}
+    for member, part in route.items():
+        if member == voter:
+            continue
+        flow = value * part
+        if seed:
+            share = circulating(member)
+            circ += flow * share
+            independent += flow * (1 - share)
+            to_independent[member] = to_independent.get(member, ZERO) + flow * (1 - share)
+            flow *= share
+        if flow:
+            dependent_to[member] = flow
+            to_dependent[member] = to_dependent.get(member, ZERO) + flow
+    counted = value * (1 - self_part)
+    unstanding = ZERO if seed else counted
+    dependent = counted - independent
+    vote = VoteFlow(
+        voter, cid, raw, weight, factor, value, self_part, independent, dependent, circ, unstanding
+    )
+    return vote, dependent_to
 
 
 def compute(
@@ -163,7 +211,7 @@ def compute(
         if mine:
             capped[voter] = mine
             total = sum(c for _, c in mine.values())
-            result.budget[voter] = _budget(total, params.weight_budget)
+            result.budget[voter] = budget_factor(total, params.weight_budget)
     # 5: flows after remix propagation, without the self part
     flows: dict[str, dict[str, Fraction]] = {}
     for voter, mine in capped.items():
@@ -190,7 +238,7 @@ def compute(
     for voter in sorted(flows):
         for member, amount in flows[voter].items():
             back = flows.get(member, {}).get(voter, ZERO)
-            if back:
+            if back and amount:
                 circulating[(voter, member)] = min(ONE, back / amount)
     # 7-8: independent and dependent flow of each vote to each recipient, then the bound
     for cid in routes:
@@ -203,33 +251,13 @@ def compute(
         factor = result.budget[voter]
         seed = voter in seeds
         for cid, (raw, weight) in mine.items():
-            value = weight * factor
-            route = routes[cid]
-            self_part = route.get(voter, ZERO)
-            independent = circ = ZERO
-            dependent_to: dict[str, Fraction] = {}
-            for member, part in route.items():
-                if member == voter:
-                    continue
-                flow = value * part
-                if seed:
-                    share = circulating.get((voter, member), ZERO)
-                    circ += flow * share
-                    independent += flow * (1 - share)
-                    to_independent[member] = to_independent.get(member, ZERO) + flow * (1 - share)
-                    flow *= share
-                if flow:
-                    dependent_to[member] = flow
-                    to_dependent[member] = to_dependent.get(member, ZERO) + flow
-            counted = value * (1 - self_part)
-            unstanding = ZERO if seed else counted
-            dependent = counted - independent
-            result.independent[cid] += independent
-            result.dependent[cid] += dependent
-            vote = VoteFlow(
-                voter, cid, raw, weight, factor, value, self_part, independent, dependent,
-                circ, unstanding,
+            vote, dependent_to = weigh_vote(
+                voter, cid, raw, weight, factor, routes[cid], seed,
+                lambda member: circulating.get((voter, member), ZERO),  # noqa: B023
+                to_independent, to_dependent,
             )  # fmt: skip
+            result.independent[cid] += vote.independent
+            result.dependent[cid] += vote.dependent
             result.votes[(voter, cid)] = vote
             parts.append((vote, dependent_to))
     # the bound, per recipient: the dependent flow to a member counts at most rho x the
