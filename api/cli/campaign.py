@@ -49,6 +49,14 @@ def _with_window(policy: Mapping[str, Any], seconds: int | None) -> Mapping[str,
     return policy if seconds is None else {**policy, "objection_window": seconds}
 
 
+def _with_review(policy: Mapping[str, Any], review: bool, appeals: int | None) -> Mapping[str, Any]:
+    """``policy`` with ``review: true`` when asked and ``appeal_window`` when given."""
+    extra: dict[str, Any] = {"review": True} if review else {}
+    if appeals is not None:
+        extra["appeal_window"] = appeals
+    return {**policy, **extra} if extra else policy
+
+
 @campaign_app.command("open")
 def campaign_open(
     key: KeyOption,
@@ -68,6 +76,21 @@ def campaign_open(
         typer.Option(
             help="Seconds payees have to object to a payout proposal (default: the policy's, "
             "7 days; 0: none).",
+            min=0,
+        ),
+    ] = None,
+    review: Annotated[
+        bool,
+        typer.Option(
+            "--review",
+            help="The close must say (--unreviewed) what becomes of pieces never moderated.",
+        ),
+    ] = False,
+    appeal_window: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds a submitter has to appeal a rejection or removal (default: the "
+            "policy's; none: no appeals).",
             min=0,
         ),
     ] = None,
@@ -96,7 +119,11 @@ def campaign_open(
             membership=membership,
             currency=currency,
             pool=pool,
-            policy=_with_window(default_policy() if rules is None else rules, objection_window),
+            policy=_with_review(
+                _with_window(default_policy() if rules is None else rules, objection_window),
+                review,
+                appeal_window,
+            ),
         ),
         fmt,
     )

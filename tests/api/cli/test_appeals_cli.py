@@ -14,11 +14,14 @@ REVIEWED = "review-26"
 
 
 def _reviewed(p: People) -> None:
-    """Open ``REVIEWED`` under a policy with review and a one-day appeal window."""
-    policy = {**DEFAULT_POLICY, "coauthor_consent": False, "review": True, "appeal_window": 86400}
+    """Open ``REVIEWED`` with --review and a one-day --appeal-window."""
+    policy = {**DEFAULT_POLICY, "coauthor_consent": False}
     p.run("brand", "campaign", "open", "--campaign", REVIEWED, "--title", "Reviewed",
           "--guidelines", p.file("g2.txt", b"Be kind."), "--pool", "1000",
-          "--policy", p.file("review.json", json.dumps(policy).encode()))  # fmt: skip
+          "--policy", p.file("policy.json", json.dumps(policy).encode()),
+          "--review", "--appeal-window", "86400")  # fmt: skip
+    shown = json.loads(cocred("campaign", "show", "--campaign", REVIEWED, "--db", p.db).stdout)
+    assert (shown["policy"]["review"], shown["policy"]["appeal_window"]) == (True, 86400)
     for name in ("ana", "ben"):
         p.run(name, "join", "--campaign", REVIEWED)
 
