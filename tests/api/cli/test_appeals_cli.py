@@ -121,3 +121,25 @@ def test_an_appeal_where_the_policy_offers_none_is_refused(people: People) -> No
         "error[AppealsNotOffered]: campaign summer-26's policy has no appeal_window: "
         "it takes no appeals"
     )  # fmt: skip
+
+
+def test_the_demo_with_review_reinstates_a_rejection_on_appeal(tmp_path) -> None:
+    db = f"sqlite:///{tmp_path}/demo.sqlite"
+    built = json.loads(
+        cocred(
+            "demo",
+            "--db",
+            db,
+            "--seed",
+            "4",
+            "--members",
+            "12",
+            "--contributions",
+            "40",
+            "--votes",
+            "120",
+            "--review",
+        ).stdout  # fmt: skip
+    )
+    assert built["unreviewed"] == "accept" and len(built["reinstated"]) == 1
+    assert (built["counts"]["AppealFiled"], built["counts"]["AppealDecided"]) == (1, 1)
