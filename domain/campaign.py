@@ -1,10 +1,12 @@
 """The campaign aggregate: opened, funded, closed.
 
 A brand opens a campaign with its window, membership mode, currency, pool and
-policy; only that brand funds and closes it. Once closed, every later event for
-the campaign is refused except the payout events (``domain/payouts.py``, which
-also marks the campaign settled). The helpers at the bottom (``campaign_of``, ``require_owner``,
-``require_window``) are the checks every other campaign event starts with.
+policy; only that brand funds and closes it. Between ``ends_at`` and the close is the review
+phase: submissions and votes are refused (``require_window``), moderation and appeals go
+on. Once closed, every later event for the campaign is refused except the payout events
+(``domain/payouts.py``, which also marks the campaign settled). The helpers at the bottom
+(``campaign_of``, ``require_owner``, ``require_window``) are the checks every other campaign
+event starts with.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import (
+    AppealUndecidedError,
     CampaignClosedError,
     DuplicateCampaignError,
     MalformedBodyError,
     NotCampaignOwnerError,
     OutsideCampaignWindowError,
     UnknownCampaignError,
+    UnreviewedPiecesError,
 )
 from domain.policy import Policy
 from domain.state import Rule, State
@@ -42,15 +46,20 @@ from domain.values import (
 from domain.vocabulary import (
     CAMPAIGN_CLOSED,
     CAMPAIGN_OPENED,
+    FILED,
     INVITE_ONLY,
     OPEN,
     PAYOUT_EVENT_TYPES,
     POOL_FUNDED,
+    UNREVIEWED_CHOICES,
 )
 from ledger.canonical import json_fields
 from ledger.envelope import format_ts
 
 MEMBERSHIP_MODES = constants(OPEN, INVITE_ONLY)
+UNREVIEWED = constants(*UNREVIEWED_CHOICES)
+_CLOSED_OPTIONAL = frozenset({"unreviewed"})
+MAX_NAMED = 20  # ids an error lists at most
 _OPENED_FIELDS = frozenset(
     {"title", "guidelines", "starts_at", "ends_at", "membership", "currency", "pool", "policy"}
 )
@@ -186,9 +195,35 @@ def check_funded(state: State, ev: Fact) -> Campaign:
 
 
 def check_closed(state: State, ev: Fact) -> Campaign:
-    expect_keys(ev, ())
+    """The close; ``unreviewed`` (optional) says what becomes of the pieces never moderated.
+
+    Refused while an appeal awaits the brand (``AppealUndecidedError``) and, under a policy
+    with ``review``, while pieces await review and ``unreviewed`` is absent
+    (``UnreviewedPiecesError``). Without ``review`` a close may leave it out, as before.
+    """
+    body = expect_keys(ev, (), _CLOSED_OPTIONAL)
+    if "unreviewed" in body:
+        one_of(ev, "unreviewed", body["unreviewed"], UNREVIEWED)
     campaign = campaign_of(state, ev)
     require_owner(campaign, ev, "close it")
+    pieces = [c for c in state.contributions.values() if c.campaign == campaign.id]
+    appealed = sorted(c.id for c in pieces if c.appeal == FILED)
+    if appealed:
+        raise AppealUndecidedError(
+            f"campaign {campaign.id} has {len(appealed)} appeal(s) awaiting the brand's "
+            f"decision (first: contribution {appealed[0]}): decide them before the close",
+            campaign=campaign.id,
+            contributions=appealed[:MAX_NAMED],
+        )
+    if campaign.policy.review and "unreviewed" not in body:
+        waiting = sum(1 for c in pieces if c.outcome is None)
+        if waiting:
+            raise UnreviewedPiecesError(
+                f"campaign {campaign.id} has {waiting} piece(s) awaiting review: moderate them "
+                f"or close with unreviewed accept or reject",
+                campaign=campaign.id,
+                unreviewed=waiting,
+            )
     return replace(campaign, closed=True)
 
 

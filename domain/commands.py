@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from domain.vocabulary import (
+    APPEAL_DECIDED,
+    APPEAL_FILED,
     CAMPAIGN_CLOSED,
     CAMPAIGN_OPENED,
     CLAIMS_PUBLISHED,
@@ -88,8 +90,13 @@ def pool_funded(key: SigningKey, campaign: str, amount: int, *, seq: int, at: Wh
     return sign_envelope(key, POOL_FUNDED, {"amount": amount}, seq=seq, ts=at, campaign=campaign)
 
 
-def campaign_closed(key: SigningKey, campaign: str, *, seq: int, at: When) -> Envelope:
-    return sign_envelope(key, CAMPAIGN_CLOSED, {}, seq=seq, ts=at, campaign=campaign)
+def campaign_closed(
+    key: SigningKey, campaign: str, *, unreviewed: str | None = None, seq: int, at: When
+) -> Envelope:
+    """``unreviewed`` (accept or reject): what becomes of the pieces never moderated (None:
+    the field is left out, as before)."""
+    body = {} if unreviewed is None else {"unreviewed": unreviewed}
+    return sign_envelope(key, CAMPAIGN_CLOSED, body, seq=seq, ts=at, campaign=campaign)
 
 
 def payouts_settled(
@@ -441,6 +448,35 @@ def contribution_reported(
 ) -> Envelope:
     body = {"contribution": contribution, "reason": reason, "text": text}
     return sign_envelope(key, CONTRIBUTION_REPORTED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def appeal_filed(
+    key: SigningKey,
+    campaign: str,
+    contribution: str,
+    reason: str,
+    *,
+    text: str | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {"contribution": contribution, "reason": reason, "text": text}
+    return sign_envelope(key, APPEAL_FILED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def appeal_decided(
+    key: SigningKey,
+    campaign: str,
+    contribution: str,
+    outcome: str,
+    reason: str,
+    *,
+    note: str | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {"contribution": contribution, "outcome": outcome, "reason": reason, "note": note}
+    return sign_envelope(key, APPEAL_DECIDED, body, seq=seq, ts=at, campaign=campaign)
 
 
 def profile_committed(key: SigningKey, commitment: str, *, seq: int, at: When) -> Envelope:

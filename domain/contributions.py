@@ -15,6 +15,7 @@ authors is *pending* (``awaiting`` the co-authors who have not yet signed
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
@@ -67,6 +68,11 @@ class Contribution:
     # accepted, in authors order, and the one who declined (None: nobody did).
     awaiting: tuple[str, ...] = ()
     declined_by: str | None = None
+    # Appeals (a policy with appeal_window, domain/appeals.py): when the latest moderation was
+    # signed (its ts), and what became of an appeal against it: None (none filed), "filed"
+    # (awaiting the brand), or the decision's outcome.
+    moderated_at: datetime | None = None
+    appeal: str | None = None
 
     @property
     def removed(self) -> bool:
@@ -93,6 +99,7 @@ class Contribution:
             # Only where consent was asked and is not complete (older outputs unchanged).
             **({"awaiting": list(self.awaiting)} if self.awaiting else {}),
             **({"declined_by": self.declined_by} if self.declined_by else {}),
+            **({"appeal": self.appeal} if self.appeal else {}),
         }
 
 

@@ -556,3 +556,61 @@ class DemoSizeError(DomainError):
     """Demo parameters too small (or inconsistent) to build the campaign story."""
 
     code = "BadDemoSize"
+
+
+# -- review phase and appeals (issue 19) -------------------------------------------------------
+
+
+class UnreviewedPiecesError(DomainError):
+    """A close, under a policy with ``review``, while pieces await review and the close does
+    not say (``unreviewed``) what happens to them."""
+
+    code = "UnreviewedPieces"
+
+
+class AppealUndecidedError(DomainError):
+    """A close, or a new moderation of the piece, while an appeal awaits the brand's decision."""
+
+    code = "AppealUndecided"
+
+
+class AppealsNotOfferedError(DomainError):
+    """An appeal in a campaign whose policy has no ``appeal_window``."""
+
+    code = "AppealsNotOffered"
+
+
+class NotSubmitterError(DomainError):
+    """An appeal signed by someone other than the piece's submitter."""
+
+    code = "NotSubmitter"
+
+
+class NothingToAppealError(DomainError):
+    """An appeal of a piece whose latest moderation is neither a rejection nor a removal."""
+
+    code = "NothingToAppeal"
+
+
+class AlreadyAppealedError(DomainError):
+    """A second appeal against the same moderation decision."""
+
+    code = "AlreadyAppealed"
+
+
+class AppealWindowClosedError(DomainError):
+    """An appeal after the policy's ``appeal_window`` from the decision has passed."""
+
+    code = "AppealWindowClosed"
+
+
+class NoAppealError(DomainError):
+    """A decision on a piece with no appeal filed against its latest moderation."""
+
+    code = "NoAppeal"
+
+
+class AppealAlreadyDecidedError(DomainError):
+    """A second decision on the same appeal."""
+
+    code = "AppealAlreadyDecided"

@@ -1,7 +1,11 @@
 """Moderation: the brand accepts, rejects or removes a contribution, with a reason code.
 
 The latest outcome stands, except that removal is final: a removed contribution
-gains no votes, remixes, licences, reuses, reports or further moderation. A decision may
+gains no votes, remixes, licences, reuses, reports or further moderation (only an appeal the
+brand reinstates brings it back, ``domain/appeals.py``). While an appeal against the latest
+decision awaits the brand, the piece takes no new moderation (``AppealUndecidedError``):
+the appeal is decided first. Moderation goes on after ``ends_at`` until the close (the
+review phase). A decision may
 cite the reports it answers (optional ``reports``: 1-100 report ids, each a report about
 that same contribution); a decision without the field is as it always was.
 """
@@ -13,7 +17,11 @@ from typing import Any
 
 from domain.campaign import campaign_of, require_owner
 from domain.contributions import Contribution, contribution_in, require_not_removed
-from domain.errors import ReportNotAboutContributionError, UnknownReportError
+from domain.errors import (
+    AppealUndecidedError,
+    ReportNotAboutContributionError,
+    UnknownReportError,
+)
 from domain.state import Rule, State
 from domain.values import (
     CONTRIBUTION_ID,
@@ -21,13 +29,14 @@ from domain.values import (
     code,
     constants,
     contribution_ref,
+    event_time,
     expect_keys,
     malformed,
     matching,
     one_of,
     sha256_hex,
 )
-from domain.vocabulary import CONTRIBUTION_MODERATED, MODERATION_OUTCOMES
+from domain.vocabulary import CONTRIBUTION_MODERATED, FILED, MODERATION_OUTCOMES
 
 OUTCOMES = constants(*MODERATION_OUTCOMES)
 MAX_CITED_REPORTS = 100
@@ -64,6 +73,7 @@ def check_moderated(state: State, ev: Fact) -> Contribution:
     require_owner(campaign, ev, "moderate contributions")
     found = contribution_in(state, campaign.id, cid)
     require_not_removed(found, "further moderation")
+    require_no_open_appeal(found, "moderating it again")
     for rid in cited:
         report = state.reports.get(rid)
         if report is None or report.campaign != campaign.id:
@@ -81,7 +91,18 @@ def check_moderated(state: State, ev: Fact) -> Contribution:
                 contribution=found.id,
                 report=rid,
             )
-    return replace(found, outcome=outcome)
+    return replace(found, outcome=outcome, moderated_at=event_time(ev), appeal=None)
+
+
+def require_no_open_appeal(found: Contribution, what: str) -> None:
+    """Raise ``AppealUndecidedError`` while an appeal against ``found``'s moderation awaits."""
+    if found.appeal == FILED:
+        raise AppealUndecidedError(
+            f"an appeal against the moderation of contribution {found.id} awaits the brand's "
+            f"decision: decide it before {what}",
+            campaign=found.campaign,
+            contribution=found.id,
+        )
 
 
 def store_moderated(state: State, ev: Fact, found: Contribution) -> None:

@@ -42,7 +42,18 @@ MAX_OBJECTION_WINDOW = 90 * 24 * 3600
 # Optional in both versions: a cap on one member's submissions to the campaign per UTC
 # day (domain.membership.check_submission_cap; absent or null = no cap), and the payout
 # objection window (above).
-OPTIONAL = ("submissions_per_day", "objection_window", "coauthor_consent")
+# Optional in both versions too (issue 19, review phase and appeals): ``review`` (true: a close
+# while pieces await review must say what happens to them, ``CampaignClosed.unreviewed``) and
+# ``appeal_window`` (seconds an author has to appeal a rejection or removal; absent: no
+# appeals). Absent, each keeps the behaviour of the campaigns opened before it.
+OPTIONAL = (
+    "submissions_per_day",
+    "objection_window",
+    "coauthor_consent",
+    "review",
+    "appeal_window",
+)
+MAX_APPEAL_WINDOW = 90 * 24 * 3600
 _FIELDS_2 = (_FIELDS - {"pairwise_bound"}) | {
     "weight_budget",
     "contribution_cap",
@@ -70,6 +81,8 @@ class Policy:
     submissions_per_day: int | None = None  # optional in both
     objection_window: int | None = None  # seconds; None: a policy from before the field
     coauthor_consent: bool = False  # absent (a policy from before the field): no consent asked
+    review: bool = False  # absent: a close never asks what happens to unreviewed pieces
+    appeal_window: int | None = None  # seconds; None (absent): no appeals
 
     @property
     def window_seconds(self) -> int:
@@ -139,6 +152,8 @@ class Policy:
             else integer(ev, "policy.submissions_per_day", daily, 1),
             objection_window=_window(ev, policy),
             coauthor_consent=_consent(ev, policy),
+            review=_flag(ev, policy, "review"),
+            appeal_window=_seconds(ev, policy, "appeal_window", MAX_APPEAL_WINDOW),
         )
 
     @classmethod
@@ -165,6 +180,8 @@ class Policy:
             submissions_per_day=v1.submissions_per_day,
             objection_window=_window(ev, body),
             coauthor_consent=v1.coauthor_consent,
+            review=v1.review,
+            appeal_window=v1.appeal_window,
             weight_budget=integer(ev, "policy.weight_budget", body["weight_budget"], 1),
             contribution_cap=integer(ev, "policy.contribution_cap", body["contribution_cap"], 1),
             dependent_bound=fraction(
@@ -181,21 +198,31 @@ class Policy:
 
 def _window(ev: Fact, policy: Mapping[str, Any]) -> int | None:
     """``objection_window`` (0 to 90 days in seconds), or None when the policy has none."""
-    if "objection_window" not in policy:
+    return _seconds(ev, policy, "objection_window", MAX_OBJECTION_WINDOW)
+
+
+def _seconds(ev: Fact, policy: Mapping[str, Any], field: str, most: int) -> int | None:
+    """``policy[field]``: seconds from 0 to ``most``, or None when the policy has none."""
+    if field not in policy:
         return None
-    value = policy["objection_window"]
-    if type(value) is not int or not 0 <= value <= MAX_OBJECTION_WINDOW:
+    value = policy[field]
+    if type(value) is not int or not 0 <= value <= most:
         raise malformed(
             ev,
-            f"field 'policy.objection_window' must be seconds from 0 to {MAX_OBJECTION_WINDOW} "
-            f"(90 days), got {value!r}",
+            f"field 'policy.{field}' must be seconds from 0 to {most} "
+            f"({most // 86400} days), got {value!r}",
         )
     return value
 
 
 def _consent(ev: Fact, policy: Mapping[str, Any]) -> bool:
     """``coauthor_consent`` (true or false); false when the policy has none."""
-    value = policy.get("coauthor_consent", False)
+    return _flag(ev, policy, "coauthor_consent")
+
+
+def _flag(ev: Fact, policy: Mapping[str, Any], field: str) -> bool:
+    """``policy[field]`` (true or false); false when the policy has none."""
+    value = policy.get(field, False)
     if type(value) is not bool:
-        raise malformed(ev, f"field 'policy.coauthor_consent' must be true or false, got {value!r}")
+        raise malformed(ev, f"field 'policy.{field}' must be true or false, got {value!r}")
     return value

@@ -9,6 +9,7 @@ other type is refused. An erased member can sign no campaign or profile event.
 from __future__ import annotations
 
 from domain import (
+    appeals,
     campaign,
     coauthors,
     contributions,
@@ -36,6 +37,7 @@ RULES: dict[str, Rule] = {
     **licences.RULES,
     **moderation.RULES,
     **reports.RULES,
+    **appeals.RULES,
     **profiles.RULES,
     **payouts.RULES,
 }

@@ -164,8 +164,37 @@ class CampaignServices(PayoutVerbs):
         ids = {"campaign": campaign}
         return self._do(key, commands.pool_funded, campaign, amount, at=at, ids=ids)
 
-    def close_campaign(self, key: SigningKey, campaign: str, *, at: When | None = None) -> Receipt:
-        return self._do(key, commands.campaign_closed, campaign, at=at, ids={"campaign": campaign})
+    def close_campaign(
+        self,
+        key: SigningKey,
+        campaign: str,
+        *,
+        unreviewed: str | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """Close; ``unreviewed`` (accept or reject) says what becomes of unmoderated pieces."""
+        return self._do(
+            key, commands.campaign_closed, campaign, unreviewed=unreviewed, at=at,
+            ids={"campaign": campaign},
+        )  # fmt: skip
+
+    def decide_appeal(
+        self,
+        key: SigningKey,
+        campaign: str,
+        contribution: str,
+        outcome: str,
+        reason: str,
+        *,
+        note: bytes | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """Uphold or reinstate an appealed piece; a note document goes to the content store."""
+        return self._do(
+            key, commands.appeal_decided, campaign, contribution, outcome, reason,
+            note=None if note is None else self.content.put(note), at=at,
+            ids={"campaign": campaign, "contribution": contribution},
+        )  # fmt: skip
 
     def invite(
         self, key: SigningKey, campaign: str, member: str, *, at: When | None = None
@@ -374,6 +403,23 @@ class CampaignServices(PayoutVerbs):
         )  # fmt: skip
         made = contribution_id(receipt.actor, receipt.seq)  # a report's id, "<actor>:<seq>"
         return replace(receipt, ids={**receipt.ids, "report": made})
+
+    def appeal(
+        self,
+        key: SigningKey,
+        campaign: str,
+        contribution: str,
+        reason: str,
+        *,
+        text: bytes | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """Appeal the rejection or removal of one's piece; the text goes to the content store."""
+        return self._do(
+            key, commands.appeal_filed, campaign, contribution, reason,
+            text=None if text is None else self.content.put(text), at=at,
+            ids={"campaign": campaign, "contribution": contribution},
+        )  # fmt: skip
 
     def withdraw_vote(
         self, key: SigningKey, campaign: str, contribution: str, kind: str, *,

@@ -34,6 +34,8 @@ CONTRIBUTION_MODERATED = "ContributionModerated"
 COAUTHORSHIP_ACCEPTED = "CoAuthorshipAccepted"
 COAUTHORSHIP_DECLINED = "CoAuthorshipDeclined"
 CONTRIBUTION_REPORTED = "ContributionReported"
+APPEAL_FILED = "AppealFiled"
+APPEAL_DECIDED = "AppealDecided"
 PAYOUTS_PROPOSED = "PayoutsProposed"
 PAYOUTS_PROPOSAL_PART = "PayoutsProposalPart"
 PAYOUTS_WITHDRAWN = "PayoutsWithdrawn"
@@ -65,6 +67,8 @@ CAMPAIGN_EVENT_TYPES = frozenset(
         COAUTHORSHIP_ACCEPTED,
         COAUTHORSHIP_DECLINED,
         CONTRIBUTION_REPORTED,
+        APPEAL_FILED,
+        APPEAL_DECIDED,
     }
 )
 
@@ -100,6 +104,15 @@ OBJECTION_REASONS = ("missing-credit", "wrong-amount", "wrong-attribution", "mod
 # ObjectionAnswered.outcome; upheld: the brand agrees (it must withdraw and propose again)
 UPHELD = "upheld"
 ANSWER_OUTCOMES = (UPHELD, REJECTED)  # rejected: the amounts stand
+# AppealDecided.outcome: upheld, the moderation stands (a removal is then final); reinstated,
+# the piece is accepted and earns again. CampaignClosed.unreviewed: what the close does with
+# the pieces nobody moderated (accepted: they earn as before; rejected: they earn nothing).
+REINSTATED = "reinstated"
+FILED = "filed"  # an appeal's status while it awaits the brand (then upheld or reinstated)
+APPEAL_OUTCOMES = (UPHELD, REINSTATED)
+APPEALABLE_OUTCOMES = frozenset({REJECTED, REMOVED})
+UNREVIEWED_ACCEPT, UNREVIEWED_REJECT = "accept", "reject"
+UNREVIEWED_CHOICES = (UNREVIEWED_ACCEPT, UNREVIEWED_REJECT)
 # PaymentRecorded.rail; the chain rails carry a transaction, a token and each recipient address
 SEPA, PAYPAL, SAFE, ETH, CLAIMS = "sepa", "paypal", "safe", "eth", "claims"
 PAYMENT_RAILS = (SEPA, PAYPAL, SAFE, ETH, CLAIMS)

@@ -28,12 +28,16 @@ from typing import Any
 
 from domain.invite_codes import invite_code_hash
 from domain.vocabulary import (
+    ACCEPTED,
+    APPEAL_DECIDED,
+    APPEAL_FILED,
     CAMPAIGN_CLOSED,
     COAUTHORSHIP_ACCEPTED,
     COAUTHORSHIP_DECLINED,
     CONTRIBUTION_MODERATED,
     CONTRIBUTION_REPORTED,
     CONTRIBUTION_SUBMITTED,
+    EXCLUDING_OUTCOMES,
     INVITATION_CODES_ISSUED,
     INVITE_ONLY,
     LICENCE_GRANTED,
@@ -44,6 +48,7 @@ from domain.vocabulary import (
     MEMBER_UNBLOCKED,
     PAYOUTS_SETTLED,
     POOL_FUNDED,
+    REINSTATED,
     REMOVED,
     REUSE_RECORDED,
     VOTE_CAST,
@@ -52,6 +57,8 @@ from domain.vocabulary import (
 from projections.errors import UnsupportedPolicyError
 from projections.exact import parse_fraction
 from projections.facts import (
+    OPEN_STATUS,
+    Appeal,
     Contribution,
     Grant,
     Ignored,
@@ -74,6 +81,7 @@ BRAND_ONLY = frozenset(
         MEMBER_BLOCKED,
         MEMBER_UNBLOCKED,
         CONTRIBUTION_MODERATED,
+        APPEAL_DECIDED,
         PAYOUTS_SETTLED,
     }
 )
@@ -124,6 +132,11 @@ class CampaignState:
         # Reports feed the moderation queue only: no handler here passes them to the scorer.
         self.reports: list[Report] = []
         self.reported: set[tuple[str, str]] = set()  # (contribution, reporter)
+        # Appeals by id (their rows are replaced as the brand decides), and the close's
+        # ``unreviewed`` (None: the close named none, or the campaign is open).
+        self.appeals: dict[str, Appeal] = {}
+        self.dirty_appeals: set[str] = set()
+        self.unreviewed: str | None = None
         self.ignored: list[Ignored] = []
         self.active_votes = 0
         self.joined = 0
@@ -152,6 +165,8 @@ class CampaignState:
             PAYOUTS_SETTLED: self._settled,
             COAUTHORSHIP_ACCEPTED: self._coauthor_accepted,
             COAUTHORSHIP_DECLINED: self._coauthor_declined,
+            APPEAL_FILED: self._appeal_filed,
+            APPEAL_DECIDED: self._appeal_decided,
         }
 
     @property
@@ -186,6 +201,16 @@ class CampaignState:
         return None
 
     def _closed(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        unreviewed = body.get("unreviewed")  # absent: the close of every campaign before it
+        if unreviewed is not None:
+            self.unreviewed = unreviewed
+            for contribution in self.contributions.values():
+                if contribution.status == OPEN_STATUS:
+
+                    def change(piece: Contribution = contribution) -> None:
+                        piece.unreviewed = unreviewed
+
+                    self._rescore(contribution, change)
         self.closed_at = position
         return None
 
@@ -237,28 +262,41 @@ class CampaignState:
         contribution = self.contributions.get(body["contribution"])
         if contribution is None:
             return "unknown contribution"
-        outcome = body["outcome"]
-        before = {vote: self._counted_vote(contribution, *vote) for vote in contribution.votes}
-        was_excluded = contribution.excluded
-        for author, _ in contribution.authors:
-            counters = self.members[author].moderated
-            if contribution.status in counters:
-                counters[contribution.status] -= 1
-            counters[outcome] += 1
-            self.dirty_members.add(author)
-        contribution.status = outcome
-        if isinstance(self.scorer, ScorerV2):
-            self.scorer.set_outcome(contribution.id, outcome)
+        self._set_status(contribution, body["outcome"])
+        contribution.appeal = None  # a new decision: an earlier appeal no longer applies
         self.moderation.append(
             Moderation(
                 position,
                 contribution.id,
-                outcome,
+                body["outcome"],
                 body["reason"],
                 body["note"],
                 None if "reports" not in body else tuple(body["reports"]),
             )
         )
+        return None
+
+    def _set_status(self, contribution: Contribution, outcome: str) -> None:
+        """Moderation (or a reinstating appeal) sets the piece's outcome: counters, scores."""
+
+        def change() -> None:
+            for author, _ in contribution.authors:
+                counters = self.members[author].moderated
+                if contribution.status in counters:
+                    counters[contribution.status] -= 1
+                counters[outcome] += 1
+                self.dirty_members.add(author)
+            contribution.status = outcome
+
+        self._rescore(contribution, change)
+        if isinstance(self.scorer, ScorerV2):
+            self.scorer.set_outcome(contribution.id, outcome)
+
+    def _rescore(self, contribution: Contribution, change: Callable[[], None]) -> None:
+        """Apply ``change`` to the piece; if that excludes or includes it, recount its votes."""
+        before = {vote: self._counted_vote(contribution, *vote) for vote in contribution.votes}
+        was_excluded = contribution.excluded
+        change()
         if self.scorer and was_excluded != contribution.excluded:
             for voter, kind in sorted(contribution.votes):
                 now = self._counted_vote(contribution, voter, kind)
@@ -268,6 +306,47 @@ class CampaignState:
                     self.scorer.count(voter, contribution.id, kind)
                 self.dirty_members.add(voter)
             self.scorer.set_excluded(contribution.id, contribution.excluded)
+        self.dirty_contributions.add(contribution.id)
+
+    def _appeal_filed(
+        self, position: int, actor: str, seq: int, body: dict[str, Any]
+    ) -> str | None:
+        contribution = self.contributions.get(body["contribution"])
+        if contribution is None:
+            return "unknown contribution"
+        if actor != contribution.signer:
+            return "only the submitter may appeal"
+        if contribution.status not in EXCLUDING_OUTCOMES:
+            return "only a rejection or a removal can be appealed"
+        appeal = Appeal(
+            position,
+            f"{actor}:{seq}",
+            contribution.id,
+            actor,
+            contribution.status,
+            body["reason"],
+            body["text"],
+        )
+        self.appeals[appeal.id] = appeal
+        contribution.appeal = appeal.id
+        self.dirty_appeals.add(appeal.id)
+        self.dirty_contributions.add(contribution.id)
+        return None
+
+    def _appeal_decided(
+        self, position: int, actor: str, seq: int, body: dict[str, Any]
+    ) -> str | None:
+        contribution = self.contributions.get(body["contribution"])
+        if contribution is None:
+            return "unknown contribution"
+        appeal = None if contribution.appeal is None else self.appeals[contribution.appeal]
+        if appeal is None or appeal.outcome is not None:
+            return "no undecided appeal of the contribution"
+        appeal.decided_at, appeal.outcome = position, body["outcome"]
+        appeal.decision_reason, appeal.note = body["reason"], body["note"]
+        if appeal.outcome == REINSTATED:
+            self._set_status(contribution, ACCEPTED)
+        self.dirty_appeals.add(appeal.id)
         self.dirty_contributions.add(contribution.id)
         return None
 
@@ -546,6 +625,7 @@ class CampaignState:
     def mark_written(self) -> None:
         """Forget what changed: the tables now hold every row of this state."""
         self.dirty_members, self.dirty_contributions, self.dirty_grants = set(), set(), set()
+        self.dirty_appeals = set()
         self.new_contributions = []
         self.written = {
             "reuses": len(self.reuses),

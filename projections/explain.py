@@ -20,10 +20,13 @@ from fractions import Fraction
 from typing import Any, NamedTuple
 
 from domain.vocabulary import (
+    CAMPAIGN_CLOSED,
     COAUTHORSHIP_DECLINED,
     CONTRIBUTION_MODERATED,
     CONTRIBUTION_SUBMITTED,
+    REINSTATED,
     REUSE_RECORDED,
+    UNREVIEWED_REJECT,
     VOTE_CAST,
 )
 from ledger.canonical import json_fields
@@ -84,6 +87,9 @@ class Explanation:
     items: tuple[Item, ...]
     ignored: tuple[dict[str, Any], ...]
     discounts: tuple[str, ...] = ()  # cocred-fair v2: the sentence of every discount
+    # The review phase and appeals (issue 19): what the close's ``unreviewed`` and each appeal
+    # did to the member's work, as sentences (empty, and left out of the JSON, without them).
+    review: tuple[str, ...] = ()
 
     @property
     def payout(self) -> int:
@@ -111,6 +117,7 @@ class Explanation:
             "items": [item.to_json() for item in self.items],
             "ignored": list(self.ignored),
             **({"discounts": list(self.discounts)} if self.discounts else {}),
+            **({"review": list(self.review)} if self.review else {}),
         }
 
     def to_text(self) -> str:
@@ -146,6 +153,8 @@ class Explanation:
             )
         for sentence in self.discounts:
             out.append(f"  discount: {sentence}")
+        for sentence in self.review:
+            out.append(f"  review: {sentence}")
         for entry in self.ignored:
             out.append(f"  ignored @{entry['position']} {entry['event']}: {entry['reason']}")
         return "\n".join(out)
@@ -219,6 +228,10 @@ def explain(state: CampaignState, member: str, as_of: int) -> Explanation:
             reason = f"{cid} is {consent_state(contribution)}: it earns nothing until each accepts"
             ignored.append(_note(contribution.position, CONTRIBUTION_SUBMITTED, reason))
             continue
+        if contribution.unreviewed == UNREVIEWED_REJECT and state.closed_at is not None:
+            reason = f"{cid} {UNREVIEWED_REJECTED}: it earns nothing"
+            ignored.append(_note(state.closed_at, CAMPAIGN_CLOSED, reason))
+            continue
         if contribution.excluded:
             reason = f"{cid} is {contribution.status}: it earns nothing"
             ignored.append(_note(contribution.position, CONTRIBUTION_MODERATED, reason))
@@ -280,7 +293,44 @@ def explain(state: CampaignState, member: str, as_of: int) -> Explanation:
         discounts=tuple(discounts_v2(state, scorer, member))
         if isinstance(scorer, ScorerV2)
         else (),
+        review=tuple(review_sentences(state, member)),
     )
+
+
+UNREVIEWED_REJECTED = "was not reviewed before the close; the brand closed with unreviewed: reject"
+UNREVIEWED_ACCEPTED = "was not reviewed before the close; the brand closed with unreviewed: accept"
+
+
+def review_sentences(state: CampaignState, member: str) -> list[str]:
+    """What the close's ``unreviewed`` and the appeals did to ``member``'s work, in the order
+    of the work."""
+    out: list[str] = []
+    for cid in state.members[member].authored:
+        work = state.contributions[cid]
+        if work.unreviewed == UNREVIEWED_REJECT:
+            out.append(f"your contribution {cid} {UNREVIEWED_REJECTED}: it earns nothing")
+        elif work.unreviewed is not None:
+            out.append(f"your contribution {cid} {UNREVIEWED_ACCEPTED}: it earns as accepted")
+        if work.appeal is None:
+            continue
+        appeal = state.appeals[work.appeal]
+        if appeal.outcome == REINSTATED:
+            out.append(
+                f"your contribution {cid} was {appeal.against}, appealed (@{appeal.position}) "
+                f"and reinstated by the brand (@{appeal.decided_at}): it earns again"
+            )
+        elif appeal.outcome is not None:
+            out.append(
+                f"your contribution {cid} was {appeal.against}, appealed (@{appeal.position}); "
+                f"the brand upheld the decision (@{appeal.decided_at}): it earns nothing"
+            )
+        else:
+            out.append(
+                f"your contribution {cid} was {appeal.against} and appealed "
+                f"(@{appeal.position}): the brand has not decided yet; it earns nothing "
+                f"unless reinstated"
+            )
+    return out
 
 
 def _note(position: int, event: str, reason: str) -> dict[str, Any]:

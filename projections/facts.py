@@ -7,8 +7,10 @@ from fractions import Fraction
 from typing import Any
 
 from domain.vocabulary import ENGAGEMENT_KINDS as KINDS
-from domain.vocabulary import EXCLUDING_OUTCOMES
+from domain.vocabulary import EXCLUDING_OUTCOMES, FILED, UNREVIEWED_REJECT
 from domain.vocabulary import MODERATION_OUTCOMES as OUTCOMES
+
+OPEN_STATUS = "open"  # a contribution's status while no moderation named it
 
 
 @dataclass(slots=True, eq=False)
@@ -56,7 +58,7 @@ class Contribution:
     authors: tuple[tuple[str, int], ...]  # (member, percent), sorted by member
     parents: tuple[Parent, ...]  # in declared order
     children: list[str] = field(default_factory=list)
-    status: str = "open"  # or the latest moderation outcome
+    status: str = OPEN_STATUS  # or the latest moderation outcome
     votes: dict[tuple[str, str], int] = field(default_factory=dict)  # (voter, kind) -> pos
     received: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     reuse_events: int = 0
@@ -67,6 +69,9 @@ class Contribution:
     awaiting: tuple[str, ...] = ()
     declined_by: str | None = None
     declined_at: int | None = None  # the CoAuthorshipDeclined's position
+    # Never moderated when the close named ``unreviewed`` (accept or reject): that choice.
+    unreviewed: str | None = None
+    appeal: str | None = None  # the id of its latest appeal (``Appeal``), if any
 
     def __post_init__(self) -> None:
         self.author_ids = frozenset(member for member, _ in self.authors)
@@ -78,8 +83,13 @@ class Contribution:
 
     @property
     def excluded(self) -> bool:
-        """Earns nothing: rejected or removed by moderation, or not consented to."""
-        return self.status in EXCLUDING_OUTCOMES or self.unconsented
+        """Earns nothing: rejected or removed by moderation, not consented to, or left
+        unreviewed by a close with ``unreviewed: reject``."""
+        return (
+            self.status in EXCLUDING_OUTCOMES
+            or self.unconsented
+            or self.unreviewed == UNREVIEWED_REJECT
+        )
 
     def percent_of(self, member: str) -> int:
         return next((percent for m, percent in self.authors if m == member), 0)
@@ -119,6 +129,28 @@ class Moderation:
     reason: str
     note: str | None
     reports: tuple[str, ...] | None = None  # the reports it cites (None: the field is absent)
+
+
+@dataclass(slots=True, eq=False)
+class Appeal:
+    """An ``AppealFiled`` event (its id is ``"<submitter>:<seq>"``) and the brand's decision."""
+
+    position: int
+    id: str
+    contribution: str
+    appellant: str
+    against: str  # the moderation outcome appealed (rejected or removed)
+    reason: str
+    text: str | None
+    decided_at: int | None = None  # the AppealDecided's position
+    outcome: str | None = None  # upheld or reinstated, once decided
+    decision_reason: str | None = None
+    note: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``filed`` while the brand has not decided, then the decision's outcome."""
+        return self.outcome or FILED
 
 
 @dataclass(frozen=True, slots=True)

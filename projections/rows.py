@@ -151,6 +151,24 @@ def licence_row(state: CampaignState, key: tuple[str, str]) -> Row:
     }
 
 
+def appeal_row(state: CampaignState, appeal_id: str) -> dict[str, Any]:
+    appeal = state.appeals[appeal_id]
+    return {
+        "campaign": state.id,
+        "appeal": appeal.id,
+        "position": appeal.position,
+        "contribution": appeal.contribution,
+        "appellant": appeal.appellant,
+        "against": appeal.against,
+        "reason": appeal.reason,
+        "text": appeal.text,
+        "decided_at": appeal.decided_at,
+        "outcome": appeal.outcome,
+        "decision_reason": appeal.decision_reason,
+        "note": appeal.note,
+    }
+
+
 def collect(state: CampaignState, *, full: bool) -> Changes:
     """The rows to write for this campaign, then forget what changed."""
     changes = Changes()
@@ -165,6 +183,8 @@ def collect(state: CampaignState, *, full: bool) -> Changes:
         "replace", "proj_contributions", [contribution_row(state, c) for c in contributions]
     )
     changes.add("replace", "proj_licences", [licence_row(state, key) for key in grants])
+    appeals = list(state.appeals) if full else sorted(state.dirty_appeals)
+    changes.add("replace", "proj_appeals", [appeal_row(state, a) for a in appeals])
     for cid in new:
         authors, lineage = structure_rows(state, cid)
         changes.add("append", "proj_authors", authors)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, Table, Text
 
-SCHEMA_VERSION = 2  # 2: proj_reports, proj_moderation.reports
+SCHEMA_VERSION = 3  # 2: proj_reports, proj_moderation.reports; 3: proj_appeals
 TRACKING = "cocred_attribution"
 
 
@@ -170,6 +170,22 @@ class Tables:
             Column("reason", Text, nullable=False),
             Column("text", Text),
         )
+        self.appeals = Table(
+            "proj_appeals",
+            m,
+            Column("campaign", Text, primary_key=True),
+            Column("appeal", Text, primary_key=True),  # "<submitter>:<seq>" of AppealFiled
+            _pos("position", False),
+            Column("contribution", Text, nullable=False, index=True),
+            Column("appellant", Text, nullable=False),
+            Column("against", Text, nullable=False),  # the outcome appealed
+            Column("reason", Text, nullable=False),
+            Column("text", Text),
+            _pos("decided_at"),  # the AppealDecided, or null while the brand has not decided
+            Column("outcome", Text),
+            Column("decision_reason", Text),
+            Column("note", Text),
+        )
         self.ignored = Table(
             "proj_ignored",
             m,
@@ -192,5 +208,6 @@ class Tables:
             self.reuses,
             self.moderation,
             self.reports,
+            self.appeals,
             self.ignored,
         ]

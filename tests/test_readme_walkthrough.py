@@ -49,7 +49,12 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     refusals = re.findall(r"^error\[(\w+)\]", done.stderr, re.M)
-    assert refusals == ["SelfVote", "InvalidPayoutMethod", "ObjectionWindowOpen"], done.stderr
+    assert refusals == [
+        "SelfVote",
+        "UnreviewedPieces",
+        "InvalidPayoutMethod",
+        "ObjectionWindowOpen",
+    ], done.stderr
     assert "audit passed" in done.stdout, done.stdout + done.stderr
     assert "ok  6 payments: 2 recorded payments match the settled lines" in done.stdout
     walk = tmp_path / "var" / "walk"  # the walk-through works in var/walk

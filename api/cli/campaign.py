@@ -1,9 +1,9 @@
 """The brand's verbs of the ``cocred`` CLI: parse the options, call one service, print JSON.
 
-``cocred campaign open|fund|close|show|codes|queue`` · ``invite`` · ``block`` · ``unblock`` ·
-``moderate`` · ``reuse``. Every verb that signs takes ``--key`` (the brand's key file) and
-``--db``; every refusal prints ``error[Code]: sentence`` on stderr and exits 1, having written
-nothing (``campaign codes`` leaves no CSV either).
+``cocred campaign open|fund|close|show|codes|queue|appeals|decide-appeal`` · ``invite`` ·
+``block`` · ``unblock`` · ``moderate`` · ``reuse``. Every verb that signs takes ``--key`` (the
+brand's key file) and ``--db``; every refusal prints ``error[Code]: sentence`` on stderr and
+exits 1, having written nothing (``campaign codes`` leaves no CSV either).
 """
 
 from __future__ import annotations
@@ -49,6 +49,14 @@ def _with_window(policy: Mapping[str, Any], seconds: int | None) -> Mapping[str,
     return policy if seconds is None else {**policy, "objection_window": seconds}
 
 
+def _with_review(policy: Mapping[str, Any], review: bool, appeals: int | None) -> Mapping[str, Any]:
+    """``policy`` with ``review: true`` when asked and ``appeal_window`` when given."""
+    extra: dict[str, Any] = {"review": True} if review else {}
+    if appeals is not None:
+        extra["appeal_window"] = appeals
+    return {**policy, **extra} if extra else policy
+
+
 @campaign_app.command("open")
 def campaign_open(
     key: KeyOption,
@@ -68,6 +76,21 @@ def campaign_open(
         typer.Option(
             help="Seconds payees have to object to a payout proposal (default: the policy's, "
             "7 days; 0: none).",
+            min=0,
+        ),
+    ] = None,
+    review: Annotated[
+        bool,
+        typer.Option(
+            "--review",
+            help="The close must say (--unreviewed) what becomes of pieces never moderated.",
+        ),
+    ] = False,
+    appeal_window: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds a submitter has to appeal a rejection or removal (default: the "
+            "policy's; none: no appeals).",
             min=0,
         ),
     ] = None,
@@ -96,7 +119,11 @@ def campaign_open(
             membership=membership,
             currency=currency,
             pool=pool,
-            policy=_with_window(default_policy() if rules is None else rules, objection_window),
+            policy=_with_review(
+                _with_window(default_policy() if rules is None else rules, objection_window),
+                review,
+                appeal_window,
+            ),
         ),
         fmt,
     )
@@ -117,11 +144,95 @@ def campaign_fund(
 
 @campaign_app.command("close")
 def campaign_close(
-    key: KeyOption, campaign: CampaignOption, db: DbOption = None, fmt: RecordFormat = "json"
+    key: KeyOption,
+    campaign: CampaignOption,
+    unreviewed: Annotated[
+        str | None,
+        typer.Option(
+            help="accept | reject: what becomes of the pieces never moderated (required by a "
+            "policy with review while any await review; reject: they earn nothing)."
+        ),
+    ] = None,
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
 ) -> None:
     """Close the campaign: nothing but the payout settlement is accepted afterwards."""
     signer = load_key(key)
-    run_service(db, lambda c: c.close_campaign(signer, campaign), fmt)
+    run_service(db, lambda c: c.close_campaign(signer, campaign, unreviewed=unreviewed), fmt)
+
+
+@campaign_app.command("decide-appeal")
+def campaign_decide_appeal(
+    key: KeyOption,
+    campaign: CampaignOption,
+    contribution: ContributionOption,
+    reason: Annotated[str, typer.Option(help="Reason code, e.g. fair-point.")],
+    uphold: Annotated[bool, typer.Option("--uphold", help="The moderation stands.")] = False,
+    reinstate: Annotated[
+        bool, typer.Option("--reinstate", help="The piece is accepted and earns again.")
+    ] = False,
+    note: Annotated[Path | None, typer.Option(help="A note file (stored, hashed).")] = None,
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
+    """Decide the appeal against a piece's moderation: --uphold or --reinstate (once)."""
+    if uphold == reinstate:
+        fail("BadOption", "give exactly one of --uphold and --reinstate")
+    signer = load_key(key)
+    outcome = "upheld" if uphold else "reinstated"
+    text = None if note is None else read_bytes(note, "--note")
+    run_service(
+        db,
+        lambda c: c.decide_appeal(signer, campaign, contribution, outcome, reason, note=text),
+        fmt,
+    )
+
+
+@campaign_app.command("appeals")
+def campaign_appeals(
+    campaign: CampaignOption,
+    start: Annotated[int, typer.Option(help="Index of the first appeal shown.", min=0)] = 0,
+    limit: Annotated[int, typer.Option(help="Show at most this many appeals.", min=1)] = 20,
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Only the appeals awaiting a decision.")
+    ] = False,
+    fmt: ReportFormat = "text",
+    db: DbOption = None,
+) -> None:
+    """The campaign's appeals: those awaiting the brand first, then oldest first."""
+    check_format(fmt)
+    from projections.appeals import campaign_appeals as appeals_page
+    from projections.projector import Projector
+
+    with services(db, create=False) as svc:
+        projector = guarded(lambda: Projector(svc.ledger.store, engine=svc.engine))
+        try:
+            guarded(projector.catch_up)
+            page = guarded(
+                lambda: appeals_page(
+                    projector, campaign, start=start, limit=limit, open_only=open_only
+                )
+            )
+        finally:
+            projector.close()
+
+    def text() -> None:
+        shown = f"{start + 1}–{start + len(page.appeals)}" if page.appeals else "none"
+        out.print(
+            f"campaign {campaign}: {page.total} appeal(s), {page.open} awaiting a decision; "
+            f"showing {shown}",
+            markup=False,
+            highlight=False,
+        )
+        for row in page.appeals:
+            out.print(
+                f"{row.appeal}  {row.contribution}  [{row.against} -> {row.status}]  "
+                f"{row.title}  ({row.reason})",
+                markup=False,
+                highlight=False,
+            )
+
+    emit(page.to_json(), fmt, text)
 
 
 @campaign_app.command("show")

@@ -234,8 +234,11 @@ def run_demo(
     members: int,
     contributions: int,
     votes: int,
+    review: bool = False,
 ) -> DemoSummary:
-    """Build the demo for ``seed`` (default: the first free one) and narrate it.
+    """Build the demo for ``seed`` (default: the first free one) and narrate it; ``review``:
+    under the default policy with ``review`` and a 7-day ``appeal_window`` (a rejection in the
+    review phase, appealed and reinstated; the close says ``unreviewed: accept``).
 
     The story itself is ``domain.demo.generator.build_demo``; this only picks the seed, shows
     progress and tells what happened on ``console``. Raises what ``build_demo`` raises
@@ -245,8 +248,10 @@ def run_demo(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from domain.demo.generator import build_demo, first_free_seed
+    from domain.vocabulary import DEFAULT_POLICY
 
     chosen = first_free_seed(svc) if seed is None else seed
+    policy = {**DEFAULT_POLICY, "review": True, "appeal_window": 7 * 24 * 3600} if review else None
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}: {task.completed} events"),
@@ -263,6 +268,7 @@ def run_demo(
             contributions=contributions,
             votes=votes,
             progress=lambda n: progress.advance(task, n),
+            policy=policy,
         )
     ring = summary.ring
     console.print(

@@ -38,6 +38,14 @@ def demo(
     summary: Annotated[
         Path | None, typer.Option(help="Also write the JSON summary to this file.")
     ] = None,
+    review: Annotated[
+        bool,
+        typer.Option(
+            "--review",
+            help="A policy with review and appeals: a rejection after the window appealed "
+            "and reinstated, a close saying unreviewed: accept.",
+        ),
+    ] = False,
     db: DbOption = None,
     fmt: RecordFormat = "json",
 ) -> None:
@@ -46,8 +54,14 @@ def demo(
     with services(db) as svc:
         built = guarded(
             lambda: run_demo(
-                svc, err, seed=seed, members=members, contributions=contributions, votes=votes
-            )
+                svc,
+                err,
+                seed=seed,
+                members=members,
+                contributions=contributions,
+                votes=votes,
+                review=review,
+            )  # fmt: skip
         ).to_json()
     if summary is not None:
         summary.write_text(json.dumps(built, indent=2) + "\n", encoding="utf-8")

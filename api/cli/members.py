@@ -207,6 +207,24 @@ def report(
     run_service(db, lambda c: c.report(signer, campaign, contribution, reason, text=said), fmt)
 
 
+def appeal(
+    key: KeyOption,
+    campaign: CampaignOption,
+    contribution: ContributionOption,
+    reason: Annotated[str, typer.Option(help="Reason code, e.g. misjudged.")],
+    text: Annotated[
+        Path | None, typer.Option("--text", help="A text file saying why (stored, hashed).")
+    ] = None,
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
+    """Appeal the rejection or removal of a piece you submitted (once per decision, within
+    the campaign policy's appeal_window)."""
+    signer = load_key(key)
+    said = None if text is None else read_bytes(text, "--text")
+    run_service(db, lambda c: c.appeal(signer, campaign, contribution, reason, text=said), fmt)
+
+
 def withdraw(
     key: KeyOption,
     campaign: CampaignOption,
@@ -406,7 +424,7 @@ def erase(
 
 def register(app: typer.Typer) -> None:
     """Add the members' verbs and the ``licence``, ``coauthor`` and ``profile`` groups."""
-    for verb in (join, submit, remix, vote, withdraw, report, erase):
+    for verb in (join, submit, remix, vote, withdraw, report, appeal, erase):
         app.command()(verb)
     app.add_typer(licence_app, name="licence")
     app.add_typer(coauthor_app, name="coauthor")

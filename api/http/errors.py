@@ -147,6 +147,15 @@ STATUS_BY_CODE: dict[str, int] = {
     "DuplicateReport": 409,
     "UnknownReport": 404,
     "ReportNotAboutContribution": 422,
+    "UnreviewedPieces": 409,  # a close under a review policy that does not say `unreviewed`
+    "AppealUndecided": 409,
+    "AppealsNotOffered": 409,  # the campaign's policy has no appeal_window
+    "NotSubmitter": 403,
+    "NothingToAppeal": 409,
+    "AlreadyAppealed": 409,
+    "AppealWindowClosed": 409,
+    "NoAppeal": 409,
+    "AppealAlreadyDecided": 409,
     "MemberErased": 410,
     "DuplicateCampaign": 409,
     "DuplicateVote": 409,

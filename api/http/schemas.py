@@ -609,6 +609,36 @@ class ReportQueue(BaseModel):
     next: int | None
 
 
+class AppealOut(BaseModel):
+    """An appeal against a rejection or removal and, once decided, the brand's decision;
+    ``status`` is ``filed`` (awaiting the brand), ``upheld`` or ``reinstated``."""
+
+    appeal: str
+    position: int
+    contribution: str
+    title: str
+    appellant: str
+    against: str
+    reason: str
+    text: str | None
+    status: str
+    decided_at: int | None
+    decision_reason: str | None
+    note: str | None
+    piece_status: str
+
+
+class AppealPageOut(BaseModel):
+    """The campaign's appeals, those awaiting the brand first, then oldest first; ``total``
+    listed (``open`` of all awaiting a decision); ``next`` is the next ``from`` (an index)."""
+
+    campaign: str
+    total: int
+    open: int
+    appeals: list[AppealOut]
+    next: int | None
+
+
 class CampaignMember(BaseModel):
     """A member's public standing: label, positions of invitation/join/block, credit."""
 

@@ -174,6 +174,8 @@ class CampaignPage:
     # one, oldest first, each with ``awaiting`` and ``declined_by`` as (id, name).
     unconsented: list[dict[str, Any]]
     reported: list[dict[str, Any]]  # the first TOP of the reports queue (most reported first)
+    # The first TOP appeals awaiting the brand, oldest first (issue 19).
+    appeals: list[dict[str, Any]]
     blocked: list[dict[str, Any]]
     licences: list[LicenceRow]
     reuses: list[dict[str, Any]]  # the latest TOP, newest first
@@ -263,6 +265,9 @@ def campaign_page(
     )
     reused = list(reversed(state.reuses[-top:])) if top else []
     queue = moderation_queue(projector, state.id, limit=max(1, top))
+    waiting = sorted(
+        (a for a in state.appeals.values() if a.outcome is None), key=lambda a: a.position
+    )
     licensed = {grant.contribution for grant in state.grants.values()}
     people = (
         {state.brand}
@@ -271,6 +276,7 @@ def campaign_page(
         | {a for w in open_works[:top] for a in w.author_ids}
         | {a for w in unconsented[:top] for a in w.author_ids}
         | {a for q in queue.pieces[:top] for a in works[q.contribution].author_ids}
+        | {a for ap in waiting[:top] for a in works[ap.contribution].author_ids}
         | {m.id for m in blocked_members[:top]}
         | {a for r in reused for a in works[r.contribution].author_ids}
         | {a for cid in licensed for a in works[cid].author_ids}
@@ -339,6 +345,15 @@ def campaign_page(
         }
         for q in queue.pieces[:top]
     ]
+    appeals = [
+        {
+            "position": a.position,
+            "against": a.against,
+            "signer": works[a.contribution].signer,
+            "work": work_of(a.contribution),
+        }
+        for a in waiting[:top]
+    ]
     blocked = [
         {
             "member": m.id,
@@ -384,6 +399,7 @@ def campaign_page(
         pending=pending,
         unconsented=consent,
         reported=reported,
+        appeals=appeals,
         blocked=blocked,
         licences=_licence_rows(state, names, today),
         reuses=reuses,
@@ -395,6 +411,8 @@ def campaign_page(
             "unconsented": len(unconsented),
             "reported": queue.total,
             "reports": queue.reports,
+            "appeals": len(state.appeals),
+            "appeals_open": len(waiting),
             "blocked": len(blocked_members),
             "reuses": len(state.reuses),
             "members": len(state.members),

@@ -16,6 +16,7 @@ from api.http.errors import ApiError
 from api.web.campaign_view import Labels, money, share
 from api.web.paging import Page, link, paginate
 from projections.campaign import CampaignState
+from projections.facts import Appeal
 from projections.projector import Projector
 from projections.queries import leaderboard
 from projections.reports import QueuedPiece, moderation_queue
@@ -25,6 +26,7 @@ LISTS = {
     "decisions": "Moderation decisions",
     "queue": "Not reviewed yet",
     "reports": "Reported pieces",
+    "appeals": "Appeals",
     "members": "Members",
     "works": "Contributions",
     "reuses": "Recorded reuses",
@@ -73,6 +75,18 @@ def _work(state: CampaignState, cid: str, to: Callable[[str], str]) -> Cell:
     return Cell(work.title, to(work.signer) + "#c-" + cid)
 
 
+def _about(
+    state: CampaignState,
+    cid: str,
+    names: dict[str, str],
+    to: Callable[[str], str],
+    lead: Cell,
+    *rest: str,
+) -> list[Cell]:
+    """A row about one piece: ``lead``, the piece, its authors, then the ``rest`` as text."""
+    return [lead, _work(state, cid, to), _by(state, cid, names, to), *(Cell(t) for t in rest)]
+
+
 def _num(value: object) -> Cell:
     return Cell(f"{value:,}" if isinstance(value, int) else str(value), cls="num")
 
@@ -85,6 +99,11 @@ def _reported(state: CampaignState, projector: Projector) -> list[QueuedPiece]:
     """Every reported piece, most reported first then oldest (``projections.reports``)."""
     every = max(1, len(state.contributions))
     return moderation_queue(projector, state.id, limit=every).pieces
+
+
+def open_first(state: CampaignState) -> list[Appeal]:
+    """The campaign's appeals, those awaiting the brand first, then oldest first."""
+    return sorted(state.appeals.values(), key=lambda a: (a.outcome is not None, a.position))
 
 
 def reasons_text(piece: QueuedPiece) -> str:
@@ -109,13 +128,9 @@ SPECS: dict[str, _Spec] = {
         [("Position", "num"), ("Contribution", ""), ("By", ""), ("Outcome", ""), ("Reason", "")],
         lambda state, _: list(reversed(state.moderation)),
         lambda state, m: _authors(state, m.contribution),
-        lambda state, m, names, to: [
-            _num(m.position),
-            _work(state, m.contribution, to),
-            _by(state, m.contribution, names, to),
-            Cell(m.outcome),
-            Cell(m.reason),
-        ],
+        lambda state, m, names, to: _about(
+            state, m.contribution, names, to, _num(m.position), m.outcome, m.reason
+        ),
         lambda state, m: [state.contributions[m.contribution].title, m.outcome, m.reason],
     ),
     "queue": _Spec(
@@ -137,14 +152,19 @@ SPECS: dict[str, _Spec] = {
         [("Reports", "num"), ("Contribution", ""), ("By", ""), ("Reasons", ""), ("Status", "")],
         _reported,
         lambda state, q: _authors(state, q.contribution),
-        lambda state, q, names, to: [
-            _num(q.reports),
-            _work(state, q.contribution, to),
-            _by(state, q.contribution, names, to),
-            Cell(reasons_text(q)),
-            Cell(q.status),
-        ],
+        lambda state, q, names, to: _about(
+            state, q.contribution, names, to, _num(q.reports), reasons_text(q), q.status
+        ),
         lambda state, q: [q.title, q.status, reasons_text(q), q.contribution],
+    ),
+    "appeals": _Spec(
+        [("Position", "num"), ("Contribution", ""), ("By", ""), ("Against", ""), ("Status", "")],
+        lambda state, _: open_first(state),
+        lambda state, a: _authors(state, a.contribution),
+        lambda state, a, names, to: _about(
+            state, a.contribution, names, to, _num(a.position), a.against, a.status
+        ),
+        lambda state, a: [state.contributions[a.contribution].title, a.status, a.reason],
     ),
     "members": _Spec(
         [("Member", ""), ("Works", "num"), ("Standing", "")],

@@ -80,6 +80,25 @@ class Work:
     # one who declined (None: nobody did). Either way the work earns nothing.
     awaiting: tuple[tuple[str, str], ...] = ()
     declined_by: tuple[str, str] | None = None
+    # Its latest appeal (issue 19): the sentence saying where it stands, or None (no appeal).
+    appeal: str | None = None
+
+
+def appeal_status(state: CampaignState, cid: str) -> str | None:
+    """Where the latest appeal of ``cid`` stands, as a sentence; None when it has none."""
+    found = state.contributions[cid].appeal
+    if found is None:
+        return None
+    appeal = state.appeals[found]
+    if appeal.outcome is None:
+        return (
+            f"Appealed (log position {appeal.position}) against its {appeal.against} decision: "
+            f"awaiting the brand's decision."
+        )
+    return (
+        f"Appealed (log position {appeal.position}) against its {appeal.against} decision: "
+        f"{appeal.outcome} by the brand (log position {appeal.decided_at})."
+    )
 
 
 @dataclass(frozen=True)
@@ -364,6 +383,7 @@ def person_page(
                 len(found["descendants"]),
                 tuple((m, names.get(m, m)) for m in live.awaiting),
                 None if refused is None else (refused, names.get(refused, refused)),
+                appeal_status(state, cid),
             )
         )
     return PersonPage(

@@ -15,6 +15,7 @@ from domain import commands
 from domain.demo.story import BRAND, Story
 from domain.errors import DomainError
 from domain.gate import CampaignApp
+from domain.vocabulary import DEFAULT_POLICY
 from ledger.envelope import Envelope, format_ts
 
 TERMS = b"Demo licence terms v1: non-exclusive reuse in the listed channels and territory.\n"
@@ -33,6 +34,8 @@ class Finale:
         self.shortlist: list[int] = []
         self.licences: dict[str, list[str]] = {"live": [], "incomplete": [], "revoked": []}
         self.reuses = 0
+        self.reinstated: list[str] = []  # pieces rejected in the review phase, then reinstated
+        self.unreviewed: str | None = None  # what the close said of pieces never moderated
 
     # -- refusals the demo shows -----------------------------------------------------------
 
@@ -84,13 +87,50 @@ class Finale:
 
     # -- after the window ------------------------------------------------------------------
 
+    def review_phase(self, after: datetime) -> None:
+        """Where the policy offers appeals: after the window, before the close, the brand
+        rejects the oldest honest piece nobody moderated, its submitter appeals within the
+        appeal window and the brand reinstates it (it earns again). Writes nothing otherwise,
+        so a demo under a policy without ``appeal_window`` is the one it always was."""
+        s = self.story
+        policy = DEFAULT_POLICY if s.policy is None else s.policy
+        if policy.get("appeal_window") is None:
+            return
+        ring = set(s.ring_works)
+        number = next(
+            n
+            for n in range(len(s.ids))
+            if not s.removed[n]
+            and n not in s.rejected
+            and n not in ring
+            and s.authors[n][0] not in s.trolls
+        )
+        piece = s.ids[number]
+        submitter = next(a for a in s.authors[number] if piece.startswith(f"{s.actor(a)}:"))
+        at = [format_ts(after - timedelta(hours=12, minutes=m)) for m in (30, 20, 10)]
+        s.do(BRAND, commands.contribution_moderated, piece, "rejected", "off-brief", at=at[0])
+        s.do(submitter, commands.appeal_filed, piece, "misjudged", at=at[1])
+        s.do(BRAND, commands.appeal_decided, piece, "reinstated", "fair-point", at=at[2])
+        self.reinstated.append(piece)
+
+    def close(self) -> None:
+        """The close; under a policy with ``review`` it says what becomes of the pieces never
+        moderated (accept: they earn as before)."""
+        s = self.story
+        policy = DEFAULT_POLICY if s.policy is None else s.policy
+        self.unreviewed = "accept" if policy.get("review") else None
+        s.do(BRAND, commands.campaign_closed, unreviewed=self.unreviewed, at=CLOSE_AT)
+
     def aftermath(self, after: datetime) -> None:
         """Shortlist, licences (one lacking a co-author, one revoked), reuses, close."""
         s = self.story
         candidates = [
             n
             for n in range(len(s.ids))
-            if not s.removed[n] and n not in s.rejected and s.authors[n][0] not in s.trolls
+            if not s.removed[n]
+            and n not in s.rejected
+            and s.authors[n][0] not in s.trolls
+            and s.ids[n] not in self.reinstated  # reviewed already, on appeal
         ]
         ranked = sorted(candidates, key=lambda n: (-s.outside[n], n))
         self.shortlist = ranked[: max(3, min(40, s.plan.contributions // 50))]
@@ -104,7 +144,7 @@ class Finale:
         revoked = next(n for n in reversed(self.shortlist) if n != incomplete)
         for rank, number in enumerate(self.shortlist):
             self._license(rank, number, terms, after, incomplete, revoked)
-        s.do(BRAND, commands.campaign_closed, at=CLOSE_AT)
+        self.close()
 
     def _license(
         self,
@@ -170,4 +210,6 @@ class Finale:
             "remixes": s.stats["remixes"],
             "max_remix_depth": max(s.depth, default=0),
             "co_authored": s.stats["co_authored"],
+            "reinstated": self.reinstated,
+            "unreviewed": self.unreviewed,
         }

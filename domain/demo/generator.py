@@ -71,6 +71,10 @@ class DemoSummary:
     max_remix_depth: int
     co_authored: int
     refusals: list[dict[str, str]]
+    # The review phase (a policy with appeal_window and review): the pieces rejected after the
+    # window, appealed and reinstated, and what the close said of unreviewed pieces.
+    reinstated: list[str] = field(default_factory=list)
+    unreviewed: str | None = None
     seconds: float = field(default=0.0, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -99,6 +103,8 @@ class DemoSummary:
             "remixes": self.remixes,
             "max_remix_depth": self.max_remix_depth,
             "co_authored": self.co_authored,
+            **({"reinstated": self.reinstated} if self.reinstated else {}),
+            **({"unreviewed": self.unreviewed} if self.unreviewed else {}),
             "refusals": self.refusals,
             "seconds": round(self.seconds, 2),
         }
@@ -216,6 +222,7 @@ def build_demo(
         out.flush()
         out.wait()
         refusals = finale.attempt_refusals(campaigns.gate, ENDS)
+        finale.review_phase(ENDS + timedelta(days=1))
         finale.aftermath(ENDS + timedelta(days=1))
         out.flush()
         out.wait()

@@ -33,7 +33,7 @@ def _pages(server: Server, browse: Any) -> list[str]:
         "/",
         f"/c/{CAMPAIGN}",
         *(f"/c/{CAMPAIGN}/{name}" for name in ("payees", "decisions", "queue", "members")),
-        *(f"/c/{CAMPAIGN}/{name}" for name in ("works", "reuses", "reports")),
+        *(f"/c/{CAMPAIGN}/{name}" for name in ("works", "reuses", "reports", "appeals")),
         people[0],  # the top earner
         people[-1],
         "/audit",

@@ -184,8 +184,19 @@ class Script:
         }
         self._sign(self.brand, "ReuseRecorded", body)
 
-    def close(self) -> None:
-        self._sign(self.brand, "CampaignClosed", {})
+    def close(self, unreviewed: str | None = None) -> None:
+        body = {} if unreviewed is None else {"unreviewed": unreviewed}
+        self._sign(self.brand, "CampaignClosed", body)
+
+    def appeal(self, name: str, contribution: str, reason: str = "misjudged") -> str:
+        """The submitter ``name`` appeals the piece's moderation; return the appeal's id."""
+        body = {"contribution": contribution, "reason": reason, "text": None}
+        env = self._sign(self.actor(name), "AppealFiled", body)
+        return f"{env.actor}:{env.seq}"
+
+    def decide(self, contribution: str, outcome: str, reason: str = "fair-point") -> None:
+        body = {"contribution": contribution, "outcome": outcome, "reason": reason, "note": None}
+        self._sign(self.brand, "AppealDecided", body)
 
     def settle(self, export: str, total: int, lines: int, currency: str = "EUR") -> Envelope:
         body = {

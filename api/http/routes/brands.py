@@ -28,6 +28,8 @@ from api.http.deps import (
     services_of,
 )
 from api.http.schemas import (
+    AppealOut,
+    AppealPageOut,
     CampaignMember,
     CampaignOut,
     CampaignPage,
@@ -46,6 +48,7 @@ from api.http.schemas import (
     ReportQueue,
     Status,
 )
+from projections.appeals import campaign_appeals as appeals_page
 from projections.errors import UnknownCampaignError
 from projections.exact import fraction_text
 from projections.export import FORMATS, render, settlement_of
@@ -174,6 +177,32 @@ def campaign_reports(
         reports=queue.reports,
         pieces=[ReportedPiece.model_validate(piece.to_json()) for piece in queue.pieces],
         next=start + limit if start + limit < queue.total else None,
+    )
+
+
+@router.get("/campaigns/{campaign}/appeals", response_model=AppealPageOut, responses=errors(404))
+def campaign_appeals(
+    request: Request,
+    campaign: str,
+    start: int = from_query("index of the first appeal"),
+    limit: int = limit_query(),
+    open_only: Annotated[
+        bool, Query(alias="open", description="only the appeals awaiting the brand")
+    ] = False,
+) -> AppealPageOut:
+    """Appeals against rejections and removals, those awaiting the brand first, then oldest
+    first (public: appeals are in the log; an appeal's text stays a hash). Filed and decided
+    as signed envelopes posted to ``POST /events`` (``AppealFiled``, ``AppealDecided``)."""
+    limit = page_limit(limit)
+    page = appeals_page(
+        reads_of(request).projector(), campaign, start=start, limit=limit, open_only=open_only
+    )
+    return AppealPageOut(
+        campaign=campaign,
+        total=page.total,
+        open=page.open,
+        appeals=[AppealOut.model_validate(row.to_json()) for row in page.appeals],
+        next=start + limit if start + limit < page.total else None,
     )
 
 

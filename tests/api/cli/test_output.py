@@ -17,7 +17,7 @@ import typer
 from typer.testing import CliRunner
 
 from api.cli import app
-from domain.vocabulary import CAMPAIGN_EVENT_TYPES
+from domain.vocabulary import CAMPAIGN_EVENT_TYPES, DEFAULT_POLICY
 from ledger.actors import KEY_EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -149,6 +149,22 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
     )
     assert run("campaign show", "--db", db, "--campaign", "camp-1")["pool"] == 10_500
     assert run("campaign queue", "--db", db, "--campaign", "camp-1")["reports"] == 1
+    # The review phase and appeals need a policy with appeal_window: a second campaign.
+    review = {**DEFAULT_POLICY, "review": True, "appeal_window": 3600}
+
+    def in_2(who: str, name: str, *args: str) -> dict:
+        return run(name, "--key", key[who], "--db", db, "--campaign", "camp-2", *args)
+
+    in_2("brand", "campaign open", "--title", "C2", "--guidelines", file("g2.txt", b"Kind."),
+         "--policy", file("review.json", json.dumps(review).encode()))  # fmt: skip
+    in_2("ana", "join")
+    kite = in_2("ana", "submit", "--content", file("k2.txt", b"kite 2"), "--kind", "idea",
+                "--title", "Kite 2")["contribution"]  # fmt: skip
+    in_2("brand", "moderate", "--contribution", kite, "--outcome", "rejected", "--reason", "x")
+    in_2("ana", "appeal", "--contribution", kite, "--reason", "misjudged")
+    in_2("brand", "campaign decide-appeal", "--contribution", kite, "--uphold", "--reason", "x")
+    assert run("campaign appeals", "--db", db, "--campaign", "camp-2")["total"] == 1
+    in_2("brand", "campaign close", "--unreviewed", "accept")
     as_("brand", "campaign close")
     run("project", "--db", db)
     assert run("shares", "--db", db, "--campaign", "camp-1")["payees"] == 2

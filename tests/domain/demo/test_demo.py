@@ -124,3 +124,35 @@ def test_sizes_too_small_for_the_story_are_refused(
             build_demo(svc, seed=1, **sizes)
         assert caught.value.detail == message
         assert svc.ledger.size() == 0
+
+
+def test_a_demo_with_review_and_appeals_reinstates_a_rejection_and_closes_saying_unreviewed(
+    services: Services,
+) -> None:
+    from domain.vocabulary import DEFAULT_POLICY
+    from projections.explain import explain
+    from tests.projections.builders import replayed
+
+    policy = {**DEFAULT_POLICY, "review": True, "appeal_window": 7 * 24 * 3600}
+    summary = build_demo(services, seed=5, policy=policy, **SMALL)
+    [piece] = summary.reinstated
+    assert summary.unreviewed == "accept"
+    assert (
+        summary.to_json()["reinstated"] == [piece] and summary.to_json()["unreviewed"] == "accept"
+    )
+    events = _events(services)
+    types = [e["type"] for e in events if e.get("campaign") == summary.campaign]
+    assert types.count("AppealFiled") == types.count("AppealDecided") == 1
+    [closed] = [e for e in events if e["type"] == "CampaignClosed"]
+    assert closed["body"] == {"unreviewed": "accept"}
+    state = replayed(services.ledger.store.iterate()).campaign(summary.campaign)
+    work = state.contributions[piece]
+    assert work.status in ("accepted",) and state.appeals[work.appeal].outcome == "reinstated"
+    why = explain(state, work.signer, summary.last_position)
+    assert any("reinstated by the brand" in sentence for sentence in why.review)
+
+
+def test_the_default_demo_files_no_appeal(services: Services) -> None:
+    summary = build_demo(services, seed=6, **SMALL)
+    assert (summary.reinstated, summary.unreviewed) == ([], None)
+    assert "reinstated" not in summary.to_json() and "unreviewed" not in summary.to_json()

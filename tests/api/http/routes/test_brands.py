@@ -114,6 +114,7 @@ def test_unknown_campaigns_are_404s_everywhere(world: World) -> None:
         "/campaigns",
         "/campaigns/{c}/moderation",
         "/campaigns/{c}/reports",
+        "/campaigns/{c}/appeals",
         "/campaigns/{c}/members",
         "/campaigns/{c}/payouts",
     ],
