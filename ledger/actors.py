@@ -24,12 +24,10 @@ from ledger.errors import (
     SequenceGapError,
     UnknownKeyError,
 )
+from ledger.key_events import KEY_EVENT_TYPES as KEY_EVENT_TYPES  # re-exported, as before
+from ledger.key_events import KEY_REGISTERED, KEY_REVOKED, KEY_ROTATED
 from ledger.keys import KeyFileError, b64url_decode, check_signature, key_id, parse_public_jwk
 
-KEY_REGISTERED = "KeyRegistered"
-KEY_ROTATED = "KeyRotated"
-KEY_REVOKED = "KeyRevoked"
-KEY_EVENT_TYPES = frozenset({KEY_REGISTERED, KEY_ROTATED, KEY_REVOKED})
 MAX_REASON = 200
 
 

@@ -34,15 +34,10 @@ from ledger._workers import Job, WorkerPool
 from ledger.actors import KEY_EVENT_TYPES, ActorState, resolve
 from ledger.envelope import Envelope
 from ledger.errors import LedgerError, MalformedError
+from ledger.limits import IMPORT_BATCH as IMPORT_BATCH  # re-exported: it lives in ledger.limits
+from ledger.limits import MAX_BATCH
 from ledger.store import ConflictError, Insertion, LogStore, StoredRecord
 
-MAX_BATCH = 10_000
-# Events per transaction of an import (``cocred append``). Each commit costs a
-# fsync'd write during which the verification workers have nothing to do, and a
-# batch's first and last slices leave one of them idle for a moment: on 2 cores,
-# batches of 1,000 ran at ~1.5x one process, batches of 5,000 at ~1.7x. A batch
-# holds the write lock while it is checked (about a quarter of a second here).
-IMPORT_BATCH = 5_000
 _PARALLEL_MIN = 256  # below this, handing work to processes costs more than it saves
 
 

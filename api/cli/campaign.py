@@ -37,7 +37,6 @@ from api.cli.common import (
     run_service,
     services,
 )
-from ledger.canonical import parse_json
 
 campaign_app = typer.Typer(no_args_is_help=True, help="Open, fund, close and show a campaign.")
 
@@ -104,6 +103,8 @@ def campaign_open(
     end = parse_time(ends, "--ends", start + timedelta(days=30))
     rules: dict[str, Any] | None = None
     if policy is not None:
+        from ledger.canonical import parse_json
+
         rules = guarded(lambda: parse_json(read_bytes(policy, "--policy")))
         if not isinstance(rules, dict):
             fail("BadOption", "--policy must hold a JSON object")

@@ -18,10 +18,11 @@ import typer
 from rich.console import Console
 
 from ledger.errors import CocredError
-from ledger.keys import SigningKey
 
-# Only what a command runs is imported, when it runs: `cocred --help`, `keys new` and
-# `verify-proof` load no database library, web3 or FastAPI (tests/api/cli/test_startup.py).
+# Only what a command runs is imported, when it runs: `cocred --help` loads typer, rich and
+# the standard library, plus ledger.errors, domain.errors and domain.vocabulary (which import
+# nothing heavy); `keys new` and `verify-proof` load the key code, yet no database library,
+# web3, FastAPI or pydantic (tests/api/cli/test_startup.py).
 if TYPE_CHECKING:
     from rich.progress import Progress
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from domain.demo.generator import DemoSummary
     from domain.payouts import PayoutBook
     from domain.services import CampaignServices, Receipt
+    from ledger.keys import SigningKey
     from ledger.provenance.audit import AuditReport
     from ledger.provenance.cosignature import WitnessPolicy
     from projections.rails import RailPlan
@@ -174,6 +176,8 @@ def progress_bar() -> Progress:
 
 def load_key(path: Path) -> SigningKey:
     """The key in ``path``; exit 1 with the ledger's refusal if it is not a key file."""
+    from ledger.keys import SigningKey
+
     return guarded(lambda: SigningKey.load(path))
 
 

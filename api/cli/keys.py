@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,9 +26,10 @@ from api.cli.common import (
     refuse,
     services,
 )
-from ledger.actors import KEY_REGISTERED, KEY_REVOKED, KEY_ROTATED, rotation_statement
-from ledger.envelope import sign_envelope
-from ledger.keys import SigningKey, b64url, public_jwk
+
+# The key code (cryptography, the envelope) is imported by the verbs that sign, when they run.
+if TYPE_CHECKING:
+    from ledger.keys import SigningKey
 
 keys_app = typer.Typer(no_args_is_help=True, help="Create, show, register, rotate, revoke keys.")
 
@@ -44,6 +45,8 @@ def keys_new(
     Warns (on stderr) when the file is inside a git work tree that does not ignore it, so
     that ``git add .`` would commit a private key.
     """
+    from ledger.keys import SigningKey
+
     check_format(fmt)
     key = SigningKey.generate()
     guarded(lambda: key.save(out_file, overwrite=force))
@@ -85,6 +88,8 @@ def keys_show(
     key_file: Annotated[Path, typer.Argument(help="A key file.")], fmt: RecordFormat = "json"
 ) -> None:
     """Print the actor id, key id and public key of a key file (never the private part)."""
+    from ledger.keys import SigningKey, public_jwk
+
     check_format(fmt)
     key = guarded(lambda: SigningKey.load(key_file))
     emit({"actor": key.actor, "key": key.key_id, "public_jwk": public_jwk(key.public_bytes)}, fmt)
@@ -160,6 +165,8 @@ def keys_restore(
 def _append_signed(
     db: str | None, key: SigningKey, type_: str, body: dict[str, Any], campaign: str | None = None
 ) -> dict[str, Any]:
+    from ledger.envelope import sign_envelope
+
     with services(db) as svc:
         env = guarded(
             lambda: sign_envelope(
@@ -173,6 +180,9 @@ def _append_signed(
 @keys_app.command("register")
 def keys_register(key: KeyOption, db: DbOption = None, fmt: RecordFormat = "json") -> None:
     """Append the key's self-signed KeyRegistered event (the actor's seq 1)."""
+    from ledger.key_events import KEY_REGISTERED
+    from ledger.keys import SigningKey, public_jwk
+
     check_format(fmt)
     signer = guarded(lambda: SigningKey.load(key))
     jwk = public_jwk(signer.public_bytes)
@@ -187,6 +197,10 @@ def keys_rotate(
     fmt: RecordFormat = "json",
 ) -> None:
     """Replace the actor's key: KeyRotated signed by the current key, new key file written."""
+    from ledger.actors import KEY_ROTATED, rotation_statement
+    from ledger.envelope import sign_envelope
+    from ledger.keys import SigningKey, b64url, public_jwk
+
     check_format(fmt)
     current = guarded(lambda: SigningKey.load(key))
     new = SigningKey.generate().for_actor(current.actor)
@@ -229,6 +243,9 @@ def keys_revoke(
     fmt: RecordFormat = "json",
 ) -> None:
     """Revoke the actor's current key: nothing more can be signed for this actor."""
+    from ledger.key_events import KEY_REVOKED
+    from ledger.keys import SigningKey
+
     check_format(fmt)
     signer = guarded(lambda: SigningKey.load(key))
     body: dict[str, Any] = {"key": signer.key_id}

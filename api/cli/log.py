@@ -26,15 +26,15 @@ from api.cli.common import (
     services,
 )
 from domain.vocabulary import CAMPAIGN_EVENT_TYPES
-from ledger.actors import KEY_EVENT_TYPES
-from ledger.canonical import CanonicalizationError, parse_json
-from ledger.envelope import sign_envelope
-from ledger.keys import SigningKey
-from ledger.ledger import IMPORT_BATCH, MAX_BATCH
-from ledger.verify import verify_log
+from ledger.key_events import KEY_EVENT_TYPES
+from ledger.limits import IMPORT_BATCH, MAX_BATCH
+
+# The ledger's code (canonical JSON, keys, the verifier) is imported by the verbs, when they run.
 
 
 def _parse_body(text: str) -> dict[str, Any]:
+    from ledger.canonical import CanonicalizationError, parse_json
+
     try:
         body = parse_json(text)
     except CanonicalizationError as exc:
@@ -61,6 +61,10 @@ def sign(
     fmt: Annotated[str, typer.Option("--format", help=ENVELOPES_FORMAT)] = "text",
 ) -> None:
     """Print a signed envelope (one JSON line) ready for ``cocred append``."""
+    from ledger.canonical import parse_json
+    from ledger.envelope import sign_envelope
+    from ledger.keys import SigningKey
+
     check_format(fmt)
     signer = guarded(lambda: SigningKey.load(key))
     parsed = _parse_body(body)
@@ -159,6 +163,8 @@ def log_(
 
     ``--format json`` prints one document instead: a list of ``{position, event}``.
     """
+    from ledger.canonical import parse_json
+
     check_format(fmt)
     with services(db, create=False) as svc:
         store = svc.ledger.store
@@ -184,6 +190,8 @@ def log_(
 
 def verify(db: DbOption = None, fmt: ReportFormat = "text") -> None:
     """Re-verify every stored event; exit 1 naming the first bad position and why."""
+    from ledger.verify import verify_log
+
     check_format(fmt)
     with services(db, create=False) as svc, progress_bar() as bar:
         total = guarded(svc.ledger.size)

@@ -35,7 +35,6 @@ from api.cli.common import (
     witness_policy,
 )
 from ledger.errors import CocredError
-from ledger.keys import ID_PATTERN
 
 if TYPE_CHECKING:
     from ledger.provenance.monitor import Alert, PassReport
@@ -107,6 +106,7 @@ def monitor(
     check_format(fmt)
     from datetime import timedelta
 
+    from ledger.keys import ID_PATTERN
     from ledger.provenance.monitor import Monitor
     from ledger.provenance.monitor_remote import InvalidURLError, TileClient
     from ledger.provenance.monitor_state import MonitorState

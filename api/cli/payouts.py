@@ -36,16 +36,13 @@ from api.cli.common import (
     read_bytes,
     services,
 )
-from domain.commands import PaymentLine
 from domain.errors import NoProposalError
-from domain.payout_methods import SepaMethod
-from domain.payouts import MAX_PAYEES
 from domain.vocabulary import ANSWER_OUTCOMES, CHAIN_RAILS, OBJECTION_REASONS, PAYMENT_RAILS
-from ledger.canonical import parse_json
-from projections.state import load_state
 
+# The payout rules, methods (eth_utils, schwifty) and projections are imported by the verbs.
 if TYPE_CHECKING:
     from api.bootstrap import Services
+    from domain.commands import PaymentLine
     from domain.services import Receipt
 
 payouts_app = typer.Typer(
@@ -72,6 +69,7 @@ def propose(
 ) -> None:
     """Publish the payouts of a closed campaign: the export's hash and every payee's amount."""
     from projections.export import prepare_settlement
+    from projections.state import load_state
 
     signer = load_key(key)
     with services(db) as svc:
@@ -204,6 +202,7 @@ def files(
     the others are listed as unpaid with the reason, and stay owed. Run it again at any
     time: what was recorded as paid is left out.
     """
+    from domain.payout_methods import SepaMethod
     from projections.rails import (
         FILE_NAMES,
         PAYPAL,
@@ -292,6 +291,9 @@ def record(
     fmt: RecordFormat = "json",
 ) -> None:
     """Record that a rail paid the plan's lines for it (checked against the settlement)."""
+    from domain.payouts import MAX_PAYEES
+    from ledger.canonical import parse_json
+
     signer = load_key(key)
     document: Any = guarded(lambda: parse_json(read_bytes(plan_file, "--plan")))
     if not isinstance(document, dict) or document.get("campaign") != campaign:

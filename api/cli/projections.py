@@ -38,10 +38,9 @@ from api.cli.common import (
 )
 from domain.errors import DomainError
 from ledger.errors import LedgerError
-from ledger.keys import SigningKey
-from projections.errors import ProjectionError
 
-# The projections are imported by the verbs that run them, not when ``cocred`` starts.
+# The projections (their errors too) and the key code are imported by the verbs that run them,
+# not when ``cocred`` starts.
 if TYPE_CHECKING:
     from api.bootstrap import Services
     from projections.projector import Projector
@@ -54,6 +53,8 @@ T = TypeVar("T")
 
 def checked(action: Callable[[], T]) -> T:
     """Run ``action``; a ledger, domain or projection refusal becomes a clean exit 1."""
+    from projections.errors import ProjectionError
+
     try:
         return guarded(action)
     except ProjectionError as exc:
@@ -277,6 +278,7 @@ def export_payouts(
         )
     check_format(output)
     fmt = file_format
+    from ledger.keys import SigningKey
     from projections.export import (
         FORMATS,
         prepare_settlement,

@@ -35,12 +35,12 @@ from api.cli.common import (
     witness_policy,
 )
 from ledger.errors import LedgerError, MalformedError
-from ledger.provenance.anchoring import AnchorError, AnchorReceipt
-from ledger.provenance.bundles import MalformedBundleError, ProofBundle, verify_bundle
-from ledger.provenance.note import SignedCheckpoint
 
-if TYPE_CHECKING:  # the audit and the checkpoint store need the database: imported when run
+# Every provenance module (notes, bundles, the audit, the checkpoint store) is imported by the
+# verbs that run it: `cocred --help` loads none of them.
+if TYPE_CHECKING:
     from api.bootstrap import Services
+    from ledger.provenance.anchoring import AnchorReceipt
     from ledger.provenance.checkpoints import StoredCheckpoint
 
 anchor_app = typer.Typer(no_args_is_help=True, help="Anchor checkpoints on an Ethereum network.")
@@ -189,6 +189,7 @@ def _extra_checkpoints(path: Path | None) -> list[StoredCheckpoint]:
     """Checkpoints an auditor kept elsewhere: the JSON documents ``cocred checkpoint`` prints,
     one after another (indented, or one per line as earlier versions printed them)."""
     from ledger.provenance.checkpoints import StoredCheckpoint
+    from ledger.provenance.note import SignedCheckpoint
 
     if path is None:
         return []
@@ -330,6 +331,9 @@ def verify_proof(
 ) -> None:
     """Check a proof bundle with no database: signature, inclusion, checkpoint, witness
     cosignatures, anchor."""
+    from ledger.provenance.anchoring import AnchorError
+    from ledger.provenance.bundles import MalformedBundleError, ProofBundle, verify_bundle
+
     check_format(fmt)
     policy = witness_policy(witness, quorum)
     try:

@@ -21,7 +21,6 @@ from api.cli.common import (
     run_demo,
     services,
 )
-from ledger.store import sqlite_path
 
 if TYPE_CHECKING:
     from api.bootstrap import Services
@@ -93,6 +92,7 @@ class DemoShown:
 def _demo_brand_key(svc: Services, seed: int) -> Path:
     """Write the demo brand's (deterministic, public) key beside the database, or in var/."""
     from domain.demo.story import demo_key
+    from ledger.store import sqlite_path
 
     where = sqlite_path(svc.settings.database_url)
     path = (where.parent if where is not None else Path("var")) / f"demo-{seed}-brand.key"
