@@ -253,26 +253,33 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker.join(timeout=5)
 
 
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>cocred API</title>
+<link rel="stylesheet" href="/static/swagger-ui/swagger-ui.css">
+<link rel="icon" href="/static/swagger-ui/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script>
+</body>
+</html>
+"""
+
+
 def _offline_docs(app: FastAPI) -> None:
     """``/docs``: Swagger UI from the ``swagger-ui-bundle-v2`` package (Apache-2.0, its
-    licence in the package's metadata), so the API description works without a network."""
-    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    licence in the package's metadata), so the API description works without a network;
+    started by ``static/docs.js`` rather than an inline script (the strict CSP). No OAuth2
+    redirect page: the API signs requests (api/http/auth.py) and has no OAuth2 flow."""
     from fastapi.responses import HTMLResponse
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="cocred API",
-            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
-            oauth2_redirect_url="/docs/oauth2-redirect",
-        )
-
-    @app.get("/docs/oauth2-redirect", include_in_schema=False)
-    def oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return HTMLResponse(_DOCS_PAGE)
 
 
 def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
@@ -286,6 +293,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
     from api.http.routes.events import router as events
     from api.http.routes.health import router as health
     from api.http.routes.tiles import router as tiles
+    from api.http.security import SecurityHeaders
     from api.web.pages import STATIC
     from api.web.pages import router as pages
 
@@ -327,6 +335,7 @@ def create_app(services: Services, *, max_body: int = MAX_BODY) -> FastAPI:
             answer=lambda scope, error: _routed_refusal(app, scope, error),
         )
     app.add_middleware(HeaderLimit, most=MAX_HEADERS, size=MAX_HEADER_BYTES)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         BodyLimit, limit=max_body, uploads=max(max_body, services.settings.content_max_bytes)
     )

@@ -52,7 +52,7 @@ def paths(browser: Any, server: Server) -> Iterator[list[str]]:
 
 
 def _violations(page: Any) -> list[dict[str, Any]]:
-    page.add_script_tag(path=str(AXE))
+    page.evaluate(AXE.read_text())  # through DevTools: the page's CSP admits no inline script
     found = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
     )
@@ -97,6 +97,45 @@ def test_no_page_has_a_serious_accessibility_violation_or_scrolls_sideways(
     finally:
         context.close()
     assert found == {}, found
+
+
+REFUSALS = """
+window.__refused = [];
+document.addEventListener("securitypolicyviolation", (e) =>
+  window.__refused.push(`${e.effectiveDirective} refused ${e.blockedURI || "inline"}`));
+"""
+
+
+def test_no_page_breaks_its_content_security_policy(
+    browser: Any, server: Server, paths: list[str]
+) -> None:
+    """Every page (and /docs, the join and key pages) runs under the strict policy of
+    api/http/security.py with nothing refused: no inline script or style, nothing from
+    elsewhere. A page that broke it would lose its script or its look in every browser."""
+    context = browser.new_context(base_url=server.url)
+    context.add_init_script(REFUSALS)
+    refused: dict[str, list[str]] = {}
+    console: list[str] = []
+    try:
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda m: console.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        extra = ["/docs", f"/c/{CAMPAIGN}/join", f"/c/{CAMPAIGN}/submit", "/keys/import"]
+        for path in [*paths, *extra]:
+            response = page.goto(path)
+            assert response is not None and "script-src 'self'" in (
+                response.headers.get("content-security-policy", "")
+            ), path
+            page.wait_for_load_state("networkidle")
+            if found := page.evaluate("window.__refused"):
+                refused[path] = found
+        page.goto("/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+    finally:
+        context.close()
+    assert refused == {} and console == [], (refused, console)
 
 
 def test_axe_is_the_one_from_npm() -> None:

@@ -123,6 +123,7 @@
     const status = form.querySelector("#export-status");
     const buttons = Array.from(form.querySelectorAll(".export-button"));
     let signer = null;
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
 
     function say(text, kind) {
       status.textContent = text;

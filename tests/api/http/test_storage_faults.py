@@ -37,7 +37,6 @@ KIM = seeded_key(81)
 WITHOUT_DATABASE = {
     "/openapi.json",
     "/docs",
-    "/docs/oauth2-redirect",
     "/ledger-key",
     "/healthz",
     "/readyz",
