@@ -318,6 +318,8 @@ def test_a_key_lost_and_recovered_with_the_printed_code(
         assert [(e["type"], e["key"]) for e in posted] == [("RecoveryRequested", recovery.key_id)]
         assert not any(code.replace("-", "") in b.upper() for b in sent)
 
+        shown_state = tab.evaluate("async (a) => (await fetch('/actors/' + a)).json()", actor)
+        assert shown_state["pending_recovery"]["key"] == new_kid  # what a page can show
         store = open_store(server.database_url)
         ledger = Ledger(store, max_clock_skew=timedelta(minutes=5))
         state = ledger.actor_state(actor)
