@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from ledger.actors import KEY_EVENT_TYPES, ActorState, resolve
@@ -59,8 +60,12 @@ def with_index(exc: LedgerError, index: int) -> LedgerError:
 
 
 def _current(state: ActorState | None) -> tuple[str | None, bytes | None]:
-    """The id and public key of the actor's current key, or (None, None)."""
-    if state is None or state.keys[-1].until is not None:
+    """The id and public key of the actor's current key, or (None, None).
+
+    (None, None) too while a recovery is pending: whether the current key may still
+    sign depends on each event's ``ts``, so every event goes through ``resolve``.
+    """
+    if state is None or state.keys[-1].until is not None or state.pending is not None:
         return None, None
     return state.keys[-1].key, state.keys[-1].public
 
@@ -156,7 +161,7 @@ class Batch:
         else:
             state = entry[0]
             if state is not None and state.seq != entry[1]:
-                state = ActorState(actor, entry[1], state.keys)
+                state = replace(state, seq=entry[1])
             if env is None:
                 env = Envelope.trusted(data)
             public, after = resolve(state, env)
@@ -207,7 +212,7 @@ class Batch:
         """Each actor's first seq in the batch and its state after the batch."""
         out = {}
         for actor, (state, seq, first, *_) in self.live.items():
-            out[actor] = (first, state if state.seq == seq else ActorState(actor, seq, state.keys))
+            out[actor] = (first, state if state.seq == seq else replace(state, seq=seq))
         return out
 
     def signature_error(self, index: int, prefix: bool) -> LedgerError:
@@ -233,7 +238,7 @@ class Batch:
         for actor, (state, seq, first, *_) in self.live.items():
             known = states.get(actor)
             if first <= (known.seq if known else 0) + 1 <= seq:
-                states[actor] = state if state.seq == seq else ActorState(actor, seq, state.keys)
+                states[actor] = state if state.seq == seq else replace(state, seq=seq)
 
     def conflict_error(self, stored: Sequence[StoredRecord | None]) -> LedgerError:
         """The error of an insert the store refused, given what it holds at each record.

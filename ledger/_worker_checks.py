@@ -30,7 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from ledger._fast import fast_parse
-from ledger.actors import KEY_REGISTERED, KEY_REVOKED, KEY_ROTATED
+from ledger.actors import KEY_EVENT_TYPES, KEY_REGISTERED, NAMING_KEY_TYPES, RECOVERY_KEY_REGISTERED
 from ledger.envelope import Envelope
 from ledger.errors import LedgerError, MalformedEventError
 from ledger.keys import key_id, parse_public_jwk, verify_signature
@@ -90,10 +90,26 @@ def clock_refusal(actor: str, seq: int, ts: str, skew: timedelta) -> MalformedEv
     )
 
 
-def learn_key(keys: dict[str, bytes], body: Any) -> bytes | None:
+def backdated_refusal(actor: str, seq: int, ts: str, skew: timedelta) -> LedgerError:
+    """The refusal of a ``RecoveryRequested`` dated more than ``skew`` before the ledger's clock.
+
+    Its delay runs from its own ``ts``: backdated, it would take effect early.
+    """
+    from ledger.errors import RecoveryBackdatedError
+
+    return RecoveryBackdatedError(
+        f"actor {actor}: RecoveryRequested seq {seq} is dated {ts}, more than "
+        f"{int(skew.total_seconds())} s before the ledger's clock; its delay runs from its ts, "
+        f"so it must be dated now",
+        actor=actor,
+        seq=seq,
+    )
+
+
+def learn_key(keys: dict[str, bytes], body: Any, field: str = "jwk") -> bytes | None:
     """Add the key a key event's body names to ``keys``; return it (None if unreadable)."""
     try:
-        public = parse_public_jwk(body.get("jwk") if isinstance(body, dict) else None)
+        public = parse_public_jwk(body.get(field) if isinstance(body, dict) else None)
     except LedgerError:
         return None
     keys[key_id(public)] = public
@@ -196,9 +212,11 @@ def check_records(
             facts.append((actor, key, seq, type_, data))
             if type_ == KEY_REGISTERED:  # self-signed: verified with the key it registers
                 public = learn_key(keys, obj["body"])
+                if "recovery" in obj["body"]:  # the key a RecoveryRequested is signed by
+                    learn_key(keys, obj["body"], "recovery")
             else:
                 public = keys.get(key)
-                if type_ == KEY_ROTATED:
+                if type_ in NAMING_KEY_TYPES or type_ == RECOVERY_KEY_REGISTERED:
                     learn_key(keys, obj["body"])
         else:
             facts.append((actor, key, seq, type_, None))
@@ -218,5 +236,5 @@ def check_records(
     return result
 
 
-_KEY_TYPES = frozenset({KEY_REGISTERED, KEY_ROTATED, KEY_REVOKED})
+_KEY_TYPES = KEY_EVENT_TYPES
 _intern = sys.intern

@@ -113,3 +113,66 @@ class OutcomeUnknownError(StorageError):
     """
 
     code = "OutcomeUnknown"
+
+
+# -- recovery of a lost key (ledger/actors.py: RecoveryRequested, RecoveryCancelled, KeyCompromised)
+
+
+class NoRecoveryKeyError(KeyEventError):
+    """A ``RecoveryRequested`` for an actor that never registered a recovery key."""
+
+    code = "NoRecoveryKey"
+
+
+class WrongRecoveryKeyError(KeyEventError):
+    """A ``RecoveryRequested`` signed by a key that is not the actor's recovery key."""
+
+    code = "WrongRecoveryKey"
+
+
+class RecoveryKeyMisuseError(KeyEventError):
+    """The recovery key signed something other than a ``RecoveryRequested`` (a cancel, a note)."""
+
+    code = "RecoveryKeyMisuse"
+
+
+class RecoveryPendingError(KeyEventError):
+    """A second ``RecoveryRequested``, or a rotation, while a recovery is pending."""
+
+    code = "RecoveryPending"
+
+
+class NoPendingRecoveryError(KeyEventError):
+    """A ``RecoveryCancelled`` with no recovery pending."""
+
+    code = "NoPendingRecovery"
+
+
+class RecoveryNotInEffectError(KeyEventError):
+    """The recovered key signed an event dated before the recovery takes effect."""
+
+    code = "RecoveryNotInEffect"
+
+
+class RecoveredKeyError(RevokedKeyError):
+    """The old key signed an event dated after a recovery replaced it."""
+
+    code = "KeyRecovered"
+
+
+class CompromiseInFutureError(KeyEventError):
+    """A ``KeyCompromised`` whose ``since`` is later than the statement itself."""
+
+    code = "CompromiseInFuture"
+
+
+class RecoveryBackdatedError(VerificationError):
+    """A ``RecoveryRequested`` dated before the ledger's clock allows: its delay would shrink."""
+
+    code = "RecoveryBackdated"
+
+
+class BadRecoveryCodeError(MalformedError):
+    """A printed recovery code that does not read back (a mistyped group, a wrong length)."""
+
+    code = "BadRecoveryCode"

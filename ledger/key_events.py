@@ -9,4 +9,20 @@ from __future__ import annotations
 KEY_REGISTERED = "KeyRegistered"
 KEY_ROTATED = "KeyRotated"
 KEY_REVOKED = "KeyRevoked"
-KEY_EVENT_TYPES = frozenset({KEY_REGISTERED, KEY_ROTATED, KEY_REVOKED})
+RECOVERY_KEY_REGISTERED = "RecoveryKeyRegistered"
+RECOVERY_REQUESTED = "RecoveryRequested"
+RECOVERY_CANCELLED = "RecoveryCancelled"
+KEY_COMPROMISED = "KeyCompromised"
+KEY_EVENT_TYPES = frozenset(
+    {
+        KEY_REGISTERED,
+        KEY_ROTATED,
+        KEY_REVOKED,
+        RECOVERY_KEY_REGISTERED,
+        RECOVERY_REQUESTED,
+        RECOVERY_CANCELLED,
+        KEY_COMPROMISED,
+    }
+)
+# Key events whose body's ``jwk`` is a key that may sign for the actor later.
+NAMING_KEY_TYPES = frozenset({KEY_REGISTERED, KEY_ROTATED, RECOVERY_REQUESTED})

@@ -29,13 +29,14 @@ from typing import Any, cast
 
 from ledger._batch import Appended, Batch, slices, with_index
 from ledger._fast import fast_parse
-from ledger._worker_checks import clock_refusal, pack_tasks, verify_slice
+from ledger._worker_checks import backdated_refusal, clock_refusal, pack_tasks, verify_slice
 from ledger._workers import Job, WorkerPool
-from ledger.actors import KEY_EVENT_TYPES, ActorState, resolve
+from ledger.actors import KEY_EVENT_TYPES, RECOVERY_REQUESTED, ActorState, resolve
 from ledger.envelope import Envelope
 from ledger.errors import LedgerError, MalformedError
 from ledger.limits import IMPORT_BATCH as IMPORT_BATCH  # re-exported: it lives in ledger.limits
 from ledger.limits import MAX_BATCH
+from ledger.recovery import Disowned, disowned
 from ledger.store import ConflictError, Insertion, LogStore, StoredRecord
 
 _PARALLEL_MIN = 256  # below this, handing work to processes costs more than it saves
@@ -75,9 +76,12 @@ class Ledger:
         max_clock_skew: timedelta | None = timedelta(minutes=5),
         verify_threads: int | None = None,
         max_batch: int = MAX_BATCH,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = store
         self.max_clock_skew = max_clock_skew
+        # The ledger's clock (tests pass a settable one to step over a recovery's delay).
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.max_batch = max_batch
         self._states: dict[str, ActorState] = {}
         self._lock = threading.Lock()
@@ -110,6 +114,13 @@ class Ledger:
                 if known is None or known.seq < state.seq:
                     self._states[actor] = state
         return state
+
+    def disowned(self, actor: str) -> list[Disowned]:
+        """The actor's stored events its ``KeyCompromised`` statements disown, in seq order.
+
+        They stay in the log and verify; projections and the domain consult this set.
+        """
+        return disowned(self.actor_state(actor), self.store.read_actor(actor))
 
     def next_seq(self, actor: str) -> int:
         """The seq the actor's next event must carry."""
@@ -266,7 +277,7 @@ class Ledger:
             raise BatchTooLargeError(
                 f"a batch holds at most {self.max_batch} events, got {len(items)}"
             )
-        now = datetime.now(UTC)
+        now = self.clock()
         batch = Batch(self, overlay, envelopes)
         pool = self._parallel() if len(items) >= _PARALLEL_MIN else None
         if pool is None:
@@ -316,6 +327,8 @@ class Ledger:
                     if limit is not None and moment > limit:
                         assert skew is not None
                         raise clock_refusal(actor, seq, obj["ts"], skew)
+                    if skew is not None and type_ == RECOVERY_REQUESTED and moment < now - skew:
+                        raise backdated_refusal(actor, seq, obj["ts"], skew)
                     env = None
                     if batch.envelopes is not None or type_ in KEY_EVENT_TYPES:
                         env = Envelope.from_parts(raw, obj, signature)
@@ -395,8 +408,11 @@ class Ledger:
         return self._verifier
 
     def _check_clock(self, env: Envelope, now: datetime) -> None:
-        if self.max_clock_skew is not None and env.time > now + self.max_clock_skew:
-            raise clock_refusal(env.actor, env.seq, env.ts, self.max_clock_skew)
+        skew = self.max_clock_skew
+        if skew is not None and env.time > now + skew:
+            raise clock_refusal(env.actor, env.seq, env.ts, skew)
+        if skew is not None and env.type == RECOVERY_REQUESTED and env.time < now - skew:
+            raise backdated_refusal(env.actor, env.seq, env.ts, skew)
 
     def _forget(self, batch: Batch) -> None:
         # The cached key states of the batch's actors lag the store: read them again.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ledger._worker_checks import RangeResult, check_records
@@ -29,6 +29,7 @@ from ledger.envelope import Envelope
 from ledger.errors import LedgerError
 from ledger.keys import verify_signature
 from ledger.provenance.merkle import MemoryNodes
+from ledger.recovery import Disowned, disowned
 from ledger.store import PAGE, LogStore, StoredRecord
 
 _DEPTH = 2  # ranges queued per worker, so none waits while this process applies one
@@ -54,6 +55,8 @@ class VerifyReport:
     events: int
     actors: int
     failure: Failure | None
+    # Events their actors disowned (KeyCompromised): they verify, but are listed apart.
+    disowned: tuple[Disowned, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -124,7 +127,7 @@ def check_log(
             pool.close()
     if tree is not None:
         tree.complete(position)
-    return VerifyReport(position, chain.actors, None), kept
+    return VerifyReport(position, chain.actors, None, chain.disowned()), kept
 
 
 def _ranges_here(
@@ -212,7 +215,7 @@ class _Chain:
         if entry is not None:
             state, last = entry[0], entry[1]
             if state.seq != last:
-                state = ActorState(actor, last, state.keys)
+                state = replace(state, seq=last)
         if data is None:  # not a key event: only its failure lands here, and it needs the text
             record = self.store.get(position)
             assert record is not None
@@ -220,11 +223,26 @@ class _Chain:
         env = Envelope.from_bytes(data)
         _, after = resolve(state, env)
         current = after.keys[-1]
-        self.live[actor] = [after, after.seq, current.key if current.until is None else None]
-        for span in after.keys:
-            if span.key not in self.keys:
-                self.keys[span.key] = span.public
-                self.log.append((span.key, span.public))
+        # While a recovery is pending every event goes through resolve (it reads ts).
+        usable = current.until is None and after.pending is None
+        self.live[actor] = [after, after.seq, current.key if usable else None]
+        known = [(span.key, span.public) for span in after.keys]
+        if after.recovery is not None:  # it signs RecoveryRequested: its signature is checked
+            known.append(after.recovery)
+        for key, public in known:
+            if key not in self.keys:
+                self.keys[key] = public
+                self.log.append((key, public))
+
+    def disowned(self) -> tuple[Disowned, ...]:
+        """Every disowned event of the verified log, in log order."""
+        found = [
+            d
+            for actor, (state, *_) in self.live.items()
+            if state.compromised
+            for d in disowned(state, self.store.read_actor(actor))
+        ]
+        return tuple(sorted(found, key=lambda d: d.position))
 
     def _first_bad(self, result: RangeResult, limit: int | None) -> int | None:
         """The first bad signature before ``limit``: the worker's, or one verified here."""

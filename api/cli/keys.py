@@ -1,11 +1,13 @@
 """``cocred keys new|show|backup|restore|register|rotate|revoke``: an actor's key file, its
 passphrase-sealed backup (``ledger/key_backup.py``, the browser's format too) and its key
-events."""
+events; ``keys recovery new|recover|cancel-recovery|compromised``: recovery of a lost key
+(``ledger/actors.py``, ``domain/EVENTS.md`` "recovery of a lost key")."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +24,9 @@ from api.cli.common import (
     fail,
     guarded,
     load_key,
+    now,
+    out,
+    parse_time,
     read_bytes,
     refuse,
     services,
@@ -29,6 +34,7 @@ from api.cli.common import (
 
 # The key code (cryptography, the envelope) is imported by the verbs that sign, when they run.
 if TYPE_CHECKING:
+    from ledger.envelope import Envelope
     from ledger.keys import SigningKey
 
 keys_app = typer.Typer(no_args_is_help=True, help="Create, show, register, rotate, revoke keys.")
@@ -177,16 +183,174 @@ def _append_signed(
     return {"position": position, "actor": env.actor, "seq": env.seq, "type": env.type}
 
 
+def _append_new_key(
+    db: str | None,
+    signer: SigningKey,
+    type_: str,
+    statement: Callable[[str, int, str], bytes],
+    out_file: Path,
+) -> tuple[int, Envelope, SigningKey]:
+    """Append ``type_`` naming a new key (KeyRotated, RecoveryRequested) with its proof of
+    possession, signed by ``signer``; the new key file is written, and removed if refused."""
+    from ledger.envelope import sign_envelope
+    from ledger.keys import SigningKey, b64url, public_jwk
+
+    if out_file.exists():
+        fail("BadKeyFile", f"{out_file} already exists; refusing to overwrite a key")
+    actor = signer.actor
+    new = SigningKey.generate().for_actor(actor)
+    with services(db) as svc:
+        seq = guarded(lambda: svc.ledger.next_seq(actor))
+        proof = new.sign(statement(actor, seq, new.key_id))
+        body = {"jwk": public_jwk(new.public_bytes), "proof": b64url(proof)}
+        env = guarded(lambda: sign_envelope(signer, type_, body, seq=seq))
+        guarded(lambda: new.save(out_file))
+        try:
+            position = svc.campaigns.gate.append(env)
+        except REFUSALS as exc:
+            out_file.unlink()
+            refuse(exc)
+    return position, env, new
+
+
+RECOVERY_NOTE = (
+    "write this recovery code down and keep it apart from the key: it is shown once, cocred "
+    "keeps no copy, and it can replace the key (after a 72-hour delay the key can cancel)"
+)
+
+
+def _recovery_text(data: dict[str, Any]) -> None:
+    out.print(f"recovery code: {data['recovery_code']}", markup=False, highlight=False)
+    out.print(
+        f"actor {data['actor']} seq {data['seq']} at position {data['position']}; {RECOVERY_NOTE}",
+        markup=False,
+        highlight=False,
+    )
+
+
 @keys_app.command("register")
-def keys_register(key: KeyOption, db: DbOption = None, fmt: RecordFormat = "json") -> None:
+def keys_register(
+    key: KeyOption,
+    db: DbOption = None,
+    with_recovery: Annotated[
+        bool,
+        typer.Option(
+            "--with-recovery",
+            help="Also register a new recovery key and print its code (shown once).",
+        ),
+    ] = False,
+    fmt: RecordFormat = "json",
+) -> None:
     """Append the key's self-signed KeyRegistered event (the actor's seq 1)."""
     from ledger.key_events import KEY_REGISTERED
     from ledger.keys import SigningKey, public_jwk
+    from ledger.recovery import recovery_code
 
     check_format(fmt)
     signer = guarded(lambda: SigningKey.load(key))
-    jwk = public_jwk(signer.public_bytes)
-    emit(_append_signed(db, signer, KEY_REGISTERED, {"jwk": jwk}), fmt)
+    body: dict[str, Any] = {"jwk": public_jwk(signer.public_bytes)}
+    if not with_recovery:
+        emit(_append_signed(db, signer, KEY_REGISTERED, body), fmt)
+        return
+    recovery = SigningKey.generate()
+    body["recovery"] = public_jwk(recovery.public_bytes)
+    data = _append_signed(db, signer, KEY_REGISTERED, body)
+    data |= {"recovery_key": recovery.key_id, "recovery_code": recovery_code(recovery)}
+    emit(data, fmt, text=lambda: _recovery_text(data))
+
+
+recovery_app = typer.Typer(
+    no_args_is_help=True, help="A recovery key for a lost key: register, recover, cancel."
+)
+keys_app.add_typer(recovery_app, name="recovery")
+
+
+@recovery_app.command("new")
+def recovery_new(key: KeyOption, db: DbOption = None, fmt: RecordFormat = "json") -> None:
+    """Register a new recovery key (RecoveryKeyRegistered, signed by the current key) and
+    print its code once; it replaces any earlier recovery key."""
+    from ledger.key_events import RECOVERY_KEY_REGISTERED
+    from ledger.keys import SigningKey, public_jwk
+    from ledger.recovery import recovery_code
+
+    check_format(fmt)
+    signer = guarded(lambda: SigningKey.load(key))
+    recovery = SigningKey.generate()
+    body = {"jwk": public_jwk(recovery.public_bytes)}
+    data = _append_signed(db, signer, RECOVERY_KEY_REGISTERED, body)
+    data |= {"recovery_key": recovery.key_id, "recovery_code": recovery_code(recovery)}
+    emit(data, fmt, text=lambda: _recovery_text(data))
+
+
+@keys_app.command("recover")
+def keys_recover(
+    actor: Annotated[str, typer.Option("--actor", help="The actor whose key was lost.")],
+    code: Annotated[
+        str, typer.Option("--recovery-code", help="The printed recovery code (spaces allowed).")
+    ],
+    out_file: Annotated[Path, typer.Option("--new-key", help="Where to write the new key.")],
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
+    """Ask for a new key with the recovery code (RecoveryRequested): the new key signs for the
+    actor from 72 hours on, unless the current key cancels meanwhile."""
+    from ledger.actors import RECOVERY_DELAY, recovery_statement
+    from ledger.envelope import format_ts
+    from ledger.key_events import RECOVERY_REQUESTED
+    from ledger.recovery import read_recovery_code
+
+    check_format(fmt)
+    recovery = guarded(lambda: read_recovery_code(code, actor))
+    position, env, new = _append_new_key(
+        db, recovery, RECOVERY_REQUESTED, recovery_statement, out_file
+    )
+    emit(
+        {
+            "position": position,
+            "actor": actor,
+            "seq": env.seq,
+            "new_key": new.key_id,
+            "effective_at": format_ts(env.time + RECOVERY_DELAY),
+            "file": str(out_file),
+        },
+        fmt,
+    )
+
+
+@keys_app.command("cancel-recovery")
+def keys_cancel_recovery(key: KeyOption, db: DbOption = None, fmt: RecordFormat = "json") -> None:
+    """Refuse a pending recovery (RecoveryCancelled, signed by the current key)."""
+    from ledger.key_events import RECOVERY_CANCELLED
+    from ledger.keys import SigningKey
+
+    check_format(fmt)
+    signer = guarded(lambda: SigningKey.load(key))
+    emit(_append_signed(db, signer, RECOVERY_CANCELLED, {}), fmt)
+
+
+@keys_app.command("compromised")
+def keys_compromised(
+    key: KeyOption,
+    old_key: Annotated[
+        str, typer.Option("--old-key", help="The key id of the actor's retired key.")
+    ],
+    since: Annotated[
+        str, typer.Option("--since", help="From when its events are disowned (UTC time).")
+    ],
+    db: DbOption = None,
+    fmt: RecordFormat = "json",
+) -> None:
+    """State that a retired key was compromised (KeyCompromised, signed by the current key):
+    its events dated from ``--since`` are disowned."""
+    from ledger.envelope import format_ts
+    from ledger.key_events import KEY_COMPROMISED
+    from ledger.keys import SigningKey
+
+    check_format(fmt)
+    signer = guarded(lambda: SigningKey.load(key))
+    moment = parse_time(since, "--since", now())
+    body = {"key": old_key, "since": format_ts(moment)}
+    emit(_append_signed(db, signer, KEY_COMPROMISED, body), fmt)
 
 
 @keys_app.command("rotate")
@@ -198,31 +362,11 @@ def keys_rotate(
 ) -> None:
     """Replace the actor's key: KeyRotated signed by the current key, new key file written."""
     from ledger.actors import KEY_ROTATED, rotation_statement
-    from ledger.envelope import sign_envelope
-    from ledger.keys import SigningKey, b64url, public_jwk
+    from ledger.keys import SigningKey
 
     check_format(fmt)
     current = guarded(lambda: SigningKey.load(key))
-    new = SigningKey.generate().for_actor(current.actor)
-    if out_file.exists():
-        fail("BadKeyFile", f"{out_file} already exists; refusing to overwrite a key")
-    with services(db) as svc:
-        seq = guarded(lambda: svc.ledger.next_seq(current.actor))
-        proof = new.sign(rotation_statement(current.actor, seq, new.key_id))
-        env = guarded(
-            lambda: sign_envelope(
-                current,
-                KEY_ROTATED,
-                {"jwk": public_jwk(new.public_bytes), "proof": b64url(proof)},
-                seq=seq,
-            )
-        )
-        guarded(lambda: new.save(out_file))
-        try:
-            position = svc.campaigns.gate.append(env)
-        except REFUSALS as exc:
-            out_file.unlink()
-            refuse(exc)
+    position, _, new = _append_new_key(db, current, KEY_ROTATED, rotation_statement, out_file)
     emit(
         {
             "position": position,

@@ -205,14 +205,34 @@ def verify(db: DbOption = None, fmt: ReportFormat = "text") -> None:
         )
     if report.failure is not None:
         fail("VerificationFailed", str(report.failure))
-    emit(
-        {"verified": True, "events": report.events, "actors": report.actors},
-        fmt,
-        text=lambda: out.print(
+
+    def text() -> None:
+        out.print(
             f"verified {report.events} events from {report.actors} actors: all signatures, "
             f"key states and seq chains hold",
             highlight=False,
-        ),
+        )
+        for d in report.disowned:
+            out.print(f"disowned: {d}", highlight=False, markup=False)
+
+    emit(
+        {
+            "verified": True,
+            "events": report.events,
+            "actors": report.actors,
+            "disowned": [
+                {
+                    "position": d.position,
+                    "actor": d.actor,
+                    "seq": d.seq,
+                    "key": d.key,
+                    "statement_seq": d.statement,
+                }
+                for d in report.disowned
+            ],
+        },
+        fmt,
+        text=text,
     )
 
 

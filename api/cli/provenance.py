@@ -284,6 +284,7 @@ def audit(
                 "passed": report.failure is None,
                 "events": report.events,
                 "steps": list(report.steps),
+                "disowned": [d.position for d in report.disowned],
                 "failure": None if report.failure is None else str(report.failure),
             },
             fmt,

@@ -86,6 +86,15 @@ class ActorKey(BaseModel):
     since: int
     until: int | None
     revoked: bool
+    recovered: bool = False  # retired by a recovery
+
+
+class PendingRecovery(BaseModel):
+    """A RecoveryRequested not yet in effect: its seq, the new key, and from when it signs."""
+
+    seq: int
+    key: str
+    effective_at: str
 
 
 class ActorKeys(BaseModel):
@@ -96,6 +105,9 @@ class ActorKeys(BaseModel):
     next_seq: int
     current: str | None  # the key that may sign now (null: revoked)
     keys: list[ActorKey]
+    recovery_key: str | None = None  # the key that may sign a RecoveryRequested
+    pending_recovery: PendingRecovery | None = None
+    disowned: list[int] = []  # seqs its KeyCompromised statements disown
 
 
 class AppendedBatch(BaseModel):

@@ -359,6 +359,13 @@ def show_key_import(request: Request) -> HTMLResponse:
     return _page(request, "key_import.html", title="Use your key in this browser")
 
 
+@router.get("/keys/recover", response_class=HTMLResponse)
+def show_key_recover(request: Request) -> HTMLResponse:
+    """Replace a lost key with the recovery code written down at sign-up
+    (``static/recover.js``): a RecoveryRequested signed in the page, the code never sent."""
+    return _page(request, "keys_recover.html", title="Recover a lost key")
+
+
 @router.get("/verify", response_class=HTMLResponse)
 def show_verify(request: Request) -> HTMLResponse:
     """The in-browser receipt verifier (``static/verify.js`` does every check; the page

@@ -5,7 +5,8 @@ position (or checkpoint size), step, and what was expected against what was foun
 
 1. every signature against the key state at that point, and seq contiguity per
    actor (``check_log``, on worker processes: both cores; the workers also hash
-   their ranges into the Merkle tree, so the log is read once);
+   their ranges into the Merkle tree, so the log is read once); the events their
+   actors disowned (``KeyCompromised``) are listed, not failed: they verified;
 2. the Merkle root recomputed from the stored events equals every checkpoint's
    root at its size, and no size was ever given two roots (checkpoints and
    recorded anchors alike);
@@ -36,6 +37,7 @@ from ledger.provenance.checkpoints import StoredCheckpoint
 from ledger.provenance.merkle import MemoryNodes, tree_root
 from ledger.provenance.note import verify_checkpoint
 from ledger.provenance.proofs import consistency_proof, verify_consistency
+from ledger.recovery import Disowned
 from ledger.store import LogStore
 from ledger.verify import Failure, check_log
 
@@ -56,6 +58,7 @@ class AuditReport:
     payments: int = 0
     failure: Failure | None = None
     steps: list[str] = field(default_factory=list)
+    disowned: list[Disowned] = field(default_factory=list)  # step 1: KeyCompromised
 
     @property
     def ok(self) -> bool:
@@ -101,6 +104,12 @@ def audit(
             return report
     report.events, report.actors, report.anchors = verified.events, verified.actors, len(recorded)
     report.steps.append(f"1 signatures: {verified.events} events from {verified.actors} actors")
+    report.disowned = list(verified.disowned)
+    if verified.disowned:
+        report.steps.append(
+            f"1 disowned: {len(verified.disowned)} events their actors disowned (KeyCompromised) "
+            f"at positions {', '.join(str(d.position) for d in verified.disowned)}"
+        )
     if verified.failure is not None:
         report.failure = verified.failure
         return report

@@ -12,7 +12,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ledger.actors import ActorState, KeySpan
+from ledger.actors import ActorState, Compromise, KeySpan, PendingRecovery
+from ledger.envelope import format_ts, parse_ts
 from ledger.provenance.merkle import EMPTY_ROOT, HASH_SIZE, Frontier, MalformedFrontierError
 from ledger.provenance.monitor_remote import MonitorError
 from ledger.provenance.note import SignedCheckpoint
@@ -205,15 +206,44 @@ def _split_tiles(size: int, data: bytes) -> list[bytearray]:
 
 
 def _keys_json(state: ActorState) -> str:
-    return json.dumps(
-        [[s.key, s.public.hex(), s.since, s.until, s.revoked] for s in state.keys],
-        separators=(",", ":"),
-    )
+    """The key state as JSON: its spans, and (once recovery is used) the recovery state.
+
+    A plain list of spans when there is no recovery state (the form written before
+    recovery existed, still read); an object with ``keys`` and the rest otherwise.
+    """
+    spans: list[list[Any]] = [
+        [s.key, s.public.hex(), s.since, s.until, s.revoked, *([True] if s.recovered else [])]
+        for s in state.keys
+    ]
+    if state.recovery is None and state.pending is None and not state.compromised:
+        return json.dumps(spans, separators=(",", ":"))
+    p = state.pending
+    extra = {
+        "keys": spans,
+        "recovery": None
+        if state.recovery is None
+        else [state.recovery[0], state.recovery[1].hex()],
+        "pending": None if p is None else [p.seq, p.key, p.public.hex(), format_ts(p.effective)],
+        "compromised": [[c.seq, c.key, format_ts(c.since)] for c in state.compromised],
+    }
+    return json.dumps(extra, separators=(",", ":"))
 
 
 def _actor_from(actor: str, seq: int, keys: str) -> ActorState:
+    data = json.loads(keys)
+    listed = data if isinstance(data, list) else data["keys"]
     spans = tuple(
-        KeySpan(key, bytes.fromhex(public), since, until, bool(revoked))
-        for key, public, since, until, revoked in json.loads(keys)
+        KeySpan(key, bytes.fromhex(public), since, until, bool(revoked), bool(rest and rest[0]))
+        for key, public, since, until, revoked, *rest in listed
     )
-    return ActorState(actor, seq, spans)
+    if isinstance(data, list):
+        return ActorState(actor, seq, spans)
+    recovery, p = data["recovery"], data["pending"]
+    return ActorState(
+        actor,
+        seq,
+        spans,
+        None if recovery is None else (recovery[0], bytes.fromhex(recovery[1])),
+        None if p is None else PendingRecovery(p[0], p[1], bytes.fromhex(p[2]), parse_ts(p[3])),
+        tuple(Compromise(c[0], c[1], parse_ts(c[2])) for c in data["compromised"]),
+    )

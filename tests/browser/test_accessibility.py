@@ -38,6 +38,7 @@ def _pages(server: Server, browse: Any) -> list[str]:
         people[-1],
         "/audit",
         "/verify",
+        "/keys/recover",
         "/c/no-such-campaign",
     ]
 

@@ -37,8 +37,12 @@ def campaigns(server: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[
     return made
 
 
-def join(page: Any, campaign: str, tmp: Path, code: str | None = None) -> tuple[str, list[str]]:
-    """Join ``campaign`` on its page; (the downloaded backup's text, every request body)."""
+def join(
+    page: Any, campaign: str, tmp: Path, code: str | None = None, shown: list[str] | None = None
+) -> tuple[str, list[str]]:
+    """Join ``campaign`` on its page; (the downloaded backup's text, every request body).
+
+    The recovery code the page shows once goes into ``shown`` (when given)."""
     bodies: list[str] = []
     page.on("request", lambda request: bodies.append(request.post_data or ""))
     page.goto(f"/c/{campaign}/join")
@@ -53,6 +57,10 @@ def join(page: Any, campaign: str, tmp: Path, code: str | None = None) -> tuple[
     saved = tmp / download.value.suggested_filename
     download.value.save_as(saved)
     page.check("#backup-saved")
+    assert page.is_disabled("#join-button")  # not before the recovery code is written down
+    if shown is not None:
+        shown.append(page.inner_text("#recovery-code"))
+    page.check("#recovery-written")
     page.click("#join-button")
     page.wait_for_function("document.getElementById('join-result').textContent.length > 0")
     return saved.read_text(), bodies
@@ -247,3 +255,94 @@ def test_a_member_submits_a_piece_from_the_browser_and_a_mislabelled_file_is_ref
             lambda state: [w.title for w in state.contributions.values() if actor in w.authors]
         )
     assert titles == ["Bench planter"]
+
+
+def test_a_key_lost_and_recovered_with_the_printed_code(
+    browser: Any, server: Server, campaigns: dict[str, str], tmp_path: Path
+) -> None:
+    """Sign up (the recovery code shown once, only its public key sent), lose the key (a
+    fresh context: no key, no backup), recover with the code on /keys/recover: the ledger
+    holds the pending recovery, and once the delay has passed the new key kept in the
+    browser signs for the actor."""
+    from datetime import timedelta
+
+    from ledger.actors import RECOVERY_DELAY
+    from ledger.envelope import Envelope, format_ts
+    from ledger.keys import public_jwk
+    from ledger.ledger import Ledger
+    from ledger.recovery import read_recovery_code
+    from ledger.store import open_store
+
+    first = browser.new_context(base_url=server.url, accept_downloads=True)
+    shown: list[str] = []
+    try:
+        backup, bodies = join(first.new_page(), campaigns["open"], tmp_path, shown=shown)
+    finally:
+        first.close()
+    code, actor = shown[0], open_backup(backup.encode(), PASSPHRASE).actor
+    recovery = read_recovery_code(code, actor)
+    registered = json.loads(next(b for b in bodies if b).splitlines()[0])
+    assert registered["body"]["recovery"] == public_jwk(recovery.public_bytes)
+    assert not any(code in b or code.replace("-", "") in b for b in bodies)
+
+    lost = browser.new_context(base_url=server.url)
+    try:
+        tab = lost.new_page()
+        sent: list[str] = []
+        tab.on("request", lambda request: sent.append(request.post_data or ""))
+        tab.goto("/keys/recover")
+        tab.fill("#recover-actor", actor)
+        tab.fill("#recover-code", ("B" if code[0] != "B" else "C") + code[1:])  # a typo
+        tab.click("#recover-button")
+        tab.wait_for_function("document.getElementById('recover-result').textContent.length > 0")
+        assert tab.inner_text("#recover-result") == (
+            "error[BadRecoveryCode]: the recovery code's checksum does not match: a group was "
+            "mistyped"
+        )
+        tab.fill("#recover-code", code.lower().replace("-", " "))
+        tab.click("#recover-button")
+        tab.wait_for_function(
+            "document.getElementById('recover-result').textContent.startsWith('Recovery')"
+        )
+        kept = tab.evaluate(
+            """async () => (await (await import('/static/key_store.js')).storedKeys())
+                 .map((r) => [r.actor, r.kid, r.signingKey.extractable])"""
+        )
+        assert len(kept) == 1 and kept[0][0] == actor and kept[0][2] is False
+        new_kid = kept[0][1]
+        assert tab.inner_text("#recover-result").startswith(
+            f"Recovery requested for {actor} (seq 3). Your new key {new_kid} is kept in this "
+            f"browser and signs for you from "
+        )
+        posted = [json.loads(b) for b in sent if b]
+        assert [(e["type"], e["key"]) for e in posted] == [("RecoveryRequested", recovery.key_id)]
+        assert not any(code.replace("-", "") in b.upper() for b in sent)
+
+        shown_state = tab.evaluate("async (a) => (await fetch('/actors/' + a)).json()", actor)
+        assert shown_state["pending_recovery"]["key"] == new_kid  # what a page can show
+        store = open_store(server.database_url)
+        ledger = Ledger(store, max_clock_skew=timedelta(minutes=5))
+        state = ledger.actor_state(actor)
+        assert state is not None and state.pending is not None and state.pending.key == new_kid
+        effective = state.pending.effective
+        assert effective == Envelope.from_json(posted[0]).time + RECOVERY_DELAY
+        # the delay passed: the key in the browser signs, dated then, and the ledger (its
+        # clock set there) takes it; the lost key is refused from then on
+        signed = tab.evaluate(
+            """async ({ ts }) => {
+                 const { storedKeys } = await import('/static/key_store.js');
+                 const { signEnvelope } = await import('/static/keys.js');
+                 const [r] = await storedKeys();
+                 return signEnvelope(r.signingKey, { actor: r.actor, kid: r.kid },
+                   'NoteShared', { text: 'my key is back' }, { seq: 4, ts });
+               }""",
+            {"ts": format_ts(effective)},
+        )
+        later = Ledger(store, clock=lambda: effective)
+        later.append(Envelope.from_json(signed))
+        after = later.actor_state(actor)
+        assert after is not None and after.current is not None and after.current.key == new_kid
+        assert after.keys[0].recovered and after.keys[0].until == 4
+        store.close()
+    finally:
+        lost.close()

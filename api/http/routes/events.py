@@ -16,6 +16,7 @@ from api.http.schemas import (
     ActorKeys,
     Appended,
     AppendedBatch,
+    PendingRecovery,
 )
 from ledger.envelope import MAX_ENVELOPE_BYTES
 from ledger.ledger import MAX_BATCH
@@ -137,16 +138,29 @@ def actor_keys(request: Request, actor: str) -> ActorKeys:
 
     if not ID_PATTERN.match(actor):
         raise ApiError("InvalidActorId", f"{actor!r} is not a 43-character actor id", actor=actor)
-    state = services_of(request).ledger.actor_state(actor)
+    from ledger.envelope import format_ts
+
+    ledger = services_of(request).ledger
+    state = ledger.actor_state(actor)
     if state is None:
         raise ApiError("UnknownActor", f"actor {actor} is not registered", actor=actor)
-    current = state.current
+    current, pending = state.current, state.pending
     return ActorKeys(
         actor=actor,
         seq=state.seq,
         next_seq=state.seq + 1,
         current=None if current is None else current.key,
         keys=[
-            ActorKey(key=k.key, since=k.since, until=k.until, revoked=k.revoked) for k in state.keys
+            ActorKey(
+                key=k.key, since=k.since, until=k.until, revoked=k.revoked, recovered=k.recovered
+            )
+            for k in state.keys
         ],
+        recovery_key=None if state.recovery is None else state.recovery[0],
+        pending_recovery=None
+        if pending is None
+        else PendingRecovery(
+            seq=pending.seq, key=pending.key, effective_at=format_ts(pending.effective)
+        ),
+        disowned=[d.seq for d in ledger.disowned(actor)] if state.compromised else [],
     )

@@ -7,7 +7,9 @@
 //   data-act="submit"  the chosen file uploaded (PUT /content/{sha256}, a signed request),
 //                      then ContributionSubmitted {content, kind, title, derived_from: []}
 
-import { envelopeLine, signEnvelope, signedRequestHeaders } from "./keys.js";
+import {
+  envelopeLine, refusalOf as refusal, signEnvelope, signedRequestHeaders,
+} from "./keys.js";
 import { storedKeys } from "./key_store.js";
 
 const hex = (bytes) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -33,15 +35,6 @@ const BUILDERS = {
 };
 
 class Refused extends Error {}
-
-async function refusal(response) {
-  try {
-    const answer = await response.json();
-    return `error[${answer.error}]: ${answer.detail}`;
-  } catch (error) {
-    return `error[ServerError]: the server answered HTTP ${response.status}`;
-  }
-}
 
 /** Sign `type` with `body` as the member with `record`'s key, and post it. */
 async function act(record, type, body, campaign) {

@@ -2,7 +2,10 @@
 //
 // 1. "Make my key": an Ed25519 key (WebCrypto), sealed at once under the passphrase
 //    (keys.js, ledger/key_backup.py's format) and offered as a download.
-// 2. Once the person says the backup is saved, the backup is opened again (which proves it
+//    A recovery key is made too (keys.js newRecoveryKey): its code is shown once, to be
+//    written down; only its public key goes into KeyRegistered (`recovery`), and the page
+//    keeps no copy. With the code, /keys/recover gets a new key if key and backup are lost.
+// 2. Once the person says the backup is saved and the code written down, the backup is opened again (which proves it
 //    opens) into a non-extractable key, stored in IndexedDB ("cocred" / "keys", by actor);
 //    KeyRegistered (seq 1) and MemberJoined (seq 2: the guidelines' hash, the invitation code)
 //    are signed here and posted as one batch to POST /events/batch, which admits a new
@@ -10,7 +13,10 @@
 // The request carries the two signed envelopes and nothing else: no private key, no
 // passphrase. A refusal is shown as the API's own typed sentence, error[Code]: detail.
 
-import { envelopeLine, newKey, openBackup, sealBackup, signEnvelope, KeyBackupError } from "./keys.js";
+import {
+  envelopeLine, newKey, newRecoveryKey, openBackup, refusalOf, sealBackup, signEnvelope,
+  KeyBackupError,
+} from "./keys.js";
 import { storeKey } from "./key_store.js";
 
 const form = document.getElementById("join-form");
@@ -19,30 +25,21 @@ function say(id, text) {
   document.getElementById(id).textContent = text;
 }
 
-async function refusalOf(response) {
-  try {
-    const answer = await response.json();
-    return `error[${answer.error}]: ${answer.detail}`;
-  } catch (error) {
-    return `error[ServerError]: the server answered HTTP ${response.status}`;
-  }
-}
-
 if (form) {
   form.hidden = false;
   document.querySelectorAll(".needs-script").forEach((el) => { el.hidden = true; });
   const { campaign, guidelines, membership } = form.dataset;
-  let made = null; // {jwk, text, passphrase}
+  let made = null; // {jwk, text, passphrase, recovery}
 
   /** What joining signs: the two events' types and bodies, shown before anything is signed. */
-  function events(jwk) {
+  function events(jwk, recovery) {
     const body = { guidelines };
     if (membership === "invite-only") {
       body.code = document.getElementById("invite-code").value
         .replace(/[-\s]/g, "").toUpperCase().replace(/(.{5})(?=.)/g, "$1-");
     }
     return [
-      ["KeyRegistered", { jwk: { crv: jwk.crv, kty: jwk.kty, x: jwk.x } }, { seq: 1 }],
+      ["KeyRegistered", { jwk: { crv: jwk.crv, kty: jwk.kty, x: jwk.x }, recovery }, { seq: 1 }],
       ["MemberJoined", body, { seq: 2, campaign }],
     ];
   }
@@ -62,11 +59,13 @@ if (form) {
       say("join-status", "Making your key and sealing its backup…");
       const jwk = await newKey();
       const text = await sealBackup(jwk, passphrase);
-      made = { jwk, text, passphrase };
+      const recovery = await newRecoveryKey();
+      made = { jwk, text, passphrase, recovery: recovery.jwk };
+      document.getElementById("recovery-code").textContent = recovery.code;
       const link = document.getElementById("backup-link");
       link.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
       link.download = `cocred-key-${jwk.actor.slice(0, 8)}.backup.json`;
-      document.getElementById("to-sign").textContent = events(jwk)
+      document.getElementById("to-sign").textContent = events(jwk, made.recovery)
         .map(([type, body, where]) => `${type} (seq ${where.seq}${where.campaign ? `, campaign ${where.campaign}` : ""})\n${JSON.stringify(body, null, 2)}`)
         .join("\n\n");
       document.getElementById("backup-step").hidden = false;
@@ -77,9 +76,14 @@ if (form) {
     }
   });
 
-  document.getElementById("backup-saved").addEventListener("change", (event) => {
-    document.getElementById("join-button").disabled = !event.target.checked;
-  });
+  const ready = () => {
+    document.getElementById("join-button").disabled = !(
+      document.getElementById("backup-saved").checked &&
+      document.getElementById("recovery-written").checked
+    );
+  };
+  document.getElementById("backup-saved").addEventListener("change", ready);
+  document.getElementById("recovery-written").addEventListener("change", ready);
 
   document.getElementById("join-button").addEventListener("click", async () => {
     if (made === null) return;
@@ -88,7 +92,7 @@ if (form) {
     try {
       const { jwk, signingKey } = await openBackup(made.text, made.passphrase);
       const [registered, joined] = await Promise.all(
-        events(jwk).map(([type, body, where]) => signEnvelope(signingKey, jwk, type, body, where)),
+        events(jwk, made.recovery).map(([type, body, where]) => signEnvelope(signingKey, jwk, type, body, where)),
       );
       const response = await fetch("/events/batch", {
         method: "POST",
@@ -102,6 +106,7 @@ if (form) {
       }
       await storeKey({ actor: jwk.actor, kid: jwk.kid, x: jwk.x, signingKey });
       made = null; // the extractable copy and the passphrase are dropped
+      document.getElementById("recovery-code").textContent = ""; // shown once: gone now
       say("join-result", `You joined as ${jwk.actor}. Your key is kept in this browser; your ` +
         "backup file and its passphrase bring it to another device.");
       const page = document.createElement("a");

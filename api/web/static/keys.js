@@ -198,6 +198,16 @@ export async function signEnvelope(signingKey, jwk, type, body, { seq, ts, campa
   return { ...draft, sig: b64url(signature) };
 }
 
+/** The API's typed sentence of a refused response, error[Code]: detail, as the CLI says it. */
+export async function refusalOf(response) {
+  try {
+    const answer = await response.json();
+    return `error[${answer.error}]: ${answer.detail}`;
+  } catch (error) {
+    return `error[ServerError]: the server answered HTTP ${response.status}`;
+  }
+}
+
 /** The bytes an envelope is posted as: its canonical JSON (one line of `POST /events/batch`). */
 export function envelopeLine(envelope) {
   return canonicalize(envelope);
@@ -228,4 +238,86 @@ export async function signedRequestHeaders(signingKey, jwk, method, path, query,
     "Signature-Input": `sig1=${params}`,
     Signature: `sig1=:${standardB64(signature)}:`,
   };
+}
+
+// -- recovery of a lost key (ledger/actors.py, ledger/recovery.py) ---------------------------
+//
+//   newRecoveryKey()             a fresh recovery key: its public JWK and its printable code;
+//                                the private part exists only inside the code, shown once
+//   recoveryKeyFromCode(code)    {signingKey, x, kid}: the key a printed code holds
+//   recoveryStatement(...)       what a new key signs to prove possession in RecoveryRequested
+
+const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+// PKCS #8 of an Ed25519 private key is this prefix and the 32-byte seed (RFC 8410).
+const PKCS8_ED25519 = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+  0x04, 0x22, 0x04, 0x20];
+
+function base32(bytes) {
+  let bits = 0, value = 0, text = "";
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      text += B32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) text += B32[(value << (5 - bits)) & 31];
+  return text;
+}
+
+async function codeChecksum(seed) {
+  const label = utf8("cocred recovery code\n");
+  const data = new Uint8Array(label.length + seed.length);
+  data.set(label);
+  data.set(seed, label.length);
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", data)).slice(0, 2);
+}
+
+/** A fresh recovery key: {jwk (public), kid, code}. Its seed leaves this function only
+ * inside the code, which the page shows once; nothing keeps the private key. */
+export async function newRecoveryKey() {
+  const { crv, kty, x, d } = await newKey();
+  const seed = fromB64url(d, 32, "d");
+  const raw = new Uint8Array(34);
+  raw.set(seed);
+  raw.set(await codeChecksum(seed), 32);
+  const code = base32(raw).match(/.{1,4}/g).join("-");
+  return { jwk: { crv, kty, x }, kid: await keyId(x), code };
+}
+
+/** The recovery key a printed code holds, {signingKey, x, kid}; KeyBackupError
+ * (BadRecoveryCode) with cocred's sentence when the code does not read back. */
+export async function recoveryKeyFromCode(code) {
+  const text = code.replace(/[-\s]/g, "").toUpperCase();
+  if (text.length !== 55) {
+    throw new KeyBackupError("BadRecoveryCode", `the recovery code must have 55 letters, got ${text.length}`);
+  }
+  if (![...text].every((c) => B32.includes(c))) {
+    throw new KeyBackupError("BadRecoveryCode", "the recovery code holds a character that is not a base32 letter (A-Z, 2-7)");
+  }
+  const raw = new Uint8Array(34);
+  let bits = 0, value = 0, at = 0;
+  for (const c of text) {
+    value = (value << 5) | B32.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      raw[at++] = (value >>> (bits - 8)) & 255;
+      bits -= 8;
+    }
+  }
+  const seed = raw.slice(0, 32);
+  const check = await codeChecksum(seed);
+  if (check[0] !== raw[32] || check[1] !== raw[33]) {
+    throw new KeyBackupError("BadRecoveryCode", "the recovery code's checksum does not match: a group was mistyped");
+  }
+  const pkcs8 = new Uint8Array([...PKCS8_ED25519, ...seed]);
+  const signingKey = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"]);
+  const { x } = await crypto.subtle.exportKey("jwk", signingKey);
+  return { signingKey, x, kid: await keyId(x) };
+}
+
+/** The bytes a new key signs in a RecoveryRequested (ledger.actors.recovery_statement). */
+export function recoveryStatement(actor, seq, newKid) {
+  return utf8(`cocred key recovery\nactor ${actor}\nseq ${seq}\nnew key ${newKid}\n`);
 }

@@ -188,6 +188,12 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
     audited = run("audit", "--db", db, "--ledger-key", vkey)
     assert audited["passed"] is True and audited["events"] == cut["size"]
     run("keys rotate", "--key", key["ben"], "--db", db, "--out", str(tmp_path / "ben2.key"))
+    run("keys compromised", "--key", str(tmp_path / "ben2.key"), "--old-key", ids["ben"],
+        "--since", "2026-01-01T00:00:00Z", "--db", db)  # fmt: skip
+    code = run("keys recovery new", "--key", key["ana"], "--db", db)["recovery_code"]
+    run("keys recover", "--actor", ids["ana"], "--recovery-code", code, "--new-key",
+        str(tmp_path / "ana3.key"), "--db", db)  # fmt: skip
+    run("keys cancel-recovery", "--key", key["ana"], "--db", db)
     run("erase", "--key", key["ana"], "--db", db, "--yes")
     run("keys revoke", "--key", str(tmp_path / "ben2.key"), "--db", db)
     run("demo", "--db", f"sqlite:///{tmp_path}/d.sqlite", "--seed", "2", "--members", "10",

@@ -201,7 +201,39 @@ def test_an_actors_key_state_says_the_seq_its_next_event_carries(client: TestCli
     assert state == {
         "actor": ANA.actor, "seq": 3, "next_seq": 4, "current": new.key_id,
         "keys": [
-            {"key": ANA.key_id, "since": 1, "until": 3, "revoked": False},
-            {"key": new.key_id, "since": 4, "until": None, "revoked": False},
+            {"key": ANA.key_id, "since": 1, "until": 3, "revoked": False, "recovered": False},
+            {"key": new.key_id, "since": 4, "until": None, "revoked": False, "recovered": False},
         ],
+        "recovery_key": None, "pending_recovery": None, "disowned": [],
     }  # fmt: skip
+
+
+def test_an_actors_key_state_shows_a_pending_recovery_and_a_refused_one(
+    client: TestClient,
+) -> None:
+    from ledger.actors import (
+        KEY_REGISTERED,
+        RECOVERY_CANCELLED,
+        RECOVERY_DELAY,
+        RECOVERY_REQUESTED,
+        recovery_statement,
+    )
+    from ledger.envelope import format_ts
+    from ledger.keys import b64url, public_jwk
+
+    recovery, new = seeded_key(53), seeded_key(54)
+    body = {"jwk": public_jwk(ANA.public_bytes), "recovery": public_jwk(recovery.public_bytes)}
+    assert post(client, sign_envelope(ANA, KEY_REGISTERED, body, seq=1)).status_code == 201
+    proof = b64url(new.sign(recovery_statement(ANA.actor, 2, new.key_id)))
+    asked = sign_envelope(
+        recovery.for_actor(ANA.actor), RECOVERY_REQUESTED,
+        {"jwk": public_jwk(new.public_bytes), "proof": proof}, seq=2,
+    )  # fmt: skip
+    assert post(client, asked).status_code == 201
+    state = client.get(f"/actors/{ANA.actor}").json()
+    assert (state["recovery_key"], state["pending_recovery"]) == (
+        recovery.key_id,
+        {"seq": 2, "key": new.key_id, "effective_at": format_ts(asked.time + RECOVERY_DELAY)},
+    )
+    early = post(client, sign_envelope(new.for_actor(ANA.actor), RECOVERY_CANCELLED, {}, seq=3))
+    assert (early.status_code, early.json()["error"]) == (422, "RecoveryNotInEffect")
