@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,3 +28,19 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_until(page: Any, predicate: str, arg: Any = None, timeout: float = 30.0) -> Any:
+    """Evaluate ``predicate`` in the page (through DevTools) until it is truthy; its value.
+
+    Playwright's ``wait_for_function`` polls by evaluating its string inside the page, which
+    the pages' Content-Security-Policy refuses (no ``unsafe-eval``: api/http/security.py).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(predicate, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout} s: {predicate}")
+        page.wait_for_timeout(50)

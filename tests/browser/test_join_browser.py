@@ -16,7 +16,7 @@ from api.bootstrap import bootstrap
 from api.settings import Settings
 from ledger.key_backup import open_backup
 from tests.api.cli.test_campaign import cocred
-from tests.browser.support import Server
+from tests.browser.support import Server, wait_until
 
 PASSPHRASE = "correct horse battery"
 
@@ -62,7 +62,7 @@ def join(
         shown.append(page.inner_text("#recovery-code"))
     page.check("#recovery-written")
     page.click("#join-button")
-    page.wait_for_function("document.getElementById('join-result').textContent.length > 0")
+    wait_until(page, "document.getElementById('join-result').textContent.length > 0")
     return saved.read_text(), bodies
 
 
@@ -173,15 +173,15 @@ def test_a_backup_brings_the_key_to_a_second_device(
         tab.set_input_files("#backup-file", str(backup))
         tab.fill("#import-passphrase", "not it")
         tab.click("#import-button")
-        tab.wait_for_function("document.getElementById('import-result').textContent.length > 0")
+        wait_until(tab, "document.getElementById('import-result').textContent.length > 0")
         assert tab.inner_text("#import-result") == (
             f"error[WrongPassphrase]: this passphrase does not open the key backup of {actor} "
             f"(or the file was altered)"
         )
         tab.fill("#import-passphrase", PASSPHRASE)
         tab.click("#import-button")
-        tab.wait_for_function(
-            "document.getElementById('import-result').textContent.includes('is now kept')"
+        wait_until(
+            tab, "document.getElementById('import-result').textContent.includes('is now kept')"
         )
         assert kept_keys(tab) == [[actor, False]]
         assert not any(bodies)  # the file and the passphrase stayed in the page
@@ -211,13 +211,14 @@ def test_a_member_who_joined_in_the_browser_votes_there_and_a_second_vote_is_ref
     form.locator("select").select_option("support")
     form.locator("button").click()
     status = form.locator(".status")
-    page.wait_for_function(
+    wait_until(
+        page,
         "el => el.textContent.startsWith('Signed') || el.textContent.startsWith('error')",
         arg=status.element_handle(),
     )
     assert status.inner_text().startswith("Signed and recorded: VoteCast at log position ")
     form.locator("button").click()
-    page.wait_for_function("el => el.textContent.startsWith('error')", arg=status.element_handle())
+    wait_until(page, "el => el.textContent.startsWith('error')", arg=status.element_handle())
     assert status.inner_text().startswith("error[DuplicateVote]: ")
 
 
@@ -240,8 +241,8 @@ def test_a_member_submits_a_piece_from_the_browser_and_a_mislabelled_file_is_ref
         page.select_option("#piece-kind", kind)
         page.fill("#piece-title", title)
         form.locator("button").click()
-        page.wait_for_function(
-            "el => /^(Signed|error)/.test(el.textContent)", arg=status.element_handle()
+        wait_until(
+            page, "el => /^(Signed|error)/.test(el.textContent)", arg=status.element_handle()
         )
         return status.inner_text()
 
@@ -294,15 +295,15 @@ def test_a_key_lost_and_recovered_with_the_printed_code(
         tab.fill("#recover-actor", actor)
         tab.fill("#recover-code", ("B" if code[0] != "B" else "C") + code[1:])  # a typo
         tab.click("#recover-button")
-        tab.wait_for_function("document.getElementById('recover-result').textContent.length > 0")
+        wait_until(tab, "document.getElementById('recover-result').textContent.length > 0")
         assert tab.inner_text("#recover-result") == (
             "error[BadRecoveryCode]: the recovery code's checksum does not match: a group was "
             "mistyped"
         )
         tab.fill("#recover-code", code.lower().replace("-", " "))
         tab.click("#recover-button")
-        tab.wait_for_function(
-            "document.getElementById('recover-result').textContent.startsWith('Recovery')"
+        wait_until(
+            tab, "document.getElementById('recover-result').textContent.startsWith('Recovery')"
         )
         kept = tab.evaluate(
             """async () => (await (await import('/static/key_store.js')).storedKeys())

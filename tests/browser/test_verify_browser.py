@@ -36,7 +36,7 @@ from ledger.provenance.note import NoteSigner, SignedCheckpoint
 from ledger.provenance.witness import Witness, request_body
 from ledger.store.engine import engine_for
 from tests.browser.conftest import COCRED, STARTUP_SECONDS, _answers, _free_port
-from tests.browser.support import ROOT, screenshot
+from tests.browser.support import ROOT, screenshot, wait_until
 from tests.browser.test_accessibility import AXE, WIDTHS, _violations
 from tests.support import registration, seeded_key, unavailable
 
@@ -180,7 +180,7 @@ def in_browser(
     """Load /verify, give it the bundle (chosen, or dropped) and keys, press Verify."""
     text = json.dumps(bundle, indent=2)
     tab.goto("/verify")
-    tab.wait_for_function("document.getElementById('ledger-key').value.length > 0")
+    wait_until(tab, "document.getElementById('ledger-key').value.length > 0")
     if vkey is not None:
         tab.fill("#ledger-key", vkey)
     tab.fill("#witness-keys", "\n".join(witnesses))
@@ -226,7 +226,7 @@ def test_the_page_is_prefilled_with_the_servers_key_and_says_to_pin_your_own(
     tab: Any, witnessed: Witnessed
 ) -> None:
     tab.goto("/verify")
-    tab.wait_for_function("document.getElementById('ledger-key').value.length > 0")
+    wait_until(tab, "document.getElementById('ledger-key').value.length > 0")
     assert tab.input_value("#ledger-key") == witnessed.vkey
     assert "GET /ledger-key" in tab.inner_text("#ledger-key-source")
     assert "you pinned yourself" in tab.inner_text("#ledger-key-help")
