@@ -42,7 +42,9 @@ MAX_OBJECTION_WINDOW = 90 * 24 * 3600
 # Optional in both versions: a cap on one member's submissions to the campaign per UTC
 # day (domain.membership.check_submission_cap; absent or null = no cap), and the payout
 # objection window (above).
-OPTIONAL = ("submissions_per_day", "objection_window", "coauthor_consent")
+# Optional in both too: ``coauthor_consent`` and ``comment_threads`` (true: a comment vote must
+# name the text of a comment its voter posted on the piece; domain/EVENTS.md, comment threads).
+OPTIONAL = ("submissions_per_day", "objection_window", "coauthor_consent", "comment_threads")
 _FIELDS_2 = (_FIELDS - {"pairwise_bound"}) | {
     "weight_budget",
     "contribution_cap",
@@ -70,6 +72,7 @@ class Policy:
     submissions_per_day: int | None = None  # optional in both
     objection_window: int | None = None  # seconds; None: a policy from before the field
     coauthor_consent: bool = False  # absent (a policy from before the field): no consent asked
+    comment_threads: bool = False  # absent (a policy from before the field): votes name any text
 
     @property
     def window_seconds(self) -> int:
@@ -138,7 +141,8 @@ class Policy:
             if daily is None
             else integer(ev, "policy.submissions_per_day", daily, 1),
             objection_window=_window(ev, policy),
-            coauthor_consent=_consent(ev, policy),
+            coauthor_consent=_flag(ev, policy, "coauthor_consent"),
+            comment_threads=_flag(ev, policy, "comment_threads"),
         )
 
     @classmethod
@@ -165,6 +169,7 @@ class Policy:
             submissions_per_day=v1.submissions_per_day,
             objection_window=_window(ev, body),
             coauthor_consent=v1.coauthor_consent,
+            comment_threads=v1.comment_threads,
             weight_budget=integer(ev, "policy.weight_budget", body["weight_budget"], 1),
             contribution_cap=integer(ev, "policy.contribution_cap", body["contribution_cap"], 1),
             dependent_bound=fraction(
@@ -193,9 +198,9 @@ def _window(ev: Fact, policy: Mapping[str, Any]) -> int | None:
     return value
 
 
-def _consent(ev: Fact, policy: Mapping[str, Any]) -> bool:
-    """``coauthor_consent`` (true or false); false when the policy has none."""
-    value = policy.get("coauthor_consent", False)
+def _flag(ev: Fact, policy: Mapping[str, Any], field: str) -> bool:
+    """``field`` (``coauthor_consent``, ``comment_threads``: true or false); false when absent."""
+    value = policy.get(field, False)
     if type(value) is not bool:
-        raise malformed(ev, f"field 'policy.coauthor_consent' must be true or false, got {value!r}")
+        raise malformed(ev, f"field 'policy.{field}' must be true or false, got {value!r}")
     return value

@@ -11,6 +11,7 @@ from __future__ import annotations
 from domain import (
     campaign,
     coauthors,
+    comments,
     contributions,
     invite_codes,
     licences,
@@ -36,6 +37,7 @@ RULES: dict[str, Rule] = {
     **licences.RULES,
     **moderation.RULES,
     **reports.RULES,
+    **comments.RULES,
     **profiles.RULES,
     **payouts.RULES,
 }

@@ -34,6 +34,9 @@ CONTRIBUTION_MODERATED = "ContributionModerated"
 COAUTHORSHIP_ACCEPTED = "CoAuthorshipAccepted"
 COAUTHORSHIP_DECLINED = "CoAuthorshipDeclined"
 CONTRIBUTION_REPORTED = "ContributionReported"
+COMMENT_POSTED = "CommentPosted"
+COMMENT_HIDDEN = "CommentHidden"
+COMMENT_REPORTED = "CommentReported"
 PAYOUTS_PROPOSED = "PayoutsProposed"
 PAYOUTS_PROPOSAL_PART = "PayoutsProposalPart"
 PAYOUTS_WITHDRAWN = "PayoutsWithdrawn"
@@ -65,6 +68,9 @@ CAMPAIGN_EVENT_TYPES = frozenset(
         COAUTHORSHIP_ACCEPTED,
         COAUTHORSHIP_DECLINED,
         CONTRIBUTION_REPORTED,
+        COMMENT_POSTED,
+        COMMENT_HIDDEN,
+        COMMENT_REPORTED,
     }
 )
 
@@ -88,7 +94,7 @@ PAYOUT_EVENT_TYPES = frozenset(
 
 OPEN, INVITE_ONLY = "open", "invite-only"  # CampaignOpened.membership
 ENGAGEMENT_KINDS = ("support", "comment", "save", "share")  # VoteCast.kind, in policy order
-COMMENT = "comment"  # the vote kind that carries a comment hash
+COMMENT = "comment"  # the vote kind that carries a comment hash (a posted comment's text)
 CONTRIBUTION_KINDS = ("idea", "photo", "video", "design", "text")
 ACCEPTED, REJECTED, REMOVED = "accepted", "rejected", "removed"
 MODERATION_OUTCOMES = (ACCEPTED, REJECTED, REMOVED)
