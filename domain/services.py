@@ -442,11 +442,15 @@ class CampaignServices(PayoutVerbs):
         (each followed by its replies), with their texts from the content store (a hidden
         comment's text is not given)."""
         ordered = threaded(self.thread(campaign, contribution))
-        entries = tuple(
-            ThreadEntry(comment, depth, None if comment.hidden else self._comment_text(comment))
-            for comment, depth in ordered[start : start + limit]
-        )
+        entries = self.thread_entries(ordered[start : start + limit])
         return ThreadPage(campaign, contribution, len(ordered), start, entries)
+
+    def thread_entries(self, shown: Sequence[tuple[Comment, int]]) -> tuple[ThreadEntry, ...]:
+        """The ``(comment, depth)`` pairs with their texts (none for a hidden comment)."""
+        return tuple(
+            ThreadEntry(comment, depth, None if comment.hidden else self._comment_text(comment))
+            for comment, depth in shown
+        )
 
     def _comment_text(self, comment: Comment) -> str | None:
         """The comment's text; None when the store lacks it (appended raw, never uploaded)."""
