@@ -80,6 +80,7 @@ class Work:
     # one who declined (None: nobody did). Either way the work earns nothing.
     awaiting: tuple[tuple[str, str], ...] = ()
     declined_by: tuple[str, str] | None = None
+    comments: int = 0  # comments in its thread (hidden ones included)
 
 
 @dataclass(frozen=True)
@@ -334,6 +335,10 @@ def person_page(
     entries = timeline(member, state, store, names, records)
     pages = max(1, -(-len(entries) // TIMELINE_PAGE))
     page = min(max(1, page), pages)
+    threads: dict[str, int] = {}
+    for comment in state.comments.values():
+        if comment.contribution in shown:
+            threads[comment.contribution] = threads.get(comment.contribution, 0) + 1
     own = []
     for c in ordered:
         cid = c["contribution"]
@@ -364,6 +369,7 @@ def person_page(
                 len(found["descendants"]),
                 tuple((m, names.get(m, m)) for m in live.awaiting),
                 None if refused is None else (refused, names.get(refused, refused)),
+                threads.get(cid, 0),
             )
         )
     return PersonPage(
