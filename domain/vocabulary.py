@@ -95,6 +95,9 @@ PAYOUT_EVENT_TYPES = frozenset(
 OPEN, INVITE_ONLY = "open", "invite-only"  # CampaignOpened.membership
 ENGAGEMENT_KINDS = ("support", "comment", "save", "share")  # VoteCast.kind, in policy order
 COMMENT = "comment"  # the vote kind that carries a comment hash (a posted comment's text)
+# The body field that names a comment: VoteCast's (its text's hash), CommentHidden's and
+# CommentReported's (its id).
+COMMENT_FIELD = "comment"
 CONTRIBUTION_KINDS = ("idea", "photo", "video", "design", "text")
 ACCEPTED, REJECTED, REMOVED = "accepted", "rejected", "removed"
 MODERATION_OUTCOMES = (ACCEPTED, REJECTED, REMOVED)

@@ -32,6 +32,7 @@ from domain.vocabulary import (
     COAUTHORSHIP_ACCEPTED,
     COAUTHORSHIP_DECLINED,
     COMMENT,
+    COMMENT_FIELD,
     COMMENT_HIDDEN,
     COMMENT_POSTED,
     COMMENT_REPORTED,
@@ -422,7 +423,7 @@ class CampaignState:
         member.votes[(contribution.id, kind)] = position
         contribution.votes[(actor, kind)] = position
         if kind == COMMENT:
-            self.comment_votes[(contribution.id, actor)] = body["comment"]
+            self.comment_votes[(contribution.id, actor)] = body[COMMENT_FIELD]
         self._tally(contribution, kind, +1)
         if self._counted(member, contribution, kind):
             assert self.scorer is not None
@@ -589,7 +590,7 @@ class CampaignState:
     def _comment_hidden(
         self, position: int, actor: str, seq: int, body: dict[str, Any]
     ) -> str | None:
-        comment = self.comments.get(body["comment"])
+        comment = self.comments.get(body[COMMENT_FIELD])
         if comment is None:
             return "unknown comment"
         if comment.hidden is not None:
@@ -616,7 +617,7 @@ class CampaignState:
         problem = self._acting(actor)
         if problem:
             return problem
-        if body["comment"] not in self.comments:
+        if body[COMMENT_FIELD] not in self.comments:
             return "unknown comment"
         return None
 
