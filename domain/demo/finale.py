@@ -170,4 +170,5 @@ class Finale:
             "remixes": s.stats["remixes"],
             "max_remix_depth": max(s.depth, default=0),
             "co_authored": s.stats["co_authored"],
+            "thread": s.thread_ids,
         }

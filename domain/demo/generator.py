@@ -71,6 +71,8 @@ class DemoSummary:
     max_remix_depth: int
     co_authored: int
     refusals: list[dict[str, str]]
+    # The comment thread: its piece, the comments shown (question, answer) and the hidden one.
+    thread: dict[str, Any] = field(default_factory=dict)
     seconds: float = field(default=0.0, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -100,6 +102,7 @@ class DemoSummary:
             "max_remix_depth": self.max_remix_depth,
             "co_authored": self.co_authored,
             "refusals": self.refusals,
+            "thread": self.thread,
             "seconds": round(self.seconds, 2),
         }
 
@@ -213,6 +216,7 @@ def build_demo(
         finale = Finale(story)
         story.setup(campaigns.profiles)
         story.activity()
+        story.thread()
         out.flush()
         out.wait()
         refusals = finale.attempt_refusals(campaigns.gate, ENDS)
