@@ -15,6 +15,7 @@ import pytest
 from domain.vocabulary import DEFAULT_POLICY_V1, DEFAULT_POLICY_V2
 from projections.explain import explain
 from projections.export import settlement_of
+from projections.state import LogState
 from tests.projections.builders import Script, campaign_of, credit, replayed
 from tests.projections.lively import demo
 
@@ -111,3 +112,19 @@ def test_threads_without_hiding_leave_the_export_hash_as_it_was(policy: dict[str
     quiet, talking = (campaign_of(_lively(dict(policy), threads=t)) for t in (False, True))
     assert len(talking.comments) == 10 and not talking.ignored
     assert settlement_of(talking).sha256 == settlement_of(quiet).sha256
+
+
+@POLICIES
+def test_a_live_follow_and_a_bulk_replay_agree_on_a_hidden_comment(policy: dict[str, Any]) -> None:
+    camp, _, _ = _thread(dict(policy), "hidden")
+    live = LogState()
+    live.go_live()
+    for record in camp.records():
+        live.apply(record)
+        live.refresh()
+    bulk = replayed(camp.records())
+    ana = camp.id("ana")
+    assert live.campaign(camp.campaign).require_scorer().credit.get(ana) == (
+        bulk.campaign(camp.campaign).require_scorer().credit.get(ana)
+    )
+    assert live.campaign(camp.campaign).require_scorer().credit.get(ana) == credit(camp, "ana")
