@@ -425,6 +425,24 @@ def _(w: World) -> Case:
     )
 
 
+@refusal("a policy whose comment_threads is not true or false")
+def _(w: World) -> Case:
+    policy = {**DEFAULT_POLICY, "comment_threads": "yes"}
+    return (
+        lambda: w.c.open_campaign(
+            w.brand,
+            "fuzzy-26",
+            title="Fuzzy",
+            guidelines=GUIDELINES,
+            policy=policy,
+            starts_at=w.now,
+            ends_at=w.now + timedelta(days=1),
+        ),  # fmt: skip
+        MalformedBodyError,
+        "CampaignOpened body: field 'policy.comment_threads' must be true or false, got 'yes'",
+    )
+
+
 @pytest.mark.parametrize("name", list(REFUSALS))
 def test_a_refused_comment_names_its_reason_and_writes_nothing(world: World, name: str) -> None:
     assert_refused(world, REFUSALS[name])
