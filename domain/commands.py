@@ -22,6 +22,9 @@ from domain.vocabulary import (
     COAUTHORSHIP_ACCEPTED,
     COAUTHORSHIP_DECLINED,
     COMMENT,
+    COMMENT_HIDDEN,
+    COMMENT_POSTED,
+    COMMENT_REPORTED,
     CONTRIBUTION_MODERATED,
     CONTRIBUTION_REPORTED,
     CONTRIBUTION_SUBMITTED,
@@ -485,3 +488,39 @@ def profile_committed(key: SigningKey, commitment: str, *, seq: int, at: When) -
 
 def member_erased(key: SigningKey, *, seq: int, at: When) -> Envelope:
     return sign_envelope(key, MEMBER_ERASED, {}, seq=seq, ts=at)
+
+
+def comment_posted(
+    key: SigningKey,
+    campaign: str,
+    contribution: str,
+    *,
+    parent: str | None = None,
+    text: str,
+    as_brand: bool = False,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {"contribution": contribution, "parent": parent, "text": text, "as_brand": as_brand}
+    return sign_envelope(key, COMMENT_POSTED, body, seq=seq, ts=at, campaign=campaign)
+
+
+def comment_hidden(
+    key: SigningKey, campaign: str, comment: str, reason: str, *, seq: int, at: When
+) -> Envelope:
+    body = {"comment": comment, "reason": reason}
+    return sign_envelope(key, COMMENT_HIDDEN, body, seq=seq, ts=at, campaign=campaign)
+
+
+def comment_reported(
+    key: SigningKey,
+    campaign: str,
+    comment: str,
+    reason: str,
+    *,
+    text: str | None = None,
+    seq: int,
+    at: When,
+) -> Envelope:
+    body = {"comment": comment, "reason": reason, "text": text}
+    return sign_envelope(key, COMMENT_REPORTED, body, seq=seq, ts=at, campaign=campaign)

@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from domain.comments import check_comment_text
 from domain.database import storage_error, store_engine
 from domain.errors import (
     ContentKindMismatchError,
@@ -78,7 +79,7 @@ from domain.media import (
     sniff,
 )
 from domain.membership import Registration
-from domain.vocabulary import CONTRIBUTION_SUBMITTED
+from domain.vocabulary import COMMENT_POSTED, CONTRIBUTION_SUBMITTED
 from ledger.envelope import Envelope
 from ledger.ledger import Appended, EnvelopeInput
 
@@ -499,6 +500,8 @@ class KindCheckedAdmitting(Admitting):
     Over HTTP every upload declares a kind (``PUT /content/…?kind=``); a submission of that
     content as a kind that forbids its bytes (text uploaded as an idea, submitted as a photo)
     is ``ContentKindMismatchError`` before the batch reaches the gate, and writes nothing.
+    A ``CommentPosted`` is held to its text: in the store (``UnknownContentError``), UTF-8
+    and at most ``MAX_COMMENT_BYTES`` (``BadCommentTextError``).
     """
 
     def __init__(self, gate: CampaignApp, registration: Registration, content: ContentStore):
@@ -507,24 +510,36 @@ class KindCheckedAdmitting(Admitting):
 
     def append_batch(self, items: Sequence[EnvelopeInput]) -> Appended:
         for index, item in enumerate(items):
-            submitted = _submitted(item)
-            if submitted is None:
-                continue
             try:
-                self.content.check_submission(*submitted)
+                self._check(item)
             except DomainError as exc:
                 raise with_index(exc, index) if len(items) > 1 else exc from None
         return super().append_batch(items)
 
+    def _check(self, item: EnvelopeInput) -> None:
+        """A submission's bytes against its kind; a comment's text in the store, in the limit."""
+        typed = _typed(item)
+        if typed is None:
+            return
+        kind, body = typed
+        if kind == CONTRIBUTION_SUBMITTED:
+            content, declared = body.get("content"), body.get("kind")
+            if isinstance(content, str) and isinstance(declared, str):
+                self.content.check_submission(content, declared)
+        elif kind == COMMENT_POSTED:
+            digest = body.get("text")
+            if isinstance(digest, str):
+                check_comment_text(self.content.get(digest), digest)
 
-def _submitted(item: EnvelopeInput) -> tuple[str, str] | None:
-    """The ``(content, kind)`` of a ``ContributionSubmitted``; None for any other input.
 
-    Malformed input is None too: the gate refuses it with the ledger's own error.
+def _typed(item: EnvelopeInput) -> tuple[str, dict[str, Any]] | None:
+    """The ``(type, body)`` of a ``ContributionSubmitted`` or a ``CommentPosted``; None for
+    any other input. Malformed input is None too: the gate refuses it with the ledger's own
+    error.
     """
     if isinstance(item, bytes | str):
         raw = item.encode() if isinstance(item, str) else item
-        if CONTRIBUTION_SUBMITTED.encode() not in raw:
+        if CONTRIBUTION_SUBMITTED.encode() not in raw and COMMENT_POSTED.encode() not in raw:
             return None
         try:
             item = orjson.loads(raw)
@@ -538,9 +553,6 @@ def _submitted(item: EnvelopeInput) -> tuple[str, str] | None:
         kind, body = item.get("type"), item.get("body")
     else:
         return None
-    if kind != CONTRIBUTION_SUBMITTED or not isinstance(body, dict):
+    if kind not in (CONTRIBUTION_SUBMITTED, COMMENT_POSTED) or not isinstance(body, dict):
         return None
-    content, declared = body.get("content"), body.get("kind")
-    if isinstance(content, str) and isinstance(declared, str):
-        return content, declared
-    return None
+    return kind, body

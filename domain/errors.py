@@ -269,6 +269,39 @@ class ReportNotAboutContributionError(DomainError):
     code = "ReportNotAboutContribution"
 
 
+# -- comment threads (issue 19) ----------------------------------------------------------------
+
+
+class UnknownCommentError(DomainError):
+    """A reply, a hiding or a report naming a comment the campaign does not have."""
+
+    code = "UnknownComment"
+
+
+class CommentNotInThreadError(DomainError):
+    """A reply whose parent comment is on another contribution than the reply."""
+
+    code = "CommentNotInThread"
+
+
+class CommentHiddenError(DomainError):
+    """The comment was hidden by the brand: no reply, report, comment vote or second hiding."""
+
+    code = "CommentHidden"
+
+
+class CommentNotPostedError(DomainError):
+    """A comment vote (a policy with ``comment_threads``) naming no comment the voter posted."""
+
+    code = "CommentNotPosted"
+
+
+class BadCommentTextError(DomainError):
+    """A comment's text over the size limit, or not UTF-8 text."""
+
+    code = "BadCommentText"
+
+
 class NotAuthorError(DomainError):
     """Granting or revoking a licence on a contribution one did not author."""
 

@@ -42,8 +42,10 @@ MAX_OBJECTION_WINDOW = 90 * 24 * 3600
 # Optional in both versions: a cap on one member's submissions to the campaign per UTC
 # day (domain.membership.check_submission_cap; absent or null = no cap), and the payout
 # objection window (above).
-# Optional in both versions too (issue 19, review phase and appeals): ``review`` (true: a close
-# while pieces await review must say what happens to them, ``CampaignClosed.unreviewed``) and
+# Optional in both versions too: ``coauthor_consent``; ``comment_threads`` (true: a comment
+# vote must name the text of a comment its voter posted on the piece; domain/EVENTS.md,
+# comment threads); and (issue 19, review phase and appeals) ``review`` (true: a close while
+# pieces await review must say what happens to them, ``CampaignClosed.unreviewed``) and
 # ``appeal_window`` (seconds an author has to appeal a rejection or removal; absent: no
 # appeals). Absent, each keeps the behaviour of the campaigns opened before it.
 OPTIONAL = (
@@ -52,6 +54,7 @@ OPTIONAL = (
     "coauthor_consent",
     "review",
     "appeal_window",
+    "comment_threads",
 )
 MAX_APPEAL_WINDOW = 90 * 24 * 3600
 _FIELDS_2 = (_FIELDS - {"pairwise_bound"}) | {
@@ -83,6 +86,7 @@ class Policy:
     coauthor_consent: bool = False  # absent (a policy from before the field): no consent asked
     review: bool = False  # absent: a close never asks what happens to unreviewed pieces
     appeal_window: int | None = None  # seconds; None (absent): no appeals
+    comment_threads: bool = False  # absent (a policy from before the field): votes name any text
 
     @property
     def window_seconds(self) -> int:
@@ -151,9 +155,10 @@ class Policy:
             if daily is None
             else integer(ev, "policy.submissions_per_day", daily, 1),
             objection_window=_window(ev, policy),
-            coauthor_consent=_consent(ev, policy),
+            coauthor_consent=_flag(ev, policy, "coauthor_consent"),
             review=_flag(ev, policy, "review"),
             appeal_window=_seconds(ev, policy, "appeal_window", MAX_APPEAL_WINDOW),
+            comment_threads=_flag(ev, policy, "comment_threads"),
         )
 
     @classmethod
@@ -182,6 +187,7 @@ class Policy:
             coauthor_consent=v1.coauthor_consent,
             review=v1.review,
             appeal_window=v1.appeal_window,
+            comment_threads=v1.comment_threads,
             weight_budget=integer(ev, "policy.weight_budget", body["weight_budget"], 1),
             contribution_cap=integer(ev, "policy.contribution_cap", body["contribution_cap"], 1),
             dependent_bound=fraction(
@@ -213,11 +219,6 @@ def _seconds(ev: Fact, policy: Mapping[str, Any], field: str, most: int) -> int 
             f"({most // 86400} days), got {value!r}",
         )
     return value
-
-
-def _consent(ev: Fact, policy: Mapping[str, Any]) -> bool:
-    """``coauthor_consent`` (true or false); false when the policy has none."""
-    return _flag(ev, policy, "coauthor_consent")
 
 
 def _flag(ev: Fact, policy: Mapping[str, Any], field: str) -> bool:

@@ -12,6 +12,7 @@ from domain import (
     appeals,
     campaign,
     coauthors,
+    comments,
     contributions,
     invite_codes,
     licences,
@@ -38,6 +39,7 @@ RULES: dict[str, Rule] = {
     **moderation.RULES,
     **reports.RULES,
     **appeals.RULES,
+    **comments.RULES,
     **profiles.RULES,
     **payouts.RULES,
 }

@@ -26,7 +26,9 @@ import orjson
 from domain import commands
 from domain.campaign import Campaign, find_campaign
 from domain.commands import Share, When
+from domain.comments import Comment, ThreadEntry, ThreadPage, check_comment_text, threaded
 from domain.content import ContentStore
+from domain.contributions import contribution_in
 from domain.errors import InvalidSharesError, MalformedBodyError
 from domain.gate import CampaignApp
 from domain.invite_codes import (
@@ -420,6 +422,87 @@ class CampaignServices(PayoutVerbs):
             text=None if text is None else self.content.put(text), at=at,
             ids={"campaign": campaign, "contribution": contribution},
         )  # fmt: skip
+
+    def post_comment(
+        self,
+        key: SigningKey,
+        campaign: str,
+        contribution: str,
+        text: bytes,
+        *,
+        parent: str | None = None,
+        as_brand: bool = False,
+        at: When | None = None,
+    ) -> Receipt:
+        """Comment on a piece (``parent``: reply to a comment in its thread); the text goes
+        to the content store (``BadCommentTextError`` over the limit), its hash into the event."""
+        check_comment_text(text)
+        receipt = self._do(
+            key, commands.comment_posted, campaign, contribution, parent=parent,
+            text=self.content.put(text), as_brand=as_brand, at=at,
+            ids={"campaign": campaign, "contribution": contribution},
+        )  # fmt: skip
+        made = contribution_id(receipt.actor, receipt.seq)  # a comment's id, "<actor>:<seq>"
+        return replace(receipt, ids={**receipt.ids, "comment": made})
+
+    def hide_comment(
+        self, key: SigningKey, campaign: str, comment: str, reason: str, *,
+        at: When | None = None,
+    ) -> Receipt:  # fmt: skip
+        """The brand hides a comment (it stays in the log; its comment vote stops counting)."""
+        ids = {"campaign": campaign, "comment": comment}
+        return self._do(key, commands.comment_hidden, campaign, comment, reason, at=at, ids=ids)
+
+    def report_comment(
+        self,
+        key: SigningKey,
+        campaign: str,
+        comment: str,
+        reason: str,
+        *,
+        text: bytes | None = None,
+        at: When | None = None,
+    ) -> Receipt:
+        """Report a comment to the brand; the text goes to the content store."""
+        receipt = self._do(
+            key, commands.comment_reported, campaign, comment, reason,
+            text=None if text is None else self.content.put(text), at=at,
+            ids={"campaign": campaign, "comment": comment},
+        )  # fmt: skip
+        made = contribution_id(receipt.actor, receipt.seq)
+        return replace(receipt, ids={**receipt.ids, "report": made})
+
+    def thread(self, campaign: str, contribution: str) -> list[Comment]:
+        """The comments on ``contribution`` in log order (``UnknownContributionError``)."""
+
+        def comments(state: State) -> list[Comment]:
+            contribution_in(state, find_campaign(state, campaign).id, contribution)
+            return [c for c in state.comments.values() if c.contribution == contribution]
+
+        return self.gate.read(comments)
+
+    def thread_page(
+        self, campaign: str, contribution: str, *, start: int = 0, limit: int = 50
+    ) -> ThreadPage:
+        """Comments ``start`` .. ``start + limit`` of the piece's thread in reading order
+        (each followed by its replies), with their texts from the content store (a hidden
+        comment's text is not given)."""
+        ordered = threaded(self.thread(campaign, contribution))
+        entries = self.thread_entries(ordered[start : start + limit])
+        return ThreadPage(campaign, contribution, len(ordered), start, entries)
+
+    def thread_entries(self, shown: Sequence[tuple[Comment, int]]) -> tuple[ThreadEntry, ...]:
+        """The ``(comment, depth)`` pairs with their texts (none for a hidden comment)."""
+        return tuple(
+            ThreadEntry(comment, depth, None if comment.hidden else self._comment_text(comment))
+            for comment, depth in shown
+        )
+
+    def _comment_text(self, comment: Comment) -> str | None:
+        """The comment's text; None when the store lacks it (appended raw, never uploaded)."""
+        if not self.content.has(comment.text):
+            return None
+        return self.content.get(comment.text).decode("utf-8", errors="replace")
 
     def withdraw_vote(
         self, key: SigningKey, campaign: str, contribution: str, kind: str, *,

@@ -19,6 +19,7 @@ from domain.values import Fact
 
 if TYPE_CHECKING:
     from domain.campaign import Campaign
+    from domain.comments import Comment
     from domain.contributions import Contribution
     from domain.invite_codes import CodeBatch, InviteCode
     from domain.licences import Licence
@@ -50,6 +51,10 @@ class State:
         # per piece.
         self.reports: dict[str, Report] = {}
         self.reported: dict[tuple[str, str], str] = {}
+        # Comments by id, and the first comment per (contribution, author, text hash): what
+        # a comment vote naming that text is tied to (domain/comments.py).
+        self.comments: dict[str, Comment] = {}
+        self.commented: dict[tuple[str, str, str], str] = {}
         # Invitation codes: each batch by its id, each code by (campaign, code hash).
         self.code_batches: dict[str, CodeBatch] = {}
         self.invite_codes: dict[tuple[str, str], InviteCode] = {}

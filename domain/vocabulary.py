@@ -36,6 +36,9 @@ COAUTHORSHIP_DECLINED = "CoAuthorshipDeclined"
 CONTRIBUTION_REPORTED = "ContributionReported"
 APPEAL_FILED = "AppealFiled"
 APPEAL_DECIDED = "AppealDecided"
+COMMENT_POSTED = "CommentPosted"
+COMMENT_HIDDEN = "CommentHidden"
+COMMENT_REPORTED = "CommentReported"
 PAYOUTS_PROPOSED = "PayoutsProposed"
 PAYOUTS_PROPOSAL_PART = "PayoutsProposalPart"
 PAYOUTS_WITHDRAWN = "PayoutsWithdrawn"
@@ -69,6 +72,9 @@ CAMPAIGN_EVENT_TYPES = frozenset(
         CONTRIBUTION_REPORTED,
         APPEAL_FILED,
         APPEAL_DECIDED,
+        COMMENT_POSTED,
+        COMMENT_HIDDEN,
+        COMMENT_REPORTED,
     }
 )
 
@@ -92,7 +98,10 @@ PAYOUT_EVENT_TYPES = frozenset(
 
 OPEN, INVITE_ONLY = "open", "invite-only"  # CampaignOpened.membership
 ENGAGEMENT_KINDS = ("support", "comment", "save", "share")  # VoteCast.kind, in policy order
-COMMENT = "comment"  # the vote kind that carries a comment hash
+COMMENT = "comment"  # the vote kind that carries a comment hash (a posted comment's text)
+# The body field that names a comment: VoteCast's (its text's hash), CommentHidden's and
+# CommentReported's (its id).
+COMMENT_FIELD = "comment"
 CONTRIBUTION_KINDS = ("idea", "photo", "video", "design", "text")
 ACCEPTED, REJECTED, REMOVED = "accepted", "rejected", "removed"
 MODERATION_OUTCOMES = (ACCEPTED, REJECTED, REMOVED)

@@ -3,12 +3,14 @@
 A member has at most one live vote of each kind on a contribution, never on one
 they (co-)authored, never on a removed one, and only inside the campaign window.
 A comment vote carries the hash of the comment's text (the text is in the
-content store).
+content store): the text of the voter's ``CommentPosted`` on the piece, which ties the vote
+to that comment (``domain/comments.py``).
 """
 
 from __future__ import annotations
 
 from domain.campaign import campaign_of, require_window
+from domain.comments import check_comment_vote
 from domain.contributions import contribution_in, require_usable
 from domain.errors import DomainError, DuplicateVoteError, NoSuchVoteError, SelfVoteError
 from domain.membership import require_member
@@ -65,6 +67,9 @@ def check_cast(state: State, ev: Fact) -> VoteKey:
             key,
             campaign,
         )
+    if kind == COMMENT:
+        required = state.campaigns[campaign].policy.comment_threads
+        check_comment_vote(state, required, (cid, member, ev.body["comment"]))
     return key
 
 

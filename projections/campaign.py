@@ -34,6 +34,11 @@ from domain.vocabulary import (
     CAMPAIGN_CLOSED,
     COAUTHORSHIP_ACCEPTED,
     COAUTHORSHIP_DECLINED,
+    COMMENT,
+    COMMENT_FIELD,
+    COMMENT_HIDDEN,
+    COMMENT_POSTED,
+    COMMENT_REPORTED,
     CONTRIBUTION_MODERATED,
     CONTRIBUTION_REPORTED,
     CONTRIBUTION_SUBMITTED,
@@ -59,6 +64,7 @@ from projections.exact import parse_fraction
 from projections.facts import (
     OPEN_STATUS,
     Appeal,
+    Comment,
     Contribution,
     Grant,
     Ignored,
@@ -83,6 +89,7 @@ BRAND_ONLY = frozenset(
         CONTRIBUTION_MODERATED,
         APPEAL_DECIDED,
         PAYOUTS_SETTLED,
+        COMMENT_HIDDEN,
     }
 )
 
@@ -137,6 +144,12 @@ class CampaignState:
         self.appeals: dict[str, Appeal] = {}
         self.dirty_appeals: set[str] = set()
         self.unreviewed: str | None = None
+        # Comment threads: every comment by id; the text hash each live comment vote names,
+        # by (contribution, voter); and the (contribution, author, text) of each hidden
+        # comment, whose tied vote no longer counts (domain/comments.py).
+        self.comments: dict[str, Comment] = {}
+        self.comment_votes: dict[tuple[str, str], str] = {}
+        self.hidden_texts: dict[tuple[str, str, str], Comment] = {}
         self.ignored: list[Ignored] = []
         self.active_votes = 0
         self.joined = 0
@@ -167,6 +180,9 @@ class CampaignState:
             COAUTHORSHIP_DECLINED: self._coauthor_declined,
             APPEAL_FILED: self._appeal_filed,
             APPEAL_DECIDED: self._appeal_decided,
+            COMMENT_POSTED: self._commented,
+            COMMENT_HIDDEN: self._comment_hidden,
+            COMMENT_REPORTED: self._comment_reported,
         }
 
     @property
@@ -451,7 +467,17 @@ class CampaignState:
         return None
 
     def _counted(self, member: Member, contribution: Contribution, kind: str) -> bool:
-        return self.weights.get(kind, 0) > 0 and not member.blocked and not contribution.excluded
+        return (
+            self.weights.get(kind, 0) > 0
+            and not member.blocked
+            and not contribution.excluded
+            and not (kind == COMMENT and self.silenced(contribution.id, member.id) is not None)
+        )
+
+    def silenced(self, contribution: str, voter: str) -> Comment | None:
+        """The hidden comment the voter's live comment vote on ``contribution`` is tied to."""
+        text = self.comment_votes.get((contribution, voter))
+        return None if text is None else self.hidden_texts.get((contribution, voter, text))
 
     def _counted_vote(self, contribution: Contribution, voter: str, kind: str) -> bool:
         return self._counted(self.members[voter], contribution, kind)
@@ -475,6 +501,8 @@ class CampaignState:
             return "a duplicate vote (same member, contribution and kind)"
         member.votes[(contribution.id, kind)] = position
         contribution.votes[(actor, kind)] = position
+        if kind == COMMENT:
+            self.comment_votes[(contribution.id, actor)] = body[COMMENT_FIELD]
         self._tally(contribution, kind, +1)
         if self._counted(member, contribution, kind):
             assert self.scorer is not None
@@ -490,6 +518,8 @@ class CampaignState:
             return "no such vote to withdraw"
         counted = self._counted(member, contribution, kind)
         del member.votes[(contribution.id, kind)], contribution.votes[(actor, kind)]
+        if kind == COMMENT:
+            del self.comment_votes[(contribution.id, actor)]
         self._tally(contribution, kind, -1)
         if counted:
             assert self.scorer is not None
@@ -608,6 +638,66 @@ class CampaignState:
         self.reports.append(
             Report(position, f"{actor}:{seq}", contribution.id, actor, body["reason"], body["text"])
         )
+        return None
+
+    def _commented(self, position: int, actor: str, seq: int, body: dict[str, Any]) -> str | None:
+        contribution = self.contributions.get(body["contribution"])
+        if body["as_brand"]:
+            if actor != self.brand:
+                return "only the campaign's brand may comment as the brand"
+        else:
+            problem = self._acting(actor)
+            if problem:
+                return problem
+        if contribution is None:
+            return "unknown contribution"
+        if contribution.status == REMOVED:
+            return "the contribution was removed"
+        if contribution.unconsented:
+            return f"a comment on a contribution {consent_state(contribution)}"
+        parent = None if body["parent"] is None else self.comments.get(body["parent"])
+        if body["parent"] is not None and (
+            parent is None or parent.contribution != contribution.id or parent.hidden
+        ):
+            return "the parent is not a shown comment of the same thread"
+        cid = f"{actor}:{seq}"
+        self.comments[cid] = Comment(
+            position, cid, contribution.id, body["parent"], actor, body["text"], body["as_brand"]
+        )
+        return None
+
+    def _comment_hidden(
+        self, position: int, actor: str, seq: int, body: dict[str, Any]
+    ) -> str | None:
+        comment = self.comments.get(body[COMMENT_FIELD])
+        if comment is None:
+            return "unknown comment"
+        if comment.hidden is not None:
+            return "the comment is already hidden"
+        cid, author = comment.contribution, comment.author
+        key = (cid, author, comment.text)
+        contribution, member = self.contributions[cid], self.members.get(author)
+        tied = member is not None and self.comment_votes.get((cid, author)) == comment.text
+        was = tied and member is not None and self._counted(member, contribution, COMMENT)
+        comment.hidden = (position, body["reason"])
+        self.hidden_texts.setdefault(key, comment)
+        if was:
+            assert self.scorer is not None
+            self.scorer.uncount(author, cid, COMMENT)
+        if tied:
+            self.dirty_members.add(author)
+            self.dirty_contributions.add(cid)
+        return None
+
+    def _comment_reported(
+        self, position: int, actor: str, seq: int, body: dict[str, Any]
+    ) -> str | None:
+        # A comment report feeds no score (like a piece's report): only checked here.
+        problem = self._acting(actor)
+        if problem:
+            return problem
+        if body[COMMENT_FIELD] not in self.comments:
+            return "unknown comment"
         return None
 
     # -- after a batch ---------------------------------------------------------------------

@@ -22,6 +22,8 @@ from typing import Any, NamedTuple
 from domain.vocabulary import (
     CAMPAIGN_CLOSED,
     COAUTHORSHIP_DECLINED,
+    COMMENT,
+    COMMENT_HIDDEN,
     CONTRIBUTION_MODERATED,
     CONTRIBUTION_SUBMITTED,
     REINSTATED,
@@ -253,6 +255,15 @@ def explain(state: CampaignState, member: str, as_of: int) -> Explanation:
                 drafts.append((found, landed, cid, path, node.keep, percent, found.weight * factor))
         for (voter, kind), position in contribution.votes.items():
             if (cid, kind) not in scorer.votes.get(voter, {}):
+                hidden = state.silenced(cid, voter) if kind == COMMENT else None
+                if hidden is not None and hidden.hidden is not None:
+                    at, reason = hidden.hidden
+                    why = (
+                        f"the comment {hidden.id} by {voter} on {cid} was hidden by the brand "
+                        f"({reason}) and no longer counts"
+                    )
+                    ignored.append(_note(at, COMMENT_HIDDEN, why))
+                    continue
                 why = "its voter is blocked" if state.members[voter].blocked else "weight 0"
                 ignored.append(_note(position, VOTE_CAST, f"{kind} by {voter}: {why}"))
     drafts.sort(key=lambda draft: (draft[0].position, draft[2]))

@@ -173,3 +173,17 @@ class Ignored:
     type: str
     actor: str
     reason: str
+
+
+@dataclass(slots=True, eq=False)
+class Comment:
+    """A ``CommentPosted`` event; ``hidden`` is the brand's ``(position, reason)`` once hidden."""
+
+    position: int
+    id: str
+    contribution: str
+    parent: str | None
+    author: str
+    text: str
+    as_brand: bool
+    hidden: tuple[int, str] | None = None

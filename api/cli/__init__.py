@@ -17,6 +17,7 @@ import typer
 from api.cli import (
     campaign,
     claims,
+    comments,
     demo,
     keys,
     log,
@@ -40,6 +41,7 @@ COMMAND_TABLE: tuple[Callable[[typer.Typer], None], ...] = (
     demo.register,  # demo
     campaign.register,  # invite, block, unblock, moderate, reuse; the campaign group
     members.register,  # join, submit, remix, vote, withdraw, erase; licence, coauthor, profile
+    comments.register,  # the comment group: post, reply, hide, report, thread
     projections.register,  # project, shares, explain; the export group
     payouts.register,  # the payouts group: propose, withdraw, object, answer, settle, files …
     claims.register,  # payouts claims: build, deploy, proof, claim, record (after payouts)

@@ -156,6 +156,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "SelfReport": 403,
     "DuplicateReport": 409,
     "UnknownReport": 404,
+    "UnknownComment": 404,
+    "CommentNotInThread": 422,
+    "CommentHidden": 409,
+    "CommentNotPosted": 422,
+    "BadCommentText": 422,
     "ReportNotAboutContribution": 422,
     "UnreviewedPieces": 409,  # a close under a review policy that does not say `unreviewed`
     "AppealUndecided": 409,

@@ -648,6 +648,28 @@ class AppealPageOut(BaseModel):
     total: int
     open: int
     appeals: list[AppealOut]
+
+
+class ThreadComment(BaseModel):
+    """One comment of a thread, in reading order: ``depth`` 0 is on the piece, 1 a reply to
+    such a comment, …; a hidden comment has the brand's ``hidden`` reason and no ``text``."""
+
+    comment: str
+    parent: str | None
+    author: str
+    as_brand: bool
+    depth: int
+    hidden: str | None
+    text: str | None
+
+
+class CommentThread(BaseModel):
+    """A page of a piece's thread: ``total`` comments; ``next`` is the next ``from``."""
+
+    campaign: str
+    contribution: str
+    total: int
+    comments: list[ThreadComment]
     next: int | None
 
 

@@ -6,6 +6,7 @@
   ``static/export.js``, the key never leaves it) and a public preview;
 - ``/people/{actor}``: a contributor's timeline, works with their lineage graphs,
   every cent of their earnings explained, proof bundles to download;
+- ``/c/{campaign}/comments/{contribution}``: a piece's comment thread, paged;
 - ``/c/{campaign}/{list}``: one of its long lists (``api.web.lists_view``), paged, searchable;
 - ``/audit``: checkpoints, anchors, the latest recorded audit, the verifier key;
 - ``/verify``: a proof bundle (receipt) checked in the browser by ``static/verify.js``
@@ -45,7 +46,7 @@ from api.web.campaign_view import (
     when,
 )
 from api.web.lists_view import list_page
-from api.web.paging import page_number, search_text
+from api.web.paging import link, page_number, paginate, search_text
 from api.web.payouts_view import payout_panel
 from api.web.person_view import person_page
 from api.web.svg import percent
@@ -212,6 +213,42 @@ def show_submit(request: Request, campaign: str) -> HTMLResponse:
     return _page(
         request, "submit.html", c=found, kinds=CONTRIBUTION_KINDS, title=f"Submit to {found.title}"
     )
+
+
+@router.get("/c/{campaign}/comments/{contribution}", response_class=HTMLResponse)
+def show_thread(
+    request: Request, campaign: str, contribution: str, page: str | None = None
+) -> Response:
+    """A piece's comment thread, a page at a time: each comment followed by its replies
+    (indented), the brand's marked "brand", a hidden one as "hidden by the brand: reason"
+    without its text. Raises ``InvalidPageQuery`` for a bad page."""
+    from domain.comments import threaded
+    from domain.errors import UnknownCampaignError as NeverOpened
+    from domain.errors import UnknownContributionError
+
+    number = page_number(page)
+
+    def build() -> Response:
+        campaigns = services_of(request).campaigns
+        with reads_of(request).reading() as state:
+            found = state.campaigns.get(campaign)
+            work = None if found is None else found.contributions.get(contribution)
+        try:
+            comments = campaigns.thread(campaign, contribution)
+        except (NeverOpened, UnknownContributionError) as exc:
+            return not_found(request, exc.detail)
+        if found is None or work is None:  # in the log, not yet in the read models
+            return not_found(request, f"campaign {campaign} has no contribution {contribution}")
+        path = f"/c/{campaign}/comments/{contribution}"
+        shown = paginate(threaded(comments), number, lambda n: link(path, "thread", page=n))
+        entries = campaigns.thread_entries(shown.items)
+        names = campaigns.labels(sorted({e.comment.author for e in entries} | {work.signer}))
+        return _page(
+            request, "thread.html", c=found, work=work, page=shown, entries=entries,
+            names=names, title=f"Comments on {work.title} · {found.title}",
+        )  # fmt: skip
+
+    return _cached(request, build)
 
 
 @router.get("/c/{campaign}/{name}", response_class=HTMLResponse)

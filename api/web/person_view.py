@@ -82,6 +82,7 @@ class Work:
     declined_by: tuple[str, str] | None = None
     # Its latest appeal (issue 19): the sentence saying where it stands, or None (no appeal).
     appeal: str | None = None
+    comments: int = 0  # comments in its thread (hidden ones included)
 
 
 def appeal_status(state: CampaignState, cid: str) -> str | None:
@@ -353,6 +354,10 @@ def person_page(
     entries = timeline(member, state, store, names, records)
     pages = max(1, -(-len(entries) // TIMELINE_PAGE))
     page = min(max(1, page), pages)
+    threads: dict[str, int] = {}
+    for comment in state.comments.values():
+        if comment.contribution in shown:
+            threads[comment.contribution] = threads.get(comment.contribution, 0) + 1
     own = []
     for c in ordered:
         cid = c["contribution"]
@@ -384,6 +389,7 @@ def person_page(
                 tuple((m, names.get(m, m)) for m in live.awaiting),
                 None if refused is None else (refused, names.get(refused, refused)),
                 appeal_status(state, cid),
+                threads.get(cid, 0),
             )
         )
     return PersonPage(

@@ -212,4 +212,5 @@ class Finale:
             "co_authored": s.stats["co_authored"],
             "reinstated": self.reinstated,
             "unreviewed": self.unreviewed,
+            "thread": s.thread_ids,
         }

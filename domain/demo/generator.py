@@ -75,6 +75,8 @@ class DemoSummary:
     # window, appealed and reinstated, and what the close said of unreviewed pieces.
     reinstated: list[str] = field(default_factory=list)
     unreviewed: str | None = None
+    # The comment thread: its piece, the comments shown (question, answer) and the hidden one.
+    thread: dict[str, Any] = field(default_factory=dict)
     seconds: float = field(default=0.0, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -106,6 +108,7 @@ class DemoSummary:
             **({"reinstated": self.reinstated} if self.reinstated else {}),
             **({"unreviewed": self.unreviewed} if self.unreviewed else {}),
             "refusals": self.refusals,
+            "thread": self.thread,
             "seconds": round(self.seconds, 2),
         }
 
@@ -219,6 +222,7 @@ def build_demo(
         finale = Finale(story)
         story.setup(campaigns.profiles)
         story.activity()
+        story.thread()
         out.flush()
         out.wait()
         refusals = finale.attempt_refusals(campaigns.gate, ENDS)

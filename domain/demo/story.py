@@ -165,6 +165,7 @@ class Story:
         self.specials: dict[int, list[tuple[str, int]]] = {}  # step -> scheduled acts
         self.honest_works = 0
         self.rejected: set[int] = set()
+        self.thread_ids: dict[str, Any] = {}  # the piece, comments and hidden one of ``thread``
 
     # -- signing ---------------------------------------------------------------------------
 
@@ -274,6 +275,41 @@ class Story:
                 self._special(what, who, at)
         while self.ring_queue:
             self._ring_vote(at)
+
+    def thread(self) -> None:
+        """A comment thread on the most voted honest piece, at the window's end: a question,
+        the author's answer, the brand's reply (marked as the brand's), and an off-topic
+        comment the brand hides. No comment vote names these texts and nothing is drawn from
+        the seeded stream, so every score and payout is the one the demo had before threads."""
+        at = format_ts(self.ends)
+        honest = range(self.plan.honest)
+        pieces = [
+            n
+            for n in range(len(self.ids))
+            if not self.removed[n] and n not in self.rejected and self.authors[n][0] in honest
+        ]
+        if not pieces:
+            return
+        number = min(pieces, key=lambda n: (-self.outside[n], n))
+        author = self.authors[number][0]
+        others = [m for m in honest if m not in self.authors[number]][:2]
+        if not others:
+            return
+        piece = self.ids[number]
+
+        def post(who: int, text: str, parent: str | None = None) -> str:
+            self.do(
+                who, commands.comment_posted, piece, parent=parent,
+                text=self.content(text.encode()), as_brand=who == BRAND, at=at,
+            )  # fmt: skip
+            return f"{self.actor(who)}:{self.brand_seq if who == BRAND else self.seqs[who]}"
+
+        question = post(others[0], "Which fabric would this be printed on?")
+        answer = post(author, "A heavy organic cotton, so the colours stay deep.", question)
+        post(BRAND, "We love this one: our team is testing that cotton now.", answer)
+        noise = post(others[-1], "Anyone selling tickets for Saturday's match?")
+        self.do(BRAND, commands.comment_hidden, noise, "off-topic", at=at)
+        self.thread_ids = {"piece": piece, "comments": [question, answer], "hidden": noise}
 
     def _pick_honest(self) -> int:
         return min(

@@ -23,12 +23,18 @@ SERIOUS = ("serious", "critical")
 
 
 def _pages(server: Server, browse: Any) -> list[str]:
-    """Every kind of page: home, campaign, its lists, two contributors, auditor, an error."""
+    """Every kind of page: home, campaign, its lists, two contributors, a piece's thread,
+    auditor, an error."""
     browse.goto(f"/c/{CAMPAIGN}/payees")
     people = browse.locator("main a[href^='/people/']").evaluate_all(
         "links => links.map(a => a.getAttribute('href'))"
     )
     assert len(people) >= 2, "the payees list links its payees"
+    browse.goto(people[0])
+    threads = browse.locator("main a[href*='/comments/']").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))"
+    )
+    assert threads, "a contributor's works link their comment threads"
     return [
         "/",
         f"/c/{CAMPAIGN}",
@@ -36,6 +42,7 @@ def _pages(server: Server, browse: Any) -> list[str]:
         *(f"/c/{CAMPAIGN}/{name}" for name in ("works", "reuses", "reports", "appeals")),
         people[0],  # the top earner
         people[-1],
+        threads[0],  # a piece's comment thread
         "/audit",
         "/verify",
         "/keys/recover",

@@ -96,6 +96,8 @@ class World:
                 dict(state.payouts),
                 dict(state.reports),
                 dict(state.reported),
+                dict(state.comments),
+                dict(state.commented),
             )
 
         return self.c.gate.read(copy)

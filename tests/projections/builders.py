@@ -270,6 +270,30 @@ class Script:
         env = self._sign(self.actor(name), "ContributionReported", body)
         return f"{env.actor}:{env.seq}"
 
+    def comment(
+        self,
+        name: str,
+        contribution: str,
+        *,
+        parent: str | None = None,
+        text: str | None = None,
+        as_brand: bool = False,
+    ) -> str:
+        """Comment (default text: the one ``vote(name, contribution, "comment")`` names, so
+        that vote is tied to this comment); return the comment's id."""
+        actor = self.brand if as_brand else self.actor(name)
+        body = {
+            "contribution": contribution,
+            "parent": parent,
+            "text": digest(f"{name} on {contribution}" if text is None else text),
+            "as_brand": as_brand,
+        }
+        env = self._sign(actor, "CommentPosted", body)
+        return f"{env.actor}:{env.seq}"
+
+    def hide(self, comment: str, reason: str = "off-topic") -> None:
+        self._sign(self.brand, "CommentHidden", {"comment": comment, "reason": reason})
+
     def profile(self, name: str) -> None:
         """A ``ProfileCommitted`` (no campaign): an event the campaign projections skip."""
         body = {"commitment": digest(f"{name}/{self.ticks}")}

@@ -36,6 +36,7 @@ from api.http.schemas import (
     ENVELOPE_REQUEST_BODY,
     Attribution,
     AuthoredContribution,
+    CommentThread,
     Erased,
     ErrorBody,
     Explanation,
@@ -393,6 +394,36 @@ def member_attribution(
 def contribution_lineage(request: Request, campaign: str, contribution: str) -> Lineage:
     """The contribution's ancestors and descendants, with the share flowing along each chain."""
     return Lineage.model_validate(lineage(reads_of(request).projector(), campaign, contribution))
+
+
+@router.get(
+    "/campaigns/{campaign}/contributions/{contribution}/comments",
+    response_model=CommentThread,
+    responses=errors(404),
+)
+def contribution_comments(
+    request: Request,
+    campaign: str,
+    contribution: str,
+    start: int = from_query("index of the first comment, in reading order"),
+    limit: int = limit_query(),
+) -> CommentThread:
+    """The piece's thread, each comment followed by its replies (public: comments are in the
+    log; a hidden comment shows the brand's reason, not its text). Comments are posted as
+    signed ``CommentPosted`` envelopes to ``POST /events``, their text uploaded first with
+    ``PUT /content/{sha256}``."""
+    limit = page_limit(limit)
+    page = services_of(request).campaigns.thread_page(
+        campaign, contribution, start=start, limit=limit
+    )
+    data = page.to_json()
+    return CommentThread(
+        campaign=campaign,
+        contribution=contribution,
+        total=page.total,
+        comments=data["comments"],
+        next=start + limit if start + limit < page.total else None,
+    )
 
 
 @router.get(

@@ -133,6 +133,17 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
     as_("ben", "coauthor decline", "--contribution", trio, "--reason", "not-my-work")
     as_("brand", "block", "--member", ids["ana"], "--reason", "test")
     as_("brand", "unblock", "--member", ids["ana"])
+    said = as_("ben", "comment post", "--contribution", idea, "--text",
+               file("said.txt", "jolie idée".encode()))["comment"]  # fmt: skip
+    answer = as_("brand", "comment reply", "--contribution", idea, "--to", said, "--text",
+                 file("merci.txt", b"Thanks!"), "--as-brand")["comment"]  # fmt: skip
+    as_("ana", "comment report", "--comment", said, "--reason", "other")
+    as_("brand", "comment hide", "--comment", answer, "--reason", "duplicate")
+    thread = run("comment thread", "--db", db, "--campaign", "camp-1", "--contribution", idea)
+    assert [(c["depth"], c["text"], c["hidden"]) for c in thread["comments"]] == [
+        (0, "jolie idée", None),
+        (1, None, "duplicate"),
+    ]
     reported = as_("ben", "report", "--contribution", idea, "--reason", "spam")["report"]
     as_("brand", "moderate", "--contribution", idea, "--outcome", "accepted", "--reason", "ok",
         "--report", reported)  # fmt: skip

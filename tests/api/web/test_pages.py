@@ -512,3 +512,40 @@ def test_pending_and_declined_co_authorships_are_shown_on_both_pages(own_site: S
     cys = unescape(own_site.get(f"/people/{cy.actor}?campaign=duo-26")[2])
     said = section(cys, 'id="timeline"')
     assert "declined the co-authorship of" in said and "reason: not-my-work" in said
+
+
+def test_a_pieces_thread_page_indents_replies_marks_the_brand_and_hides_text(
+    own_site: Site,
+) -> None:
+    brand, ana, ben = seeded_key(731), seeded_key(732), seeded_key(733)
+    services = own_site.services.campaigns
+    services.gate.append_batch([registration(k) for k in (brand, ana, ben)])
+    now = datetime.now(UTC).replace(microsecond=0)
+    services.open_campaign(
+        brand, "talk-26", title="Talk", guidelines=b"g",
+        starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1),
+    )  # fmt: skip
+    for member in (ana, ben):
+        services.join(member, "talk-26")
+    work = str(services.submit(ana, "talk-26", b"k", kind="idea", title="Kite").ids["contribution"])
+    question = services.post_comment(ben, "talk-26", work, b"Which <b>wind</b>?").ids["comment"]
+    services.post_comment(brand, "talk-26", work, b"A breeze.", parent=question, as_brand=True)
+    noise = services.post_comment(ben, "talk-26", work, b"secret spam").ids["comment"]
+    services.hide_comment(brand, "talk-26", noise, "spam")
+    status, _, html = own_site.get(f"/c/talk-26/comments/{work}")
+    assert status == 200
+    thread = section(html, '<section class="card" id="thread">')
+    items = re.findall(r'<li class="comment depth-(\d)" id="m-([^"]+)">(.*?)</li>', thread, re.S)
+    assert [(depth, cid) for depth, cid, _ in items] == [
+        ("0", question),
+        ("1", items[1][1]),
+        ("0", noise),
+    ]
+    assert "Which &lt;b&gt;wind&lt;/b&gt;?" in items[0][2]
+    assert '<span class="badge brand">brand</span>' in items[1][2] and "A breeze." in items[1][2]
+    assert "hidden by the brand: spam" in items[2][2] and "secret spam" not in html
+    person = own_site.get(f"/people/{ana.actor}?campaign=talk-26")[2]
+    assert f'href="/c/talk-26/comments/{work}#thread">3 comment(s) on Kite</a>' in person
+    missing = f"{ana.actor}:99"
+    status, _, html = own_site.get(f"/c/talk-26/comments/{missing}")
+    assert status == 404 and f"Campaign talk-26 has no contribution {missing}." in html

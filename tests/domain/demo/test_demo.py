@@ -77,6 +77,14 @@ def test_the_summary_tells_the_truth_about_the_log(services: Services) -> None:
     assert summary.licences["incomplete"] and summary.licences["revoked"]
     reused = {e["body"]["licence"] for e in events if e["type"] == "ReuseRecorded"}
     assert reused == set(summary.licences["live"])
+    posted = [e for e in events if e["type"] == "CommentPosted"]
+    thread = summary.thread
+    assert {e["body"]["contribution"] for e in posted} == {thread["piece"]}
+    assert [e["body"]["as_brand"] for e in posted] == [False, False, True, False]
+    assert posted[1]["body"]["parent"] == thread["comments"][0], "the author answers"
+    assert posted[2]["actor"] == summary.brand, "and the brand replies to the answer"
+    hidden = [e["body"] for e in events if e["type"] == "CommentHidden"]
+    assert hidden == [{"comment": thread["hidden"], "reason": "off-topic"}]
     assert events[-1]["type"] == "CampaignClosed"
     assert [r["code"] for r in summary.refusals] == ["SelfVote", "MemberBlocked", "CampaignClosed"]
     # Every event verifies and the rules, replayed from nothing, accept every one.
