@@ -116,6 +116,7 @@ class LiveFlow:
         """A contribution's route, keep, children link and zero sums (rule V4)."""
         result = self.result
         self.contributions[c.id] = c
+        self.changed_contributions.add(c.id)
         result.support[c.id] = result.score[c.id] = ZERO
         result.bound[c.id] = ONE
         result.contribution_credit[c.id] = ZERO
@@ -394,6 +395,7 @@ class LiveFlow:
         scored: dict[str, Fraction] = {}
         for cid in cids:
             if cid not in result.routes:
+                self.changed_contributions.add(cid)
                 continue
             counted = sum(
                 (flow * result.member_bound[m] for m, flow in self.dependent_to[cid].items()),

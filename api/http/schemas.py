@@ -648,6 +648,7 @@ class AppealPageOut(BaseModel):
     total: int
     open: int
     appeals: list[AppealOut]
+    next: int | None
 
 
 class ThreadComment(BaseModel):

@@ -178,6 +178,16 @@ def test_a_campaign_replayed_live_event_by_event_ends_as_one_built_at_once() -> 
         recomputed = compute(a.policy.params(), facts, a.votes, a.vouched, a.tenured)
         assert normal(a.result) == normal(recomputed)
         assert b.credit == a.credit and b.total == a.total
-        assert {c: (n.support, n.score, n.credit, n.kept) for c, n in b.nodes.items()} == {
-            c: (n.support, n.score, n.credit, n.kept) for c, n in a.nodes.items()
+        figures = [
+            "support",
+            "score",
+            "credit",
+            "kept",
+            "keep",
+            "independent",
+            "dependent",
+            "bound",
+        ]
+        assert {c: [getattr(n, f) for f in figures] for c, n in b.nodes.items()} == {
+            c: [getattr(n, f) for f in figures] for c, n in a.nodes.items()
         }
