@@ -274,7 +274,7 @@ def report(small: Figures, big: Figures, pages: dict[str, str], backend: str) ->
     head = f"{'':30} {'bytes':>9} {'tags':>6}  {'cold p50/p95':>21} {'warm p50/p95':>21}"
     print(f"{head}   ratio warm p95   targets")
     for label in pages:
-        for figures in (small, big):
+        for figures in (small,) if small is big else (small, big):
             cold, warm = figures.cold[label], figures.warm[label]
             line = (
                 f"{label + (' @' + format(figures.events, ',')):30} "
