@@ -90,11 +90,13 @@ def ledger_for(events: int, cache: Path, db: str | None) -> Ledger:
     if not built.exists() or built.read_text() != url:
         members, works, votes = demo_sizes(events)
         print(f"building the {events:,}-event demo in {url} (kept for the next run)", flush=True)
-        subprocess.run(
+        done = subprocess.run(
             cocred("demo", "--members", str(members), "--contributions", str(works),
                    "--votes", str(votes), "--seed", "1", "--db", url),
-            env=env, cwd=ROOT, check=True, capture_output=True,
+            env=env, cwd=ROOT, capture_output=True, text=True,
         )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"cocred demo exited {done.returncode}: {done.stderr[-600:]}")
         built.write_text(url)
     return Ledger(events, url, env)
 
