@@ -38,9 +38,9 @@ def cocred(*args: str) -> list[str]:
     return [sys.executable, "-m", "api.cli", *args]
 
 
-def run(args: list[str], root: Path) -> subprocess.CompletedProcess[bytes]:
+def run(args: list[str], root: Path, check: bool = True) -> subprocess.CompletedProcess[bytes]:
     # cwd=root as well: ``python -m`` puts the working directory first on sys.path.
-    return subprocess.run(args, env=env_for(root), cwd=root, capture_output=True, check=True)
+    return subprocess.run(args, env=env_for(root), cwd=root, capture_output=True, check=check)
 
 
 def modules(args: list[str], root: Path) -> int:

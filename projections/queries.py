@@ -140,6 +140,46 @@ def attribution(projector: Projector, campaign: str, member: str) -> dict[str, A
     }
 
 
+_CHUNK = 500  # ids per ``IN (...)``: below SQLite's bound on a statement's parameters
+
+
+def _edges_where(
+    projector: Projector, campaign: str, column: str, ids: set[str]
+) -> list[dict[str, Any]]:
+    """The campaign's lineage rows whose ``column`` (``child`` or ``parent``) is in ``ids``,
+    read by the index on that column, in primary-key order."""
+    table = projector.tables.lineage
+    keys = list(table.primary_key.columns)
+    found: list[dict[str, Any]] = []
+    ordered = sorted(ids)
+    with projector.engine.connect() as conn:
+        for at in range(0, len(ordered), _CHUNK):
+            query = select(table).where(
+                table.c.campaign == campaign, table.c[column].in_(ordered[at : at + _CHUNK])
+            )
+            found += [dict(r) for r in conn.execute(query.order_by(*keys)).mappings()]
+    return sorted(found, key=lambda r: (r["child"], r["entry"]))
+
+
+def _cone_edges(
+    projector: Projector, campaign: str, contribution: str, column: str
+) -> tuple[set[str], list[dict[str, Any]]]:
+    """Walk the lineage from ``contribution`` one generation a query: towards ancestors
+    (``column`` ``child``: the rows naming the frontier as the child) or descendants
+    (``parent``). Returns the contributions reached (``contribution`` excluded) and every
+    row read."""
+    other = "parent" if column == "child" else "child"
+    reached = {contribution}
+    frontier = {contribution}
+    rows: list[dict[str, Any]] = []
+    while frontier:
+        step = _edges_where(projector, campaign, column, frontier)
+        rows += step
+        frontier = {row[other] for row in step} - reached
+        reached |= frontier
+    return reached - {contribution}, rows
+
+
 def lineage(projector: Projector, campaign: str, contribution: str) -> dict[str, Any]:
     """Ancestors and descendants of a contribution, each with its path share.
 
@@ -147,23 +187,42 @@ def lineage(projector: Projector, campaign: str, contribution: str) -> dict[str,
     ancestor along every chain between them (the product of the declared shares,
     summed over chains, computed in log order so diamonds cost nothing extra);
     removed or rejected contributions are listed but pass nothing.
+    Reads only the rows of the contribution's own ancestors and descendants (a query per
+    generation, by the lineage table's indexes), so its cost follows the size of that
+    family, not of the campaign.
     Raises ``UnknownCampaignError`` or ``UnknownContributionError``.
     """
     _campaign(projector, campaign)
-    rows = _rows(projector, "contributions", campaign=campaign)
-    info = {row["contribution"]: (row["position"], row["status"]) for row in rows}
+    ancestors, upward = _cone_edges(projector, campaign, contribution, "child")
+    descendants, downward = _cone_edges(projector, campaign, contribution, "parent")
+    # A descendant's links name all its sources, those outside the family too.
+    beside = _edges_where(projector, campaign, "child", descendants)
+    family = {contribution} | ancestors | descendants
+    table = projector.tables.contributions
+    info: dict[str, tuple[int, str]] = {}
+    ordered = sorted(family)
+    with projector.engine.connect() as conn:
+        for at in range(0, len(ordered), _CHUNK):
+            query = select(table.c.contribution, table.c.position, table.c.status).where(
+                table.c.campaign == campaign,
+                table.c.contribution.in_(ordered[at : at + _CHUNK]),
+            )
+            info |= {cid: (position, status) for cid, position, status in conn.execute(query)}
     if contribution not in info:
         raise UnknownContributionError(
             f"no contribution {contribution} in campaign {campaign}", contribution=contribution
         )
-    edges = _rows(projector, "lineage", campaign=campaign)
     up: Edges = {}
     down: Edges = {}
-    links: dict[str, list[dict[str, Any]]] = {}
-    for edge in edges:
+    for edge in {(r["child"], r["entry"]): r for r in upward + downward}.values():
         share = from_text(edge["share"])
         up.setdefault(edge["child"], []).append((edge["parent"], share))
         down.setdefault(edge["parent"], []).append((edge["child"], share))
+    links: dict[str, list[dict[str, Any]]] = {}
+    for edge in sorted(
+        {(r["child"], r["entry"]): r for r in upward + beside}.values(),
+        key=lambda r: (r["child"], r["entry"]),
+    ):
         links.setdefault(edge["child"], []).append(
             {"parent": edge["parent"], "declared": edge["declared"], "share": edge["share"]}
         )
@@ -171,19 +230,10 @@ def lineage(projector: Projector, campaign: str, contribution: str) -> dict[str,
     def passes(cid: str) -> bool:
         return info[cid][1] not in EXCLUDING_OUTCOMES
 
-    def cone(
-        graph: dict[str, list[tuple[str, Fraction]]], newest_first: bool
-    ) -> dict[str, Fraction]:
-        found = {contribution}
-        frontier = [contribution]
-        while frontier:
-            for other, _ in graph.get(frontier.pop(), []):
-                if other not in found:
-                    found.add(other)
-                    frontier.append(other)
+    def cone(found: set[str], newest_first: bool) -> dict[str, Fraction]:
         paths = {contribution: Fraction(1)}
-        order = sorted(found - {contribution}, key=lambda c: info[c][0], reverse=newest_first)
-        back = down if graph is up else up  # the edges that lead back towards ``contribution``
+        order = sorted(found, key=lambda c: info[c][0], reverse=newest_first)
+        back = down if newest_first else up  # the edges that lead back towards ``contribution``
         for cid in order:
             paths[cid] = sum(
                 (
@@ -213,8 +263,8 @@ def lineage(projector: Projector, campaign: str, contribution: str) -> dict[str,
         "contribution": contribution,
         "status": info[contribution][1],
         "derived_from": links.get(contribution, []),
-        "ancestors": listing(cone(up, newest_first=True)),
-        "descendants": listing(cone(down, newest_first=False)),
+        "ancestors": listing(cone(ancestors, newest_first=True)),
+        "descendants": listing(cone(descendants, newest_first=False)),
     }
 
 
