@@ -91,11 +91,13 @@ class LogState:
                 f"expected the event at position {self.position}, got position {record.position}",
                 position=record.position,
             )
-        if record.type == KEY_COMPROMISED:
-            self._compromised(record)
-        elif record.type in CAMPAIGN_TYPES and record.position not in self.excluded:
+        campaign = record.type in CAMPAIGN_TYPES
+        if (campaign and record.position not in self.excluded) or record.type == KEY_COMPROMISED:
             try:
-                self._apply(record)
+                if campaign:
+                    self._apply(record)
+                else:
+                    self._compromised(record)
             except ProjectionFailedError:
                 raise
             except Exception as exc:
@@ -124,8 +126,10 @@ class LogState:
             self.statements[record.position] = known
             if known.left_out:
                 self._recompute(record.position, self.excluded | known.positions())
-        for cid in {*known.left_out, *known.kept}:
-            self.campaigns[cid].disowned.extend(known.sentences(cid))
+        for cid in sorted({*known.left_out, *known.kept}):
+            found = self.campaigns.get(cid)  # gone when its CampaignOpened was disowned
+            if found is not None:
+                found.disowned.extend(known.sentences(cid))
 
     def _recompute(self, stop: int, excluded: set[int]) -> None:
         """Replace every campaign by its replay up to ``stop`` without ``excluded``."""

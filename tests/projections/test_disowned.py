@@ -27,7 +27,7 @@ from projections.payments import check_payouts
 from projections.projector import Projector
 from projections.reports import moderation_queue
 from projections.state import LogState
-from tests.projections.builders import Script, replayed
+from tests.projections.builders import START, Script, replayed
 from tests.projections.test_projector import dump
 
 POLICIES = {"v1": DEFAULT_POLICY_V1, "v2": DEFAULT_POLICY_V2}
@@ -253,3 +253,12 @@ def test_the_member_withdraws_the_thiefs_vote_and_casts_her_own() -> None:
     assert [(i.type, i.reason) for i in state.ignored] == [
         (VOTE_WITHDRAWN, "no such vote to withdraw")
     ]
+
+
+def test_a_campaign_a_thief_opened_with_the_brands_key_is_gone_once_disowned() -> None:
+    script = Script(pool=1000)
+    script.join("ana")
+    script.submit("ana")
+    recover_brand = script.rotate("brand")
+    script.compromised("brand", recover_brand, START)
+    assert script.campaign not in replayed(script.records()).campaigns
