@@ -144,6 +144,8 @@ class CampaignState:
         self.appeals: dict[str, Appeal] = {}
         self.dirty_appeals: set[str] = set()
         self.unreviewed: str | None = None
+        # What each KeyCompromised did here, as (its position, a sentence): LogState fills it.
+        self.disowned: list[tuple[int, str]] = []
         # Comment threads: every comment by id; the text hash each live comment vote names,
         # by (contribution, voter); and the (contribution, author, text) of each hidden
         # comment, whose tied vote no longer counts (domain/comments.py).

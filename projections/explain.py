@@ -32,6 +32,7 @@ from domain.vocabulary import (
     VOTE_CAST,
 )
 from ledger.canonical import json_fields
+from ledger.key_events import KEY_COMPROMISED
 from projections.campaign import CampaignState, consent_state
 from projections.errors import UnknownMemberError
 from projections.exact import fraction_text, major_units
@@ -266,6 +267,8 @@ def explain(state: CampaignState, member: str, as_of: int) -> Explanation:
                     continue
                 why = "its voter is blocked" if state.members[voter].blocked else "weight 0"
                 ignored.append(_note(position, VOTE_CAST, f"{kind} by {voter}: {why}"))
+    for at, why in state.disowned:  # what a KeyCompromised took out of the campaign
+        ignored.append(_note(at, KEY_COMPROMISED, why))
     drafts.sort(key=lambda draft: (draft[0].position, draft[2]))
     credits = [draft[6] for draft in drafts]
     cents = _deal(credits, line.amount if line else 0)

@@ -161,6 +161,7 @@ class Projector:
         for campaign in state.campaigns.values():  # the tables already hold these rows
             campaign.mark_written()
         state.touched.clear()
+        state.rebuilt = False
         self.state = state
         return state
 
@@ -192,9 +193,12 @@ class Projector:
                         break
                     state.apply_all(records)
                     state.refresh()
-                    changes = _changes(state, sorted(state.touched), full=False)
+                    rebuilt = state.rebuilt  # a KeyCompromised recomputed the campaigns
+                    names = sorted(state.campaigns if rebuilt else state.touched)
+                    changes = _changes(state, names, full=rebuilt)
                     state.touched.clear()
-                    self._write(changes, old, state.position)
+                    state.rebuilt = False
+                    self._write(changes, old, state.position, clear=rebuilt)
                 except BaseException:
                     self.state = None  # may hold half an event, or rows that were not written
                     raise
@@ -230,6 +234,7 @@ class Projector:
         with gc_paused():
             changes = _changes(state, sorted(state.campaigns), full=True)
             state.touched.clear()
+            state.rebuilt = False
             self._write(changes, old, state.position, clear=True)
         self.state = state
         return state.position

@@ -11,20 +11,28 @@ state must then be discarded (it may hold half of that event).
 Two modes: a bulk replay (``live`` false) keeps facts only and ``go_live``
 computes every score at once; a live state updates scores incrementally at each
 ``refresh``. Both give the same values (see ``scoring``).
+
+Disowned events (issue 20, ``projections.disowned``): a ``KeyCompromised`` comes after
+the events it disowns. When it takes some out, the state recomputes itself from its
+source (the log it replays) up to the statement without them, in either mode, and goes
+on; ``rebuilt`` tells the projector to rewrite every row. The cost, for a rare event:
+two passes over the log up to the statement (one to find the events, one to replay).
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
 
 from domain.vocabulary import CAMPAIGN_EVENT_TYPES, CAMPAIGN_OPENED
+from ledger.key_events import KEY_COMPROMISED
 from ledger.store import LogStore, StoredRecord
 from projections.campaign import CampaignState
+from projections.disowned import Reader, Statement, statement
 from projections.errors import ProjectionFailedError, UnknownCampaignError
 from projections.fair_v2 import ScorerV2
 from projections.standing import tenure_of
@@ -59,6 +67,12 @@ class LogState:
         self.live = False
         self.ignored_openings: list[int] = []
         self.touched: set[str] = set()  # campaigns with events since the last write
+        # Disowned events: the positions taken out, the statements by position, the log
+        # to recompute from, and whether the last statement recomputed the campaigns.
+        self.excluded: set[int] = set()
+        self.statements: dict[int, Statement] = {}
+        self.source: Reader | None = None
+        self.rebuilt = False
 
     def campaign(self, campaign: str) -> CampaignState:
         """The campaign, or ``UnknownCampaignError``."""
@@ -77,9 +91,13 @@ class LogState:
                 f"expected the event at position {self.position}, got position {record.position}",
                 position=record.position,
             )
-        if record.type in CAMPAIGN_TYPES:
+        campaign = record.type in CAMPAIGN_TYPES
+        if (campaign and record.position not in self.excluded) or record.type == KEY_COMPROMISED:
             try:
-                self._apply(record)
+                if campaign:
+                    self._apply(record)
+                else:
+                    self._compromised(record)
             except ProjectionFailedError:
                 raise
             except Exception as exc:
@@ -90,6 +108,48 @@ class LogState:
                     type=record.type,
                 ) from exc
         self.position += 1
+
+    def _compromised(self, record: StoredRecord) -> None:
+        """A ``KeyCompromised``: take out what it disowns, recomputing the campaigns."""
+        known = self.statements.get(record.position)
+        if known is None:
+            if self.source is None:
+                raise ProjectionFailedError(
+                    f"position {record.position} ({KEY_COMPROMISED} by {record.actor}): "
+                    f"the state cannot recompute the campaigns without the log it replays "
+                    f"(LogState.replay sets it)",
+                    position=record.position,
+                    type=record.type,
+                )
+            closed = {cid: c.closed_at for cid, c in self.campaigns.items()}
+            known = statement(self.source, record, closed, self.excluded)
+            self.statements[record.position] = known
+            if known.left_out:
+                self._recompute(record.position, self.excluded | known.positions())
+        for cid in sorted({*known.left_out, *known.kept}):
+            found = self.campaigns.get(cid)  # gone when its CampaignOpened was disowned
+            if found is not None:
+                found.disowned.extend(known.sentences(cid))
+
+    def _recompute(self, stop: int, excluded: set[int]) -> None:
+        """Replace every campaign by its replay up to ``stop`` without ``excluded``."""
+        assert self.source is not None
+        fresh = LogState()
+        fresh.source = self.source
+        fresh.excluded = excluded
+        fresh.statements = self.statements
+        while fresh.position < stop:  # the statements before ``stop`` are known: no nesting
+            records = self.source(fresh.position, min(READ_PAGE, stop - fresh.position))
+            if not records:
+                break
+            fresh.apply_all(records)
+        if self.live:
+            fresh.go_live()
+        self.campaigns = fresh.campaigns
+        self.ignored_openings = fresh.ignored_openings
+        self.excluded = excluded
+        self.touched = set(self.campaigns)
+        self.rebuilt = True
 
     def _apply(self, record: StoredRecord) -> None:
         envelope: dict[str, Any] = orjson.loads(record.data)
@@ -111,6 +171,15 @@ class LogState:
         if found is not None:
             found.apply(record.type, record.position, record.actor, record.seq, body)
             self.touched.add(campaign_id)
+
+    def apply_log(self, records: Sequence[StoredRecord]) -> int:
+        """Apply a whole log held in memory (positions from 0), which is also its source."""
+
+        def read(position: int, limit: int) -> list[StoredRecord]:
+            return list(records[position : position + limit])
+
+        self.source = self.source or read
+        return self.apply_all(records[self.position :])
 
     def apply_all(self, records: Iterable[StoredRecord]) -> int:
         """Apply records in order; return how many."""
@@ -147,6 +216,7 @@ class LogState:
         ``cancelled`` is asked between pages; when it answers True the replay ends early.
         """
         applied = 0
+        self.source = self.source or store.read
         with gc_paused():
             while (stop is None or self.position < stop) and not (cancelled and cancelled()):
                 limit = page if stop is None else min(page, stop - self.position)

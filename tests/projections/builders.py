@@ -23,8 +23,9 @@ from fractions import Fraction
 from typing import Any
 
 from domain.vocabulary import DEFAULT_POLICY_V1, ENGAGEMENT_KINDS
-from ledger.envelope import Envelope, sign_envelope
-from ledger.keys import SigningKey
+from ledger.actors import KEY_COMPROMISED, KEY_ROTATED, rotation_statement
+from ledger.envelope import Envelope, format_ts, sign_envelope
+from ledger.keys import SigningKey, b64url, public_jwk
 from ledger.ledger import Ledger
 from ledger.store import StoredRecord
 from projections.campaign import CampaignState
@@ -194,6 +195,27 @@ class Script:
         env = self._sign(self.actor(name), "AppealFiled", body)
         return f"{env.actor}:{env.seq}"
 
+    def rotate(self, name: str) -> SigningKey:
+        """``name`` rotates to a new key (with its proof of possession); return the old key."""
+        actor = self.actor(name)
+        old = actor.key
+        seed = hashlib.sha256(f"{self.seed}/{name}/{actor.seq}".encode()).digest()
+        new = SigningKey.from_seed(seed).for_actor(actor.id)
+        proof = new.sign(rotation_statement(actor.id, actor.seq + 1, new.key_id))
+        body = {"jwk": public_jwk(new.public_bytes), "proof": b64url(proof)}
+        self._sign(actor, KEY_ROTATED, body, campaign=None)
+        actor.key = new
+        return old
+
+    def compromised(self, name: str, key: SigningKey, since: datetime) -> Envelope:
+        """``name`` states that ``key`` (retired) was stolen at ``since``."""
+        body = {"key": key.key_id, "since": format_ts(since)}
+        return self._sign(self.actor(name), KEY_COMPROMISED, body, campaign=None)
+
+    def now(self) -> datetime:
+        """The time the next event will be dated."""
+        return START + timedelta(seconds=self.ticks + 1)
+
     def decide(self, contribution: str, outcome: str, reason: str = "fair-point") -> None:
         body = {"contribution": contribution, "outcome": outcome, "reason": reason, "note": None}
         self._sign(self.brand, "AppealDecided", body)
@@ -342,10 +364,10 @@ class Script:
         return names
 
 
-def replayed(records: Iterable[StoredRecord]) -> LogState:
-    """The live state after a bulk replay of ``records``."""
+def replayed(records: Sequence[StoredRecord]) -> LogState:
+    """The live state after a bulk replay of ``records`` (a whole log, positions from 0)."""
     state = LogState()
-    state.apply_all(records)
+    state.apply_log(records)
     state.go_live()
     return state
 
