@@ -32,7 +32,7 @@ from domain.errors import (
     UnknownContributionError,
 )
 from domain.policy import DEFAULT_POLICY
-from tests.domain.conftest import CAMPAIGN, GUIDELINES, World
+from tests.domain.conftest import CAMPAIGN, GUIDELINES, World, open_before_safeguards
 from tests.domain.test_refusals import Case, _ts, assert_refused
 
 THREADED = "threaded-26"
@@ -91,8 +91,23 @@ def test_a_comment_vote_names_the_text_of_the_voters_comment(world: World) -> No
 
 
 def test_a_legacy_campaign_takes_comment_votes_without_a_posted_comment(world: World) -> None:
+    open_before_safeguards(world, "old-26")
+    receipt = world.c.submit(world.ana, "old-26", b"old piece", kind="idea", title="Old")
+    work = str(receipt.ids["contribution"])
+    vote = world.c.cast_vote(world.ben, "old-26", work, "comment", comment=b"no thread here")
+    assert vote.type == "VoteCast"
+
+
+def test_a_new_campaign_ties_comment_votes_to_comments_by_default(world: World) -> None:
+    assert world.c.campaign(CAMPAIGN).policy.comment_threads
     work = world.submit(world.ana)
-    world.c.cast_vote(world.ben, CAMPAIGN, work, "comment", comment=b"no thread here")
+    with pytest.raises(CommentNotPostedError) as caught:
+        world.c.cast_vote(world.ben, CAMPAIGN, work, "comment", comment=b"no thread here")
+    text = hashlib.sha256(b"no thread here").hexdigest()
+    assert caught.value.detail == (
+        f"member {world.ben.actor} posted no comment with text {text} on contribution {work}: "
+        "a comment vote names the text of the voter's own comment"
+    )
 
 
 def test_members_report_a_comment_once_each(world: World) -> None:
@@ -224,7 +239,7 @@ def _(w: World) -> Case:
 @refusal("a comment after the close")
 def _(w: World) -> Case:
     work = w.submit(w.ana)
-    w.c.close_campaign(w.brand, CAMPAIGN)
+    w.c.close_campaign(w.brand, CAMPAIGN, unreviewed="accept")
     return (
         lambda: w.c.post_comment(w.ben, CAMPAIGN, work, b"hi"),
         CampaignClosedError,
