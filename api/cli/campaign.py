@@ -17,6 +17,7 @@ import typer
 
 from api.cli.common import (
     CampaignOption,
+    CitedReports,
     ContributionOption,
     DbOption,
     KeyOption,
@@ -435,12 +436,7 @@ def moderate(
     outcome: Annotated[str, typer.Option(help="accepted, rejected or removed.")],
     reason: Annotated[str, typer.Option(help="Reason code, e.g. guideline-violation.")],
     note: Annotated[Path | None, typer.Option(help="A note file (stored, hashed).")] = None,
-    report: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--report", help="A report id <member>:<seq> the decision answers (repeatable)."
-        ),
-    ] = None,
+    report: CitedReports = None,
     db: DbOption = None,
     fmt: RecordFormat = "json",
 ) -> None:

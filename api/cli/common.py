@@ -60,6 +60,11 @@ DbOption = Annotated[
 KeyOption = Annotated[Path, typer.Option("--key", help="Private key file of the signing actor.")]
 CampaignOption = Annotated[str, typer.Option("--campaign", help="Campaign id.")]
 ContributionOption = Annotated[str, typer.Option("--contribution", help="Contribution id.")]
+# The reports a brand's decision answers (moderating a piece, hiding a comment).
+CitedReports = Annotated[
+    list[str] | None,
+    typer.Option("--report", help="A report id <member>:<seq> the decision answers (repeatable)."),
+]
 LicenceOption = Annotated[str, typer.Option(help="Licence id <contribution>/<name>.")]
 TitleOption = Annotated[str, typer.Option(help="Title (1-200 characters).")]
 WitnessKeysOption = Annotated[

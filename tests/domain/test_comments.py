@@ -10,6 +10,7 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from domain.comments import MAX_COMMENT_BYTES
@@ -30,6 +31,7 @@ from domain.errors import (
     SelfReportError,
     UnknownCommentError,
     UnknownContributionError,
+    UnknownReportError,
 )
 from domain.policy import DEFAULT_POLICY
 from tests.domain.conftest import CAMPAIGN, GUIDELINES, World, open_before_safeguards
@@ -455,6 +457,70 @@ def _(w: World) -> Case:
         ),  # fmt: skip
         MalformedBodyError,
         "CampaignOpened body: field 'policy.comment_threads' must be true or false, got 'yes'",
+    )
+
+
+def test_the_brand_hides_a_comment_citing_its_reports(world: World) -> None:
+    w = world
+    work = w.submit(w.ana)
+    comment = _comment(w, w.ben, work)
+    first = w.c.report_comment(w.ana, CAMPAIGN, comment, "harassment").ids["report"]
+    second = w.c.report_comment(w.cy, CAMPAIGN, comment, "spam").ids["report"]
+    receipt = w.c.hide_comment(w.brand, CAMPAIGN, comment, "abuse", reports=[first, second])
+    assert receipt.type == "CommentHidden"
+    [hidden] = [e for e in w.svc.ledger.store.iterate() if e.type == "CommentHidden"]
+    assert orjson.loads(hidden.data)["body"] == {
+        "comment": comment, "reason": "abuse", "reports": [first, second],
+    }  # fmt: skip
+
+
+@refusal("a hiding citing a report about another comment")
+def _(w: World) -> Case:
+    work = w.submit(w.ana)
+    comment, other = _comment(w, w.ben, work), _comment(w, w.cy, work, b"Nice.")
+    report = w.c.report_comment(w.ana, CAMPAIGN, other, "spam").ids["report"]
+    return (
+        lambda: w.c.hide_comment(w.brand, CAMPAIGN, comment, "abuse", reports=[report]),
+        UnknownReportError,
+        f"campaign {CAMPAIGN} has no report {report} about comment {comment}: a hiding cites "
+        f"only the reports about its comment",
+    )
+
+
+@refusal("a hiding citing a report about a piece")
+def _(w: World) -> Case:
+    work = w.submit(w.ana)
+    comment = _comment(w, w.ben, work)
+    report = w.c.report(w.cy, CAMPAIGN, work, "spam").ids["report"]
+    return (
+        lambda: w.c.hide_comment(w.brand, CAMPAIGN, comment, "abuse", reports=[report]),
+        UnknownReportError,
+        f"campaign {CAMPAIGN} has no report {report} about comment {comment}: a hiding cites "
+        f"only the reports about its comment",
+    )
+
+
+@refusal("a hiding citing one report twice")
+def _(w: World) -> Case:
+    work = w.submit(w.ana)
+    comment = _comment(w, w.ben, work)
+    report = w.c.report_comment(w.ana, CAMPAIGN, comment, "spam").ids["report"]
+    return (
+        lambda: w.c.hide_comment(w.brand, CAMPAIGN, comment, "abuse", reports=[report, report]),
+        MalformedBodyError,
+        f"CommentHidden body: field 'reports' names report {report} twice",
+    )
+
+
+@refusal("a hiding citing an empty list of reports")
+def _(w: World) -> Case:
+    work = w.submit(w.ana)
+    comment = _comment(w, w.ben, work)
+    return (
+        lambda: w.c.hide_comment(w.brand, CAMPAIGN, comment, "abuse", reports=[]),
+        MalformedBodyError,
+        "CommentHidden body: field 'reports' must be a list of 1-100 report ids (leave it out "
+        "to cite none)",
     )
 
 

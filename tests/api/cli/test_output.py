@@ -147,7 +147,8 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
     answer = as_("brand", "comment reply", "--contribution", idea, "--to", said, "--text",
                  file("merci.txt", b"Thanks!"), "--as-brand")["comment"]  # fmt: skip
     as_("ana", "comment report", "--comment", said, "--reason", "other")
-    as_("brand", "comment hide", "--comment", answer, "--reason", "duplicate")
+    flagged = as_("ana", "comment report", "--comment", answer, "--reason", "spam")["report"]
+    as_("brand", "comment hide", "--comment", answer, "--reason", "duplicate", "--report", flagged)
     thread = run("comment thread", "--db", db, "--campaign", "camp-1", "--contribution", idea)
     assert [(c["depth"], c["text"], c["hidden"]) for c in thread["comments"]] == [
         (0, "jolie idée", None),
