@@ -506,9 +506,19 @@ def comment_posted(
 
 
 def comment_hidden(
-    key: SigningKey, campaign: str, comment: str, reason: str, *, seq: int, at: When
+    key: SigningKey,
+    campaign: str,
+    comment: str,
+    reason: str,
+    *,
+    reports: Sequence[str] | None = None,
+    seq: int,
+    at: When,
 ) -> Envelope:
-    body = {"comment": comment, "reason": reason}
+    """``reports``: the comment's report ids the hiding answers (None: the field is left out)."""
+    body: dict[str, Any] = {"comment": comment, "reason": reason}
+    if reports is not None:
+        body["reports"] = list(reports)
     return sign_envelope(key, COMMENT_HIDDEN, body, seq=seq, ts=at, campaign=campaign)
 
 

@@ -32,8 +32,10 @@ from domain.errors import (
     MalformedBodyError,
     SelfReportError,
     UnknownCommentError,
+    UnknownReportError,
 )
 from domain.membership import require_member
+from domain.moderation import cited_reports
 from domain.state import Rule, State
 from domain.values import (
     CONTRIBUTION_ID,
@@ -53,6 +55,7 @@ REASONS = constants(*REPORT_REASONS)
 MAX_COMMENT_BYTES = 4000  # a comment's text, UTF-8
 _POSTED = frozenset({"contribution", "parent", "text", "as_brand"})
 _HIDDEN = frozenset({"comment", "reason"})
+_HIDDEN_OPTIONAL = frozenset({"reports"})
 _REPORTED = frozenset({"comment", "reason", "text"})
 
 
@@ -212,13 +215,25 @@ def store_posted(state: State, ev: Fact, comment: Comment) -> None:
 
 
 def check_hidden(state: State, ev: Fact) -> Comment:
-    body = expect_keys(ev, _HIDDEN)
+    body = expect_keys(ev, _HIDDEN, _HIDDEN_OPTIONAL)
     cid = _comment_ref(ev, "comment", body["comment"])
     reason = code(ev, "reason", body["reason"])
+    cited = cited_reports(ev, body["reports"]) if "reports" in body else []
     campaign = campaign_of(state, ev)
     require_owner(campaign, ev, "hide comments")
     found = comment_in(state, campaign.id, cid)
     require_shown(found, "second hiding")
+    for rid in cited:
+        # A comment report's id is "<reporter>:<seq>", kept under (comment, reporter).
+        reporter = rid.rsplit(":", 1)[0]
+        if state.reported.get((found.id, reporter)) != rid:
+            raise UnknownReportError(
+                f"campaign {campaign.id} has no report {rid} about comment {found.id}: "
+                f"a hiding cites only the reports about its comment",
+                campaign=campaign.id,
+                comment=found.id,
+                report=rid,
+            )
     return replace(found, hidden=reason)
 
 

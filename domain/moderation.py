@@ -44,7 +44,7 @@ _FIELDS = frozenset({"contribution", "outcome", "reason", "note"})
 _OPTIONAL = frozenset({"reports"})
 
 
-def _cited(ev: Fact, value: Any) -> list[str]:
+def cited_reports(ev: Fact, value: Any) -> list[str]:
     """The report ids ``value`` names: a list of 1-100, no id twice."""
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_CITED_REPORTS:
         raise malformed(
@@ -68,7 +68,7 @@ def check_moderated(state: State, ev: Fact) -> Contribution:
     code(ev, "reason", body["reason"])
     if body["note"] is not None:
         sha256_hex(ev, "note", body["note"])
-    cited = _cited(ev, body["reports"]) if "reports" in body else []
+    cited = cited_reports(ev, body["reports"]) if "reports" in body else []
     campaign = campaign_of(state, ev)
     require_owner(campaign, ev, "moderate contributions")
     found = contribution_in(state, campaign.id, cid)

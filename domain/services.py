@@ -447,11 +447,15 @@ class CampaignServices(PayoutVerbs):
 
     def hide_comment(
         self, key: SigningKey, campaign: str, comment: str, reason: str, *,
-        at: When | None = None,
+        reports: Sequence[str] | None = None, at: When | None = None,
     ) -> Receipt:  # fmt: skip
-        """The brand hides a comment (it stays in the log; its comment vote stops counting)."""
+        """The brand hides a comment (it stays in the log; its comment vote stops counting);
+        ``reports``: the reports about that comment the hiding answers."""
         ids = {"campaign": campaign, "comment": comment}
-        return self._do(key, commands.comment_hidden, campaign, comment, reason, at=at, ids=ids)
+        return self._do(
+            key, commands.comment_hidden, campaign, comment, reason, reports=reports, at=at,
+            ids=ids,
+        )  # fmt: skip
 
     def report_comment(
         self,

@@ -152,6 +152,15 @@ DEFAULT_POLICY_V1: Mapping[str, Any] = MappingProxyType(
 # and ``coauthor_consent`` (optional in both versions; absent = false, the behaviour of
 # campaigns opened before the field: named co-authors count at once). True: a submission
 # naming other authors is pending until each signs CoAuthorshipAccepted (domain/EVENTS.md).
+# A new campaign also runs the community's safeguards (issue 19): ``review`` (a close must say
+# what becomes of pieces never moderated, so nothing is paid unseen by default),
+# ``appeal_window`` and ``comment_threads`` (every comment vote is a real, hideable comment).
+# Each is optional and absent = the old behaviour, so campaigns opened before keep theirs.
+# Seconds the author of a rejected or removed piece has to appeal under the default policy:
+# 7 days, the objection window's length, so a member who checks the campaign weekly sees a
+# decision and can answer it, and a brand reviewing after ``ends_at`` can still close within
+# a fortnight (an appeal filed on the last day is decided before the close).
+DEFAULT_APPEAL_WINDOW = 7 * 24 * 3600
 DEFAULT_POLICY_V2: Mapping[str, Any] = MappingProxyType(
     {
         **{field: value for field, value in DEFAULT_POLICY_V1.items() if field != "pairwise_bound"},
@@ -160,6 +169,9 @@ DEFAULT_POLICY_V2: Mapping[str, Any] = MappingProxyType(
         "contribution_cap": 7,
         "dependent_bound": "1/2",
         "coauthor_consent": True,
+        "review": True,
+        "appeal_window": DEFAULT_APPEAL_WINDOW,
+        "comment_threads": True,
     }
 )
 # The policy a new campaign opens with when it names none: cocred-fair v2.

@@ -56,6 +56,8 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
         "ObjectionWindowOpen",
     ], done.stderr
     assert "audit passed" in done.stdout, done.stdout + done.stderr
+    # Ben declined the mural that named him; Ana resubmitted it alone (a second submission).
+    assert done.stdout.count('"type": "CoAuthorshipDeclined"') == 1, done.stdout
     assert "ok  6 payments: 2 recorded payments match the settled lines" in done.stdout
     walk = tmp_path / "var" / "walk"  # the walk-through works in var/walk
     assert (walk / "payments" / "sepa.xml").exists()

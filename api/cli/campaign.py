@@ -17,6 +17,7 @@ import typer
 
 from api.cli.common import (
     CampaignOption,
+    CitedReports,
     ContributionOption,
     DbOption,
     KeyOption,
@@ -48,12 +49,19 @@ def _with_window(policy: Mapping[str, Any], seconds: int | None) -> Mapping[str,
     return policy if seconds is None else {**policy, "objection_window": seconds}
 
 
-def _with_review(policy: Mapping[str, Any], review: bool, appeals: int | None) -> Mapping[str, Any]:
-    """``policy`` with ``review: true`` when asked and ``appeal_window`` when given."""
-    extra: dict[str, Any] = {"review": True} if review else {}
-    if appeals is not None:
-        extra["appeal_window"] = appeals
-    return {**policy, **extra} if extra else policy
+def _with_review(
+    policy: Mapping[str, Any], review: bool | None, appeals: int | None
+) -> Mapping[str, Any]:
+    """``policy`` with ``review`` set when ``review`` is given and ``appeal_window`` set to
+    ``appeals`` seconds (0: left out, the campaign takes no appeals); unchanged when None."""
+    out = dict(policy)
+    if review is not None:
+        out["review"] = review
+    if appeals == 0:
+        out.pop("appeal_window", None)
+    elif appeals is not None:
+        out["appeal_window"] = appeals
+    return out
 
 
 @campaign_app.command("open")
@@ -79,17 +87,18 @@ def campaign_open(
         ),
     ] = None,
     review: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--review",
-            help="The close must say (--unreviewed) what becomes of pieces never moderated.",
+            "--review/--no-review",
+            help="Whether the close must say (--unreviewed) what becomes of pieces never "
+            "moderated (default: the policy's; the default policy: yes).",
         ),
-    ] = False,
+    ] = None,
     appeal_window: Annotated[
         int | None,
         typer.Option(
             help="Seconds a submitter has to appeal a rejection or removal (default: the "
-            "policy's; none: no appeals).",
+            "policy's, 7 days in the default policy; 0: no appeals).",
             min=0,
         ),
     ] = None,
@@ -427,12 +436,7 @@ def moderate(
     outcome: Annotated[str, typer.Option(help="accepted, rejected or removed.")],
     reason: Annotated[str, typer.Option(help="Reason code, e.g. guideline-violation.")],
     note: Annotated[Path | None, typer.Option(help="A note file (stored, hashed).")] = None,
-    report: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--report", help="A report id <member>:<seq> the decision answers (repeatable)."
-        ),
-    ] = None,
+    report: CitedReports = None,
     db: DbOption = None,
     fmt: RecordFormat = "json",
 ) -> None:

@@ -16,6 +16,7 @@ import typer
 
 from api.cli.common import (
     CampaignOption,
+    CitedReports,
     ContributionOption,
     DbOption,
     KeyOption,
@@ -102,12 +103,18 @@ def comment_hide(
     campaign: CampaignOption,
     comment: CommentOption,
     reason: Annotated[str, typer.Option(help="Reason code [a-z0-9-]{1,48}.")],
+    report: CitedReports = None,
     db: DbOption = None,
     fmt: RecordFormat = "json",
 ) -> None:
-    """Hide a comment (the brand): it stays in the log, its comment vote stops counting."""
+    """Hide a comment (the brand), citing its reports: it stays in the log, its comment vote
+    stops counting."""
     signer = load_key(key)
-    run_service(db, lambda c: c.hide_comment(signer, campaign, comment, reason), fmt)
+    run_service(
+        db,
+        lambda c: c.hide_comment(signer, campaign, comment, reason, reports=report or None),
+        fmt,
+    )
 
 
 @comment_app.command("report")

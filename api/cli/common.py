@@ -60,6 +60,11 @@ DbOption = Annotated[
 KeyOption = Annotated[Path, typer.Option("--key", help="Private key file of the signing actor.")]
 CampaignOption = Annotated[str, typer.Option("--campaign", help="Campaign id.")]
 ContributionOption = Annotated[str, typer.Option("--contribution", help="Contribution id.")]
+# The reports a brand's decision answers (moderating a piece, hiding a comment).
+CitedReports = Annotated[
+    list[str] | None,
+    typer.Option("--report", help="A report id <member>:<seq> the decision answers (repeatable)."),
+]
 LicenceOption = Annotated[str, typer.Option(help="Licence id <contribution>/<name>.")]
 TitleOption = Annotated[str, typer.Option(help="Title (1-200 characters).")]
 WitnessKeysOption = Annotated[
@@ -238,11 +243,8 @@ def run_demo(
     members: int,
     contributions: int,
     votes: int,
-    review: bool = False,
 ) -> DemoSummary:
-    """Build the demo for ``seed`` (default: the first free one) and narrate it; ``review``:
-    under the default policy with ``review`` and a 7-day ``appeal_window`` (a rejection in the
-    review phase, appealed and reinstated; the close says ``unreviewed: accept``).
+    """Build the demo for ``seed`` (default: the first free one) and narrate it.
 
     The story itself is ``domain.demo.generator.build_demo``; this only picks the seed, shows
     progress and tells what happened on ``console``. Raises what ``build_demo`` raises
@@ -252,10 +254,8 @@ def run_demo(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from domain.demo.generator import build_demo, first_free_seed
-    from domain.vocabulary import DEFAULT_POLICY
 
     chosen = first_free_seed(svc) if seed is None else seed
-    policy = {**DEFAULT_POLICY, "review": True, "appeal_window": 7 * 24 * 3600} if review else None
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}: {task.completed} events"),
@@ -272,7 +272,6 @@ def run_demo(
             contributions=contributions,
             votes=votes,
             progress=lambda n: progress.advance(task, n),
-            policy=policy,
         )
     ring = summary.ring
     console.print(
@@ -290,6 +289,20 @@ def run_demo(
         f"blocked; {len(summary.removed)} pieces removed",
         highlight=False,
     )
+    if summary.reinstated or summary.unreviewed:
+        console.print(
+            f"review: {len(summary.reinstated)} piece(s) rejected after the window, appealed "
+            f"and reinstated; closed with unreviewed: {summary.unreviewed}",
+            highlight=False,
+        )
+    if summary.consent:
+        console.print(
+            f"co-authorship: {summary.consent['pending']} still pending at the close; "
+            f"{summary.consent['declined']} declined by its co-author and resubmitted alone "
+            f"as {summary.consent['resubmitted']}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for refusal in summary.refusals:
         console.print(
             f"refused ({refusal['attempt']}): error[{refusal['code']}]: {refusal['detail']}",

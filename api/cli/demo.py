@@ -38,14 +38,6 @@ def demo(
     summary: Annotated[
         Path | None, typer.Option(help="Also write the JSON summary to this file.")
     ] = None,
-    review: Annotated[
-        bool,
-        typer.Option(
-            "--review",
-            help="A policy with review and appeals: a rejection after the window appealed "
-            "and reinstated, a close saying unreviewed: accept.",
-        ),
-    ] = False,
     db: DbOption = None,
     fmt: RecordFormat = "json",
 ) -> None:
@@ -60,7 +52,6 @@ def demo(
                 members=members,
                 contributions=contributions,
                 votes=votes,
-                review=review,
             )  # fmt: skip
         ).to_json()
     if summary is not None:

@@ -213,4 +213,5 @@ class Finale:
             "reinstated": self.reinstated,
             "unreviewed": self.unreviewed,
             "thread": s.thread_ids,
+            "consent": s.consent_ids,
         }

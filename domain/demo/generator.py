@@ -77,6 +77,8 @@ class DemoSummary:
     unreviewed: str | None = None
     # The comment thread: its piece, the comments shown (question, answer) and the hidden one.
     thread: dict[str, Any] = field(default_factory=dict)
+    # Co-author consent: the piece still pending at the close, the declined one, its resubmission.
+    consent: dict[str, str] = field(default_factory=dict)
     seconds: float = field(default=0.0, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +111,7 @@ class DemoSummary:
             **({"unreviewed": self.unreviewed} if self.unreviewed else {}),
             "refusals": self.refusals,
             "thread": self.thread,
+            **({"consent": self.consent} if self.consent else {}),
             "seconds": round(self.seconds, 2),
         }
 
@@ -223,6 +226,7 @@ def build_demo(
         story.setup(campaigns.profiles)
         story.activity()
         story.thread()
+        story.co_authorship()
         out.flush()
         out.wait()
         refusals = finale.attempt_refusals(campaigns.gate, ENDS)

@@ -131,7 +131,11 @@ class Story:
         self.policy = policy
         # Co-authors sign their acceptance at once where the policy asks for it (no draw
         # from the seeded stream: every other event is the one a demo without it writes).
-        self.consent = bool((DEFAULT_POLICY if policy is None else policy).get("coauthor_consent"))
+        rules = DEFAULT_POLICY if policy is None else policy
+        self.consent = bool(rules.get("coauthor_consent"))
+        # Where the policy has comment_threads, a comment vote names the voter's own posted
+        # comment: the voter posts it just before the vote (no draw from the seeded stream).
+        self.threads = bool(rules.get("comment_threads"))
         self.campaign = campaign
         self.emit = emit
         self.content = content
@@ -166,6 +170,7 @@ class Story:
         self.honest_works = 0
         self.rejected: set[int] = set()
         self.thread_ids: dict[str, Any] = {}  # the piece, comments and hidden one of ``thread``
+        self.consent_ids: dict[str, str] = {}  # ``co_authorship``'s: pending, declined, resubmitted
 
     # -- signing ---------------------------------------------------------------------------
 
@@ -310,6 +315,34 @@ class Story:
         noise = post(others[-1], "Anyone selling tickets for Saturday's match?")
         self.do(BRAND, commands.comment_hidden, noise, "off-topic", at=at)
         self.thread_ids = {"piece": piece, "comments": [question, answer], "hidden": noise}
+
+    def co_authorship(self) -> None:
+        """Where the policy asks co-authors' consent, two pieces near the window's end: one
+        whose co-author never answers (still pending at the close, it earns nothing), and one
+        whose co-author declines, which its submitter then resubmits alone. They stay out of
+        ``ids`` (nobody votes, remixes or licenses them) and nothing is drawn from the seeded
+        stream, so every other event is the one the demo writes without them."""
+        if not self.consent or self.plan.honest < 4:
+            return
+        at = format_ts(self.ends - timedelta(hours=1))
+
+        def submit(author: int, title: str, co_author: int | None) -> str:
+            data = f"design by {author} with {co_author} of {self.campaign}: {title}\n".encode()
+            authors = None if co_author is None else [
+                (self.actor(author), 70), (self.actor(co_author), 30)
+            ]  # fmt: skip
+            self.do(
+                author, commands.contribution_submitted, content=self.content(data),
+                kind="design", title=title, authors=authors, at=at,
+            )  # fmt: skip
+            return f"{self.actor(author)}:{self.seqs[author]}"
+
+        self.consent_ids["pending"] = submit(0, "Night market poster", 1)
+        declined = submit(2, "Harbour at dawn", 3)
+        self.do(3, commands.coauthorship_declined, declined, "not-mine", at=at)
+        self.consent_ids["declined"] = declined
+        self.consent_ids["resubmitted"] = submit(2, "Harbour at dawn", None)
+        self.stats["co_authored"] += 2
 
     def _pick_honest(self) -> int:
         return min(
@@ -473,6 +506,8 @@ class Story:
             comment = None
             if kind == 1:
                 comment = self.content(f"{self._title()}? love it ({voter}, {number})".encode())
+                if self.threads:
+                    self.do(voter, commands.comment_posted, self.ids[number], text=comment, at=at)
             self.do(
                 voter,
                 commands.vote_cast,

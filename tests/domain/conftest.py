@@ -17,6 +17,7 @@ from api.bootstrap import Services, bootstrap
 from api.settings import Settings
 from domain.services import CampaignServices
 from domain.state import State
+from domain.vocabulary import DEFAULT_POLICY
 from ledger.keys import SigningKey
 from tests.support import registration, seeded_key
 
@@ -101,6 +102,24 @@ class World:
             )
 
         return self.c.gate.read(copy)
+
+
+# A v2 policy from before the safeguards became defaults (issue 19): no review, no appeals,
+# comment votes naming any text, co-authors counting at once.
+SAFEGUARDS = ("review", "appeal_window", "comment_threads", "coauthor_consent")
+BEFORE_SAFEGUARDS = {k: v for k, v in DEFAULT_POLICY.items() if k not in SAFEGUARDS}
+
+
+def open_before_safeguards(
+    w: World, campaign: str, policy: dict[str, Any] = BEFORE_SAFEGUARDS
+) -> None:
+    """Open ``campaign`` (open membership) under ``policy``; Ana, Ben and Cy join."""
+    w.c.open_campaign(
+        w.brand, campaign, title="Old rules", guidelines=GUIDELINES, policy=policy,
+        starts_at=w.now - timedelta(days=1), ends_at=w.now + timedelta(days=30),
+    )  # fmt: skip
+    for member in (w.ana, w.ben, w.cy):
+        w.c.join(member, campaign)
 
 
 def open_world(svc: Services) -> World:

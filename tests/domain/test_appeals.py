@@ -30,7 +30,7 @@ from domain.errors import (
     UnreviewedPiecesError,
 )
 from domain.vocabulary import DEFAULT_POLICY
-from tests.domain.conftest import CAMPAIGN, GUIDELINES, World
+from tests.domain.conftest import CAMPAIGN, GUIDELINES, World, open_before_safeguards
 from tests.domain.test_refusals import Case, assert_refused
 
 REVIEWED = "review-26"
@@ -150,8 +150,21 @@ def test_a_close_with_every_piece_reviewed_needs_no_unreviewed(world: World) -> 
 
 
 def test_a_campaign_without_review_closes_as_before(world: World) -> None:
+    open_before_safeguards(world, "old-26")
+    world.c.submit(world.ana, "old-26", b"old piece", kind="idea", title="Old")
+    assert world.c.close_campaign(world.brand, "old-26").type == "CampaignClosed"
+
+
+def test_a_new_campaign_reviews_and_takes_appeals_by_default(world: World) -> None:
+    policy = world.c.campaign(CAMPAIGN).policy
+    assert (policy.review, policy.appeal_window) == (True, 7 * 24 * 3600)
     world.submit(world.ana)
-    world.c.close_campaign(world.brand, CAMPAIGN)
+    with pytest.raises(UnreviewedPiecesError) as caught:
+        world.c.close_campaign(world.brand, CAMPAIGN)
+    assert caught.value.detail == (
+        f"campaign {CAMPAIGN} has 1 piece(s) awaiting review: moderate them or close with "
+        "unreviewed accept or reject"
+    )
 
 
 def test_the_policy_fields_are_checked(world: World) -> None:
@@ -240,12 +253,14 @@ def _(w: World) -> Case:
 
 @refusal("an appeal in a campaign whose policy has no appeal window")
 def _(w: World) -> Case:
-    work = w.submit(w.ana)
-    w.c.moderate(w.brand, CAMPAIGN, work, "rejected", "spam")
+    open_before_safeguards(w, "old-26")
+    receipt = w.c.submit(w.ana, "old-26", b"old piece", kind="idea", title="Old")
+    work = str(receipt.ids["contribution"])
+    w.c.moderate(w.brand, "old-26", work, "rejected", "spam")
     return (
-        lambda: w.c.appeal(w.ana, CAMPAIGN, work, "misjudged"),
+        lambda: w.c.appeal(w.ana, "old-26", work, "misjudged"),
         AppealsNotOfferedError,
-        f"campaign {CAMPAIGN}'s policy has no appeal_window: it takes no appeals",
+        "campaign old-26's policy has no appeal_window: it takes no appeals",
     )
 
 

@@ -36,6 +36,8 @@ def test_a_brand_runs_a_campaign_from_opening_to_settlement(world: World) -> Non
 
     # The community engages; one vote is withdrawn and cast again.
     c.cast_vote(w.ben, CAMPAIGN, idea, "support")
+    # A comment vote names the voter's own comment (the default policy has comment_threads).
+    c.post_comment(w.cy, CAMPAIGN, idea, b"Love the colours")
     c.cast_vote(w.cy, CAMPAIGN, idea, "comment", comment=b"Love the colours")
     c.cast_vote(w.ana, CAMPAIGN, design, "share")
     c.withdraw_vote(w.ana, CAMPAIGN, design, "share")
@@ -59,8 +61,9 @@ def test_a_brand_runs_a_campaign_from_opening_to_settlement(world: World) -> Non
     assert reuse.type == "ReuseRecorded"
 
     # Close; propose the payouts; Ana objects within the window and the brand answers her;
-    # once the window is over, settle with the proposal's hash, then record a payment.
-    c.close_campaign(w.brand, CAMPAIGN)
+    # once the window is over, settle with the proposal's hash, then record a payment. The
+    # default policy reviews: the close says the two pieces never moderated earn as accepted.
+    c.close_campaign(w.brand, CAMPAIGN, unreviewed="accept")
     payees = {w.ana.actor: 75_000, w.ben.actor: 30_000, w.cy.actor: 20_000}
     proposed = c.propose_payouts(
         w.brand, CAMPAIGN, export="a" * 64, payees=payees, at=w.now - timedelta(days=8)

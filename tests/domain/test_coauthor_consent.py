@@ -28,7 +28,7 @@ from domain.errors import (
 )
 from domain.policy import DEFAULT_POLICY
 from ledger.envelope import sign_envelope
-from tests.domain.conftest import CAMPAIGN, GUIDELINES, World
+from tests.domain.conftest import CAMPAIGN, GUIDELINES, World, open_before_safeguards
 from tests.domain.test_refusals import Case, assert_refused
 
 LEGACY = "legacy-26"
@@ -57,12 +57,7 @@ def _declined(w: World) -> str:
 def _legacy(w: World) -> str:
     """A campaign opened with a policy from before the field, and a piece naming Cy in it."""
     policy = {k: v for k, v in DEFAULT_POLICY.items() if k != "coauthor_consent"}
-    w.c.open_campaign(
-        w.brand, LEGACY, title="Old rules", guidelines=GUIDELINES, policy=policy,
-        starts_at=w.now - timedelta(days=1), ends_at=w.now + timedelta(days=30),
-    )  # fmt: skip
-    for member in (w.ana, w.ben, w.cy):
-        w.c.join(member, LEGACY)
+    open_before_safeguards(w, LEGACY, policy)
     receipt = w.c.submit(
         w.ana, LEGACY, b"old piece", kind="idea", title="Old",
         authors=[(w.ana.actor, 60), (w.cy.actor, 40)],
@@ -398,7 +393,7 @@ def test_a_campaign_opened_before_the_field_lets_named_co_authors_count_at_once(
 def test_a_closed_campaign_takes_no_more_answers(world: World) -> None:
     w = world
     work = _pending(w)
-    w.c.close_campaign(w.brand, CAMPAIGN)
+    w.c.close_campaign(w.brand, CAMPAIGN, unreviewed="accept")
     assert_refused(
         w,
         lambda _: (

@@ -10,6 +10,7 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from domain.comments import MAX_COMMENT_BYTES
@@ -30,9 +31,10 @@ from domain.errors import (
     SelfReportError,
     UnknownCommentError,
     UnknownContributionError,
+    UnknownReportError,
 )
 from domain.policy import DEFAULT_POLICY
-from tests.domain.conftest import CAMPAIGN, GUIDELINES, World
+from tests.domain.conftest import CAMPAIGN, GUIDELINES, World, open_before_safeguards
 from tests.domain.test_refusals import Case, _ts, assert_refused
 
 THREADED = "threaded-26"
@@ -91,8 +93,23 @@ def test_a_comment_vote_names_the_text_of_the_voters_comment(world: World) -> No
 
 
 def test_a_legacy_campaign_takes_comment_votes_without_a_posted_comment(world: World) -> None:
+    open_before_safeguards(world, "old-26")
+    receipt = world.c.submit(world.ana, "old-26", b"old piece", kind="idea", title="Old")
+    work = str(receipt.ids["contribution"])
+    vote = world.c.cast_vote(world.ben, "old-26", work, "comment", comment=b"no thread here")
+    assert vote.type == "VoteCast"
+
+
+def test_a_new_campaign_ties_comment_votes_to_comments_by_default(world: World) -> None:
+    assert world.c.campaign(CAMPAIGN).policy.comment_threads
     work = world.submit(world.ana)
-    world.c.cast_vote(world.ben, CAMPAIGN, work, "comment", comment=b"no thread here")
+    with pytest.raises(CommentNotPostedError) as caught:
+        world.c.cast_vote(world.ben, CAMPAIGN, work, "comment", comment=b"no thread here")
+    text = hashlib.sha256(b"no thread here").hexdigest()
+    assert caught.value.detail == (
+        f"member {world.ben.actor} posted no comment with text {text} on contribution {work}: "
+        "a comment vote names the text of the voter's own comment"
+    )
 
 
 def test_members_report_a_comment_once_each(world: World) -> None:
@@ -224,7 +241,7 @@ def _(w: World) -> Case:
 @refusal("a comment after the close")
 def _(w: World) -> Case:
     work = w.submit(w.ana)
-    w.c.close_campaign(w.brand, CAMPAIGN)
+    w.c.close_campaign(w.brand, CAMPAIGN, unreviewed="accept")
     return (
         lambda: w.c.post_comment(w.ben, CAMPAIGN, work, b"hi"),
         CampaignClosedError,
@@ -440,6 +457,70 @@ def _(w: World) -> Case:
         ),  # fmt: skip
         MalformedBodyError,
         "CampaignOpened body: field 'policy.comment_threads' must be true or false, got 'yes'",
+    )
+
+
+def test_the_brand_hides_a_comment_citing_its_reports(world: World) -> None:
+    w = world
+    work = w.submit(w.ana)
+    comment = _comment(w, w.ben, work)
+    first = w.c.report_comment(w.ana, CAMPAIGN, comment, "harassment").ids["report"]
+    second = w.c.report_comment(w.cy, CAMPAIGN, comment, "spam").ids["report"]
+    receipt = w.c.hide_comment(w.brand, CAMPAIGN, comment, "abuse", reports=[first, second])
+    assert receipt.type == "CommentHidden"
+    [hidden] = [e for e in w.svc.ledger.store.iterate() if e.type == "CommentHidden"]
+    assert orjson.loads(hidden.data)["body"] == {
+        "comment": comment, "reason": "abuse", "reports": [first, second],
+    }  # fmt: skip
+
+
+@refusal("a hiding citing a report about another comment")
+def _(w: World) -> Case:
+    work = w.submit(w.ana)
+    comment, other = _comment(w, w.ben, work), _comment(w, w.cy, work, b"Nice.")
+    report = w.c.report_comment(w.ana, CAMPAIGN, other, "spam").ids["report"]
+    return (
+        lambda: w.c.hide_comment(w.brand, CAMPAIGN, comment, "abuse", reports=[report]),
+        UnknownReportError,
+        f"campaign {CAMPAIGN} has no report {report} about comment {comment}: a hiding cites "
+        f"only the reports about its comment",
+    )
+
+
+@refusal("a hiding citing a report about a piece")
+def _(w: World) -> Case:
+    work = w.submit(w.ana)
+    comment = _comment(w, w.ben, work)
+    report = w.c.report(w.cy, CAMPAIGN, work, "spam").ids["report"]
+    return (
+        lambda: w.c.hide_comment(w.brand, CAMPAIGN, comment, "abuse", reports=[report]),
+        UnknownReportError,
+        f"campaign {CAMPAIGN} has no report {report} about comment {comment}: a hiding cites "
+        f"only the reports about its comment",
+    )
+
+
+@refusal("a hiding citing one report twice")
+def _(w: World) -> Case:
+    work = w.submit(w.ana)
+    comment = _comment(w, w.ben, work)
+    report = w.c.report_comment(w.ana, CAMPAIGN, comment, "spam").ids["report"]
+    return (
+        lambda: w.c.hide_comment(w.brand, CAMPAIGN, comment, "abuse", reports=[report, report]),
+        MalformedBodyError,
+        f"CommentHidden body: field 'reports' names report {report} twice",
+    )
+
+
+@refusal("a hiding citing an empty list of reports")
+def _(w: World) -> Case:
+    work = w.submit(w.ana)
+    comment = _comment(w, w.ben, work)
+    return (
+        lambda: w.c.hide_comment(w.brand, CAMPAIGN, comment, "abuse", reports=[]),
+        MalformedBodyError,
+        "CommentHidden body: field 'reports' must be a list of 1-100 report ids (leave it out "
+        "to cite none)",
     )
 
 

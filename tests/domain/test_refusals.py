@@ -128,7 +128,7 @@ def _(w: World) -> Case:
 @case("a vote after the close")
 def _(w: World) -> Case:
     work = w.submit(w.ana)
-    w.c.close_campaign(w.brand, CAMPAIGN)
+    w.c.close_campaign(w.brand, CAMPAIGN, unreviewed="accept")
     return (
         lambda: w.c.cast_vote(w.ben, CAMPAIGN, work, "support"),
         CampaignClosedError,

@@ -180,7 +180,7 @@ def _(w: World) -> Case:
 @refusal("a report after the close")
 def _(w: World) -> Case:
     work = w.submit(w.ana)
-    w.c.close_campaign(w.brand, CAMPAIGN)
+    w.c.close_campaign(w.brand, CAMPAIGN, unreviewed="accept")
     return (
         lambda: w.c.report(w.ben, CAMPAIGN, work, "spam"),
         CampaignClosedError,

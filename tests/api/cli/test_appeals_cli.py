@@ -106,24 +106,38 @@ def test_a_rejection_appealed_and_reinstated_then_a_close_with_unreviewed(people
     ]
 
 
+def test_a_new_campaign_reviews_and_takes_appeals_for_7_days_by_default(people: People) -> None:
+    shown = json.loads(
+        cocred("campaign", "show", "--campaign", "summer-26", "--db", people.db).stdout
+    )
+    assert (shown["policy"]["review"], shown["policy"]["appeal_window"]) == (True, 7 * 24 * 3600)
+    assert shown["policy"]["comment_threads"] is True
+
+
 def test_an_appeal_where_the_policy_offers_none_is_refused(people: People) -> None:
     p = people
+    p.run("brand", "campaign", "open", "--campaign", "plain-26", "--title", "Plain",
+          "--guidelines", p.file("g3.txt", b"Be kind."),
+          "--no-review", "--appeal-window", "0")  # fmt: skip
+    shown = json.loads(cocred("campaign", "show", "--campaign", "plain-26", "--db", p.db).stdout)
+    assert shown["policy"]["review"] is False and "appeal_window" not in shown["policy"]
+    p.run("ana", "join", "--campaign", "plain-26")
     kite = p.json(
-        "ana", "submit", "--campaign", "summer-26", "--content", p.file("k.txt", b"kite"),
+        "ana", "submit", "--campaign", "plain-26", "--content", p.file("k.txt", b"kite"),
         "--kind", "idea", "--title", "Kite",
     )["contribution"]  # fmt: skip
-    p.run("brand", "moderate", "--campaign", "summer-26", "--contribution", kite,
+    p.run("brand", "moderate", "--campaign", "plain-26", "--contribution", kite,
           "--outcome", "rejected", "--reason", "spam")  # fmt: skip
     assert refused(
-        "appeal", "--campaign", "summer-26", "--contribution", kite, "--reason", "misjudged",
+        "appeal", "--campaign", "plain-26", "--contribution", kite, "--reason", "misjudged",
         "--key", p.key("ana"), "--db", p.db,
     ) == (
-        "error[AppealsNotOffered]: campaign summer-26's policy has no appeal_window: "
+        "error[AppealsNotOffered]: campaign plain-26's policy has no appeal_window: "
         "it takes no appeals"
     )  # fmt: skip
 
 
-def test_the_demo_with_review_reinstates_a_rejection_on_appeal(tmp_path) -> None:
+def test_the_demo_reinstates_a_rejection_on_appeal(tmp_path) -> None:
     db = f"sqlite:///{tmp_path}/demo.sqlite"
     built = json.loads(
         cocred(
@@ -138,7 +152,6 @@ def test_the_demo_with_review_reinstates_a_rejection_on_appeal(tmp_path) -> None
             "40",
             "--votes",
             "120",
-            "--review",
         ).stdout  # fmt: skip
     )
     assert built["unreviewed"] == "accept" and len(built["reinstated"]) == 1

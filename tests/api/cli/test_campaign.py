@@ -85,6 +85,9 @@ def test_a_campaign_from_the_command_line(people: People) -> None:
     assert idea.startswith(p.ids["ana"] + ":")
     p.run("ben", "vote", "--campaign", "summer-26", "--contribution", idea, "--kind", "save")
     comment = p.file("comment.txt", b"Lovely lines")
+    # The default policy has comment_threads: the comment vote names Ben's posted comment.
+    p.run("ben", "comment", "post", "--campaign", "summer-26", "--contribution", idea,
+          "--text", comment)  # fmt: skip
     p.run("ben", "vote", "--campaign", "summer-26", "--contribution", idea, "--kind", "comment",
           "--comment", comment)  # fmt: skip
     p.run("ben", "withdraw", "--campaign", "summer-26", "--contribution", idea, "--kind", "save")
@@ -162,7 +165,13 @@ def test_a_campaign_from_the_command_line(people: People) -> None:
         cocred("campaign", "show", "--campaign", "summer-26", "--works", "--db", p.db).stdout
     )
     assert [a["name"] for a in shown["works"][0]["authors"]] == ["erased member"]
-    p.run("brand", "campaign", "close", "--campaign", "summer-26")
+    # The default policy reviews: the idea was never moderated, so the close says its fate.
+    assert refused("campaign", "close", "--campaign", "summer-26", "--key", p.key("brand"),
+                   "--db", p.db) == (
+        "error[UnreviewedPieces]: campaign summer-26 has 1 piece(s) awaiting review: moderate "
+        "them or close with unreviewed accept or reject"
+    )  # fmt: skip
+    p.run("brand", "campaign", "close", "--campaign", "summer-26", "--unreviewed", "accept")
     assert refused(
         "vote", "--key", p.key("ben"), "--db", p.db, "--campaign", "summer-26",
         "--contribution", idea,

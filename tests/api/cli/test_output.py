@@ -121,6 +121,15 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
                 "--title", "Kites", "--from", f"{idea}=1/5")["contribution"]  # fmt: skip
     as_("ben", "vote", "--contribution", idea, "--kind", "save")
     as_("ben", "withdraw", "--contribution", idea, "--kind", "save")
+    # The default policy has comment_threads: a comment vote names the voter's own comment.
+    as_(
+        "ana",
+        "comment post",
+        "--contribution",
+        remix,
+        "--text",
+        file("c.txt", "très bien".encode()),
+    )
     as_("ana", "vote", "--contribution", remix, "--kind", "comment",
         "--comment", file("c.txt", "très bien".encode()))  # fmt: skip
     duo, trio = (
@@ -138,7 +147,8 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
     answer = as_("brand", "comment reply", "--contribution", idea, "--to", said, "--text",
                  file("merci.txt", b"Thanks!"), "--as-brand")["comment"]  # fmt: skip
     as_("ana", "comment report", "--comment", said, "--reason", "other")
-    as_("brand", "comment hide", "--comment", answer, "--reason", "duplicate")
+    flagged = as_("ana", "comment report", "--comment", answer, "--reason", "spam")["report"]
+    as_("brand", "comment hide", "--comment", answer, "--reason", "duplicate", "--report", flagged)
     thread = run("comment thread", "--db", db, "--campaign", "camp-1", "--contribution", idea)
     assert [(c["depth"], c["text"], c["hidden"]) for c in thread["comments"]] == [
         (0, "jolie idée", None),
@@ -176,7 +186,7 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
     in_2("brand", "campaign decide-appeal", "--contribution", kite, "--uphold", "--reason", "x")
     assert run("campaign appeals", "--db", db, "--campaign", "camp-2")["total"] == 1
     in_2("brand", "campaign close", "--unreviewed", "accept")
-    as_("brand", "campaign close")
+    as_("brand", "campaign close", "--unreviewed", "accept")  # the default policy reviews
     run("project", "--db", db)
     assert run("shares", "--db", db, "--campaign", "camp-1")["payees"] == 2
     run("explain", "--db", db, "--campaign", "camp-1", "--member", ids["ana"])

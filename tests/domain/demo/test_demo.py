@@ -77,7 +77,16 @@ def test_the_summary_tells_the_truth_about_the_log(services: Services) -> None:
     assert summary.licences["incomplete"] and summary.licences["revoked"]
     reused = {e["body"]["licence"] for e in events if e["type"] == "ReuseRecorded"}
     assert reused == set(summary.licences["live"])
-    posted = [e for e in events if e["type"] == "CommentPosted"]
+    every = [e for e in events if e["type"] == "CommentPosted"]
+    # Under the default policy (comment_threads) each comment vote names its voter's comment,
+    # posted just before it; the thread comes after the last vote.
+    comment_votes = [e for e in events if e["type"] == "VoteCast" and e["body"].get("comment")]
+    tied = {(e["body"]["contribution"], e["actor"], e["body"]["text"]) for e in every}
+    assert comment_votes and all(
+        (e["body"]["contribution"], e["actor"], e["body"]["comment"]) in tied for e in comment_votes
+    )
+    posted = every[-4:]
+    assert len(every) == len(comment_votes) + 4
     thread = summary.thread
     assert {e["body"]["contribution"] for e in posted} == {thread["piece"]}
     assert [e["body"]["as_brand"] for e in posted] == [False, False, True, False]
@@ -134,15 +143,13 @@ def test_sizes_too_small_for_the_story_are_refused(
         assert svc.ledger.size() == 0
 
 
-def test_a_demo_with_review_and_appeals_reinstates_a_rejection_and_closes_saying_unreviewed(
+def test_the_default_demo_reinstates_a_rejection_on_appeal_and_closes_saying_unreviewed(
     services: Services,
 ) -> None:
-    from domain.vocabulary import DEFAULT_POLICY
     from projections.explain import explain
     from tests.projections.builders import replayed
 
-    policy = {**DEFAULT_POLICY, "review": True, "appeal_window": 7 * 24 * 3600}
-    summary = build_demo(services, seed=5, policy=policy, **SMALL)
+    summary = build_demo(services, seed=5, **SMALL)
     [piece] = summary.reinstated
     assert summary.unreviewed == "accept"
     assert (
@@ -160,7 +167,47 @@ def test_a_demo_with_review_and_appeals_reinstates_a_rejection_and_closes_saying
     assert any("reinstated by the brand" in sentence for sentence in why.review)
 
 
-def test_the_default_demo_files_no_appeal(services: Services) -> None:
-    summary = build_demo(services, seed=6, **SMALL)
-    assert (summary.reinstated, summary.unreviewed) == ([], None)
+def test_the_default_demo_closes_with_a_piece_pending_and_one_declined_then_resubmitted(
+    services: Services,
+) -> None:
+    from projections.explain import explain
+    from tests.projections.builders import replayed
+
+    summary = build_demo(services, seed=5, **SMALL)
+    consent = summary.consent
+    assert summary.to_json()["consent"] == consent
+    assert set(consent) == {"pending", "declined", "resubmitted"}
+    events = _events(services)
+    declines = [e["body"] for e in events if e["type"] == "CoAuthorshipDeclined"]
+    assert declines == [{"contribution": consent["declined"], "reason": "not-mine"}]
+    accepted = {e["body"]["contribution"] for e in events if e["type"] == "CoAuthorshipAccepted"}
+    assert consent["pending"] not in accepted and consent["declined"] not in accepted
+    works = {
+        f"{e['actor']}:{e['seq']}": e["body"]
+        for e in events
+        if e["type"] == "ContributionSubmitted"
+    }
+    again, declined = works[consent["resubmitted"]], works[consent["declined"]]
+    assert again["title"] == declined["title"] and "authors" not in again, "resubmitted alone"
+    state = replayed(services.ledger.store.iterate()).campaign(summary.campaign)
+    pending = state.contributions[consent["pending"]]
+    assert pending.awaiting, "still pending at the close"
+    why = orjson.dumps(explain(state, pending.signer, summary.last_position).to_json()).decode()
+    assert f"{consent['pending']} is awaiting co-author consent" in why
+    assert "it earns nothing until each accepts" in why
+
+
+def test_a_demo_under_a_v2_policy_from_before_the_safeguards_files_no_appeal(
+    services: Services,
+) -> None:
+    from domain.vocabulary import DEFAULT_POLICY
+
+    safeguards = ("review", "appeal_window", "comment_threads", "coauthor_consent")
+    before = {k: v for k, v in DEFAULT_POLICY.items() if k not in safeguards}
+    summary = build_demo(services, seed=6, policy=before, **SMALL)
+    assert (summary.reinstated, summary.unreviewed, summary.consent) == ([], None, {})
     assert "reinstated" not in summary.to_json() and "unreviewed" not in summary.to_json()
+    assert "consent" not in summary.to_json()
+    types = {e["type"] for e in _events(services)}
+    assert not types & {"AppealFiled", "CoAuthorshipDeclined", "CoAuthorshipAccepted"}
+    assert [e for e in _events(services) if e["type"] == "CommentPosted"][:-4] == []
