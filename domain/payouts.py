@@ -108,6 +108,13 @@ REASONS = constants(*OBJECTION_REASONS)
 OUTCOMES = constants(*ANSWER_OUTCOMES)
 RAILS = constants(*PAYMENT_RAILS)
 MAX_PAYEES = 1000  # payees in one body (the ledger caps bodies at 63 KiB); more go in parts
+# Payments the writers (the CLI, the demo) put in one PaymentRecorded. A payment line is
+# bigger than a payee's entry (member, amount and, on a chain, the address paid): 1,000 of
+# them made a 68.5 kB body that the ledger refused, so a campaign of more than ~930 payees
+# could never record its payments (found by bench/scale.py at 1M events). The rule still
+# admits up to MAX_PAYEES lines, as records written before may hold; 400 chain lines stay
+# under the cap (tests/domain/test_payout_parts.py).
+PAYMENTS_PER_RECORD = 400
 MAX_PARTS = 1000  # parts of one proposal: a million payees
 MAX_BATCH_TEXT = 140
 _AFTER_CLOSE = {PAYOUTS_SETTLED: "payouts are settled", PAYOUTS_PROPOSED: "payouts are proposed"}

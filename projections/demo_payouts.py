@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.demo.story import demo_key
-from domain.payouts import MAX_PAYEES, book_of
+from domain.payouts import PAYMENTS_PER_RECORD, book_of
 from domain.services import CampaignServices
 from domain.vocabulary import PAYPAL, REJECTED, SEPA
 from ledger.envelope import format_ts
@@ -68,10 +68,10 @@ def pay_demo(services: CampaignServices, campaign: str, seed: int, members: int)
     paid_at = settled_at + timedelta(days=1)
     for rail in (SEPA, PAYPAL):
         lines = [(x.member, x.amount, None) for x in plan.lines[rail]]
-        for start in range(0, len(lines), MAX_PAYEES):  # one batch, in records of 1,000
+        for start in range(0, len(lines), PAYMENTS_PER_RECORD):  # one batch, in records
             services.record_payment(
                 brand, campaign, rail=rail, batch=f"DEMO-{seed}-{rail.upper()}-1",
-                payments=lines[start : start + MAX_PAYEES], at=paid_at,
+                payments=lines[start : start + PAYMENTS_PER_RECORD], at=paid_at,
             )  # fmt: skip
     book = services.gate.read(lambda s: book_of(s, campaign))
     return {

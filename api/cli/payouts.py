@@ -291,7 +291,7 @@ def record(
     fmt: RecordFormat = "json",
 ) -> None:
     """Record that a rail paid the plan's lines for it (checked against the settlement)."""
-    from domain.payouts import MAX_PAYEES
+    from domain.payouts import PAYMENTS_PER_RECORD
     from ledger.canonical import parse_json
 
     signer = load_key(key)
@@ -321,8 +321,8 @@ def record(
                 tx=None if tx is None else tx.lower(), token=token, decimals=decimals,
             )  # fmt: skip
 
-        for start in range(0, len(payments), MAX_PAYEES):
-            part = payments[start : start + MAX_PAYEES]
+        for start in range(0, len(payments), PAYMENTS_PER_RECORD):
+            part = payments[start : start + PAYMENTS_PER_RECORD]
             receipts.append(guarded(partial(pay, part)))
     emit(
         {

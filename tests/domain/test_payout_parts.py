@@ -275,3 +275,30 @@ def test_a_refused_part_names_its_reason_and_writes_nothing(w: World, name: str)
 @pytest.fixture
 def w(world: World) -> World:
     return world
+
+
+def test_the_payments_a_writer_puts_in_one_record_fit_the_ledger_body_cap() -> None:
+    """1,000 payment lines made a 68.5 kB PaymentRecorded that the ledger refused, so the
+    demo at 1M events (and any campaign of more than ~930 payees) could not record its
+    payments (found by bench/scale.py); the writers now put PAYMENTS_PER_RECORD in one,
+    which fits even on a chain rail, with the longest amounts and the address paid."""
+    from domain.payouts import MAX_PAYEES, PAYMENTS_PER_RECORD
+    from ledger.canonical import canonical
+    from ledger.limits import MAX_BODY_BYTES
+
+    def body(lines: int) -> int:
+        payment = {"member": "A" * 43, "amount": 10**15, "to": "0x" + "aB" * 20}
+        return len(
+            canonical(
+                {
+                    "rail": "ethereum",
+                    "batch": "b" * 140,
+                    "tx": "0x" + "f" * 64,
+                    "token": "0x" + "Cd" * 20,
+                    "decimals": 18,
+                    "payments": [payment] * lines,
+                }
+            )
+        )
+
+    assert body(PAYMENTS_PER_RECORD) <= MAX_BODY_BYTES < body(MAX_PAYEES)

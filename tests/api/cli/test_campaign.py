@@ -278,7 +278,7 @@ def test_a_demo_with_more_payees_than_one_event_holds_proposes_and_pays_in_parts
     """``cocred demo --members 3000`` stopped at its payout step (1,608 payees in one 79 kB
     body, over the 63 KiB cap); here two payees a body stand for 1,000."""
     monkeypatch.setattr("domain.payout_services.MAX_PAYEES", 2)
-    monkeypatch.setattr("projections.demo_payouts.MAX_PAYEES", 2)
+    monkeypatch.setattr("projections.demo_payouts.PAYMENTS_PER_RECORD", 2)
     db = f"sqlite:///{tmp_path}/demo.sqlite"
     sizes = ["--members", "12", "--contributions", "40", "--votes", "120"]
     shown = json.loads(cocred("demo", *sizes, "--db", db).stdout)
