@@ -1,0 +1,228 @@
+"""The acts a member signs on the pages with the generic ``data-act="event"`` forms of
+``static/act.js``, in Debian's Chromium: each shows the exact type and canonical body it
+will sign before "Sign and send", lands in the log (the position shown), and a refusal is
+the API's typed sentence; texts go to the content store and only their hash is signed;
+no request carries the key; without JavaScript each section names the ``cocred`` verb.
+
+Co-authorship (accept, decline) and reports of a piece on the contributor page; a
+comment, a reply and a report of a comment on the thread page."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.bootstrap import bootstrap
+from api.settings import Settings
+from ledger.key_backup import open_backup
+from tests.api.cli.test_campaign import cocred
+from tests.browser.support import Server, sign_and_send
+from tests.browser.test_join_browser import PASSPHRASE, join
+from tests.support import unavailable
+
+CAMPAIGN = "browser-acts"
+
+
+@pytest.fixture(scope="module")
+def author(server: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A campaign (the default policy: co-authors must consent) and an author with a key
+    file who joined it by the CLI."""
+    tmp = tmp_path_factory.mktemp("acts")
+    guidelines = tmp / "g.txt"
+    guidelines.write_bytes(b"Be kind; post your own work.")
+    cocred("campaign", "open", "--campaign", CAMPAIGN, "--title", "Browser acts",
+           "--guidelines", str(guidelines), "--key", str(server.brand_key),
+           "--db", server.database_url)  # fmt: skip
+    key = tmp / "author.key"
+    actor = json.loads(cocred("keys", "new", "--out", str(key)).stdout)["actor"]
+    db = ("--key", str(key), "--db", server.database_url)
+    cocred("keys", "register", *db)
+    cocred("join", "--campaign", CAMPAIGN, *db)
+    return {"actor": actor, "db": db, "tmp": tmp}
+
+
+def submit(author: dict[str, Any], title: str, *coauthors: str) -> str:
+    """The id of a piece ``author`` submits by the CLI, naming ``coauthors`` (40% each of
+    at most one; the author keeps the rest)."""
+    work = author["tmp"] / f"{title}.txt"
+    work.write_text(f"The idea called {title}.")
+    named = [a for c in coauthors for a in ("--author", f"{c}=40")]
+    if named:
+        named += ["--author", f"{author['actor']}=60"]
+    done = cocred("submit", "--campaign", CAMPAIGN, "--content", str(work), "--kind", "idea",
+                  "--title", title, *named, *author["db"])  # fmt: skip
+    return str(json.loads(done.stdout)["contribution"])
+
+
+def work(contribution: str) -> str:
+    """The selector of a piece's article on the contributor page (its id holds a colon)."""
+    return f"[id='c-{contribution}']"
+
+
+def test_a_named_coauthor_accepts_one_piece_and_declines_another(
+    page: Any, server: Server, author: dict[str, Any], tmp_path: Path
+) -> None:
+    backup, _ = join(page, CAMPAIGN, tmp_path)
+    me = open_backup(backup.encode(), PASSPHRASE).actor
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.post_data or ""))
+    accepted = submit(author, "Kite bench", me)
+    declined = submit(author, "Not mine", me)
+    page.goto(f"/people/{author['actor']}?campaign={CAMPAIGN}")
+    accept = page.locator(f"{work(accepted)} form[data-type=CoAuthorshipAccepted]")
+    accept.wait_for(state="visible")
+    assert not page.locator(f"{work(accepted)} .coauthorship .needs-script").is_visible()
+    shown, answer = sign_and_send(page, accept)
+    assert shown == f'CoAuthorshipAccepted\n{{"contribution":"{accepted}"}}'
+    assert answer.startswith("Signed and recorded: CoAuthorshipAccepted at log position ")
+    _, again = sign_and_send(page, accept)
+    assert again.startswith("error[CoAuthorshipAnswered]: "), again
+
+    decline = page.locator(f"{work(declined)} form[data-type=CoAuthorshipDeclined]")
+    decline.locator("input[name='body.reason']").fill("wrong-share")
+    shown, answer = sign_and_send(page, decline)
+    assert shown == f'CoAuthorshipDeclined\n{{"contribution":"{declined}","reason":"wrong-share"}}'
+    assert answer.startswith("Signed and recorded: CoAuthorshipDeclined at log position ")
+    secret = open_backup(backup.encode(), PASSPHRASE).to_jwk()["d"]
+    assert not any(secret in b or PASSPHRASE in b for b in sent)
+
+    page.reload()  # the page may be cached for a few seconds (SHORT): revalidate it
+    assert page.locator(f"{work(declined)} .check.bad").is_visible()
+    # the author's key is not here: the forms stay hidden for a visitor who was not named
+    other = page.context.browser.new_context(base_url=server.url)
+    try:
+        tab = other.new_page()
+        tab.goto(f"/people/{author['actor']}?campaign={CAMPAIGN}")
+        assert tab.locator("form[data-type=CoAuthorshipAccepted]").count() == 0  # answered
+    finally:
+        other.close()
+
+
+def test_a_member_reports_a_piece_with_a_text_and_a_second_report_is_refused(
+    page: Any, server: Server, author: dict[str, Any], tmp_path: Path
+) -> None:
+    join(page, CAMPAIGN, tmp_path)
+    piece = submit(author, "Loud poster")
+    page.goto(f"/people/{author['actor']}?campaign={CAMPAIGN}")
+    block = page.locator(f"{work(piece)} details.report")
+    block.locator("summary").click()
+    form = block.locator("form[data-type=ContributionReported]")
+    form.wait_for(state="visible")
+    form.locator("select").select_option("plagiarism")
+    said = "This copies the poster of another campaign."
+    form.locator("textarea").fill(said)
+    digest = hashlib.sha256(said.encode()).hexdigest()
+    shown, answer = sign_and_send(page, form)
+    assert shown == (
+        f'ContributionReported\n{{"contribution":"{piece}","reason":"plagiarism",'
+        f'"text":"{digest}"}}'
+    )
+    assert answer.startswith("Signed and recorded: ContributionReported at log position ")
+    with bootstrap(Settings(database_url=server.database_url)) as svc:
+        assert svc.content.get(digest) == said.encode()  # the text went to the content store
+    _, again = sign_and_send(page, form)
+    assert again.startswith("error[DuplicateReport]: "), again
+
+
+def test_a_member_comments_replies_and_reports_a_comment_on_the_thread_page(
+    page: Any, server: Server, author: dict[str, Any], tmp_path: Path
+) -> None:
+    backup, _ = join(page, CAMPAIGN, tmp_path)
+    me = open_backup(backup.encode(), PASSPHRASE).actor
+    piece = submit(author, "Rain hat")
+    page.goto(f"/c/{CAMPAIGN}/comments/{piece}")
+    form = page.locator("#comment-text").locator("xpath=ancestor::form")
+    form.wait_for(state="visible")
+    said = "Could it fold into a pocket?"
+    page.fill("#comment-text", said)
+    digest = hashlib.sha256(said.encode()).hexdigest()
+    shown, answer = sign_and_send(page, form)
+    assert shown == (
+        f'CommentPosted\n{{"as_brand":false,"contribution":"{piece}","parent":null,'
+        f'"text":"{digest}"}}'
+    )
+    assert answer.startswith("Signed and recorded: CommentPosted at log position ")
+
+    page.reload()  # the page may be cached for a few seconds (SHORT): revalidate it
+    assert page.inner_text(".comment-text") == said
+    first = page.locator("li.comment").first
+    comment = first.get_attribute("id")[2:]
+    first.locator("summary").click()
+    reply = first.locator("form[data-type=CommentPosted]")
+    reply.locator("textarea").fill("Yes, in two folds.")
+    shown, answer = sign_and_send(page, reply)
+    assert f'"parent":"{comment}"' in shown
+    assert answer.startswith("Signed and recorded: CommentPosted at log position ")
+
+    report = first.locator("form[data-type=CommentReported]")
+    report.locator("select").select_option("spam")
+    shown, answer = sign_and_send(page, report)
+    assert shown == f'CommentReported\n{{"comment":"{comment}","reason":"spam","text":null}}'
+    assert answer == (
+        f"error[SelfReport]: member {me} wrote comment {comment}: nobody reports their own comment"
+    )
+
+
+def test_without_javascript_each_act_names_its_cocred_verb(
+    browser: Any, server: Server, author: dict[str, Any]
+) -> None:
+    piece = submit(author, "Quiet lamp")
+    context = browser.new_context(base_url=server.url, java_script_enabled=False)
+    try:
+        tab = context.new_page()
+        tab.goto(f"/c/{CAMPAIGN}/comments/{piece}")
+        notice = tab.locator("#comment-heading ~ .needs-script")
+        assert notice.is_visible() and not tab.locator("#comment-text").is_visible()
+        assert f"cocred comment post --key me.key --campaign {CAMPAIGN}" in notice.inner_text()
+        tab.goto(f"/people/{author['actor']}?campaign={CAMPAIGN}")
+        block = tab.locator(f"{work(piece)} details.report")
+        block.locator("summary").click()
+        assert "cocred report --key me.key" in block.locator(".needs-script").inner_text()
+        assert not block.locator("form").is_visible()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_act_forms_and_their_preview_have_no_serious_accessibility_violation(
+    browser: Any, server: Server, author: dict[str, Any], tmp_path: Path, width: int
+) -> None:
+    """With a key in the browser the forms are shown; with a preview open, axe finds no
+    serious or critical violation and nothing scrolls sideways, at both widths."""
+    from tests.browser.test_accessibility import AXE, _violations
+
+    if not AXE.exists():
+        unavailable(f"axe-core is not installed at {AXE} (make node)")
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": width, "height": 900}, accept_downloads=True
+    )
+    try:
+        tab = context.new_page()
+        join(tab, CAMPAIGN, tmp_path)
+        piece = submit(author, f"Wide sign {width}")
+        found: dict[str, Any] = {}
+        for path, opened in (
+            (f"/c/{CAMPAIGN}/comments/{piece}", "#comment-text"),
+            (f"/people/{author['actor']}?campaign={CAMPAIGN}", f"{work(piece)} details.report"),
+        ):
+            tab.goto(path)
+            target = tab.locator(opened)
+            if opened.endswith("details.report"):
+                target.locator("summary").click()
+                target = target.locator("textarea")
+            target.fill("A text long enough to wrap on a phone's narrow screen, " * 3)
+            target.locator("xpath=ancestor::form").locator("button[type=submit]").click()
+            tab.locator(".to-sign:not([hidden])").first.wait_for(state="visible")
+            problems: list[Any] = _violations(tab)
+            overflow = tab.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+            if overflow > 0:
+                problems.append(f"scrolls sideways by {overflow} px")
+            if problems:
+                found[path] = problems
+        assert found == {}, found
+    finally:
+        context.close()
