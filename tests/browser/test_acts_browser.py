@@ -20,7 +20,7 @@ from api.bootstrap import bootstrap
 from api.settings import Settings
 from ledger.key_backup import open_backup
 from tests.api.cli.test_campaign import cocred
-from tests.browser.support import Server, sign_and_send
+from tests.browser.support import Server, sign_and_send, wait_until
 from tests.browser.test_join_browser import PASSPHRASE, join
 from tests.support import unavailable
 
@@ -221,8 +221,149 @@ def test_the_act_forms_and_their_preview_have_no_serious_accessibility_violation
             overflow = tab.evaluate("() => document.documentElement.scrollWidth - innerWidth")
             if overflow > 0:
                 problems.append(f"scrolls sideways by {overflow} px")
+                problems.append(tab.evaluate(WIDER))  # what sticks out, to fix it
             if problems:
                 found[path] = problems
         assert found == {}, found
     finally:
         context.close()
+
+
+WIDER = """() => [...document.querySelectorAll('main *')]
+  .filter((e) => e.getBoundingClientRect().right > innerWidth)
+  .map((e) => `${e.tagName}.${e.className}: ${e.textContent.slice(0, 60)}`).slice(0, 5)"""
+
+
+def bring_key(context: Any, key: Path, tmp: Path) -> Any:
+    """A tab of ``context`` where ``key``'s backup (``cocred keys backup``) was imported on
+    /keys/import: that key is now kept in this browser."""
+    backup, secret = tmp / f"{key.stem}.backup", tmp / f"{key.stem}.pass"
+    secret.write_text(PASSPHRASE + "\n")
+    cocred("keys", "backup", "--key", str(key), "--out", str(backup), "--passphrase-file",
+           str(secret))  # fmt: skip
+    tab = context.new_page()
+    tab.goto("/keys/import")
+    tab.set_input_files("#backup-file", str(backup))
+    tab.fill("#import-passphrase", PASSPHRASE)
+    tab.click("#import-button")
+    wait_until(tab, "document.getElementById('import-result').textContent.includes('is now kept')")
+    return tab
+
+
+def member(server: Server, campaign: str, tmp: Path, name: str) -> tuple[Path, str]:
+    """A member with a key file who joined ``campaign`` by the CLI: (key file, actor)."""
+    key = tmp / f"{name}.key"
+    actor = json.loads(cocred("keys", "new", "--out", str(key)).stdout)["actor"]
+    db = ("--key", str(key), "--db", server.database_url)
+    cocred("keys", "register", *db)
+    cocred("join", "--campaign", campaign, *db)
+    return key, actor
+
+
+def test_the_brand_moderates_citing_a_report_hides_comments_blocks_and_the_author_appeals(
+    browser: Any, server: Server, tmp_path: Path
+) -> None:
+    campaign = "browser-brand-acts"
+    guidelines = tmp_path / "g.txt"
+    guidelines.write_bytes(b"Post your own work.")
+    cocred("campaign", "open", "--campaign", campaign, "--title", "Brand acts", "--guidelines",
+           str(guidelines), "--appeal-window", "86400", "--key", str(server.brand_key),
+           "--db", server.database_url)  # fmt: skip
+    author_key, author_id = member(server, campaign, tmp_path, "author")
+    reporter_key, reporter = member(server, campaign, tmp_path, "reporter")
+    poster, said = tmp_path / "w.txt", tmp_path / "c.txt"
+    poster.write_text("A poster copied from elsewhere.")
+    said.write_text("Nobody will notice.")
+    by_author = ("--key", str(author_key), "--db", server.database_url)
+    piece = json.loads(
+        cocred(
+            "submit",
+            "--campaign",
+            campaign,
+            "--content",
+            str(poster),
+            "--kind",
+            "idea",
+            "--title",
+            "Copied poster",
+            *by_author,
+        ).stdout  # fmt: skip
+    )["contribution"]
+    cocred("comment", "post", "--campaign", campaign, "--contribution", piece, "--text",
+           str(said), *by_author)  # fmt: skip
+    reported = json.loads(
+        cocred("report", "--campaign", campaign, "--contribution", piece, "--reason",
+               "plagiarism", "--key", str(reporter_key), "--db", server.database_url).stdout
+    )  # fmt: skip
+    report = f"{reported['actor']}:{reported['seq']}"
+
+    brand_context = browser.new_context(base_url=server.url, viewport={"width": 390, "height": 900})
+    try:
+        tab = bring_key(brand_context, server.brand_key, tmp_path)
+        sent: list[str] = []
+        tab.on("request", lambda request: sent.append(request.post_data or ""))
+        tab.goto(f"/people/{author_id}?campaign={campaign}")
+        block = tab.locator(f"{work(piece)} details.moderate")
+        block.locator("summary").click()
+        form = block.locator("form[data-type=ContributionModerated]")
+        form.wait_for(state="visible")
+        form.locator("input[value=rejected]").check()
+        form.locator("input[name='body.reason']").fill("off-guidelines")
+        form.locator("input[name='body.reports']").fill(report)
+        shown, answer = sign_and_send(tab, form)
+        assert shown == (
+            f'ContributionModerated\n{{"contribution":"{piece}","note":null,'
+            f'"outcome":"rejected","reason":"off-guidelines","reports":["{report}"]}}'
+        )
+        assert answer.startswith("Signed and recorded: ContributionModerated at log position ")
+        from tests.browser.test_accessibility import _violations
+
+        assert _violations(tab) == []  # the brand's forms, open, on a phone
+        assert tab.evaluate("() => document.documentElement.scrollWidth - innerWidth") <= 0
+
+        tab.goto(f"/c/{campaign}/comments/{piece}")
+        first = tab.locator("li.comment").first
+        comment = str(first.get_attribute("id"))[2:]
+        first.locator("summary").click()
+        hide = first.locator("form[data-type=CommentHidden]")
+        shown, answer = sign_and_send(tab, hide)
+        assert shown == f'CommentHidden\n{{"comment":"{comment}","reason":"harassment"}}'
+        assert answer.startswith("Signed and recorded: CommentHidden at log position ")
+        _, again = sign_and_send(tab, hide)
+        assert again.startswith("error[CommentHidden]: "), again
+        tab.fill("#brand-comment-text", "We are looking into this poster.")
+        brand_form = tab.locator("#brand-comment-text").locator("xpath=ancestor::form")
+        shown, answer = sign_and_send(tab, brand_form)
+        assert shown.startswith('CommentPosted\n{"as_brand":true,')
+        assert answer.startswith("Signed and recorded: CommentPosted at log position ")
+
+        tab.goto(f"/people/{reporter}?campaign={campaign}")
+        standing = tab.locator("details.standing")
+        standing.locator("summary").click()
+        blocking = standing.locator("form[data-type=MemberBlocked]")
+        shown, answer = sign_and_send(tab, blocking)
+        assert shown == f'MemberBlocked\n{{"member":"{reporter}","reason":"spam"}}'
+        assert answer.startswith("Signed and recorded: MemberBlocked at log position ")
+        _, again = sign_and_send(tab, blocking)
+        assert again.startswith("error[AlreadyBlocked]: "), again
+        from ledger.keys import SigningKey
+
+        secret = SigningKey.load(server.brand_key).to_jwk()["d"]
+        assert not any(secret in b for b in sent)
+    finally:
+        brand_context.close()
+
+    author_context = browser.new_context(base_url=server.url)
+    try:
+        tab = bring_key(author_context, author_key, tmp_path)
+        tab.goto(f"/people/{author_id}?campaign={campaign}")
+        appeal = tab.locator(f"{work(piece)} form[data-type=AppealFiled]")
+        appeal.wait_for(state="visible")
+        assert tab.locator(f"{work(piece)} form[data-type=ContributionModerated]").is_hidden()
+        shown, answer = sign_and_send(tab, appeal)
+        assert (
+            shown == f'AppealFiled\n{{"contribution":"{piece}","reason":"misjudged","text":null}}'
+        )
+        assert answer.startswith("Signed and recorded: AppealFiled at log position ")
+    finally:
+        author_context.close()

@@ -13,7 +13,9 @@
 //   data-act="event"   any event: type in data-type; each input named `body.<field>` is a
 //                      body field (a string; with `data-json` its value parsed as JSON, a
 //                      checkbox true/false; `data-content="<field>"` on a textarea: its UTF-8
-//                      text stored as kind=text and its SHA-256 the field, null when empty)
+//                      text stored as kind=text and its SHA-256 the field, null when empty;
+//                      `data-list`: the value's words (split on spaces and commas) as a
+//                      list; `data-optional`: the field left out when its value is empty)
 
 import canonicalize from "./vendor/canonicalize/canonicalize.js";
 import {
@@ -47,12 +49,15 @@ const BUILDERS = {
       const field = el.dataset.content ?? (el.name?.startsWith("body.") ? el.name.slice(5) : null);
       if (field === null || ((el.type === "radio" || el.type === "checkbox") && !el.checked
           && !("json" in el.dataset))) continue;
+      if ("optional" in el.dataset && !el.value.trim()) continue;
       if ("content" in el.dataset) {
         const data = new TextEncoder().encode(el.value);
         if (data.length) uploads.push({ data, kind: "text" });
         body[field] = data.length ? await sha256(data) : null;
       } else if (el.type === "checkbox" && "json" in el.dataset) {
         body[field] = el.checked;
+      } else if ("list" in el.dataset) {
+        body[field] = el.value.split(/[\s,]+/).filter(Boolean);
       } else if ("json" in el.dataset) {
         try { body[field] = JSON.parse(el.value); } catch {
           throw new Refused(`${field} is not JSON: ${el.value}`);
