@@ -18,6 +18,7 @@ import pytest
 
 from api.bootstrap import bootstrap
 from api.settings import Settings
+from domain.vocabulary import DEFAULT_POLICY_V1
 from ledger.key_backup import open_backup
 from tests.api.cli.test_campaign import cocred
 from tests.browser.support import Server, sign_and_send, wait_until
@@ -367,3 +368,76 @@ def test_the_brand_moderates_citing_a_report_hides_comments_blocks_and_the_autho
         assert answer.startswith("Signed and recorded: AppealFiled at log position ")
     finally:
         author_context.close()
+
+
+def test_the_brand_closes_the_campaign_and_a_payee_objects_to_the_proposal(
+    browser: Any, server: Server, tmp_path: Path
+) -> None:
+    campaign = "browser-close-acts"
+    guidelines = tmp_path / "g.txt"
+    guidelines.write_bytes(b"Post your own work.")
+    brand = ("--key", str(server.brand_key), "--db", server.database_url)
+    policy = tmp_path / "policy.json"  # v1: one vote is enough credit to be paid
+    policy.write_text(json.dumps(dict(DEFAULT_POLICY_V1)))
+    cocred("campaign", "open", "--campaign", campaign, "--title", "Close acts", "--guidelines",
+           str(guidelines), "--pool", "100000", "--policy", str(policy), *brand)  # fmt: skip
+    author_key, author_id = member(server, campaign, tmp_path, "payee")
+    voter_key, _ = member(server, campaign, tmp_path, "voter")
+    piece_file = tmp_path / "p.txt"
+    piece_file.write_text("A cup that keeps tea warm.")
+    piece = json.loads(
+        cocred(
+            "submit",
+            "--campaign",
+            campaign,
+            "--content",
+            str(piece_file),
+            "--kind",
+            "idea",
+            "--title",
+            "Warm cup",
+            "--key",
+            str(author_key),
+            "--db",
+            server.database_url,
+        ).stdout  # fmt: skip
+    )["contribution"]
+    cocred("vote", "--campaign", campaign, "--contribution", piece, "--key", str(voter_key),
+           "--db", server.database_url)  # fmt: skip
+
+    context = browser.new_context(base_url=server.url)
+    try:
+        tab = bring_key(context, server.brand_key, tmp_path)
+        tab.goto(f"/c/{campaign}")
+        block = tab.locator("details.close")
+        block.locator("summary").click()
+        form = block.locator("form[data-type=CampaignClosed]")
+        form.wait_for(state="visible")
+        shown, answer = sign_and_send(tab, form)
+        assert shown == "CampaignClosed\n{}"  # "nothing said": the field is left out
+        assert answer.startswith("Signed and recorded: CampaignClosed at log position ")
+        tab.select_option("#close-unreviewed", "accept")
+        shown, again = sign_and_send(tab, form)
+        assert shown == 'CampaignClosed\n{"unreviewed":"accept"}'
+        assert again.startswith("error[CampaignClosed]: "), again
+    finally:
+        context.close()
+
+    proposal = json.loads(cocred("payouts", "propose", "--campaign", campaign, *brand).stdout)
+    proposal_id = f"{proposal['actor']}:{proposal['seq']}"
+    context = browser.new_context(base_url=server.url)
+    try:
+        tab = bring_key(context, author_key, tmp_path)
+        tab.goto(f"/people/{author_id}?campaign={campaign}")
+        form = tab.locator("form[data-type=PayoutObjected]")
+        form.wait_for(state="visible")
+        form.locator("select").select_option("wrong-amount")
+        shown, answer = sign_and_send(tab, form)
+        assert shown == (
+            f'PayoutObjected\n{{"proposal":"{proposal_id}","reason":"wrong-amount","text":null}}'
+        )
+        assert answer.startswith("Signed and recorded: PayoutObjected at log position ")
+        _, again = sign_and_send(tab, form)
+        assert again.startswith("error[AlreadyObjected]: "), again
+    finally:
+        context.close()
