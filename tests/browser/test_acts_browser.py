@@ -28,21 +28,33 @@ from tests.support import unavailable
 CAMPAIGN = "browser-acts"
 
 
+def open_campaign(server: Server, campaign: str, tmp: Path, *options: str) -> None:
+    """Open ``campaign`` as the demo's brand by the CLI, with ``options`` of campaign open."""
+    guidelines = tmp / f"{campaign}-guidelines.txt"
+    guidelines.write_bytes(b"Be kind; post your own work.")
+    cocred("campaign", "open", "--campaign", campaign, "--title", campaign, "--guidelines",
+           str(guidelines), *options, "--key", str(server.brand_key),
+           "--db", server.database_url)  # fmt: skip
+
+
+def member(server: Server, campaign: str, tmp: Path, name: str) -> tuple[Path, str]:
+    """A member with a key file who joined ``campaign`` by the CLI: (key file, actor)."""
+    key = tmp / f"{name}.key"
+    actor = json.loads(cocred("keys", "new", "--out", str(key)).stdout)["actor"]
+    db = ("--key", str(key), "--db", server.database_url)
+    cocred("keys", "register", *db)
+    cocred("join", "--campaign", campaign, *db)
+    return key, actor
+
+
 @pytest.fixture(scope="module")
 def author(server: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A campaign (the default policy: co-authors must consent) and an author with a key
     file who joined it by the CLI."""
     tmp = tmp_path_factory.mktemp("acts")
-    guidelines = tmp / "g.txt"
-    guidelines.write_bytes(b"Be kind; post your own work.")
-    cocred("campaign", "open", "--campaign", CAMPAIGN, "--title", "Browser acts",
-           "--guidelines", str(guidelines), "--key", str(server.brand_key),
-           "--db", server.database_url)  # fmt: skip
-    key = tmp / "author.key"
-    actor = json.loads(cocred("keys", "new", "--out", str(key)).stdout)["actor"]
+    open_campaign(server, CAMPAIGN, tmp)
+    key, actor = member(server, CAMPAIGN, tmp, "author")
     db = ("--key", str(key), "--db", server.database_url)
-    cocred("keys", "register", *db)
-    cocred("join", "--campaign", CAMPAIGN, *db)
     return {"actor": actor, "db": db, "tmp": tmp}
 
 
@@ -251,25 +263,11 @@ def bring_key(context: Any, key: Path, tmp: Path) -> Any:
     return tab
 
 
-def member(server: Server, campaign: str, tmp: Path, name: str) -> tuple[Path, str]:
-    """A member with a key file who joined ``campaign`` by the CLI: (key file, actor)."""
-    key = tmp / f"{name}.key"
-    actor = json.loads(cocred("keys", "new", "--out", str(key)).stdout)["actor"]
-    db = ("--key", str(key), "--db", server.database_url)
-    cocred("keys", "register", *db)
-    cocred("join", "--campaign", campaign, *db)
-    return key, actor
-
-
 def test_the_brand_moderates_citing_a_report_hides_comments_blocks_and_the_author_appeals(
     browser: Any, server: Server, tmp_path: Path
 ) -> None:
     campaign = "browser-brand-acts"
-    guidelines = tmp_path / "g.txt"
-    guidelines.write_bytes(b"Post your own work.")
-    cocred("campaign", "open", "--campaign", campaign, "--title", "Brand acts", "--guidelines",
-           str(guidelines), "--appeal-window", "86400", "--key", str(server.brand_key),
-           "--db", server.database_url)  # fmt: skip
+    open_campaign(server, campaign, tmp_path, "--appeal-window", "86400")
     author_key, author_id = member(server, campaign, tmp_path, "author")
     reporter_key, reporter = member(server, campaign, tmp_path, "reporter")
     poster, said = tmp_path / "w.txt", tmp_path / "c.txt"
@@ -374,13 +372,10 @@ def test_the_brand_closes_the_campaign_and_a_payee_objects_to_the_proposal(
     browser: Any, server: Server, tmp_path: Path
 ) -> None:
     campaign = "browser-close-acts"
-    guidelines = tmp_path / "g.txt"
-    guidelines.write_bytes(b"Post your own work.")
     brand = ("--key", str(server.brand_key), "--db", server.database_url)
     policy = tmp_path / "policy.json"  # v1: one vote is enough credit to be paid
     policy.write_text(json.dumps(dict(DEFAULT_POLICY_V1)))
-    cocred("campaign", "open", "--campaign", campaign, "--title", "Close acts", "--guidelines",
-           str(guidelines), "--pool", "100000", "--policy", str(policy), *brand)  # fmt: skip
+    open_campaign(server, campaign, tmp_path, "--pool", "100000", "--policy", str(policy))
     author_key, author_id = member(server, campaign, tmp_path, "payee")
     voter_key, _ = member(server, campaign, tmp_path, "voter")
     piece_file = tmp_path / "p.txt"
