@@ -247,11 +247,22 @@ WIDER = """() => [...document.querySelectorAll('main *')]
   .map((e) => `${e.tagName}.${e.className}: ${e.textContent.slice(0, 60)}`).slice(0, 5)"""
 
 
+def opened(tab: Any, path: str, piece: str, block: str) -> Any:
+    """The form of the ``details.<block>`` of ``piece`` on ``path``, opened and shown."""
+    tab.goto(path)
+    details = tab.locator(f"{work(piece)} details.{block}")
+    details.locator("summary").click()
+    form = details.locator("form")
+    form.wait_for(state="visible")
+    return form
+
+
 def bring_key(context: Any, key: Path, tmp: Path) -> Any:
     """A tab of ``context`` where ``key``'s backup (``cocred keys backup``) was imported on
     /keys/import: that key is now kept in this browser."""
     backup, secret = tmp / f"{key.stem}.backup", tmp / f"{key.stem}.pass"
     secret.write_text(PASSPHRASE + "\n")
+    backup.unlink(missing_ok=True)  # a second device of the same key: a fresh backup
     cocred("keys", "backup", "--key", str(key), "--out", str(backup), "--passphrase-file",
            str(secret))  # fmt: skip
     tab = context.new_page()
@@ -263,7 +274,7 @@ def bring_key(context: Any, key: Path, tmp: Path) -> Any:
     return tab
 
 
-def test_the_brand_moderates_citing_a_report_hides_comments_blocks_and_the_author_appeals(
+def test_the_brand_moderates_hides_blocks_and_decides_the_authors_appeal(
     browser: Any, server: Server, tmp_path: Path
 ) -> None:
     campaign = "browser-brand-acts"
@@ -301,11 +312,7 @@ def test_the_brand_moderates_citing_a_report_hides_comments_blocks_and_the_autho
         tab = bring_key(brand_context, server.brand_key, tmp_path)
         sent: list[str] = []
         tab.on("request", lambda request: sent.append(request.post_data or ""))
-        tab.goto(f"/people/{author_id}?campaign={campaign}")
-        block = tab.locator(f"{work(piece)} details.moderate")
-        block.locator("summary").click()
-        form = block.locator("form[data-type=ContributionModerated]")
-        form.wait_for(state="visible")
+        form = opened(tab, f"/people/{author_id}?campaign={campaign}", piece, "moderate")
         form.locator("input[value=rejected]").check()
         form.locator("input[name='body.reason']").fill("off-guidelines")
         form.locator("input[name='body.reports']").fill(report)
@@ -366,6 +373,26 @@ def test_the_brand_moderates_citing_a_report_hides_comments_blocks_and_the_autho
         assert answer.startswith("Signed and recorded: AppealFiled at log position ")
     finally:
         author_context.close()
+
+    brand_context = browser.new_context(base_url=server.url, viewport={"width": 390, "height": 900})
+    try:
+        tab = bring_key(brand_context, server.brand_key, tmp_path)
+        decide = opened(tab, f"/people/{author_id}?campaign={campaign}", piece, "decide")
+        decide.locator("input[value=reinstated]").check()
+        shown, answer = sign_and_send(tab, decide)
+        assert shown == (
+            f'AppealDecided\n{{"contribution":"{piece}","note":null,"outcome":"reinstated",'
+            f'"reason":"fair-point"}}'
+        )
+        assert answer.startswith("Signed and recorded: AppealDecided at log position ")
+        from tests.browser.test_accessibility import _violations
+
+        assert _violations(tab) == []
+        assert tab.evaluate("() => document.documentElement.scrollWidth - innerWidth") <= 0
+        _, again = sign_and_send(tab, decide)
+        assert again.startswith("error[AppealAlreadyDecided]: "), again
+    finally:
+        brand_context.close()
 
 
 def test_the_brand_closes_the_campaign_and_a_payee_objects_to_the_proposal(
