@@ -50,6 +50,7 @@ from api.web.paging import link, page_number, paginate, search_text
 from api.web.payouts_view import payout_panel
 from api.web.person_view import person_page
 from api.web.svg import percent
+from domain.vocabulary import OBJECTION_REASONS, REPORT_REASONS
 from projections.errors import UnknownCampaignError, UnknownMemberError
 from projections.export import render, settlement_of
 
@@ -67,7 +68,11 @@ templates.env.filters.update(
     percent=percent,
     when=when,
 )
-templates.env.globals.update(person_url=lambda member, campaign=None: person_url(member, campaign))
+templates.env.globals.update(
+    person_url=lambda member, campaign=None: person_url(member, campaign),
+    report_reasons=REPORT_REASONS,
+    objection_reasons=OBJECTION_REASONS,
+)
 
 router = APIRouter(include_in_schema=False)
 

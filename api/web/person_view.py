@@ -83,6 +83,7 @@ class Work:
     # Its latest appeal (issue 19): the sentence saying where it stands, or None (no appeal).
     appeal: str | None = None
     comments: int = 0  # comments in its thread (hidden ones included)
+    appeal_open: bool = False  # its latest appeal awaits the brand's decision
 
 
 def appeal_status(state: CampaignState, cid: str) -> str | None:
@@ -390,6 +391,7 @@ def person_page(
                 None if refused is None else (refused, names.get(refused, refused)),
                 appeal_status(state, cid),
                 threads.get(cid, 0),
+                live.appeal is not None and state.appeals[live.appeal].outcome is None,
             )
         )
     return PersonPage(

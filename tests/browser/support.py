@@ -44,3 +44,16 @@ def wait_until(page: Any, predicate: str, arg: Any = None, timeout: float = 30.0
         if time.monotonic() > deadline:
             raise AssertionError(f"not true after {timeout} s: {predicate}")
         page.wait_for_timeout(50)
+
+
+def sign_and_send(page: Any, form: Any) -> tuple[str, str]:
+    """Send a ``data-act`` form (act.js): (what its preview showed would be signed — the
+    type, a newline, the body's canonical JSON — and the answer after "Sign and send")."""
+    status = form.locator(".status")
+    form.locator("button[type=submit]").click()
+    preview = form.locator(".to-sign pre")
+    preview.wait_for(state="visible")
+    shown = str(preview.inner_text())
+    form.locator("button.sign-and-send").click()
+    wait_until(page, "el => /^(Signed|error)/.test(el.textContent)", arg=status.element_handle())
+    return shown, str(status.inner_text())

@@ -6,6 +6,7 @@ kept in IndexedDB is non-extractable; a refusal shows the API's typed sentence."
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from api.bootstrap import bootstrap
 from api.settings import Settings
 from ledger.key_backup import open_backup
 from tests.api.cli.test_campaign import cocred
-from tests.browser.support import Server, wait_until
+from tests.browser.support import Server, sign_and_send, wait_until
 
 PASSPHRASE = "correct horse battery"
 
@@ -209,17 +210,12 @@ def test_a_member_who_joined_in_the_browser_votes_there_and_a_second_vote_is_ref
     form = page.locator("form[data-act='vote']").first
     form.wait_for(state="visible")
     form.locator("select").select_option("support")
-    form.locator("button").click()
-    status = form.locator(".status")
-    wait_until(
-        page,
-        "el => el.textContent.startsWith('Signed') || el.textContent.startsWith('error')",
-        arg=status.element_handle(),
-    )
-    assert status.inner_text().startswith("Signed and recorded: VoteCast at log position ")
-    form.locator("button").click()
-    wait_until(page, "el => el.textContent.startsWith('error')", arg=status.element_handle())
-    assert status.inner_text().startswith("error[DuplicateVote]: ")
+    shown, answer = sign_and_send(page, form)
+    contribution = form.get_attribute("data-contribution")
+    assert shown == f'VoteCast\n{{"contribution":"{contribution}","kind":"support"}}'
+    assert answer.startswith("Signed and recorded: VoteCast at log position ")
+    _, again = sign_and_send(page, form)
+    assert again.startswith("error[DuplicateVote]: ")
 
 
 def test_a_member_submits_a_piece_from_the_browser_and_a_mislabelled_file_is_refused(
@@ -234,17 +230,18 @@ def test_a_member_submits_a_piece_from_the_browser_and_a_mislabelled_file_is_ref
     form = page.locator("form[data-act='submit']")
     form.wait_for(state="visible")
     assert not page.is_visible(".needs-key")
-    status = form.locator(".status")
 
     def submit(kind: str, title: str) -> str:
         page.set_input_files("#piece-file", str(piece))
         page.select_option("#piece-kind", kind)
         page.fill("#piece-title", title)
-        form.locator("button").click()
-        wait_until(
-            page, "el => /^(Signed|error)/.test(el.textContent)", arg=status.element_handle()
+        shown, answer = sign_and_send(page, form)
+        digest = hashlib.sha256(piece.read_bytes()).hexdigest()
+        assert shown == (
+            f'ContributionSubmitted\n{{"content":"{digest}","derived_from":[],"kind":"{kind}",'
+            f'"title":"{title}"}}'
         )
-        return status.inner_text()
+        return answer
 
     refused = submit("photo", "Not a photo")
     assert refused.startswith("error[ContentKindMismatch]: "), refused
