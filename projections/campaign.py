@@ -143,6 +143,7 @@ class CampaignState:
         # ``unreviewed`` (None: the close named none, or the campaign is open).
         self.appeals: dict[str, Appeal] = {}
         self.dirty_appeals: set[str] = set()
+        self.dirty_comments: set[str] = set()
         self.unreviewed: str | None = None
         # What each KeyCompromised did here, as (its position, a sentence): LogState fills it.
         self.disowned: list[tuple[int, str]] = []
@@ -666,6 +667,7 @@ class CampaignState:
         self.comments[cid] = Comment(
             position, cid, contribution.id, body["parent"], actor, body["text"], body["as_brand"]
         )
+        self.dirty_comments.add(cid)
         return None
 
     def _comment_hidden(
@@ -682,6 +684,7 @@ class CampaignState:
         tied = member is not None and self.comment_votes.get((cid, author)) == comment.text
         was = tied and member is not None and self._counted(member, contribution, COMMENT)
         comment.hidden = (position, body["reason"])
+        self.dirty_comments.add(comment.id)
         self.hidden_texts.setdefault(key, comment)
         if was:
             assert self.scorer is not None
@@ -694,12 +697,27 @@ class CampaignState:
     def _comment_reported(
         self, position: int, actor: str, seq: int, body: dict[str, Any]
     ) -> str | None:
-        # A comment report feeds no score (like a piece's report): only checked here.
+        # A comment report feeds the moderation queue only (like a piece's): no score.
         problem = self._acting(actor)
         if problem:
             return problem
-        if body[COMMENT_FIELD] not in self.comments:
+        comment = self.comments.get(body[COMMENT_FIELD])
+        if comment is None:
             return "unknown comment"
+        if comment.hidden is not None:
+            return "the comment is hidden"
+        if actor == comment.author:
+            return "the reporter wrote the comment"
+        key = (comment.id, actor)
+        if key in self.reported:
+            return "the member already reported the comment"
+        self.reported.add(key)
+        self.reports.append(
+            Report(
+                position, f"{actor}:{seq}", comment.contribution, actor, body["reason"],
+                body["text"], comment.id,
+            )
+        )  # fmt: skip
         return None
 
     # -- after a batch ---------------------------------------------------------------------
@@ -718,6 +736,7 @@ class CampaignState:
         """Forget what changed: the tables now hold every row of this state."""
         self.dirty_members, self.dirty_contributions, self.dirty_grants = set(), set(), set()
         self.dirty_appeals = set()
+        self.dirty_comments = set()
         self.new_contributions = []
         self.written = {
             "reuses": len(self.reuses),

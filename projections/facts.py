@@ -155,7 +155,8 @@ class Appeal:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """A ``ContributionReported`` event (its id is ``"<reporter>:<seq>"``)."""
+    """A ``ContributionReported`` or ``CommentReported`` event (its id is
+    ``"<reporter>:<seq>"``); ``comment`` names the reported comment, on ``contribution``."""
 
     position: int
     id: str
@@ -163,6 +164,7 @@ class Report:
     reporter: str
     reason: str
     text: str | None
+    comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

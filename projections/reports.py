@@ -1,11 +1,14 @@
-"""The moderation queue: a campaign's reported pieces, most reported first.
+"""The moderation queue: a campaign's reported pieces and comments, most reported first.
 
-Read from the read-model tables alone (``proj_reports``, ``proj_contributions``, which the
-projector keeps; ``projections/campaign.py`` records each ``ContributionReported`` and passes
-nothing of it to the scorer, so reports change no score). The order is the number of
-reports (most first), then the piece's age (its log position, oldest first): a total order,
-so pages never overlap or skip. Each piece comes with its count per reason, in the order of
-``REPORT_REASONS``, and its moderation status (``open``: never moderated).
+Read from the read-model tables alone (``proj_reports``, ``proj_contributions``,
+``proj_comments``, which the projector keeps; ``projections/campaign.py`` records each
+``ContributionReported`` and ``CommentReported`` and passes nothing of it to the scorer, so
+reports change no score). The order is the number of reports (most first), then the item's
+age (the log position of the piece or of the comment, oldest first): a total order, so
+pages never overlap or skip. Each item comes with its count per reason, in the order of
+``REPORT_REASONS``, and its status: a piece's moderation status (``open``: never
+moderated), a comment's ``shown`` or ``hidden``. A comment's item names the comment, its
+author as ``signer``, ``kind`` ``comment`` and the title of the piece it is on.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from projections.projector import Projector
 
 @dataclass(frozen=True, slots=True)
 class QueuedPiece:
-    """One reported piece in the queue."""
+    """One reported piece, or one reported comment (``comment`` set), in the queue."""
 
     contribution: str
     position: int
@@ -32,6 +35,7 @@ class QueuedPiece:
     status: str
     reports: int
     reasons: dict[str, int]  # every reason of REPORT_REASONS, in that order, with its count
+    comment: str | None = None  # the reported comment on ``contribution``; None: the piece
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +47,7 @@ class QueuedPiece:
             "status": self.status,
             "reports": self.reports,
             "reasons": dict(self.reasons),
+            "comment": self.comment,
         }
 
 
@@ -66,22 +71,29 @@ class Queue:
         }
 
 
+COMMENT_KIND = "comment"  # a queued comment's ``kind``
+SHOWN, HIDDEN = "shown", "hidden"  # a queued comment's ``status``
+
+
 def moderation_queue(
     projector: Projector, campaign: str, *, start: int = 0, limit: int = 50
 ) -> Queue:
-    """The campaign's reported pieces ``start`` to ``start + limit`` in queue order.
+    """The campaign's reported pieces and comments ``start`` to ``start + limit`` in queue
+    order.
 
     Raises ``UnknownCampaignError``.
     """
     tables = projector.tables
     campaigns, works, reports = tables.campaigns, tables.contributions, tables.reports
+    comments = tables.comments
     count = func.count().label("reports")
-    per_piece = (
-        select(reports.c.contribution, count)
+    per_item = (
+        select(reports.c.contribution, reports.c.comment, count)
         .where(reports.c.campaign == campaign)
-        .group_by(reports.c.contribution)
+        .group_by(reports.c.contribution, reports.c.comment)
         .subquery()
     )
+    age = func.coalesce(comments.c.position, works.c.position).label("age")
     query = (
         select(
             works.c.contribution,
@@ -90,11 +102,19 @@ def moderation_queue(
             works.c.kind,
             works.c.title,
             works.c.status,
-            per_piece.c.reports,
+            per_item.c.reports,
+            per_item.c.comment,
+            comments.c.author,
+            comments.c.hidden_at,
+            age,
         )
-        .join(per_piece, per_piece.c.contribution == works.c.contribution)
+        .join(per_item, per_item.c.contribution == works.c.contribution)
+        .outerjoin(
+            comments,
+            (comments.c.campaign == campaign) & (comments.c.comment == per_item.c.comment),
+        )
         .where(works.c.campaign == campaign)
-        .order_by(per_piece.c.reports.desc(), works.c.position)
+        .order_by(per_item.c.reports.desc(), age)
         .offset(start)
         .limit(limit)
     )
@@ -108,38 +128,44 @@ def moderation_queue(
                 f"(as of position {projector.position()})",
                 campaign=campaign,
             )
-        totals = conn.execute(
-            select(func.count(func.distinct(reports.c.contribution)), func.count()).where(
-                reports.c.campaign == campaign
-            )
-        ).one()
+        items = conn.execute(select(func.count()).select_from(per_item)).scalar_one()
+        every = conn.execute(
+            select(func.count()).where(reports.c.campaign == campaign)
+        ).scalar_one()
         rows = list(conn.execute(query).mappings())
-        ids = [row["contribution"] for row in rows]
-        reasons: dict[str, dict[str, int]] = {cid: dict.fromkeys(REPORT_REASONS, 0) for cid in ids}
-        if ids:
+        keys = [(row["contribution"], row["comment"]) for row in rows]
+        reasons: dict[tuple[str, str | None], dict[str, int]] = {
+            key: dict.fromkeys(REPORT_REASONS, 0) for key in keys
+        }
+        if keys:
             by_reason = conn.execute(
-                select(reports.c.contribution, reports.c.reason, func.count())
-                .where(reports.c.campaign == campaign, reports.c.contribution.in_(ids))
-                .group_by(reports.c.contribution, reports.c.reason)
+                select(reports.c.contribution, reports.c.comment, reports.c.reason, func.count())
+                .where(
+                    reports.c.campaign == campaign,
+                    reports.c.contribution.in_({cid for cid, _ in keys}),
+                )
+                .group_by(reports.c.contribution, reports.c.comment, reports.c.reason)
             )
-            for cid, reason, n in by_reason:
-                reasons[cid][reason] = n
+            for cid, comment, reason, n in by_reason:
+                if (cid, comment) in reasons:
+                    reasons[(cid, comment)][reason] = n
     return Queue(
         campaign=campaign,
-        total=int(totals[0]),
-        reports=int(totals[1]),
+        total=int(items),
+        reports=int(every),
         start=start,
-        pieces=[
-            QueuedPiece(
-                contribution=row["contribution"],
-                position=row["position"],
-                signer=row["signer"],
-                kind=row["kind"],
-                title=row["title"],
-                status=row["status"],
-                reports=row["reports"],
-                reasons=reasons[row["contribution"]],
-            )
-            for row in rows
-        ],
+        pieces=[_queued(row, reasons[(row["contribution"], row["comment"])]) for row in rows],
     )
+
+
+def _queued(row: Any, reasons: dict[str, int]) -> QueuedPiece:
+    comment = row["comment"]
+    if comment is None:
+        return QueuedPiece(
+            row["contribution"], row["position"], row["signer"], row["kind"], row["title"],
+            row["status"], row["reports"], reasons,
+        )  # fmt: skip
+    return QueuedPiece(
+        row["contribution"], row["age"], row["author"], COMMENT_KIND, row["title"],
+        HIDDEN if row["hidden_at"] is not None else SHOWN, row["reports"], reasons, comment,
+    )  # fmt: skip

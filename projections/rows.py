@@ -151,6 +151,22 @@ def licence_row(state: CampaignState, key: tuple[str, str]) -> Row:
     }
 
 
+def comment_row(state: CampaignState, comment_id: str) -> dict[str, Any]:
+    comment = state.comments[comment_id]
+    hidden_at, hidden_reason = comment.hidden or (None, None)
+    return {
+        "campaign": state.id,
+        "comment": comment.id,
+        "position": comment.position,
+        "contribution": comment.contribution,
+        "parent": comment.parent,
+        "author": comment.author,
+        "as_brand": comment.as_brand,
+        "hidden_at": hidden_at,
+        "hidden_reason": hidden_reason,
+    }
+
+
 def appeal_row(state: CampaignState, appeal_id: str) -> dict[str, Any]:
     appeal = state.appeals[appeal_id]
     return {
@@ -185,6 +201,8 @@ def collect(state: CampaignState, *, full: bool) -> Changes:
     changes.add("replace", "proj_licences", [licence_row(state, key) for key in grants])
     appeals = list(state.appeals) if full else sorted(state.dirty_appeals)
     changes.add("replace", "proj_appeals", [appeal_row(state, a) for a in appeals])
+    comments = list(state.comments) if full else sorted(state.dirty_comments)
+    changes.add("replace", "proj_comments", [comment_row(state, c) for c in comments])
     for cid in new:
         authors, lineage = structure_rows(state, cid)
         changes.add("append", "proj_authors", authors)
@@ -233,6 +251,7 @@ def collect(state: CampaignState, *, full: bool) -> Changes:
                 "reporter": r.reporter,
                 "reason": r.reason,
                 "text": r.text,
+                "comment": r.comment,
             }
             for r in state.reports[written["reports"] :]
         ],

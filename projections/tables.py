@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, Table, Text
 
-SCHEMA_VERSION = 3  # 2: proj_reports, proj_moderation.reports; 3: proj_appeals
+SCHEMA_VERSION = 4  # 2: proj_reports, proj_moderation.reports; 3: proj_appeals;
+# 4: proj_reports.comment, proj_comments
 TRACKING = "cocred_attribution"
 
 
@@ -169,6 +170,22 @@ class Tables:
             Column("reporter", Text, nullable=False),
             Column("reason", Text, nullable=False),
             Column("text", Text),
+            Column(
+                "comment", Text
+            ),  # the reported comment (its piece in ``contribution``), or null
+        )
+        self.comments = Table(
+            "proj_comments",
+            m,
+            Column("campaign", Text, primary_key=True),
+            Column("comment", Text, primary_key=True),  # "<author>:<seq>" of CommentPosted
+            _pos("position", False),
+            Column("contribution", Text, nullable=False, index=True),
+            Column("parent", Text),
+            Column("author", Text, nullable=False),
+            Column("as_brand", Boolean, nullable=False),
+            _pos("hidden_at"),  # the brand's CommentHidden, or null
+            Column("hidden_reason", Text),
         )
         self.appeals = Table(
             "proj_appeals",
@@ -208,6 +225,7 @@ class Tables:
             self.reuses,
             self.moderation,
             self.reports,
+            self.comments,
             self.appeals,
             self.ignored,
         ]

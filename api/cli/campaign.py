@@ -267,7 +267,7 @@ def campaign_queue(
     fmt: ReportFormat = "text",
     db: DbOption = None,
 ) -> None:
-    """The moderation queue: reported pieces, most reported first, then oldest first."""
+    """The moderation queue: reported pieces and comments, most reported first, then oldest."""
     check_format(fmt)
     from projections.projector import Projector
     from projections.reports import moderation_queue
@@ -284,16 +284,21 @@ def campaign_queue(
     def text() -> None:
         shown = f"{start + 1}–{start + len(queue.pieces)}" if queue.pieces else "none"
         out.print(
-            f"campaign {campaign}: {queue.total} reported piece(s), {queue.reports} report(s); "
+            f"campaign {campaign}: {queue.total} reported piece(s) and comment(s), "
+            f"{queue.reports} report(s); "
             f"showing {shown}",
             markup=False,
             highlight=False,
         )
         for piece in queue.pieces:
             reasons = ", ".join(f"{r} {n}" for r, n in piece.reasons.items() if n)
+            what = (
+                piece.title
+                if piece.comment is None
+                else f"comment {piece.comment} on {piece.title}"
+            )
             out.print(
-                f"{piece.reports:>4}  {piece.contribution}  [{piece.status}]  "
-                f"{piece.title}  ({reasons})",
+                f"{piece.reports:>4}  {piece.contribution}  [{piece.status}]  {what}  ({reasons})",
                 markup=False,
                 highlight=False,
             )

@@ -598,7 +598,10 @@ class ModerationQueue(BaseModel):
 
 
 class ReportedPiece(BaseModel):
-    """A reported piece: its number of reports, the count per reason, its moderation status."""
+    """A reported piece: its number of reports, the count per reason, its moderation status.
+    Or a reported comment (``comment`` set): on the piece ``contribution`` (``title`` is the
+    piece's), written by ``signer``, at ``position``, ``kind`` ``comment``, ``status``
+    ``shown`` or ``hidden``."""
 
     contribution: str
     position: int
@@ -608,11 +611,12 @@ class ReportedPiece(BaseModel):
     status: str
     reports: int
     reasons: dict[str, int]
+    comment: str | None = None
 
 
 class ReportQueue(BaseModel):
-    """The campaign's reported pieces, most reported first then oldest first; ``total``
-    pieces hold ``reports`` reports; ``next`` is the next ``from`` (an index)."""
+    """The campaign's reported pieces and comments, most reported first then oldest first;
+    ``total`` items hold ``reports`` reports; ``next`` is the next ``from`` (an index)."""
 
     campaign: str
     total: int

@@ -276,6 +276,7 @@ def campaign_page(
         | {a for w in open_works[:top] for a in w.author_ids}
         | {a for w in unconsented[:top] for a in w.author_ids}
         | {a for q in queue.pieces[:top] for a in works[q.contribution].author_ids}
+        | {q.signer for q in queue.pieces[:top] if q.comment is not None}
         | {a for ap in waiting[:top] for a in works[ap.contribution].author_ids}
         | {m.id for m in blocked_members[:top]}
         | {a for r in reused for a in works[r.contribution].author_ids}
@@ -342,6 +343,7 @@ def campaign_page(
             "reasons": [(reason, n) for reason, n in q.reasons.items() if n],
             "status": q.status,
             "work": work_of(q.contribution),
+            "comment": None if q.comment is None else (q.comment, q.signer, names.get(q.signer)),
         }
         for q in queue.pieces[:top]
     ]

@@ -25,7 +25,7 @@ LISTS = {
     "payees": "Payees",
     "decisions": "Moderation decisions",
     "queue": "Not reviewed yet",
-    "reports": "Reported pieces",
+    "reports": "Reported pieces and comments",
     "appeals": "Appeals",
     "members": "Members",
     "works": "Contributions",
@@ -96,7 +96,8 @@ def _payees(state: CampaignState, projector: Projector) -> list[Any]:
 
 
 def _reported(state: CampaignState, projector: Projector) -> list[QueuedPiece]:
-    """Every reported piece, most reported first then oldest (``projections.reports``)."""
+    """Every reported piece and comment, most reported first then oldest
+    (``projections.reports``)."""
     every = max(1, len(state.contributions))
     return moderation_queue(projector, state.id, limit=every).pieces
 
@@ -104,6 +105,19 @@ def _reported(state: CampaignState, projector: Projector) -> list[QueuedPiece]:
 def open_first(state: CampaignState) -> list[Appeal]:
     """The campaign's appeals, those awaiting the brand first, then oldest first."""
     return sorted(state.appeals.values(), key=lambda a: (a.outcome is not None, a.position))
+
+
+def _reported_row(
+    state: CampaignState, q: QueuedPiece, names: dict[str, str], to: Callable[[str], str]
+) -> list[Cell]:
+    """A reported piece's row, or a reported comment's: the comment, on its piece, by its
+    author, linked to the comment in the piece's thread."""
+    if q.comment is None:
+        return _about(state, q.contribution, names, to, _num(q.reports), reasons_text(q), q.status)
+    thread = f"/c/{state.id}/comments/{q.contribution}#m-{q.comment}"
+    on = Cell(f"A comment on {q.title}", thread)
+    by = Cell(names.get(q.signer, q.signer), to(q.signer))
+    return [_num(q.reports), on, by, Cell(reasons_text(q)), Cell(q.status)]
 
 
 def reasons_text(piece: QueuedPiece) -> str:
@@ -151,11 +165,9 @@ SPECS: dict[str, _Spec] = {
     "reports": _Spec(
         [("Reports", "num"), ("Contribution", ""), ("By", ""), ("Reasons", ""), ("Status", "")],
         _reported,
-        lambda state, q: _authors(state, q.contribution),
-        lambda state, q, names, to: _about(
-            state, q.contribution, names, to, _num(q.reports), reasons_text(q), q.status
-        ),
-        lambda state, q: [q.title, q.status, reasons_text(q), q.contribution],
+        lambda state, q: _authors(state, q.contribution) if q.comment is None else [q.signer],
+        lambda state, q, names, to: _reported_row(state, q, names, to),
+        lambda state, q: [q.title, q.status, reasons_text(q), q.contribution, q.comment or ""],
     ),
     "appeals": _Spec(
         [("Position", "num"), ("Contribution", ""), ("By", ""), ("Against", ""), ("Status", "")],

@@ -313,6 +313,12 @@ class Script:
         env = self._sign(actor, "CommentPosted", body)
         return f"{env.actor}:{env.seq}"
 
+    def report_comment(self, name: str, comment: str, reason: str = "spam") -> str:
+        """Report a comment; return the report's id."""
+        body = {"comment": comment, "reason": reason, "text": None}
+        env = self._sign(self.actor(name), "CommentReported", body)
+        return f"{env.actor}:{env.seq}"
+
     def hide(self, comment: str, reason: str = "off-topic") -> None:
         self._sign(self.brand, "CommentHidden", {"comment": comment, "reason": reason})
 

@@ -141,6 +141,48 @@ def test_the_queue_lists_reported_pieces_most_reported_first_with_reasons(projec
     assert list(second.reasons) == list(REPORT_REASONS)
 
 
+def test_reported_comments_queue_beside_pieces_by_count_then_age(projected) -> None:
+    """Members report comments too (issue 19): the queue holds each reported comment as an
+    item of its own, on its piece, by its author, ``shown`` or ``hidden``, ordered with the
+    pieces by reports then age (the comment's own position)."""
+    camp = Script()
+    camp.join("ana", "ben", "cy", "dee")
+    piece = camp.submit("ana", "the piece")
+    rude = camp.comment("ben", piece, text="rude")
+    fine = camp.comment("cy", piece, text="fine")
+    camp.report("ben", piece, "spam")
+    for name in ("ana", "cy", "dee"):
+        camp.report_comment(name, rude, "harassment")
+    camp.report_comment("dee", fine, "spam")
+    camp.report_comment("dee", fine, "spam")  # twice: the projection counts one
+    camp.report_comment("cy", fine, "spam")  # its own author: not counted
+    camp.hide(rude, "harassment")
+    projector = projected(camp)
+    queue = moderation_queue(projector, "summer-26")
+    assert (queue.total, queue.reports) == (3, 5)
+    first, second, third = queue.pieces
+    assert (first.comment, first.contribution, first.signer, first.kind, first.status) == (
+        rude, piece, camp.id("ben"), "comment", "hidden",
+    )  # fmt: skip
+    assert first.reports == 3 and first.reasons["harassment"] == 3
+    assert first.title == "the piece"
+    assert (second.comment, second.contribution, second.reports, second.status) == (
+        None, piece, 1, "open",
+    )  # fmt: skip
+    assert (third.comment, third.reports, third.status, third.signer) == (
+        fine, 1, "shown", camp.id("cy"),
+    )  # fmt: skip
+    assert second.position < third.position  # equal counts: the older item first
+    assert first.to_json()["comment"] == rude and second.to_json()["comment"] is None
+    paged = [moderation_queue(projector, "summer-26", start=i, limit=1).pieces[0] for i in range(3)]
+    assert paged == queue.pieces
+    ignored = [row for row in dump(projector)["proj_ignored"] if row[2] == "CommentReported"]
+    assert [row[-1] for row in ignored] == [
+        "the member already reported the comment",
+        "the reporter wrote the comment",
+    ]
+
+
 def test_the_queue_of_an_unknown_campaign_is_refused(projected) -> None:
     camp = Script()
     camp.join("ana")

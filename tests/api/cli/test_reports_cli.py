@@ -45,7 +45,9 @@ def test_a_member_reports_a_piece_and_the_brand_answers_from_its_queue(people: P
     assert (piece["contribution"], piece["reports"], piece["status"]) == (kite, 1, "open")
     assert piece["reasons"]["plagiarism"] == 1 and sum(piece["reasons"].values()) == 1
     shown = cocred("campaign", "queue", "--campaign", "summer-26", "--db", p.db).stdout
-    assert "campaign summer-26: 1 reported piece(s), 1 report(s); showing 1–1" in shown
+    assert (
+        "campaign summer-26: 1 reported piece(s) and comment(s), 1 report(s); showing 1–1" in shown
+    )
     assert f"1  {kite}  [open]  Kite  (plagiarism 1)" in shown
 
     assert refused(

@@ -153,13 +153,15 @@ def test_the_campaign_page_lists_the_reported_pieces_and_their_reasons_never_a_t
     assert queue.reports > 0, "the demo's spam is reported before it is removed"
     html = site.get(f"/c/{campaign}")[2]
     reported = section(section(html, 'id="moderation"'), 'id="reports"', "</table>")
-    assert f"{queue.reports} report(s) by members on {queue.total} piece(s)" in reported
+    assert f"{queue.reports} report(s) by members on {queue.total} piece(s) and comment(s)" in (
+        reported
+    )
     assert reported.count("<tr>") == queue.total + 1
     first = queue.pieces[0]
     assert f"spam {first.reasons['spam']}" in reported and first.title in unescape(reported)
     assert 'class="badge status-removed"' in reported
     status, _, listed = site.get(f"/c/{campaign}/reports")
-    assert status == 200 and "Reported pieces" in listed
+    assert status == 200 and "Reported pieces and comments" in listed
     assert listed.count("<tr>") == queue.total + 1
 
 
@@ -512,6 +514,44 @@ def test_pending_and_declined_co_authorships_are_shown_on_both_pages(own_site: S
     cys = unescape(own_site.get(f"/people/{cy.actor}?campaign=duo-26")[2])
     said = section(cys, 'id="timeline"')
     assert "declined the co-authorship of" in said and "reason: not-my-work" in said
+
+
+def test_a_reported_comment_is_in_the_brands_queue_on_the_pages_and_the_api(
+    own_site: Site,
+) -> None:
+    """Members report comments too (issue 19): the brand's queue lists the comment beside
+    the reported pieces, linked to it in its thread, on the campaign page, on
+    /c/{c}/reports and in GET /campaigns/{c}/reports."""
+    brand, ana, ben, cy = (seeded_key(n) for n in (741, 742, 743, 744))
+    services = own_site.services.campaigns
+    services.gate.append_batch([registration(k) for k in (brand, ana, ben, cy)])
+    now = datetime.now(UTC).replace(microsecond=0)
+    services.open_campaign(
+        brand, "rude-26", title="Rude", guidelines=b"g",
+        starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1),
+    )  # fmt: skip
+    for member in (ana, ben, cy):
+        services.join(member, "rude-26")
+    work = str(services.submit(ana, "rude-26", b"k", kind="idea", title="Kite").ids["contribution"])
+    rude = services.post_comment(ben, "rude-26", work, b"you are all idiots").ids["comment"]
+    for member in (ana, cy):
+        services.report_comment(member, "rude-26", rude, "harassment")
+    names = services.labels([ben.actor])
+    html = unescape(own_site.get("/c/rude-26")[2])
+    reported = section(section(html, 'id="moderation"'), 'id="reports"', "</table>")
+    assert "2 report(s) by members on 1 piece(s) and comment(s)" in reported
+    assert f'<a href="/c/rude-26/comments/{work}#m-{rude}">A comment</a> on Kite' in reported
+    assert names[ben.actor] in reported and "harassment 2" in reported
+    assert '<span class="badge status-shown">shown</span>' in reported
+    listed = unescape(own_site.get("/c/rude-26/reports")[2])
+    assert f'href="/c/rude-26/comments/{work}#m-{rude}">A comment on Kite</a>' in listed
+    answer = own_site.client.get("/campaigns/rude-26/reports").json()
+    assert (answer["total"], answer["reports"]) == (1, 2)
+    (item,) = answer["pieces"]
+    assert (item["comment"], item["contribution"], item["kind"], item["signer"]) == (
+        rude, work, "comment", ben.actor,
+    )  # fmt: skip
+    assert (item["status"], item["reasons"]["harassment"]) == ("shown", 2)
 
 
 def test_a_pieces_thread_page_indents_replies_marks_the_brand_and_hides_text(
