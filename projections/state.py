@@ -172,8 +172,9 @@ class LogState:
             found.apply(record.type, record.position, record.actor, record.seq, body)
             self.touched.add(campaign_id)
 
-    def apply_log(self, records: Sequence[StoredRecord]) -> int:
+    def apply_log(self, records: Iterable[StoredRecord]) -> int:
         """Apply a whole log held in memory (positions from 0), which is also its source."""
+        records = records if isinstance(records, Sequence) else list(records)
 
         def read(position: int, limit: int) -> list[StoredRecord]:
             return list(records[position : position + limit])

@@ -50,6 +50,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     )  # fmt: skip
     refusals = re.findall(r"^error\[(\w+)\]", done.stderr, re.M)
     assert refusals == [
+        "InviteCodeUsed",
         "SelfVote",
         "UnreviewedPieces",
         "InvalidPayoutMethod",

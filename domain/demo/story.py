@@ -25,6 +25,7 @@ from schwifty import IBAN
 
 from domain import commands
 from domain.errors import DemoSizeError
+from domain.invite_codes import ALPHABET, GROUP, GROUPS, invite_code_hash
 from domain.payout_methods import PayoutMethod, PaypalMethod, SepaMethod
 from domain.profile_store import ProfileStore
 from domain.profiles import Profile, commitment
@@ -70,6 +71,19 @@ def demo_method(i: int, first: str, last: str, email: str) -> dict[str, PayoutMe
         return {PAYPAL: PaypalMethod(email)}
     iban = IBAN.generate("DE", bank_code="37040044", account_code=f"{i + 1:010d}")
     return {SEPA: SepaMethod(f"{first} {last}", iban.compact)}
+
+
+def demo_code(seed: int, number: int) -> str:
+    """The deterministic invitation code ``number`` of a demo (``domain.invite_codes`` form)."""
+    digest = hashlib.sha256(f"cocred-demo/{seed}/code/{number}".encode()).digest()
+    chars = "".join(ALPHABET[b % len(ALPHABET)] for b in digest[: GROUPS * GROUP])
+    return "-".join(chars[i : i + GROUP] for i in range(0, len(chars), GROUP))
+
+
+NEWCOMERS = 2  # people the demo's brand knew only by e-mail: they join with invitation codes
+# The codes' expiry: the ledger also checks a code against its own clock at the join (so a
+# join cannot be backdated past it), and the demo's campaigns are in the past.
+CODES_EXPIRE = "2099-12-31T00:00:00Z"
 
 
 def demo_key(seed: int, role: str, number: int) -> SigningKey:
@@ -236,6 +250,28 @@ class Story:
         for i in range(self.plan.members):
             at = format_ts(start + timedelta(days=6, seconds=i))
             self.do(i, commands.member_joined, self.guidelines, at=at)
+        self._newcomers(start + timedelta(days=7))
+
+    def _newcomers(self, at: datetime) -> None:
+        """People the brand knew only by e-mail (issue 19): it issues single-use codes (the
+        log holds their hashes) and each joins with one; they take no further part, so no
+        score or payout depends on them. Nothing is drawn from the seeded stream."""
+        codes = [demo_code(self.plan.seed, n) for n in range(NEWCOMERS)]
+        hashes = [invite_code_hash(self.campaign, code) for code in codes]
+        self.do(
+            BRAND, commands.invitation_codes_issued, hashes, expires_at=CODES_EXPIRE,
+            label="newsletter", at=format_ts(at),
+        )  # fmt: skip
+        for n, code in enumerate(codes):
+            key = demo_key(self.plan.seed, "newcomer", n)
+            when = format_ts(at + timedelta(hours=1, seconds=n))
+            body = {"jwk": public_jwk(key.public_bytes)}
+            self.emit(sign_envelope(key, KEY_REGISTERED, body, seq=1, ts=when))
+            self.emit(
+                commands.member_joined(
+                    key, self.campaign, self.guidelines, code=code, seq=2, at=when
+                )
+            )
 
     # -- the window ------------------------------------------------------------------------
 

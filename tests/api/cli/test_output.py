@@ -169,7 +169,8 @@ def test_every_data_command_prints_one_json_document_with_format_json(tmp_path: 
         "Benoît"
     )
     assert run("campaign show", "--db", db, "--campaign", "camp-1")["pool"] == 10_500
-    assert run("campaign queue", "--db", db, "--campaign", "camp-1")["reports"] == 1
+    queue = run("campaign queue", "--db", db, "--campaign", "camp-1")
+    assert (queue["total"], queue["reports"]) == (3, 3)  # the piece and two comments, reported
     # The review phase and appeals need a policy with appeal_window: a second campaign.
     review = {**DEFAULT_POLICY, "review": True, "appeal_window": 3600}
 

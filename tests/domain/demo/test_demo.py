@@ -211,3 +211,25 @@ def test_a_demo_under_a_v2_policy_from_before_the_safeguards_files_no_appeal(
     types = {e["type"] for e in _events(services)}
     assert not types & {"AppealFiled", "CoAuthorshipDeclined", "CoAuthorshipAccepted"}
     assert [e for e in _events(services) if e["type"] == "CommentPosted"][:-4] == []
+
+
+def test_the_demo_admits_two_newcomers_by_single_use_invitation_codes(
+    services: Services,
+) -> None:
+    """Issue 19: the brand invites people it knows only by e-mail: one InvitationCodesIssued
+    holds the codes' hashes (never a code), and each newcomer joins presenting one (the join
+    reveals it and uses it up)."""
+    from domain.demo.story import NEWCOMERS, demo_code
+    from domain.invite_codes import CODE_FORMAT, invite_code_hash
+
+    summary = build_demo(services, seed=6, **SMALL)
+    events = _events(services)
+    (issued,) = [e for e in events if e["type"] == "InvitationCodesIssued"]
+    codes = [demo_code(6, n) for n in range(NEWCOMERS)]
+    assert all(CODE_FORMAT.fullmatch(code) for code in codes)
+    assert issued["body"]["codes"] == [invite_code_hash(summary.campaign, c) for c in codes]
+    assert not [code for code in codes if code in orjson.dumps(issued).decode()]
+    joins = [e["body"] for e in events if e["type"] == "MemberJoined"]
+    assert [body["code"] for body in joins if "code" in body] == codes  # a join reveals it
+    used = services.campaigns.gate.read(lambda state: dict(state.invite_codes))
+    assert sorted(code.used for code in used.values()) == [True] * NEWCOMERS

@@ -19,6 +19,7 @@ import pytest
 from eth_utils import to_checksum_address
 
 from domain.demo.generator import build_demo
+from domain.demo.story import NEWCOMERS, demo_key
 from domain.payout_methods import EthMethod, PaypalMethod
 from domain.profiles import Profile
 from projections.export import CSV_HEADER, FORMATS
@@ -84,7 +85,7 @@ def test_campaigns_are_listed_in_the_order_they_were_opened(each_backend: World)
     listed = page_through(w, "/campaigns", "campaigns", 1)
     assert [c["campaign"] for c in listed] == [w.demo.campaign, second.campaign]
     assert listed[0]["brand"] == w.brand.actor and listed[0]["closed_at"] is not None
-    assert listed[0]["members"] == SIZES["members"]
+    assert listed[0]["members"] == SIZES["members"] + NEWCOMERS
     assert listed[0]["contributions"] == SIZES["contributions"] + CONSENT_PIECES
     page = w.client.get("/campaigns", params={"limit": 1}).json()
     assert (page["total"], page["next"]) == (2, 1)
@@ -94,7 +95,8 @@ def test_a_campaign_shows_its_rules_and_counts(world: World) -> None:
     shown = world.client.get(f"/campaigns/{world.demo.campaign}").json()
     assert shown["brand"] == world.brand.actor and shown["membership"] == "invite-only"
     assert (shown["closed"], shown["settled"]) == (True, False)
-    assert shown["members"] == {"joined": SIZES["members"], "blocked": len(world.demo.trolls)}
+    joined = SIZES["members"] + NEWCOMERS  # and the newcomers who joined with a code
+    assert shown["members"] == {"joined": joined, "blocked": len(world.demo.trolls)}
     assert shown["contributions"] == SIZES["contributions"] + CONSENT_PIECES
     assert shown["removed"] == len(world.demo.removed)
     assert shown["policy"]["name"] == "cocred-fair"
@@ -179,7 +181,8 @@ def test_members_are_listed_with_public_standing_and_no_personal_data(each_backe
     w = each_backend
     path = f"/campaigns/{w.demo.campaign}/members"
     members = page_through(w, path, "members", 5)
-    assert [m["member"] for m in members] == sorted(k.actor for k in w.members)
+    newcomers = [demo_key(w.demo.seed, "newcomer", n).actor for n in range(NEWCOMERS)]
+    assert [m["member"] for m in members] == sorted([k.actor for k in w.members] + newcomers)
     by_id = {m["member"]: m for m in members}
     assert by_id[w.ana.actor]["label"] == "Ana Silva"
     assert all(m["joined_at"] is not None for m in members)
