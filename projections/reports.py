@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from domain.vocabulary import REPORT_REASONS
+from domain.vocabulary import COMMENT, COMMENT_FIELD, REPORT_REASONS
 from projections.errors import UnknownCampaignError
 from projections.projector import Projector
 
@@ -47,7 +47,7 @@ class QueuedPiece:
             "status": self.status,
             "reports": self.reports,
             "reasons": dict(self.reasons),
-            "comment": self.comment,
+            COMMENT_FIELD: self.comment,
         }
 
 
@@ -71,7 +71,7 @@ class Queue:
         }
 
 
-COMMENT_KIND = "comment"  # a queued comment's ``kind``
+COMMENT_KIND = COMMENT  # a queued comment's ``kind``: the word of the contract
 SHOWN, HIDDEN = "shown", "hidden"  # a queued comment's ``status``
 
 
@@ -133,7 +133,7 @@ def moderation_queue(
             select(func.count()).where(reports.c.campaign == campaign)
         ).scalar_one()
         rows = list(conn.execute(query).mappings())
-        keys = [(row["contribution"], row["comment"]) for row in rows]
+        keys = [(row["contribution"], row[COMMENT_FIELD]) for row in rows]
         reasons: dict[tuple[str, str | None], dict[str, int]] = {
             key: dict.fromkeys(REPORT_REASONS, 0) for key in keys
         }
@@ -154,12 +154,12 @@ def moderation_queue(
         total=int(items),
         reports=int(every),
         start=start,
-        pieces=[_queued(row, reasons[(row["contribution"], row["comment"])]) for row in rows],
+        pieces=[_queued(row, reasons[(row["contribution"], row[COMMENT_FIELD])]) for row in rows],
     )
 
 
 def _queued(row: Any, reasons: dict[str, int]) -> QueuedPiece:
-    comment = row["comment"]
+    comment = row[COMMENT_FIELD]
     if comment is None:
         return QueuedPiece(
             row["contribution"], row["position"], row["signer"], row["kind"], row["title"],

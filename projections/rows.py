@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.vocabulary import COMMENT_FIELD
 from domain.vocabulary import ENGAGEMENT_KINDS as KINDS
 from domain.vocabulary import MODERATION_OUTCOMES as OUTCOMES
 from ledger.canonical import canonical
@@ -156,7 +157,7 @@ def comment_row(state: CampaignState, comment_id: str) -> dict[str, Any]:
     hidden_at, hidden_reason = comment.hidden or (None, None)
     return {
         "campaign": state.id,
-        "comment": comment.id,
+        COMMENT_FIELD: comment.id,
         "position": comment.position,
         "contribution": comment.contribution,
         "parent": comment.parent,
@@ -251,7 +252,7 @@ def collect(state: CampaignState, *, full: bool) -> Changes:
                 "reporter": r.reporter,
                 "reason": r.reason,
                 "text": r.text,
-                "comment": r.comment,
+                COMMENT_FIELD: r.comment,
             }
             for r in state.reports[written["reports"] :]
         ],
