@@ -157,6 +157,8 @@ def test_reported_comments_queue_beside_pieces_by_count_then_age(projected) -> N
     camp.report_comment("dee", fine, "spam")  # twice: the projection counts one
     camp.report_comment("cy", fine, "spam")  # its own author: not counted
     camp.hide(rude, "harassment")
+    camp.report_comment("ana", rude, "spam")  # hidden already: not counted
+    camp.report_comment("dee", f"{camp.id('dee')}:99", "spam")  # no such comment
     projector = projected(camp)
     queue = moderation_queue(projector, "summer-26")
     assert (queue.total, queue.reports) == (3, 5)
@@ -180,6 +182,8 @@ def test_reported_comments_queue_beside_pieces_by_count_then_age(projected) -> N
     assert [row[-1] for row in ignored] == [
         "the member already reported the comment",
         "the reporter wrote the comment",
+        "the comment is hidden",
+        "unknown comment",
     ]
 
 
